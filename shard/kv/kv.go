@@ -1,0 +1,209 @@
+// Package kv opens the two Badger databases a node keeps (one for Raft logs,
+// one for shard state) with memory options sized for the whole node, and runs
+// their value-log garbage collection.
+//
+// Badger's defaults are sized for one database owning the machine (64 MiB
+// memtables x5, 256 MiB block cache, 1 GiB value-log files). A Sibyl node runs
+// exactly two instances shared by every Raft group, so each gets a fraction:
+//
+//	                log DB     state DB
+//	memtable        16 MiB x3  32 MiB x3
+//	block cache     16 MiB     64 MiB
+//	index cache      8 MiB     32 MiB
+//	vlog file      256 MiB    256 MiB
+//
+// giving roughly 300 MiB of Badger memory per node at the worst case
+// (all memtables full), against about 1 GiB for two default instances.
+package kv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// Sizing is the memory and durability profile of one Badger instance.
+type Sizing struct {
+	MemTableSize     int64
+	NumMemtables     int
+	BlockCacheSize   int64
+	IndexCacheSize   int64
+	ValueLogFileSize int64
+	// ValueThreshold: values at least this big go to the value log instead
+	// of the LSM tree, which keeps compaction cheap for large Raft entries.
+	ValueThreshold int64
+	SyncWrites     bool
+	NumCompactors  int
+	// GCInterval is how often value-log GC runs; 0 disables it.
+	GCInterval time.Duration
+	// GCDiscardRatio: a value-log file is rewritten when at least this
+	// fraction of it is garbage.
+	GCDiscardRatio float64
+	// InMemory keeps everything in RAM (tests only).
+	InMemory bool
+}
+
+// LogSizing is the profile of the Raft log database. SyncWrites is on: an
+// acknowledged write must be on disk on a quorum.
+func LogSizing() Sizing {
+	return Sizing{
+		MemTableSize:     16 << 20,
+		NumMemtables:     3,
+		BlockCacheSize:   16 << 20,
+		IndexCacheSize:   8 << 20,
+		ValueLogFileSize: 256 << 20,
+		ValueThreshold:   4 << 10,
+		SyncWrites:       true,
+		NumCompactors:    2,
+		GCInterval:       5 * time.Minute,
+		GCDiscardRatio:   0.5,
+	}
+}
+
+// StateSizing is the profile of the shard-state database. SyncWrites is off:
+// the Raft log is durable and replaying it is idempotent (the FSM skips
+// entries at or below the stored applied index and dedups command ids), so a
+// state write lost in a crash is rewritten on restart.
+func StateSizing() Sizing {
+	return Sizing{
+		MemTableSize:     32 << 20,
+		NumMemtables:     3,
+		BlockCacheSize:   64 << 20,
+		IndexCacheSize:   32 << 20,
+		ValueLogFileSize: 256 << 20,
+		ValueThreshold:   64 << 10,
+		SyncWrites:       false,
+		NumCompactors:    2,
+		GCInterval:       10 * time.Minute,
+		GCDiscardRatio:   0.5,
+	}
+}
+
+// Validate checks that the sizing can open a database.
+func (s Sizing) Validate() error {
+	switch {
+	case s.MemTableSize <= 0:
+		return errors.New("kv: MemTableSize must be positive")
+	case s.NumMemtables < 1:
+		return errors.New("kv: NumMemtables must be at least 1")
+	case s.ValueLogFileSize < 1<<20 || s.ValueLogFileSize >= 2<<30:
+		return errors.New("kv: ValueLogFileSize must be in [1 MiB, 2 GiB)")
+	case s.NumCompactors != 0 && s.NumCompactors < 2:
+		return errors.New("kv: NumCompactors must be 0 (default) or at least 2")
+	case s.GCInterval < 0:
+		return errors.New("kv: GCInterval must not be negative")
+	case s.GCInterval > 0 && (s.GCDiscardRatio <= 0 || s.GCDiscardRatio >= 1):
+		return errors.New("kv: GCDiscardRatio must be in (0, 1)")
+	}
+	return nil
+}
+
+// DB is a Badger database with its value-log GC loop.
+type DB struct {
+	*badger.DB
+	logger *slog.Logger
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	once   sync.Once
+}
+
+// Open opens (or creates) the Badger database in dir. logger may be nil.
+func Open(dir string, s Sizing, logger *slog.Logger) (*DB, error) {
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = slog.Default()
+	}
+	logger = logger.With("db", dir)
+	opts := badger.DefaultOptions(dir).
+		WithMemTableSize(s.MemTableSize).
+		WithNumMemtables(s.NumMemtables).
+		WithNumLevelZeroTables(min(5, s.NumMemtables+1)).
+		WithBlockCacheSize(s.BlockCacheSize).
+		WithIndexCacheSize(s.IndexCacheSize).
+		WithValueLogFileSize(s.ValueLogFileSize).
+		WithSyncWrites(s.SyncWrites).
+		WithMetricsEnabled(false).
+		WithLogger(slogAdapter{logger})
+	if s.ValueThreshold > 0 {
+		opts = opts.WithValueThreshold(s.ValueThreshold)
+	}
+	if s.NumCompactors > 0 {
+		opts = opts.WithNumCompactors(s.NumCompactors)
+	}
+	if s.InMemory {
+		opts = opts.WithDir("").WithValueDir("").WithInMemory(true)
+	}
+	bdb, err := badger.Open(opts)
+	if err != nil {
+		return nil, fmt.Errorf("cannot open badger in %q: %w", dir, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	db := &DB{DB: bdb, logger: logger, cancel: cancel}
+	if s.GCInterval > 0 && !s.InMemory {
+		db.wg.Add(1)
+		go db.gcLoop(ctx, s.GCInterval, s.GCDiscardRatio)
+	}
+	return db, nil
+}
+
+// gcLoop runs value-log GC on a timer. One RunValueLogGC call rewrites at
+// most one file, so it repeats while files are being reclaimed.
+func (db *DB) gcLoop(ctx context.Context, every time.Duration, ratio float64) {
+	defer db.wg.Done()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for ctx.Err() == nil {
+			err := db.RunValueLogGC(ratio)
+			if err == nil {
+				continue
+			}
+			if !errors.Is(err, badger.ErrNoRewrite) && !errors.Is(err, badger.ErrRejected) {
+				db.logger.Warn("value log gc failed", "err", err)
+			}
+			break
+		}
+	}
+}
+
+// Close stops the GC loop and closes the database. It is safe to call more
+// than once.
+func (db *DB) Close() error {
+	var err error
+	db.once.Do(func() {
+		db.cancel()
+		db.wg.Wait()
+		err = db.DB.Close()
+	})
+	return err
+}
+
+// slogAdapter routes Badger's printf-style logs to slog. Badger's info
+// chatter (compactions, flushes) goes to debug.
+type slogAdapter struct{ l *slog.Logger }
+
+func (a slogAdapter) Errorf(f string, args ...any) { a.l.Error(trim(fmt.Sprintf(f, args...))) }
+func (a slogAdapter) Warningf(f string, args ...any) {
+	a.l.Warn(trim(fmt.Sprintf(f, args...)))
+}
+func (a slogAdapter) Infof(f string, args ...any)  { a.l.Debug(trim(fmt.Sprintf(f, args...))) }
+func (a slogAdapter) Debugf(f string, args ...any) { a.l.Debug(trim(fmt.Sprintf(f, args...))) }
+
+func trim(s string) string {
+	for len(s) > 0 && (s[len(s)-1] == '\n' || s[len(s)-1] == ' ') {
+		s = s[:len(s)-1]
+	}
+	return s
+}
