@@ -1,0 +1,518 @@
+package ingest
+
+// JSON encoding of records. Clerk's data model is open: a product or
+// customer is any JSON object with a few required keys, and further
+// attributes of type bool, int, float, string or a list of those
+// (docs.clerk.io/reference, "Product"). Sibyl keeps such attributes in
+// Extra, typed, and writes them back inline.
+//
+// Tolerated variations, all documented or seen in Clerk feeds:
+//   - ids as JSON numbers or strings (see ID);
+//   - categories as a list of numbers or strings, or a single id;
+//   - created_at and order time as a unix timestamp number (fractions are
+//     truncated), a string of digits, or an RFC 3339 / "YYYY-MM-DD HH:MM:SS"
+//     / "YYYY-MM-DD" date string (UTC when no zone is given);
+//   - price, list_price and stock as numbers or numeric strings;
+//   - index as a bool, "true"/"false" or 0/1;
+//   - null for any attribute means "absent" (Clerk asks feeds to omit
+//     such attributes instead);
+//   - attribute names outside [A-Za-z0-9_] are ignored, as Clerk's importer
+//     ignores them (help.clerk.io, "Data Feeds": attribute names).
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// FieldError is a problem with one attribute of one record.
+type FieldError struct {
+	Field  string
+	Reason string
+}
+
+func (e *FieldError) Error() string { return fmt.Sprintf("field %q: %s", e.Field, e.Reason) }
+
+func fieldErr(field, format string, args ...any) *FieldError {
+	return &FieldError{Field: field, Reason: fmt.Sprintf(format, args...)}
+}
+
+var productFields = map[string]bool{
+	"id": true, "name": true, "description": true, "price": true, "list_price": true,
+	"image": true, "url": true, "categories": true, "brand": true, "sku": true,
+	"stock": true, "created_at": true, "index": true,
+}
+
+var customerFields = map[string]bool{"id": true, "email": true, "name": true}
+
+// UnmarshalJSON decodes a Clerk product object; unknown attributes go to
+// Extra.
+func (p *Product) UnmarshalJSON(b []byte) error {
+	*p = Product{}
+	return eachMember(b, func(key string, raw []byte) error {
+		var err error
+		switch key {
+		case "id":
+			err = decodeID(key, raw, &p.ID)
+		case "name":
+			p.Name, err = decodeString(key, raw)
+		case "description":
+			p.Description, err = decodeString(key, raw)
+		case "image":
+			p.Image, err = decodeString(key, raw)
+		case "url":
+			p.URL, err = decodeString(key, raw)
+		case "brand":
+			p.Brand, err = decodeString(key, raw)
+		case "sku":
+			p.SKU, err = decodeString(key, raw)
+		case "price":
+			p.Price, _, err = decodeNumber(key, raw)
+		case "list_price":
+			p.ListPrice, _, err = decodeNumber(key, raw)
+		case "stock":
+			var v float64
+			var ok bool
+			if v, ok, err = decodeNumber(key, raw); ok {
+				p.Stock = &v
+			}
+		case "categories":
+			p.Categories, err = decodeIDList(key, raw)
+		case "created_at":
+			p.CreatedAt, err = decodeTime(key, raw)
+		case "index":
+			p.Index, err = decodeBoolPtr(key, raw)
+		default:
+			p.Extra, err = addExtra(p.Extra, key, raw)
+		}
+		return err
+	})
+}
+
+// MarshalJSON writes the product with its Extra attributes inline.
+func (p Product) MarshalJSON() ([]byte, error) {
+	type plain Product
+	b, err := json.Marshal(plain(p))
+	if err != nil {
+		return nil, err
+	}
+	return appendExtra(b, p.Extra, productFields)
+}
+
+// UnmarshalJSON decodes a Clerk customer object; unknown attributes go to
+// Extra.
+func (c *Customer) UnmarshalJSON(b []byte) error {
+	*c = Customer{}
+	return eachMember(b, func(key string, raw []byte) error {
+		var err error
+		switch key {
+		case "id":
+			err = decodeID(key, raw, &c.ID)
+		case "email":
+			c.Email, err = decodeString(key, raw)
+		case "name":
+			c.Name, err = decodeString(key, raw)
+		default:
+			c.Extra, err = addExtra(c.Extra, key, raw)
+		}
+		return err
+	})
+}
+
+// MarshalJSON writes the customer with its Extra attributes inline.
+func (c Customer) MarshalJSON() ([]byte, error) {
+	type plain Customer
+	b, err := json.Marshal(plain(c))
+	if err != nil {
+		return nil, err
+	}
+	return appendExtra(b, c.Extra, customerFields)
+}
+
+// UnmarshalJSON decodes a Clerk order, accepting the time variations listed
+// in the package notes. Unknown attributes are ignored.
+func (o *Order) UnmarshalJSON(b []byte) error {
+	type plain Order
+	aux := struct {
+		*plain
+		Time     json.RawMessage   `json:"time"`
+		Products []json.RawMessage `json:"products"`
+	}{plain: (*plain)(o)}
+	*o = Order{}
+	if err := json.Unmarshal(b, &aux); err != nil {
+		return typeErr(err)
+	}
+	if aux.Time != nil {
+		t, err := decodeTime("time", aux.Time)
+		if err != nil {
+			return err
+		}
+		o.Time = t
+	}
+	if aux.Products != nil {
+		o.Products = make([]OrderLine, len(aux.Products))
+		for i, raw := range aux.Products {
+			if k := jsonKind(raw); k != "object" {
+				return fieldErr(fmt.Sprintf("products[%d]", i), "want an object, got %s", k)
+			}
+			if err := o.Products[i].UnmarshalJSON(raw); err != nil {
+				var fe *FieldError
+				if errors.As(err, &fe) {
+					return fieldErr(fmt.Sprintf("products[%d].%s", i, fe.Field), "%s", fe.Reason)
+				}
+				return fieldErr(fmt.Sprintf("products[%d]", i), "%v", err)
+			}
+		}
+	}
+	return nil
+}
+
+// UnmarshalJSON decodes an order line, accepting numeric strings for
+// quantity and price.
+func (l *OrderLine) UnmarshalJSON(b []byte) error {
+	*l = OrderLine{}
+	return eachMember(b, func(key string, raw []byte) error {
+		var err error
+		switch key {
+		case "id":
+			err = decodeID(key, raw, &l.ID)
+		case "quantity":
+			l.Quantity, _, err = decodeNumber(key, raw)
+		case "price":
+			l.Price, _, err = decodeNumber(key, raw)
+		}
+		return err
+	})
+}
+
+// typeErr turns encoding/json's type errors into FieldErrors.
+func typeErr(err error) error {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		if te.Field == "" {
+			return fmt.Errorf("record must be a JSON object, got %s", te.Value)
+		}
+		return fieldErr(te.Field, "want %s, got %s", te.Type, te.Value)
+	}
+	return err
+}
+
+// eachMember calls fn for every member of the JSON object b, in document
+// order.
+func eachMember(b []byte, fn func(key string, raw []byte) error) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return fmt.Errorf("record must be a JSON object, got %s", jsonKind(b))
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		key := tok.(string) // object keys are always strings
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return err
+		}
+		if err := fn(key, raw); err != nil {
+			return err
+		}
+	}
+	_, err = dec.Token() // closing brace
+	return err
+}
+
+// jsonKind names the JSON type of a value for error messages.
+func jsonKind(raw []byte) string {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return "nothing"
+	}
+	switch raw[0] {
+	case '"':
+		return "string"
+	case '{':
+		return "object"
+	case '[':
+		return "array"
+	case 't', 'f':
+		return "bool"
+	case 'n':
+		return "null"
+	default:
+		return "number"
+	}
+}
+
+func isNull(raw []byte) bool { return string(bytes.TrimSpace(raw)) == "null" }
+
+func decodeID(field string, raw []byte, id *ID) error {
+	if err := id.UnmarshalJSON(raw); err != nil {
+		return fieldErr(field, "%v", err)
+	}
+	return nil
+}
+
+func decodeString(field string, raw []byte) (string, error) {
+	if isNull(raw) {
+		return "", nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "", fieldErr(field, "want string, got %s", jsonKind(raw))
+	}
+	return s, nil
+}
+
+// decodeNumber accepts a number or a numeric string; ok is false for null.
+func decodeNumber(field string, raw []byte) (v float64, ok bool, err error) {
+	if isNull(raw) {
+		return 0, false, nil
+	}
+	switch jsonKind(raw) {
+	case "number":
+		v, err = strconv.ParseFloat(string(bytes.TrimSpace(raw)), 64)
+	case "string":
+		var s string
+		if err = json.Unmarshal(raw, &s); err == nil {
+			v, err = strconv.ParseFloat(strings.TrimSpace(s), 64)
+		}
+	default:
+		return 0, false, fieldErr(field, "want number, got %s", jsonKind(raw))
+	}
+	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+		return 0, false, fieldErr(field, "want a finite number, got %s", truncate(string(raw), 40))
+	}
+	return v, true, nil
+}
+
+var timeLayouts = []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02"}
+
+// decodeTime reads a unix timestamp in the forms listed in the package notes.
+func decodeTime(field string, raw []byte) (int64, error) {
+	if isNull(raw) {
+		return 0, nil
+	}
+	if jsonKind(raw) == "string" {
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return 0, fieldErr(field, "%v", err)
+		}
+		s = strings.TrimSpace(s)
+		if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+			return n, nil
+		}
+		for _, layout := range timeLayouts {
+			if t, err := time.Parse(layout, s); err == nil {
+				return t.Unix(), nil
+			}
+		}
+		return 0, fieldErr(field, "want a unix timestamp or a date, got %q", truncate(s, 40))
+	}
+	v, _, err := decodeNumber(field, raw)
+	if err != nil {
+		return 0, err
+	}
+	if v > math.MaxInt64 || v < math.MinInt64 {
+		return 0, fieldErr(field, "timestamp %g out of range", v)
+	}
+	return int64(v), nil
+}
+
+func decodeIDList(field string, raw []byte) ([]ID, error) {
+	switch jsonKind(raw) {
+	case "null":
+		return nil, nil
+	case "string", "number":
+		var id ID
+		if err := decodeID(field, raw, &id); err != nil {
+			return nil, err
+		}
+		return []ID{id}, nil
+	case "array":
+		var items []json.RawMessage
+		if err := json.Unmarshal(raw, &items); err != nil {
+			return nil, fieldErr(field, "%v", err)
+		}
+		ids := make([]ID, 0, len(items))
+		for i, item := range items {
+			if k := jsonKind(item); k != "string" && k != "number" {
+				return nil, fieldErr(field, "item %d: want id (string or integer), got %s", i, k)
+			}
+			var id ID
+			if err := id.UnmarshalJSON(item); err != nil {
+				return nil, fieldErr(field, "item %d: %v", i, err)
+			}
+			ids = append(ids, id)
+		}
+		return ids, nil
+	default:
+		return nil, fieldErr(field, "want a list of ids, got %s", jsonKind(raw))
+	}
+}
+
+func decodeBoolPtr(field string, raw []byte) (*bool, error) {
+	var v bool
+	switch s := string(bytes.TrimSpace(raw)); s {
+	case "null":
+		return nil, nil
+	case "true", `"true"`, "1":
+		v = true
+	case "false", `"false"`, "0":
+		v = false
+	default:
+		return nil, fieldErr(field, "want bool, got %s", truncate(s, 40))
+	}
+	return &v, nil
+}
+
+// validAttributeName reports whether Clerk accepts the attribute name:
+// letters, digits and underscores only.
+func validAttributeName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// addExtra decodes one unknown attribute into extra, allocating it on first
+// use. Null values and names Clerk ignores are skipped.
+func addExtra(extra map[string]any, key string, raw []byte) (map[string]any, error) {
+	if !validAttributeName(key) || isNull(raw) {
+		return extra, nil
+	}
+	v, err := decodeExtraValue(key, raw)
+	if err != nil {
+		return extra, err
+	}
+	if extra == nil {
+		extra = map[string]any{}
+	}
+	extra[key] = v
+	return extra, nil
+}
+
+// decodeExtraValue returns string, float64, bool, []string or []float64.
+func decodeExtraValue(field string, raw []byte) (any, error) {
+	switch k := jsonKind(raw); k {
+	case "string":
+		return decodeString(field, raw)
+	case "number":
+		v, _, err := decodeNumber(field, raw)
+		return v, err
+	case "bool":
+		return string(bytes.TrimSpace(raw)) == "true", nil
+	case "object":
+		return nil, fieldErr(field, "nested objects are not supported; use a string, number, bool or a list of strings or numbers")
+	case "array":
+		var items []json.RawMessage
+		if err := json.Unmarshal(raw, &items); err != nil {
+			return nil, fieldErr(field, "%v", err)
+		}
+		if len(items) == 0 {
+			return []string{}, nil
+		}
+		first := jsonKind(items[0])
+		for i, item := range items {
+			if k := jsonKind(item); k != first {
+				return nil, fieldErr(field, "mixed list: item 0 is %s, item %d is %s; lists must hold only strings or only numbers", first, i, k)
+			}
+		}
+		switch first {
+		case "string":
+			out := make([]string, len(items))
+			for i, item := range items {
+				if err := json.Unmarshal(item, &out[i]); err != nil {
+					return nil, fieldErr(field, "item %d: %v", i, err)
+				}
+			}
+			return out, nil
+		case "number":
+			out := make([]float64, len(items))
+			for i, item := range items {
+				v, _, err := decodeNumber(field, item)
+				if err != nil {
+					return nil, err
+				}
+				out[i] = v
+			}
+			return out, nil
+		default:
+			return nil, fieldErr(field, "lists of %s are not supported; lists must hold only strings or only numbers", first)
+		}
+	default:
+		return nil, fieldErr(field, "unsupported value %s", truncate(string(raw), 40))
+	}
+}
+
+// ErrBadExtra is returned when marshalling an Extra value of an unsupported
+// type or a key that names a built-in field.
+var ErrBadExtra = errors.New("bad extra attribute")
+
+// checkExtraValue reports whether v is one of the supported Extra types.
+func checkExtraValue(v any) bool {
+	switch x := v.(type) {
+	case string, bool, []string:
+		return true
+	case float64:
+		return !math.IsNaN(x) && !math.IsInf(x, 0)
+	case []float64:
+		for _, f := range x {
+			if math.IsNaN(f) || math.IsInf(f, 0) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// appendExtra splices extra's members, in key order, into the JSON object b.
+func appendExtra(b []byte, extra map[string]any, builtin map[string]bool) ([]byte, error) {
+	if len(extra) == 0 {
+		return b, nil
+	}
+	keys := make([]string, 0, len(extra))
+	for k := range extra {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	out := bytes.NewBuffer(make([]byte, 0, len(b)+32*len(keys)))
+	out.Write(b[:len(b)-1]) // drop the closing brace
+	for _, k := range keys {
+		v := extra[k]
+		if builtin[k] {
+			return nil, fmt.Errorf("%w: %q names a built-in field", ErrBadExtra, k)
+		}
+		if !checkExtraValue(v) {
+			return nil, fmt.Errorf("%w: %q has unsupported type %T", ErrBadExtra, k, v)
+		}
+		kb, _ := json.Marshal(k)
+		vb, err := json.Marshal(v)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %q: %v", ErrBadExtra, k, err)
+		}
+		out.WriteByte(',')
+		out.Write(kb)
+		out.WriteByte(':')
+		out.Write(vb)
+	}
+	out.WriteByte('}')
+	return out.Bytes(), nil
+}
