@@ -1,0 +1,187 @@
+package compute
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"sync"
+)
+
+// CoPurchaseConfig tunes CoPurchase.
+type CoPurchaseConfig struct {
+	// MaxBasket caps the distinct items of one basket that are paired
+	// (the first MaxBasket), so a huge wholesale order costs O(MaxBasket^2)
+	// and does not swamp the counts.
+	MaxBasket int
+	// Damping is the exponent on the candidate's basket count in the
+	// complementary score c_ij / n_j^Damping: 0 ranks by raw co-count
+	// (favours best-sellers), 1 by lift-like conditional probability
+	// (favours rarities); in between is the usual compromise.
+	Damping float64
+	// MinCount drops pairs seen fewer times from Complementary (noise).
+	MinCount float32
+}
+
+// DefaultCoPurchaseConfig returns the defaults (Damping chosen on the
+// basket protocol's validation window, see docs/quality.md).
+func DefaultCoPurchaseConfig() CoPurchaseConfig {
+	return CoPurchaseConfig{MaxBasket: 100, Damping: 0.5, MinCount: 1}
+}
+
+// Validate checks the config.
+func (c CoPurchaseConfig) Validate() error {
+	if c.MaxBasket < 2 {
+		return fmt.Errorf("max basket must be at least 2, got %d", c.MaxBasket)
+	}
+	if c.Damping < 0 || c.Damping > 2 || math.IsNaN(c.Damping) {
+		return fmt.Errorf("damping must be in [0, 2], got %v", c.Damping)
+	}
+	if c.MinCount < 0 {
+		return fmt.Errorf("min count must be >= 0, got %v", c.MinCount)
+	}
+	return nil
+}
+
+// CoPurchase holds item-item co-occurrence counts over baskets (orders). It
+// is updated incrementally as orders arrive and queried concurrently: all
+// methods are safe for concurrent use. Queries scan one item's neighbour
+// row, so they cost O(row length), independent of the catalog size.
+type CoPurchase struct {
+	cfg CoPurchaseConfig
+
+	mu      sync.RWMutex
+	rows    []map[int32]float32
+	count   []float32 // baskets containing the item
+	baskets int64
+}
+
+// NewCoPurchase returns an empty structure for numItems items (it grows as
+// larger indices arrive).
+func NewCoPurchase(numItems int, cfg CoPurchaseConfig) (*CoPurchase, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("cannot create co-purchase counts: %w", err)
+	}
+	return &CoPurchase{cfg: cfg, rows: make([]map[int32]float32, numItems), count: make([]float32, numItems)}, nil
+}
+
+func (c *CoPurchase) grow(n int) {
+	if n > len(c.rows) {
+		c.rows = append(c.rows, make([]map[int32]float32, n-len(c.rows))...)
+		c.count = append(c.count, make([]float32, n-len(c.count))...)
+	}
+}
+
+// AddBasket counts one order's items. Duplicates and negative indices are
+// ignored.
+func (c *CoPurchase) AddBasket(items []int32) {
+	uniq := make([]int32, 0, min(len(items), c.cfg.MaxBasket))
+	for _, it := range items {
+		if it >= 0 && !slices.Contains(uniq, it) {
+			uniq = append(uniq, it)
+			if len(uniq) == c.cfg.MaxBasket {
+				break
+			}
+		}
+	}
+	if len(uniq) == 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.grow(int(slices.Max(uniq)) + 1)
+	c.baskets++
+	for _, a := range uniq {
+		c.count[a]++
+		if len(uniq) == 1 {
+			continue
+		}
+		r := c.rows[a]
+		if r == nil {
+			r = make(map[int32]float32)
+			c.rows[a] = r
+		}
+		for _, b := range uniq {
+			if b != a {
+				r[b]++
+			}
+		}
+	}
+}
+
+// Count returns how many baskets held both a and b.
+func (c *CoPurchase) Count(a, b int32) float32 {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if a < 0 || int(a) >= len(c.rows) || c.rows[a] == nil {
+		return 0
+	}
+	return c.rows[a][b]
+}
+
+// ItemCount returns how many baskets held item.
+func (c *CoPurchase) ItemCount(item int32) float32 {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if item < 0 || int(item) >= len(c.count) {
+		return 0
+	}
+	return c.count[item]
+}
+
+// Baskets returns the number of baskets added.
+func (c *CoPurchase) Baskets() int64 {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.baskets
+}
+
+// MostSoldWith appends to dst the k items most often bought together with
+// item (raw counts), best first, skipping exclude (a short list).
+func (c *CoPurchase) MostSoldWith(item int32, k int, exclude []int32, dst []Scored) []Scored {
+	return c.top(item, k, exclude, dst, 0, 0)
+}
+
+// Complementary appends to dst the k best complements of item by the
+// normalised score c_ij / n_j^Damping, skipping exclude.
+func (c *CoPurchase) Complementary(item int32, k int, exclude []int32, dst []Scored) []Scored {
+	return c.top(item, k, exclude, dst, c.cfg.Damping, c.cfg.MinCount)
+}
+
+// ComplementaryScores calls fn for every co-purchased neighbour of item
+// with its normalised score, for blending with other signals.
+func (c *CoPurchase) ComplementaryScores(item int32, fn func(j int32, score float32)) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if item < 0 || int(item) >= len(c.rows) {
+		return
+	}
+	for j, n := range c.rows[item] {
+		if n >= c.cfg.MinCount {
+			fn(j, c.normalise(n, j, c.cfg.Damping))
+		}
+	}
+}
+
+func (c *CoPurchase) normalise(n float32, j int32, damping float64) float32 {
+	if damping == 0 {
+		return n
+	}
+	return n / float32(math.Pow(float64(c.count[j]), damping))
+}
+
+func (c *CoPurchase) top(item int32, k int, exclude []int32, dst []Scored, damping float64, minCount float32) []Scored {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if item < 0 || int(item) >= len(c.rows) {
+		return dst
+	}
+	var col TopKCollector
+	col.Reset(k)
+	for j, n := range c.rows[item] {
+		if n < minCount || slices.Contains(exclude, j) {
+			continue
+		}
+		col.Offer(j, c.normalise(n, j, damping))
+	}
+	return col.AppendSorted(dst)
+}
