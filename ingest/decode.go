@@ -27,7 +27,7 @@ type Batch[T Record] struct {
 // their index, id when readable, and field.
 func Decode[T Record](body []byte, lim Limits) (Batch[T], error) {
 	kind := KindOf[T]()
-	d := batchDecoder{kind: kind, lim: lim, dec: json.NewDecoder(bytes.NewReader(body))}
+	d := batchDecoder{kind: kind, lim: lim, body: body, dec: json.NewDecoder(bytes.NewReader(body))}
 	var out Batch[T]
 	if int64(len(body)) > lim.MaxBodyBytes {
 		d.add(-1, "", "", ErrBodyTooLarge, fmt.Sprintf("%d bytes, at most %d allowed", len(body), lim.MaxBodyBytes))
@@ -94,7 +94,9 @@ func Decode[T Record](body []byte, lim Limits) (Batch[T], error) {
 }
 
 // DecodeProducts is Decode for products.
-func DecodeProducts(body []byte, lim Limits) (Batch[Product], error) { return Decode[Product](body, lim) }
+func DecodeProducts(body []byte, lim Limits) (Batch[Product], error) {
+	return Decode[Product](body, lim)
+}
 
 // DecodeCategories is Decode for categories.
 func DecodeCategories(body []byte, lim Limits) (Batch[Category], error) {
@@ -115,6 +117,7 @@ func DecodePages(body []byte, lim Limits) (Batch[Page], error) { return Decode[P
 type batchDecoder struct {
 	kind Kind
 	lim  Limits
+	body []byte
 	dec  *json.Decoder
 	errs []RecordError
 	// stop is set by errors after which the stream cannot be read on.
@@ -133,13 +136,28 @@ func (d *batchDecoder) add(index int, id ID, field string, kind error, reason st
 func (d *batchDecoder) syntax(index int, err error) {
 	var se *json.SyntaxError
 	switch {
-	case errors.As(err, &se):
-		d.add(index, "", "", ErrMalformedJSON, fmt.Sprintf("at offset %d: %v", se.Offset, err))
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		d.add(index, "", "", ErrMalformedJSON, fmt.Sprintf("unexpected end of input at offset %d", d.dec.InputOffset()))
+		d.add(index, "", "", ErrMalformedJSON, fmt.Sprintf("unexpected end of input at %s", position(d.body, len(d.body))))
+	case errors.As(err, &se):
+		// json.Decoder's offsets point at the start of the value being
+		// read; a full scan pins down the offending byte itself.
+		var full *json.SyntaxError
+		if errors.As(json.Unmarshal(d.body, new(json.RawMessage)), &full) {
+			se = full
+		}
+		d.add(index, "", "", ErrMalformedJSON, fmt.Sprintf("at %s: %v", position(d.body, int(se.Offset)-1), se))
 	default:
-		d.add(index, "", "", ErrMalformedJSON, fmt.Sprintf("at offset %d: %v", d.dec.InputOffset(), err))
+		d.add(index, "", "", ErrMalformedJSON, fmt.Sprintf("at byte %d: %v", d.dec.InputOffset(), err))
 	}
+}
+
+// position describes a 0-based byte offset of body as "byte N (line L,
+// column C)", both 1-based, for people looking at the body in an editor.
+func position(body []byte, off int) string {
+	off = max(0, min(off, len(body)))
+	line := 1 + bytes.Count(body[:off], []byte("\n"))
+	col := off - bytes.LastIndexByte(body[:off], '\n')
+	return fmt.Sprintf("byte %d (line %d, column %d)", off, line, col)
 }
 
 func (d *batchDecoder) err() error {
