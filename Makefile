@@ -1,0 +1,49 @@
+# Sibyl: the two commands a newcomer needs are `make demo` and `make test`.
+GO      ?= go
+BIN     ?= bin/sibyl
+DATA    ?= ./data/demo
+PKGS    := ./...
+
+.PHONY: build test test-race demo bench bench-full eval lint fmt clean
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/sibyl
+
+# The CI suite: unit, integration (real nodes on random ports, a kill -9
+# test with real processes) and the real-data quality checks. Keep it
+# under ~10 minutes on 2 cores.
+test: build
+	$(GO) vet $(PKGS)
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+	SIBYL_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 15m $(PKGS)
+
+test-race:
+	$(GO) test -race -count=1 -timeout 30m $(PKGS)
+
+# One node with embedded storage, loaded with the bundled UCI Online Retail
+# data on first start; prints example queries. Ctrl-C stops it.
+demo: build
+	$(BIN) serve --data-dir $(DATA) --demo demo/online-retail.csv.gz
+
+# Quick benchmark run (under 5 minutes): writes bench/results/.
+bench: build
+	$(BIN) bench quick --out bench/results
+
+bench-full: build
+	$(BIN) bench full --out bench/results
+
+# Recommendation quality on the real data sets (docs/quality.md).
+eval: build
+	$(BIN) eval
+
+lint:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
+	  if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+clean:
+	rm -rf bin

@@ -1,0 +1,330 @@
+package query
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/sibylhq/sibyl/cluster/meta"
+	"github.com/sibylhq/sibyl/ingest"
+	"github.com/sibylhq/sibyl/shard/engine"
+	"github.com/valyala/fasthttp"
+)
+
+// dataHandler serves /v2/<kind>: GET by ids or paged, POST/PUT upsert,
+// PATCH partial update, DELETE by ids.
+func (s *Server) dataHandler(kind ingest.Kind) func(*request) error {
+	return func(r *request) error {
+		switch {
+		case r.ctx.IsGet() || r.ctx.IsHead():
+			return s.getRecords(r, kind)
+		case r.ctx.IsPost() || r.ctx.IsPut():
+			return s.writeRecords(r, kind, engine.ActionUpsert)
+		case r.ctx.IsPatch():
+			return s.writeRecords(r, kind, engine.ActionPatch)
+		case r.ctx.IsDelete():
+			return s.deleteRecords(r, kind)
+		}
+		return &APIError{Status: fasthttp.StatusMethodNotAllowed, Type: ErrTypeMethod, Message: "use GET, POST, PATCH or DELETE"}
+	}
+}
+
+func (s *Server) getRecords(r *request, kind ingest.Kind) error {
+	ids, err := r.p.list(string(kind))
+	if err != nil {
+		return err
+	}
+	limit, err := r.p.intParam("limit", 100, 1, 10000)
+	if err != nil {
+		return err
+	}
+	offset, err := r.p.intParam("offset", 0, 0, 1<<31-1)
+	if err != nil {
+		return err
+	}
+	st, serr := s.backend.StoreData(r.store)
+	if serr != nil {
+		return s.backendErr(serr)
+	}
+	res := struct {
+		Status string `json:"status"`
+		Result []any  `json:"result"`
+		Count  int    `json:"count"`
+		Total  int    `json:"total,omitempty"`
+	}{Status: "ok", Result: []any{}}
+	if st != nil {
+		if ids != nil {
+			res.Result = st.Get(kind, toIDs(ids))
+		} else {
+			res.Result, res.Total = st.List(kind, offset, limit)
+		}
+	}
+	res.Count = len(res.Result)
+	return writeJSON(r.ctx, res)
+}
+
+// recordsPayload finds a write's records: a body object's field named for
+// the kind (Clerk's form: {"key":..,"private_key":..,"products":[...]}) or
+// a bare JSON array.
+func recordsPayload(r *request, kind ingest.Kind, action string) (json.RawMessage, *APIError) {
+	body := bytes.TrimSpace(r.ctx.PostBody())
+	if len(body) == 0 {
+		return nil, errBadRequest("the request body is empty: send a JSON list of %s or {\"%s\": [...]}", kind, kind)
+	}
+	if body[0] == '[' || action != engine.ActionPatch {
+		// ingest.Decode reads both the list and the object form.
+		return body, nil
+	}
+	raw, ok := r.p.body[string(kind)]
+	if !ok {
+		return nil, errBadRequest("the body has no %q field: send {\"%s\": [...]} or a JSON list", kind, kind)
+	}
+	return raw, nil
+}
+
+func (s *Server) writeRecords(r *request, kind ingest.Kind, action string) error {
+	raw, aerr := recordsPayload(r, kind, action)
+	if aerr != nil {
+		return aerr
+	}
+	var canon []byte
+	var err error
+	if action == engine.ActionPatch {
+		// Partial records are type-checked against the merged record at
+		// apply, where the current version is known.
+		canon, err = checkPatches(raw, s.cfg.Limits)
+	} else {
+		canon, err = decodeValid(kind, raw, s.cfg.Limits)
+	}
+	if err != nil {
+		return batchErr(err)
+	}
+	return s.propose(r, engine.Op(kind, action), canon)
+}
+
+func (s *Server) deleteRecords(r *request, kind ingest.Kind) error {
+	ids, err := r.p.list(string(kind))
+	if err != nil {
+		return err
+	}
+	if len(ids) == 0 {
+		body := bytes.TrimSpace(r.ctx.PostBody())
+		if len(body) > 0 && body[0] == '[' {
+			if ids, err = rawList(string(kind), body); err != nil {
+				return err
+			}
+		}
+	}
+	if len(ids) == 0 {
+		return errBadRequest("name the %s to delete: %s=[\"id1\",\"id2\"]", kind, kind)
+	}
+	if len(ids) > s.cfg.Limits.MaxRecords {
+		return errTooLarge("at most %d ids per request, got %d", s.cfg.Limits.MaxRecords, len(ids))
+	}
+	b, _ := json.Marshal(ids)
+	return s.propose(r, engine.Op(kind, engine.ActionDelete), b)
+}
+
+func (s *Server) propose(r *request, op string, body []byte) error {
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.WriteTimeout)
+	defer cancel()
+	res, err := s.backend.Propose(ctx, r.store, op, body)
+	if err != nil {
+		return s.backendErr(err)
+	}
+	switch v := res.(type) {
+	case error:
+		if errors.Is(v, engine.ErrRejected) {
+			return errBadRequest("%v", v)
+		}
+		return errInternal("apply failed: %v", v)
+	case engine.Result:
+		out := map[string]any{"status": "ok", "applied": v.Applied}
+		if v.UnknownProducts > 0 {
+			out["unknown_products"] = v.UnknownProducts
+		}
+		return writeJSON(r.ctx, out)
+	}
+	return writeJSON(r.ctx, map[string]any{"status": "ok"})
+}
+
+// batchErr maps ingest's decode and validation errors to API errors.
+func batchErr(err error) error {
+	var ae *APIError
+	if errors.As(err, &ae) {
+		return ae
+	}
+	if ingest.StatusCode(err) == fasthttp.StatusRequestEntityTooLarge {
+		return errTooLarge("%v", err)
+	}
+	var be *ingest.BatchError
+	if errors.As(err, &be) {
+		details := make([]recordProblem, len(be.Errors))
+		for i, e := range be.Errors {
+			details[i] = recordProblem{Index: e.Index, ID: string(e.ID), Field: e.Field, Problem: e.Kind.Error(), Reason: e.Reason}
+		}
+		return &APIError{Status: fasthttp.StatusBadRequest, Type: ErrTypeInvalidRecords, Message: be.Error(), Details: details}
+	}
+	return errBadRequest("%v", err)
+}
+
+func (s *Server) backendErr(err error) error {
+	var ae *APIError
+	if errors.As(err, &ae) {
+		return ae
+	}
+	if errors.Is(err, ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
+		return errUnavailable("the write could not be replicated: %v", err)
+	}
+	return errInternal("%v", err)
+}
+
+// handleLegacyProductAdd is Clerk's product/add: products in a body
+// object or query, upserted.
+func (s *Server) handleLegacyProductAdd(r *request) error {
+	return s.writeRecords(r, ingest.KindProducts, engine.ActionUpsert)
+}
+
+// handleLegacyProductRemove is Clerk's product/remove: `products` ids.
+func (s *Server) handleLegacyProductRemove(r *request) error {
+	return s.deleteRecords(r, ingest.KindProducts)
+}
+
+// handleProductAttributes returns attributes of given products:
+// products=[...] and attributes=[...] (default all).
+func (s *Server) handleProductAttributes(r *request) error {
+	ids, err := r.p.list("products")
+	if err != nil {
+		return err
+	}
+	if len(ids) == 0 {
+		return errBadRequest("parameter \"products\" is required")
+	}
+	attrs, err := r.p.list("attributes")
+	if err != nil {
+		return err
+	}
+	if len(attrs) == 0 {
+		attrs = []string{"*"}
+	}
+	st, serr := s.backend.StoreData(r.store)
+	if serr != nil {
+		return s.backendErr(serr)
+	}
+	out := make([]map[string]any, 0, len(ids))
+	if st != nil {
+		for _, id := range ids {
+			if p := st.Product(ingest.ID(id)); engine.Recommendable(p) {
+				out = append(out, productAttributes(p, attrs))
+			}
+		}
+	}
+	return writeJSON(r.ctx, map[string]any{"status": "ok", "result": out, "count": len(out)})
+}
+
+// handleStores creates a store (POST {"name": N}) or lists them (GET).
+func (s *Server) handleStores(r *request) error {
+	if r.ctx.IsGet() {
+		return errBadRequest("listing stores is not supported yet; POST {\"name\": ...} creates one")
+	}
+	name, err := r.p.str("name")
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.WriteTimeout)
+	defer cancel()
+	st, cerr := s.backend.CreateStore(ctx, name)
+	if errors.Is(cerr, meta.ErrBadStore) {
+		return errBadRequest("%v", cerr)
+	}
+	if cerr != nil {
+		return s.backendErr(cerr)
+	}
+	return writeJSON(r.ctx, struct {
+		Status string `json:"status"`
+		meta.StoreInfo
+	}{"ok", st})
+}
+
+func (s *Server) handleHealth(r *request) error {
+	return writeJSON(r.ctx, map[string]string{"status": "ok"})
+}
+
+func (s *Server) handleReady(r *request) error {
+	if err := s.backend.Ready(); err != nil {
+		return errUnavailable("not ready: %v", err)
+	}
+	return writeJSON(r.ctx, map[string]string{"status": "ok"})
+}
+
+// recordProblem is one entry of an invalid_records error's details.
+type recordProblem struct {
+	Index   int    `json:"index"`
+	ID      string `json:"id,omitempty"`
+	Field   string `json:"field,omitempty"`
+	Problem string `json:"problem"`
+	Reason  string `json:"reason,omitempty"`
+}
+
+// decodeValid decodes and validates a batch of one kind and returns it
+// re-encoded canonically, ready to be replicated.
+func decodeValid(kind ingest.Kind, body []byte, lim ingest.Limits) ([]byte, error) {
+	switch kind {
+	case ingest.KindProducts:
+		return decodeValidOf[ingest.Product](body, lim)
+	case ingest.KindCategories:
+		return decodeValidOf[ingest.Category](body, lim)
+	case ingest.KindCustomers:
+		return decodeValidOf[ingest.Customer](body, lim)
+	case ingest.KindOrders:
+		return decodeValidOf[ingest.Order](body, lim)
+	case ingest.KindPages:
+		return decodeValidOf[ingest.Page](body, lim)
+	}
+	return nil, fmt.Errorf("unknown kind %q", kind)
+}
+
+func decodeValidOf[T ingest.Record](body []byte, lim ingest.Limits) ([]byte, error) {
+	batch, err := ingest.Decode[T](body, lim)
+	if err != nil {
+		return nil, err
+	}
+	if len(batch.Records) == 0 {
+		return nil, errBadRequest("the batch is empty: send at least one %s", ingest.KindOf[T]())
+	}
+	if errs := ingest.Validate(batch.Records, lim); len(errs) > 0 {
+		return nil, &ingest.BatchError{Kind: ingest.KindOf[T](), Errors: errs}
+	}
+	return json.Marshal(batch.Records)
+}
+
+// checkPatches checks a PATCH body's shape: a list of objects with ids.
+func checkPatches(body []byte, lim ingest.Limits) ([]byte, error) {
+	if int64(len(body)) > lim.MaxBodyBytes {
+		return nil, errTooLarge("body of %d bytes, at most %d allowed", len(body), lim.MaxBodyBytes)
+	}
+	var patches []map[string]json.RawMessage
+	if err := json.Unmarshal(body, &patches); err != nil {
+		return nil, errBadRequest("a PATCH body is a list of partial records with ids: %v", err)
+	}
+	if len(patches) == 0 {
+		return nil, errBadRequest("the batch is empty")
+	}
+	if len(patches) > lim.MaxRecords {
+		return nil, errTooLarge("%d records, at most %d per batch", len(patches), lim.MaxRecords)
+	}
+	seen := make(map[ingest.ID]bool, len(patches))
+	for i, p := range patches {
+		var id ingest.ID
+		if err := json.Unmarshal(p["id"], &id); err != nil || id == "" {
+			return nil, errBadRequest("record %d: a patch needs an id", i)
+		}
+		if seen[id] {
+			return nil, errBadRequest("record %d: id %q appears twice in the batch", i, id)
+		}
+		seen[id] = true
+	}
+	return json.Marshal(patches)
+}

@@ -1,0 +1,55 @@
+package query
+
+import (
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+)
+
+// apiMetrics holds the API's request metrics, exposed at /metrics in
+// Prometheus text format. A Set per server keeps tests that start several
+// servers in one process apart.
+type apiMetrics struct {
+	set *metrics.Set
+	mu  sync.Mutex
+	// per endpoint and status class
+	durations map[string]*metrics.Histogram
+	counts    map[string]*metrics.Counter
+}
+
+func newMetrics() *apiMetrics {
+	return &apiMetrics{
+		set:       metrics.NewSet(),
+		durations: make(map[string]*metrics.Histogram),
+		counts:    make(map[string]*metrics.Counter),
+	}
+}
+
+func (m *apiMetrics) observe(endpoint string, start time.Time, status int) {
+	d := time.Since(start)
+	class := fmt.Sprintf("%dxx", status/100)
+	key := endpoint + "|" + class
+	m.mu.Lock()
+	h := m.durations[endpoint]
+	if h == nil {
+		h = m.set.NewHistogram(fmt.Sprintf(`sibyl_http_request_duration_seconds{endpoint=%q}`, endpoint))
+		m.durations[endpoint] = h
+	}
+	c := m.counts[key]
+	if c == nil {
+		c = m.set.NewCounter(fmt.Sprintf(`sibyl_http_requests_total{endpoint=%q,status=%q}`, endpoint, class))
+		m.counts[key] = c
+	}
+	m.mu.Unlock()
+	h.Update(d.Seconds())
+	c.Inc()
+}
+
+func (s *Server) handleMetrics(r *request) error {
+	r.ctx.SetContentType("text/plain; version=0.0.4")
+	s.metrics.set.WritePrometheus(r.ctx)
+	metrics.WriteProcessMetrics(r.ctx)
+	return nil
+}

@@ -1,0 +1,187 @@
+package query
+
+import (
+	"bytes"
+	"encoding/json"
+	"strconv"
+	"strings"
+
+	"github.com/valyala/fasthttp"
+)
+
+// params gives one view of a request's parameters whatever the method:
+// GET query arguments, or the fields of a POST/PUT/PATCH/DELETE JSON
+// object body (query arguments fill in names the body lacks, so a key can
+// travel in the URL of a POST).
+type params struct {
+	args *fasthttp.Args
+	body map[string]json.RawMessage
+}
+
+func parseParams(ctx *fasthttp.RequestCtx) (*params, *APIError) {
+	p := &params{args: ctx.QueryArgs()}
+	if ctx.IsGet() || ctx.IsHead() {
+		return p, nil
+	}
+	body := bytes.TrimSpace(ctx.PostBody())
+	if len(body) == 0 {
+		return p, nil
+	}
+	if body[0] != '{' {
+		// A bare array is a data write's records; handlers read it raw.
+		return p, nil
+	}
+	if err := json.Unmarshal(body, &p.body); err != nil {
+		return nil, errBadRequest("malformed JSON body: %v", jsonErr(err, body))
+	}
+	return p, nil
+}
+
+// jsonErr makes encoding/json's error say where: offsets become line and
+// column, which is what a person fixing a feed needs.
+func jsonErr(err error, body []byte) string {
+	var off int64 = -1
+	switch e := err.(type) {
+	case *json.SyntaxError:
+		off = e.Offset
+	case *json.UnmarshalTypeError:
+		off = e.Offset
+	}
+	if off < 0 || off > int64(len(body)) {
+		return err.Error()
+	}
+	line := 1 + bytes.Count(body[:off], []byte("\n"))
+	col := off - int64(bytes.LastIndexByte(body[:off], '\n'))
+	return err.Error() + " (line " + strconv.Itoa(line) + ", column " + strconv.FormatInt(col, 10) + ")"
+}
+
+// raw returns a body field as JSON, or a query argument as a JSON-ish
+// string, and whether it was present.
+func (p *params) has(name string) bool {
+	if _, ok := p.body[name]; ok {
+		return true
+	}
+	return p.args.Has(name)
+}
+
+// str returns a string parameter. JSON numbers are accepted as their text
+// (ids are often numbers).
+func (p *params) str(name string) (string, *APIError) {
+	if raw, ok := p.body[name]; ok {
+		return rawString(name, raw)
+	}
+	return string(p.args.Peek(name)), nil
+}
+
+func rawString(name string, raw json.RawMessage) (string, *APIError) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return "", nil
+	}
+	switch raw[0] {
+	case '"':
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return "", errBadRequest("parameter %q: %v", name, err)
+		}
+		return s, nil
+	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+		return string(raw), nil
+	case 't', 'f':
+		return string(raw), nil
+	}
+	return "", errBadRequest("parameter %q must be a string, got %s", name, abbreviate(raw))
+}
+
+// intParam returns an integer parameter within [lo, hi], or def when absent.
+func (p *params) intParam(name string, def, lo, hi int) (int, *APIError) {
+	s, err := p.str(name)
+	if err != nil {
+		return 0, err
+	}
+	if s == "" {
+		return def, nil
+	}
+	n, perr := strconv.Atoi(s)
+	if perr != nil {
+		return 0, errBadRequest("parameter %q must be an integer, got %q", name, s)
+	}
+	if n < lo || n > hi {
+		return 0, errBadRequest("parameter %q must be between %d and %d, got %d", name, lo, hi, n)
+	}
+	return n, nil
+}
+
+// boolParam returns a boolean parameter (true/false/1/0), or def.
+func (p *params) boolParam(name string, def bool) (bool, *APIError) {
+	s, err := p.str(name)
+	if err != nil {
+		return false, err
+	}
+	switch strings.ToLower(s) {
+	case "":
+		return def, nil
+	case "true", "1", "yes":
+		return true, nil
+	case "false", "0", "no":
+		return false, nil
+	}
+	return false, errBadRequest("parameter %q must be true or false, got %q", name, s)
+}
+
+// list returns a list parameter. In a query string it is a JSON array
+// (`exclude=[1,"a"]`, Clerk's form) or comma-separated values; in a body,
+// a JSON array or a single value.
+func (p *params) list(name string) ([]string, *APIError) {
+	if raw, ok := p.body[name]; ok {
+		return rawList(name, bytes.TrimSpace(raw))
+	}
+	v := bytes.TrimSpace(p.args.Peek(name))
+	if len(v) == 0 {
+		return nil, nil
+	}
+	if v[0] == '[' {
+		return rawList(name, v)
+	}
+	parts := strings.Split(string(v), ",")
+	out := parts[:0]
+	for _, s := range parts {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+func rawList(name string, raw []byte) ([]string, *APIError) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	if raw[0] != '[' {
+		s, err := rawString(name, raw)
+		if err != nil {
+			return nil, err
+		}
+		return []string{s}, nil
+	}
+	var items []json.RawMessage
+	if err := json.Unmarshal(raw, &items); err != nil {
+		return nil, errBadRequest("parameter %q must be a list: %v", name, err)
+	}
+	out := make([]string, 0, len(items))
+	for _, it := range items {
+		s, err := rawString(name, it)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+func abbreviate(b []byte) string {
+	if len(b) > 40 {
+		return string(b[:40]) + "..."
+	}
+	return string(b)
+}

@@ -1,0 +1,42 @@
+package query
+
+// buildRoutes is the one list of endpoints: a newcomer finds where a
+// request goes by reading it top to bottom.
+func (s *Server) buildRoutes() map[string]route {
+	rs := []route{
+		// Operations.
+		{"/health", accessNone, s.handleHealth},
+		{"/ready", accessNone, s.handleReady},
+		{"/metrics", accessNone, s.handleMetrics},
+		{"/v2/stores", accessAdmin, s.handleStores},
+
+		// Data (private key): GET by ids or paged, POST upsert, PATCH
+		// partial update, DELETE by ids.
+		{"/v2/products", accessPrivate, s.dataHandler("products")},
+		{"/v2/categories", accessPrivate, s.dataHandler("categories")},
+		{"/v2/customers", accessPrivate, s.dataHandler("customers")},
+		{"/v2/orders", accessPrivate, s.dataHandler("orders")},
+		{"/v2/pages", accessPrivate, s.dataHandler("pages")},
+		// Clerk's legacy product endpoints.
+		{"/v2/product/add", accessPrivate, s.handleLegacyProductAdd},
+		{"/v2/product/remove", accessPrivate, s.handleLegacyProductRemove},
+		{"/v2/product/attributes", accessPublic, s.handleProductAttributes},
+
+		// Recommendations (public key).
+		{"/v2/recommendations/popular", accessPublic, s.recs(logicPopular)},
+		{"/v2/recommendations/trending", accessPublic, s.recs(logicTrending)},
+		{"/v2/recommendations/new", accessPublic, s.recs(logicNew)},
+		{"/v2/recommendations/recently_bought", accessPublic, s.recs(logicRecentlyBought)},
+		{"/v2/recommendations/most_sold_with", accessPublic, s.recs(logicMostSoldWith)},
+		{"/v2/recommendations/complementary", accessPublic, s.recs(logicComplementary)},
+		{"/v2/recommendations/bundle", accessPublic, s.recs(logicComplementary)},
+		// Customer data needs the private key.
+		{"/v2/recommendations/customer/history", accessPrivate, s.recs(logicCustomerHistory)},
+	}
+	m := make(map[string]route, len(rs))
+	for _, r := range rs {
+		// route.name is the path: it labels metrics.
+		m[r.name] = r
+	}
+	return m
+}

@@ -1,0 +1,346 @@
+// Package query is the Prediction API: a fasthttp server speaking the
+// Clerk.io v2 API. It authenticates store keys, parses parameters (GET query
+// or POST JSON body, same names), validates data writes and hands them to
+// the Backend for replication, and answers recommendations from the store's
+// in-memory engine.
+//
+// A request's path: Server.handle -> route lookup -> auth -> handler.
+package query
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sibylhq/sibyl/cluster/meta"
+	"github.com/sibylhq/sibyl/ingest"
+	"github.com/sibylhq/sibyl/shard/engine"
+	"github.com/valyala/fasthttp"
+)
+
+// Backend is what the API needs from the node: key lookup, store creation,
+// replicated writes and local reads. node.Node implements it; tests use
+// the real node on random ports.
+type Backend interface {
+	// Authenticate resolves an API key to its store.
+	Authenticate(key string) (store string, kind meta.KeyKind, ok bool)
+	// AdminToken is the cluster admin token (store creation, status).
+	AdminToken() string
+	// CreateStore registers a store through the meta group.
+	CreateStore(ctx context.Context, name string) (meta.StoreInfo, error)
+	// Propose replicates one data command for a store and returns the
+	// state machine's result once applied.
+	Propose(ctx context.Context, store, op string, body []byte) (any, error)
+	// StoreData returns the store's state for reads; nil when the store
+	// has no data yet.
+	StoreData(store string) (*engine.Store, error)
+	// Ready reports whether the node can serve (nil) or why not.
+	Ready() error
+}
+
+// Errors a Backend returns that the API maps to statuses.
+var (
+	// ErrUnavailable means the write could not reach a quorum (503).
+	ErrUnavailable = errors.New("unavailable")
+)
+
+// Config is the server's configuration.
+type Config struct {
+	Addr string
+	// Limits bound request bodies and batches.
+	Limits ingest.Limits
+	// WriteTimeout bounds how long a write waits for replication.
+	WriteTimeout time.Duration
+	// DefaultLimit is the number of results when a request gives none.
+	DefaultLimit int
+	// MaxLimit caps limit+offset of a recommendation request.
+	MaxLimit int
+}
+
+// DefaultConfig is the configuration of `sibyl serve` with no flags.
+func DefaultConfig() Config {
+	return Config{
+		Addr:         ":8080",
+		Limits:       ingest.DefaultLimits(),
+		WriteTimeout: 10 * time.Second,
+		DefaultLimit: 10,
+		MaxLimit:     1000,
+	}
+}
+
+// Validate checks the configuration.
+func (c Config) Validate() error {
+	if c.Addr == "" {
+		return errors.New("http address is required")
+	}
+	if c.DefaultLimit <= 0 || c.MaxLimit < c.DefaultLimit {
+		return fmt.Errorf("need 0 < default limit (%d) <= max limit (%d)", c.DefaultLimit, c.MaxLimit)
+	}
+	if c.WriteTimeout <= 0 {
+		return errors.New("write timeout must be positive")
+	}
+	return nil
+}
+
+// Server is the HTTP API server.
+type Server struct {
+	cfg     Config
+	backend Backend
+	log     *slog.Logger
+	srv     *fasthttp.Server
+	routes  map[string]route
+	metrics *apiMetrics
+
+	ln   net.Listener
+	done sync.WaitGroup
+}
+
+// access says which key a route needs.
+type access int
+
+const (
+	accessNone    access = iota // health probes
+	accessPublic                // public or private key
+	accessPrivate               // private key
+	accessAdmin                 // cluster admin token
+)
+
+type route struct {
+	name    string
+	access  access
+	handler func(*request) error
+}
+
+// request is one API call being served.
+type request struct {
+	ctx   *fasthttp.RequestCtx
+	p     *params
+	store string
+	kind  meta.KeyKind
+	s     *Server
+}
+
+// New builds a server; Start listens.
+func New(cfg Config, b Backend, log *slog.Logger) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid http config: %w", err)
+	}
+	s := &Server{cfg: cfg, backend: b, log: log, metrics: newMetrics()}
+	s.routes = s.buildRoutes()
+	s.srv = &fasthttp.Server{
+		Handler:            s.handle,
+		Name:               "sibyl",
+		MaxRequestBodySize: int(cfg.Limits.MaxBodyBytes),
+		// The body limit is answered as a clean 413 by fasthttp itself.
+		ReadTimeout:                   30 * time.Second,
+		WriteTimeout:                  30 * time.Second,
+		IdleTimeout:                   2 * time.Minute,
+		NoDefaultServerHeader:         true,
+		DisableHeaderNamesNormalizing: false,
+		Logger:                        slogPrintf{log},
+	}
+	return s, nil
+}
+
+// Start listens on the configured address and serves in the background.
+func (s *Server) Start() error {
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("cannot listen on %s: %w", s.cfg.Addr, err)
+	}
+	s.ln = ln
+	s.done.Add(1)
+	go func() {
+		defer s.done.Done()
+		if err := s.srv.Serve(ln); err != nil {
+			s.log.Error("http server stopped", "err", err)
+		}
+	}()
+	return nil
+}
+
+// Addr is the address the server listens on (useful with port 0).
+func (s *Server) Addr() string {
+	if s.ln == nil {
+		return ""
+	}
+	return s.ln.Addr().String()
+}
+
+// Shutdown stops accepting, waits for in-flight requests, and returns.
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.srv.ShutdownWithContext(ctx)
+	s.done.Wait()
+	return err
+}
+
+func (s *Server) handle(ctx *fasthttp.RequestCtx) {
+	start := time.Now()
+	path := string(ctx.Path())
+	rt, ok := s.routes[strings.TrimSuffix(path, "/")]
+	if !ok {
+		s.writeError(ctx, errNotFound("no endpoint %s", path))
+		s.metrics.observe("unknown", start, ctx.Response.StatusCode())
+		return
+	}
+	if err := s.serve(ctx, rt); err != nil {
+		s.writeError(ctx, err)
+	}
+	s.metrics.observe(rt.name, start, ctx.Response.StatusCode())
+}
+
+func (s *Server) serve(ctx *fasthttp.RequestCtx, rt route) error {
+	if !(ctx.IsGet() || ctx.IsPost() || ctx.IsPut() || ctx.IsPatch() || ctx.IsDelete() || ctx.IsHead()) {
+		return &APIError{Status: fasthttp.StatusMethodNotAllowed, Type: ErrTypeMethod, Message: "method " + string(ctx.Method()) + " is not allowed"}
+	}
+	p, perr := parseParams(ctx)
+	if perr != nil {
+		return perr
+	}
+	r := &request{ctx: ctx, p: p, s: s}
+	if err := s.authorize(r, rt.access); err != nil {
+		return err
+	}
+	return rt.handler(r)
+}
+
+// authorize checks the key the route needs. Keys come as `key` (and
+// Clerk's `private_key`) parameters or as `Authorization: Bearer <key>`.
+func (s *Server) authorize(r *request, need access) error {
+	if need == accessNone {
+		return nil
+	}
+	bearer := ""
+	if h := string(r.ctx.Request.Header.Peek("Authorization")); strings.HasPrefix(h, "Bearer ") {
+		bearer = strings.TrimSpace(h[len("Bearer "):])
+	}
+	if need == accessAdmin {
+		if bearer == "" {
+			return &APIError{Status: fasthttp.StatusUnauthorized, Type: ErrTypeMissingKey, Message: "this endpoint needs the admin token: Authorization: Bearer <token>"}
+		}
+		if !constantTimeEqual(bearer, s.backend.AdminToken()) {
+			return &APIError{Status: fasthttp.StatusUnauthorized, Type: ErrTypeInvalidKey, Message: "the admin token is not valid"}
+		}
+		return nil
+	}
+	key, err := r.p.str("key")
+	if err != nil {
+		return err
+	}
+	priv, err := r.p.str("private_key")
+	if err != nil {
+		return err
+	}
+	if key == "" && priv == "" && bearer == "" {
+		return &APIError{Status: fasthttp.StatusUnauthorized, Type: ErrTypeMissingKey, Message: "a store key is required: pass key=<public key> (and private_key=<private key> for data and customer endpoints)"}
+	}
+	// Every key given must be valid and name the same store: a private
+	// key of store B with the public key of store A is refused, never
+	// resolved to either.
+	store, kind := "", meta.KeyKind(0)
+	for _, k := range []string{key, priv, bearer} {
+		if k == "" {
+			continue
+		}
+		st, kk, ok := s.backend.Authenticate(k)
+		if !ok {
+			return &APIError{Status: fasthttp.StatusUnauthorized, Type: ErrTypeInvalidKey, Message: "the key " + redact(k) + " is not valid"}
+		}
+		if store != "" && st != store {
+			return &APIError{Status: fasthttp.StatusUnauthorized, Type: ErrTypeInvalidKey, Message: "the keys given belong to different stores"}
+		}
+		store = st
+		kind = max(kind, kk)
+	}
+	if need == accessPrivate && kind != meta.PrivateKey {
+		return errForbidden("this endpoint needs the store's private key (private_key=...); a public key only reads recommendations and logs events")
+	}
+	r.store, r.kind = store, kind
+	return nil
+}
+
+func redact(k string) string {
+	if len(k) <= 6 {
+		return "***"
+	}
+	return k[:6] + "***"
+}
+
+func constantTimeEqual(a, b string) bool {
+	if len(a) != len(b) || b == "" {
+		return false
+	}
+	var v byte
+	for i := 0; i < len(a); i++ {
+		v |= a[i] ^ b[i]
+	}
+	return v == 0
+}
+
+func (s *Server) writeError(ctx *fasthttp.RequestCtx, err error) {
+	var ae *APIError
+	if !errors.As(err, &ae) {
+		s.log.Error("request failed", "path", string(ctx.Path()), "err", err)
+		ae = errInternal("internal error")
+	}
+	ctx.Response.Reset()
+	ctx.SetStatusCode(ae.Status)
+	ctx.SetContentType("application/json")
+	body := struct {
+		Status string `json:"status"`
+		*APIError
+	}{"error", ae}
+	b, _ := json.Marshal(body)
+	writeMaybeJSONP(ctx, b)
+}
+
+// writeJSON answers 200 with v's JSON encoding.
+func writeJSON(ctx *fasthttp.RequestCtx, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return errInternal("cannot encode response: %v", err)
+	}
+	ctx.SetContentType("application/json")
+	writeMaybeJSONP(ctx, b)
+	return nil
+}
+
+// writeMaybeJSONP wraps the body in callback(...) when the request names
+// a JSONP callback (Clerk's `callback` parameter for browser integrations).
+func writeMaybeJSONP(ctx *fasthttp.RequestCtx, b []byte) {
+	cb := ctx.QueryArgs().Peek("callback")
+	if len(cb) == 0 || !validCallback(cb) {
+		ctx.SetBody(b)
+		return
+	}
+	ctx.SetContentType("application/javascript")
+	out := make([]byte, 0, len(cb)+len(b)+3)
+	out = append(out, cb...)
+	out = append(out, '(')
+	out = append(out, b...)
+	out = append(out, ");"...)
+	ctx.SetBody(out)
+}
+
+func validCallback(cb []byte) bool {
+	if len(cb) > 64 {
+		return false
+	}
+	for _, c := range cb {
+		if !(c == '_' || c == '.' || c == '$' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// slogPrintf adapts fasthttp's Printf logger to slog.
+type slogPrintf struct{ l *slog.Logger }
+
+func (p slogPrintf) Printf(format string, args ...any) { p.l.Warn(fmt.Sprintf(format, args...)) }

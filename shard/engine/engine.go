@@ -1,0 +1,191 @@
+// Package engine is a data shard's in-memory state: every store of the
+// shard, its records, and the derived statistics the Prediction API reads.
+//
+// Engine implements shard.StateMachine. Raft drives Apply; the query layer
+// reads a Store under its read lock. Durable state is one Badger key per
+// record, "s/<store>/<kind>/<id>" holding the record's canonical JSON, so
+// Load rebuilds memory by one prefix scan.
+package engine
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/sibylhq/sibyl/ingest"
+	"github.com/sibylhq/sibyl/shard"
+)
+
+// Ops understood by Apply. The body of an upsert is a JSON array of records
+// of the kind, of a patch a JSON array of partial objects with "id", of a
+// delete a JSON array of ids.
+const (
+	ActionUpsert = "upsert"
+	ActionPatch  = "patch"
+	ActionDelete = "delete"
+)
+
+// Op builds an op name such as "products.upsert".
+func Op(kind ingest.Kind, action string) string { return string(kind) + "." + action }
+
+// ErrRejected wraps the reason a command was refused at apply time (for
+// example a patch of a record that does not exist). The FSM records the
+// command id all the same: a rejected command is decided, not failed.
+var ErrRejected = errors.New("command rejected")
+
+// Result is what Apply returns for an accepted data command.
+type Result struct {
+	Applied int `json:"applied"`
+	// UnknownProducts counts order lines naming a product the catalog does
+	// not have: accepted, as Clerk does, and reported for data health.
+	UnknownProducts int `json:"unknown_products,omitempty"`
+}
+
+// Engine holds every store of one shard.
+type Engine struct {
+	mu     sync.RWMutex
+	stores map[string]*Store
+	cfg    Config
+}
+
+// Config tunes the derived statistics.
+type Config struct {
+	// PopularityHalfLifeDays is the half-life of a sale's weight in
+	// `popular`; older sales count less so the list follows the season.
+	PopularityHalfLifeDays float64
+}
+
+// DefaultConfig is the configuration of a node started with no flags.
+func DefaultConfig() Config { return Config{PopularityHalfLifeDays: 60} }
+
+// New returns an empty engine.
+func New(cfg Config) *Engine {
+	return &Engine{stores: make(map[string]*Store), cfg: cfg}
+}
+
+// Store returns the named store's state, or nil when the shard holds no
+// data for it yet.
+func (e *Engine) Store(id string) *Store {
+	e.mu.RLock()
+	s := e.stores[id]
+	e.mu.RUnlock()
+	return s
+}
+
+// StoreIDs lists the stores with data in this shard.
+func (e *Engine) StoreIDs() []string {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	ids := make([]string, 0, len(e.stores))
+	for id := range e.stores {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+func (e *Engine) storeForWrite(id string) *Store {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s := e.stores[id]
+	if s == nil {
+		s = newStore(id, e.cfg)
+		e.stores[id] = s
+	}
+	return s
+}
+
+// Apply implements shard.StateMachine.
+func (e *Engine) Apply(w shard.Writer, cmd *shard.Command) any {
+	if cmd.Store == "" {
+		return fmt.Errorf("%w: command %s has no store", ErrRejected, cmd.ID)
+	}
+	kind, action, ok := splitOp(cmd.Op)
+	if !ok {
+		return fmt.Errorf("%w: unknown op %q", ErrRejected, cmd.Op)
+	}
+	s := e.storeForWrite(cmd.Store)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	res, err := s.apply(w, kind, action, cmd)
+	if err != nil {
+		return err
+	}
+	s.version++
+	return res
+}
+
+func splitOp(op string) (ingest.Kind, string, bool) {
+	i := bytes.IndexByte([]byte(op), '.')
+	if i < 0 {
+		return "", "", false
+	}
+	kind, action := ingest.Kind(op[:i]), op[i+1:]
+	switch kind {
+	case ingest.KindProducts, ingest.KindCategories, ingest.KindCustomers, ingest.KindOrders, ingest.KindPages:
+	default:
+		return "", "", false
+	}
+	switch action {
+	case ActionUpsert, ActionPatch, ActionDelete:
+	default:
+		return "", "", false
+	}
+	return kind, action, true
+}
+
+// Load implements shard.StateMachine: it drops memory and rebuilds every
+// store from the shard's records.
+func (e *Engine) Load(r shard.Reader) error {
+	fresh := make(map[string]*Store)
+	err := r.Iterate([]byte("s/"), func(key, value []byte) error {
+		store, kind, _, err := parseKey(key)
+		if err != nil {
+			return err
+		}
+		s := fresh[store]
+		if s == nil {
+			s = newStore(store, e.cfg)
+			fresh[store] = s
+		}
+		return s.load(kind, value)
+	})
+	if err != nil {
+		return fmt.Errorf("cannot load shard state: %w", err)
+	}
+	for _, s := range fresh {
+		s.finishLoad()
+	}
+	e.mu.Lock()
+	e.stores = fresh
+	e.mu.Unlock()
+	return nil
+}
+
+func recordKey(store string, kind ingest.Kind, id ingest.ID) []byte {
+	b := make([]byte, 0, 4+len(store)+len(kind)+len(id))
+	b = append(b, "s/"...)
+	b = append(b, store...)
+	b = append(b, '/')
+	b = append(b, kind...)
+	b = append(b, '/')
+	b = append(b, id...)
+	return b
+}
+
+func parseKey(key []byte) (store string, kind ingest.Kind, id ingest.ID, err error) {
+	parts := bytes.SplitN(key, []byte("/"), 4)
+	if len(parts) != 4 || string(parts[0]) != "s" {
+		return "", "", "", fmt.Errorf("malformed record key %q", key)
+	}
+	return string(parts[1]), ingest.Kind(parts[2]), ingest.ID(parts[3]), nil
+}
+
+func decodeList[T any](body []byte) ([]T, error) {
+	var out []T
+	if err := json.Unmarshal(body, &out); err != nil {
+		return nil, fmt.Errorf("%w: malformed body: %v", ErrRejected, err)
+	}
+	return out, nil
+}

@@ -1,0 +1,385 @@
+package engine
+
+import (
+	"errors"
+
+	"github.com/sibylhq/sibyl/compute"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/sibylhq/sibyl/ingest"
+)
+
+// ErrUnknownCustomer is returned when neither the customer id nor the email
+// names a buyer of the store.
+var ErrUnknownCustomer = errors.New("unknown customer")
+
+// Every read below takes the store's read lock. Records are immutable once
+// applied (an upsert swaps in a new value), so returned pointers stay valid
+// after the lock is released.
+
+// Version is the number of data commands applied to the store.
+func (s *Store) Version() uint64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.version
+}
+
+// Counts reports record counts and data-health counters.
+type Counts struct {
+	Products, Categories, Customers, Orders, Pages int
+	UnknownProductLines                            int64
+}
+
+// Counts returns the store's record counts.
+func (s *Store) Counts() Counts {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return Counts{len(s.products), len(s.categories), len(s.customers), len(s.orders), len(s.pages), s.unknownProductLines}
+}
+
+// Product returns a product, or nil.
+func (s *Store) Product(id ingest.ID) *ingest.Product {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.products[id]
+}
+
+// Recommendable reports whether a product exists and may be shown.
+func Recommendable(p *ingest.Product) bool {
+	return p != nil && (p.Index == nil || *p.Index)
+}
+
+// Get returns the records of a kind with the given ids, skipping unknown
+// ids, in the order asked.
+func (s *Store) Get(kind ingest.Kind, ids []ingest.ID) []any {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]any, 0, len(ids))
+	for _, id := range ids {
+		if r := s.record(kind, id); r != nil {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func (s *Store) record(kind ingest.Kind, id ingest.ID) any {
+	switch kind {
+	case ingest.KindProducts:
+		if r, ok := s.products[id]; ok {
+			return r
+		}
+	case ingest.KindCategories:
+		if r, ok := s.categories[id]; ok {
+			return r
+		}
+	case ingest.KindCustomers:
+		if r, ok := s.customers[id]; ok {
+			return r
+		}
+	case ingest.KindOrders:
+		if r, ok := s.orders[id]; ok {
+			return r
+		}
+	case ingest.KindPages:
+		if r, ok := s.pages[id]; ok {
+			return r
+		}
+	}
+	return nil
+}
+
+// List pages through all records of a kind in id order. It returns the
+// page and the total count.
+func (s *Store) List(kind ingest.Kind, offset, limit int) ([]any, int) {
+	ids := s.sortedIDs(kind)
+	total := len(ids)
+	if offset > total {
+		offset = total
+	}
+	end := min(total, offset+limit)
+	return s.Get(kind, ids[offset:end]), total
+}
+
+// sortedIDs caches the id order of each kind per store version: paging
+// must not sort the catalog on every request.
+func (s *Store) sortedIDs(kind ingest.Kind) []ingest.ID {
+	s.mu.RLock()
+	v := s.version
+	s.mu.RUnlock()
+	s.cache.mu.Lock()
+	defer s.cache.mu.Unlock()
+	if c, ok := s.cache.sorted[kind]; ok && c.version == v {
+		return c.ids
+	}
+	s.mu.RLock()
+	var ids []ingest.ID
+	switch kind {
+	case ingest.KindProducts:
+		ids = keys(s.products)
+	case ingest.KindCategories:
+		ids = keys(s.categories)
+	case ingest.KindCustomers:
+		ids = keys(s.customers)
+	case ingest.KindOrders:
+		ids = keys(s.orders)
+	case ingest.KindPages:
+		ids = keys(s.pages)
+	}
+	s.mu.RUnlock()
+	slices.Sort(ids)
+	if s.cache.sorted == nil {
+		s.cache.sorted = make(map[ingest.Kind]cachedIDs)
+	}
+	s.cache.sorted[kind] = cachedIDs{v, ids}
+	return ids
+}
+
+func keys[V any](m map[ingest.ID]V) []ingest.ID {
+	out := make([]ingest.ID, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+// readCache holds lists derived lazily from the store at a version.
+type readCache struct {
+	mu       sync.Mutex
+	sorted   map[ingest.Kind]cachedIDs
+	popular  cachedIDs
+	trending cachedIDs
+	newest   cachedIDs
+}
+
+type cachedIDs struct {
+	version uint64
+	ids     []ingest.ID
+}
+
+// cached returns c's list when it is current, else rebuilds it with build
+// (called under the store's read lock).
+func (s *Store) cached(c *cachedIDs, build func() []ingest.ID) []ingest.ID {
+	s.mu.RLock()
+	v := s.version
+	s.mu.RUnlock()
+	s.cache.mu.Lock()
+	defer s.cache.mu.Unlock()
+	if c.ids != nil && c.version == v {
+		return c.ids
+	}
+	s.mu.RLock()
+	ids := build()
+	s.mu.RUnlock()
+	*c = cachedIDs{v, ids}
+	return ids
+}
+
+// salesLocked returns fresh statistics, recounting them first when an
+// order was changed or deleted since the last count.
+func (s *Store) salesLocked() *salesStats {
+	s.mu.RLock()
+	st := s.sales
+	s.mu.RUnlock()
+	if !st.stale {
+		return st
+	}
+	s.mu.Lock()
+	if s.sales.stale {
+		s.rebuildSales()
+	}
+	st = s.sales
+	s.mu.Unlock()
+	return st
+}
+
+// candidateDepth is how many ranked candidates a list logic keeps: enough
+// for any page after exclusions and hidden products.
+const candidateDepth = 2000
+
+// Popular ranks recommendable products by decayed sales, best first.
+func (s *Store) Popular() []ingest.ID {
+	sales := s.salesLocked()
+	return s.cached(&s.cache.popular, func() []ingest.ID {
+		return s.scoredIDs(sales.pop.Popular(candidateDepth, nil, nil), nil)
+	})
+}
+
+// Trending ranks products by the growth of their recent sales against
+// their baseline (compute.Popularity.Trending), at the store's newest sale.
+func (s *Store) Trending() []ingest.ID {
+	sales := s.salesLocked()
+	return s.cached(&s.cache.trending, func() []ingest.ID {
+		return s.scoredIDs(sales.pop.Trending(sales.now, candidateDepth, nil, nil), nil)
+	})
+}
+
+// New ranks recommendable products by created_at, newest first.
+func (s *Store) New() []ingest.ID {
+	return s.cached(&s.cache.newest, func() []ingest.ID {
+		ps := make([]*ingest.Product, 0, len(s.products))
+		for _, p := range s.products {
+			if Recommendable(p) {
+				ps = append(ps, p)
+			}
+		}
+		sort.Slice(ps, func(i, j int) bool {
+			if ps[i].CreatedAt != ps[j].CreatedAt {
+				return ps[i].CreatedAt > ps[j].CreatedAt
+			}
+			return ps[i].ID < ps[j].ID
+		})
+		ids := make([]ingest.ID, len(ps))
+		for i, p := range ps {
+			ids[i] = p.ID
+		}
+		return ids
+	})
+}
+
+// scoredIDs maps ranked indices to the ids of recommendable products,
+// skipping seeds. Called with the read lock held.
+func (s *Store) scoredIDs(ranked []compute.Scored, seeds []ingest.ID) []ingest.ID {
+	ids := make([]ingest.ID, 0, len(ranked))
+	for _, c := range ranked {
+		id := s.items.ids[c.Index]
+		if slices.Contains(seeds, id) || !Recommendable(s.products[id]) {
+			continue
+		}
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+// RecentlyBought lists the products of the latest sales, newest first,
+// each once.
+func (s *Store) RecentlyBought() []ingest.ID {
+	sales := s.salesLocked()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	rs := slices.Clone(sales.recent)
+	sort.SliceStable(rs, func(a, b int) bool { return rs[a].time > rs[b].time })
+	seen := make(map[int32]bool, len(rs))
+	var ids []ingest.ID
+	for _, r := range rs {
+		if seen[r.item] {
+			continue
+		}
+		seen[r.item] = true
+		id := s.items.ids[r.item]
+		if Recommendable(s.products[id]) {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+// seedDepth bounds the neighbours taken per seed product.
+const seedDepth = 200
+
+// MostSoldWith ranks products by the number of orders they share with the
+// given products (raw co-purchase counts, summed over the seeds).
+func (s *Store) MostSoldWith(products []ingest.ID) []ingest.ID {
+	sales := s.salesLocked()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.mergeSeeds(products, func(i int32, dst []compute.Scored) []compute.Scored {
+		return sales.co.MostSoldWith(i, seedDepth, nil, dst)
+	})
+}
+
+// Complementary ranks what is bought with the given products by the
+// normalised co-purchase score (compute.CoPurchase.Complementary), summed
+// over the seeds.
+func (s *Store) Complementary(products []ingest.ID) []ingest.ID {
+	sales := s.salesLocked()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.mergeSeeds(products, func(i int32, dst []compute.Scored) []compute.Scored {
+		return sales.co.Complementary(i, seedDepth, nil, dst)
+	})
+}
+
+func (s *Store) mergeSeeds(products []ingest.ID, top func(int32, []compute.Scored) []compute.Scored) []ingest.ID {
+	var ranked []compute.Scored
+	if len(products) == 1 {
+		if i, ok := s.items.lookup(products[0]); ok {
+			ranked = top(i, nil)
+		}
+		return s.scoredIDs(ranked, products)
+	}
+	sum := make(map[int32]float32)
+	var buf []compute.Scored
+	for _, id := range products {
+		i, ok := s.items.lookup(id)
+		if !ok {
+			continue
+		}
+		buf = top(i, buf[:0])
+		for _, c := range buf {
+			sum[c.Index] += c.Score
+		}
+	}
+	ranked = make([]compute.Scored, 0, len(sum))
+	for i, sc := range sum {
+		ranked = append(ranked, compute.Scored{Index: i, Score: sc})
+	}
+	sort.Slice(ranked, func(a, b int) bool {
+		if ranked[a].Score != ranked[b].Score {
+			return ranked[a].Score > ranked[b].Score
+		}
+		return ranked[a].Index < ranked[b].Index
+	})
+	return s.scoredIDs(ranked, products)
+}
+
+// CustomerHistory lists the products a customer bought, most recent first,
+// each once. The customer is named by id or, failing that, by email.
+func (s *Store) CustomerHistory(customer ingest.ID, email string) ([]ingest.ID, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	orders := s.buyerOrdersLocked(customer, email)
+	if orders == nil {
+		return nil, ErrUnknownCustomer
+	}
+	seen := make(map[ingest.ID]bool)
+	var ids []ingest.ID
+	for k := len(orders) - 1; k >= 0; k-- {
+		for _, l := range s.orders[orders[k]].Products {
+			if !seen[l.ID] {
+				seen[l.ID] = true
+				ids = append(ids, l.ID)
+			}
+		}
+	}
+	return ids, nil
+}
+
+func (s *Store) buyerOrdersLocked(customer ingest.ID, email string) []ingest.ID {
+	if customer != "" {
+		if o, ok := s.buyerOrders[string(customer)]; ok {
+			return o
+		}
+		if _, ok := s.customers[customer]; ok {
+			return []ingest.ID{}
+		}
+	}
+	if email != "" {
+		e := strings.ToLower(email)
+		if id, ok := s.byEmail[e]; ok {
+			if o, ok := s.buyerOrders[string(id)]; ok {
+				return o
+			}
+		}
+		if o, ok := s.buyerOrders["email:"+e]; ok {
+			return o
+		}
+		if _, ok := s.byEmail[e]; ok {
+			return []ingest.ID{}
+		}
+	}
+	return nil
+}

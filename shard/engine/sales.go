@@ -1,0 +1,120 @@
+package engine
+
+import (
+	"slices"
+	"sort"
+
+	"github.com/sibylhq/sibyl/compute"
+	"github.com/sibylhq/sibyl/ingest"
+)
+
+// salesStats are the live statistics every order updates at once, before
+// any model is retrained: decayed popularity and trend (compute.Popularity),
+// co-purchase counts (compute.CoPurchase) and the most recent sales.
+//
+// The compute structures only add. An order that is replaced by a
+// different version, or deleted, marks the statistics stale; they are
+// recounted from the store's orders before the next read that needs them.
+// Re-importing identical orders changes nothing and costs no recount.
+type salesStats struct {
+	cfg    Config
+	pop    *compute.Popularity
+	co     *compute.CoPurchase
+	recent []recentSale
+	// now is the newest order time seen: the store's clock for trending,
+	// taken from the data so that every replica agrees.
+	now   int64
+	stale bool
+}
+
+type recentSale struct {
+	item int32
+	time int64
+}
+
+const recentSalesKept = 1000
+
+func newSalesStats(cfg Config) *salesStats {
+	pc := compute.DefaultPopularityConfig()
+	if cfg.PopularityHalfLifeDays > 0 {
+		pc.HalfLife = int64(cfg.PopularityHalfLifeDays * 86400)
+	}
+	pop, err := compute.NewPopularity(0, pc)
+	if err != nil {
+		panic(err) // the config is validated by the node
+	}
+	co, err := compute.NewCoPurchase(0, compute.DefaultCoPurchaseConfig())
+	if err != nil {
+		panic(err)
+	}
+	return &salesStats{cfg: cfg, pop: pop, co: co}
+}
+
+func (s *salesStats) addOrder(o *ingest.Order, idx []int32) {
+	for k, l := range o.Products {
+		// One order line counts once whatever the quantity: popularity is
+		// how many orders want the item, not wholesale volume.
+		_ = l
+		s.pop.AddSale(idx[k], 1, o.Time)
+	}
+	s.co.AddBasket(idx)
+	s.now = max(s.now, o.Time)
+	for _, i := range idx {
+		s.recent = append(s.recent, recentSale{i, o.Time})
+	}
+	if len(s.recent) > 2*recentSalesKept {
+		sort.SliceStable(s.recent, func(a, b int) bool { return s.recent[a].time < s.recent[b].time })
+		s.recent = append(s.recent[:0], s.recent[len(s.recent)-recentSalesKept:]...)
+	}
+}
+
+// sameOrder reports whether replacing a by b changes no statistic.
+func sameOrder(a, b *ingest.Order) bool {
+	if a.Time != b.Time || len(a.Products) != len(b.Products) || a.Customer != b.Customer || a.Email != b.Email {
+		return false
+	}
+	for i := range a.Products {
+		if a.Products[i].ID != b.Products[i].ID {
+			return false
+		}
+	}
+	return true
+}
+
+// rebuildSales recounts the statistics from every order, in time order so
+// that the recent-sales list is right. Called with the store write-locked.
+func (s *Store) rebuildSales() {
+	fresh := newSalesStats(s.cfg)
+	orders := make([]*ingest.Order, 0, len(s.orders))
+	for _, o := range s.orders {
+		orders = append(orders, o)
+	}
+	slices.SortFunc(orders, func(a, b *ingest.Order) int {
+		if a.Time != b.Time {
+			return int(a.Time - b.Time)
+		}
+		return compareIDs(a.ID, b.ID)
+	})
+	for _, o := range orders {
+		fresh.addOrder(o, s.lineIndices(o))
+	}
+	s.sales = fresh
+}
+
+func compareIDs(a, b ingest.ID) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func (s *Store) lineIndices(o *ingest.Order) []int32 {
+	idx := make([]int32, len(o.Products))
+	for k, l := range o.Products {
+		idx[k] = s.items.add(l.ID)
+	}
+	return idx
+}

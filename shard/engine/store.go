@@ -1,0 +1,400 @@
+package engine
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/sibylhq/sibyl/ingest"
+	"github.com/sibylhq/sibyl/shard"
+)
+
+// Store is one tenant's state. Readers take RLock; Apply holds Lock.
+type Store struct {
+	ID  string
+	cfg Config
+
+	mu sync.RWMutex
+	// version counts applied data commands; models record the version they
+	// were derived at.
+	version uint64
+
+	products   map[ingest.ID]*ingest.Product
+	categories map[ingest.ID]*ingest.Category
+	customers  map[ingest.ID]*ingest.Customer
+	orders     map[ingest.ID]*ingest.Order
+	pages      map[ingest.ID]*ingest.Page
+
+	// byEmail maps a lower-cased email to the customer id that has it.
+	byEmail map[string]ingest.ID
+	// buyerOrders maps a buyer (customer id, or "email:" + email when the
+	// order has no customer id) to its order ids in time order.
+	buyerOrders map[string][]ingest.ID
+
+	// items gives every product id seen (in the catalog or in an order) a
+	// dense index for the statistics.
+	items *itemIndex
+	sales *salesStats
+
+	// unknownProductLines counts order lines that named a product absent
+	// from the catalog when applied (data health).
+	unknownProductLines int64
+
+	cache readCache
+}
+
+func newStore(id string, cfg Config) *Store {
+	return &Store{
+		ID:          id,
+		cfg:         cfg,
+		products:    make(map[ingest.ID]*ingest.Product),
+		categories:  make(map[ingest.ID]*ingest.Category),
+		customers:   make(map[ingest.ID]*ingest.Customer),
+		orders:      make(map[ingest.ID]*ingest.Order),
+		pages:       make(map[ingest.ID]*ingest.Page),
+		byEmail:     make(map[string]ingest.ID),
+		buyerOrders: make(map[string][]ingest.ID),
+		items:       newItemIndex(),
+		sales:       newSalesStats(cfg),
+	}
+}
+
+func (s *Store) apply(w shard.Writer, kind ingest.Kind, action string, cmd *shard.Command) (Result, error) {
+	switch action {
+	case ActionDelete:
+		ids, err := decodeList[ingest.ID](cmd.Body)
+		if err != nil {
+			return Result{}, err
+		}
+		n := 0
+		for _, id := range ids {
+			if !s.has(kind, id) {
+				continue
+			}
+			if err := w.Delete(recordKey(s.ID, kind, id)); err != nil {
+				return Result{}, err
+			}
+			s.remove(kind, id)
+			n++
+		}
+		return Result{Applied: n}, nil
+	case ActionPatch:
+		patches, err := decodeList[map[string]json.RawMessage](cmd.Body)
+		if err != nil {
+			return Result{}, err
+		}
+		// Check every patch first so that a batch is all or nothing.
+		merged := make([][]byte, len(patches))
+		for i, p := range patches {
+			var id ingest.ID
+			if err := json.Unmarshal(p["id"], &id); err != nil || id == "" {
+				return Result{}, fmt.Errorf("%w: patch %d has no valid id", ErrRejected, i)
+			}
+			cur, ok := s.recordJSON(kind, id)
+			if !ok {
+				return Result{}, fmt.Errorf("%w: patch %d: %s %q does not exist", ErrRejected, i, strings.TrimSuffix(string(kind), "s"), id)
+			}
+			var obj map[string]json.RawMessage
+			if err := json.Unmarshal(cur, &obj); err != nil {
+				return Result{}, err
+			}
+			for k, v := range p {
+				if string(v) == "null" {
+					delete(obj, k)
+				} else {
+					obj[k] = v
+				}
+			}
+			b, err := json.Marshal(obj)
+			if err != nil {
+				return Result{}, err
+			}
+			merged[i] = b
+		}
+		var res Result
+		for _, b := range merged {
+			r, err := s.upsertOne(w, kind, b)
+			if err != nil {
+				return Result{}, err
+			}
+			res.Applied++
+			res.UnknownProducts += r
+		}
+		return res, nil
+	default: // upsert
+		var raw []json.RawMessage
+		if err := json.Unmarshal(cmd.Body, &raw); err != nil {
+			return Result{}, fmt.Errorf("%w: malformed body: %v", ErrRejected, err)
+		}
+		var res Result
+		for _, b := range raw {
+			r, err := s.upsertOne(w, kind, b)
+			if err != nil {
+				return Result{}, err
+			}
+			res.Applied++
+			res.UnknownProducts += r
+		}
+		return res, nil
+	}
+}
+
+// upsertOne decodes one canonical record, writes it and indexes it. It
+// returns the number of order lines naming unknown products.
+func (s *Store) upsertOne(w shard.Writer, kind ingest.Kind, b []byte) (int, error) {
+	rec, id, err := decodeRecord(kind, b)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %v", ErrRejected, err)
+	}
+	// Store the canonical encoding so that memory and disk agree byte for
+	// byte after a restart.
+	canon, err := json.Marshal(rec)
+	if err != nil {
+		return 0, err
+	}
+	if err := w.Set(recordKey(s.ID, kind, id), canon); err != nil {
+		return 0, err
+	}
+	if kind == ingest.KindOrders {
+		if prev := s.orders[id]; prev != nil && sameOrder(prev, rec.(*ingest.Order)) {
+			// A re-import of the same order: swap the record, keep the
+			// statistics (they would come out the same).
+			s.orders[id] = rec.(*ingest.Order)
+			return 0, nil
+		}
+	}
+	if s.has(kind, id) {
+		s.remove(kind, id)
+	}
+	return s.index(kind, rec), nil
+}
+
+func decodeRecord(kind ingest.Kind, b []byte) (any, ingest.ID, error) {
+	switch kind {
+	case ingest.KindProducts:
+		var r ingest.Product
+		err := json.Unmarshal(b, &r)
+		return &r, r.ID, err
+	case ingest.KindCategories:
+		var r ingest.Category
+		err := json.Unmarshal(b, &r)
+		return &r, r.ID, err
+	case ingest.KindCustomers:
+		var r ingest.Customer
+		err := json.Unmarshal(b, &r)
+		return &r, r.ID, err
+	case ingest.KindOrders:
+		var r ingest.Order
+		err := json.Unmarshal(b, &r)
+		return &r, r.ID, err
+	case ingest.KindPages:
+		var r ingest.Page
+		err := json.Unmarshal(b, &r)
+		return &r, r.ID, err
+	}
+	return nil, "", fmt.Errorf("unknown kind %q", kind)
+}
+
+func (s *Store) load(kind ingest.Kind, value []byte) error {
+	rec, _, err := decodeRecord(kind, value)
+	if err != nil {
+		return fmt.Errorf("store %s: bad %s record: %w", s.ID, kind, err)
+	}
+	s.index(kind, rec)
+	return nil
+}
+
+// finishLoad orders what Load filled in key order (order ids) by time.
+func (s *Store) finishLoad() {
+	for buyer, ids := range s.buyerOrders {
+		sort.SliceStable(ids, func(i, j int) bool {
+			a, b := s.orders[ids[i]], s.orders[ids[j]]
+			if a.Time != b.Time {
+				return a.Time < b.Time
+			}
+			return a.ID < b.ID
+		})
+		s.buyerOrders[buyer] = ids
+	}
+	s.version = uint64(len(s.orders) + len(s.products))
+}
+
+func (s *Store) has(kind ingest.Kind, id ingest.ID) bool {
+	switch kind {
+	case ingest.KindProducts:
+		_, ok := s.products[id]
+		return ok
+	case ingest.KindCategories:
+		_, ok := s.categories[id]
+		return ok
+	case ingest.KindCustomers:
+		_, ok := s.customers[id]
+		return ok
+	case ingest.KindOrders:
+		_, ok := s.orders[id]
+		return ok
+	case ingest.KindPages:
+		_, ok := s.pages[id]
+		return ok
+	}
+	return false
+}
+
+func (s *Store) recordJSON(kind ingest.Kind, id ingest.ID) ([]byte, bool) {
+	var v any
+	switch kind {
+	case ingest.KindProducts:
+		if r, ok := s.products[id]; ok {
+			v = r
+		}
+	case ingest.KindCategories:
+		if r, ok := s.categories[id]; ok {
+			v = r
+		}
+	case ingest.KindCustomers:
+		if r, ok := s.customers[id]; ok {
+			v = r
+		}
+	case ingest.KindOrders:
+		if r, ok := s.orders[id]; ok {
+			v = r
+		}
+	case ingest.KindPages:
+		if r, ok := s.pages[id]; ok {
+			v = r
+		}
+	}
+	if v == nil {
+		return nil, false
+	}
+	b, err := json.Marshal(v)
+	return b, err == nil
+}
+
+// index adds a decoded record to memory; the caller has removed any
+// previous version. It returns the order lines naming unknown products.
+func (s *Store) index(kind ingest.Kind, rec any) int {
+	switch r := rec.(type) {
+	case *ingest.Product:
+		s.products[r.ID] = r
+		s.items.add(r.ID)
+	case *ingest.Category:
+		s.categories[r.ID] = r
+	case *ingest.Customer:
+		s.customers[r.ID] = r
+		if r.Email != "" {
+			s.byEmail[strings.ToLower(r.Email)] = r.ID
+		}
+	case *ingest.Page:
+		s.pages[r.ID] = r
+	case *ingest.Order:
+		s.orders[r.ID] = r
+		buyer := buyerKey(r)
+		if buyer != "" {
+			s.buyerOrders[buyer] = insertByTime(s.buyerOrders[buyer], r, s.orders)
+		}
+		unknown := 0
+		for _, l := range r.Products {
+			if _, ok := s.products[l.ID]; !ok {
+				unknown++
+			}
+		}
+		s.unknownProductLines += int64(unknown)
+		idx := s.lineIndices(r)
+		if !s.sales.stale {
+			s.sales.addOrder(r, idx)
+		}
+		return unknown
+	}
+	return 0
+}
+
+func (s *Store) remove(kind ingest.Kind, id ingest.ID) {
+	switch kind {
+	case ingest.KindProducts:
+		delete(s.products, id)
+	case ingest.KindCategories:
+		delete(s.categories, id)
+	case ingest.KindCustomers:
+		if c := s.customers[id]; c != nil && c.Email != "" {
+			delete(s.byEmail, strings.ToLower(c.Email))
+		}
+		delete(s.customers, id)
+	case ingest.KindPages:
+		delete(s.pages, id)
+	case ingest.KindOrders:
+		o := s.orders[id]
+		if o == nil {
+			return
+		}
+		delete(s.orders, id)
+		if buyer := buyerKey(o); buyer != "" {
+			list := s.buyerOrders[buyer]
+			for i, oid := range list {
+				if oid == id {
+					list = append(list[:i:i], list[i+1:]...)
+					break
+				}
+			}
+			if len(list) == 0 {
+				delete(s.buyerOrders, buyer)
+			} else {
+				s.buyerOrders[buyer] = list
+			}
+		}
+		// The statistics only add; recount before the next read.
+		s.sales.stale = true
+	}
+}
+
+func buyerKey(o *ingest.Order) string {
+	if o.Customer != "" {
+		return string(o.Customer)
+	}
+	if o.Email != "" {
+		return "email:" + strings.ToLower(o.Email)
+	}
+	return ""
+}
+
+// insertByTime keeps a buyer's order list sorted by (time, id); orders
+// mostly arrive in time order, so this is an append.
+func insertByTime(list []ingest.ID, o *ingest.Order, orders map[ingest.ID]*ingest.Order) []ingest.ID {
+	less := func(a *ingest.Order) bool { // a sorts after o
+		return a.Time > o.Time || (a.Time == o.Time && a.ID > o.ID)
+	}
+	i := len(list)
+	for i > 0 && less(orders[list[i-1]]) {
+		i--
+	}
+	list = append(list, "")
+	copy(list[i+1:], list[i:])
+	list[i] = o.ID
+	return list
+}
+
+// itemIndex maps product ids to dense indices and back. Indices are never
+// reused, so statistics keyed by index stay valid when products come and go.
+type itemIndex struct {
+	idx map[ingest.ID]int32
+	ids []ingest.ID
+}
+
+func newItemIndex() *itemIndex { return &itemIndex{idx: make(map[ingest.ID]int32)} }
+
+func (x *itemIndex) add(id ingest.ID) int32 {
+	if i, ok := x.idx[id]; ok {
+		return i
+	}
+	i := int32(len(x.ids))
+	x.idx[id] = i
+	x.ids = append(x.ids, id)
+	return i
+}
+
+func (x *itemIndex) lookup(id ingest.ID) (int32, bool) {
+	i, ok := x.idx[id]
+	return i, ok
+}
