@@ -1,5 +1,10 @@
 package shard
 
+import "errors"
+
+// ErrNotFound is returned by Reader.Get for a missing key.
+var ErrNotFound = errors.New("shard: key not found")
+
 // Command is one client request replicated through a shard's Raft log. The
 // leader's batcher packs many commands into one log entry (group commit).
 //

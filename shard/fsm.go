@@ -1,0 +1,508 @@
+package shard
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"sync/atomic"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/hashicorp/raft"
+
+	"github.com/sibylhq/sibyl/shard/kv"
+)
+
+// ErrDuplicateCommand is the result of a command whose id was already
+// applied: the command was a no-op. A client retrying after ErrNoQuorum
+// should treat it as success.
+var ErrDuplicateCommand = errors.New("command already applied")
+
+// DefaultDedupWindow is how long applied command ids are remembered,
+// measured in command time (Command.Time), not wall-clock time.
+const DefaultDedupWindow = 24 * time.Hour
+
+// State DB key layout. Every group's keys start with len(gid) gid; the next
+// byte says what the key is:
+//
+//	'd' key            -> state machine data (Writer/Reader keys)
+//	'm' "applied"      -> last applied Raft index (8 bytes)
+//	'm' "clock"        -> highest command time applied (8 bytes)
+//	'i' id             -> command time of an applied id (8 bytes)
+//	't' time(8) id     -> empty; applied ids ordered by time, for pruning
+//
+// Node-level keys start with a 0 byte (no group id is empty).
+const (
+	nsData  = 'd'
+	nsMeta  = 'm'
+	nsID    = 'i'
+	nsTime  = 't'
+	nsStart = 0
+)
+
+var (
+	metaApplied = []byte("applied")
+	metaClock   = []byte("clock")
+)
+
+// maxPrunePerBatch bounds the expired ids deleted per ApplyBatch call so a
+// clock jump cannot stall apply. Expired ids left behind are ignored by the
+// dedup check anyway (see isDuplicate), so pruning is only space reclamation.
+const maxPrunePerBatch = 4096
+
+func groupPrefix(group string) []byte {
+	p := make([]byte, 0, 1+len(group))
+	p = append(p, byte(len(group)))
+	return append(p, group...)
+}
+
+func joinKey(parts ...[]byte) []byte {
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	k := make([]byte, 0, n)
+	for _, p := range parts {
+		k = append(k, p...)
+	}
+	return k
+}
+
+// sortableTime maps int64 to uint64 so that byte order is numeric order.
+func sortableTime(t int64) uint64 { return uint64(t) ^ (1 << 63) }
+
+// FSM is one group's raft.BatchingFSM over the node's shared state Badger.
+//
+// The state DB runs with SyncWrites off: the Raft log is durable, and replay
+// is idempotent because entries at or below the stored applied index are
+// skipped and command ids are deduplicated. Writes of one ApplyBatch call go
+// to one WriteBatch, the applied index after the records it covers: Badger
+// commits a WriteBatch's internal transactions in order, so whatever prefix
+// survives a crash never has an applied index ahead of its records.
+type FSM struct {
+	db     *kv.DB
+	group  string
+	prefix []byte
+	sm     StateMachine
+	window int64 // dedup window in ms
+	logger *slog.Logger
+
+	applied atomic.Uint64
+	// clock is the highest Command.Time applied; ids older than
+	// clock-window are expired. Only the apply goroutine touches it.
+	clock int64
+	// oldestID is a lower bound of the time of any stored id, so pruning
+	// is skipped without a seek when nothing can be expired.
+	oldestID int64
+}
+
+var _ raft.BatchingFSM = (*FSM)(nil)
+
+// NewFSM opens group's state in db and loads sm from it.
+func NewFSM(db *kv.DB, group string, sm StateMachine, dedupWindow time.Duration, logger *slog.Logger) (*FSM, error) {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	f := &FSM{
+		db: db, group: group, prefix: groupPrefix(group), sm: sm,
+		window: dedupWindow.Milliseconds(), logger: logger,
+	}
+	if err := f.load(); err != nil {
+		return nil, fmt.Errorf("cannot load state of group %s: %w", group, err)
+	}
+	return f, nil
+}
+
+// AppliedIndex is the last Raft index whose effects are in the state DB.
+func (f *FSM) AppliedIndex() uint64 { return f.applied.Load() }
+
+func (f *FSM) key(ns byte, k []byte) []byte { return joinKey(f.prefix, []byte{ns}, k) }
+
+// load reads the FSM's own metadata and rebuilds the state machine.
+func (f *FSM) load() error {
+	return f.db.View(func(txn *badger.Txn) error {
+		applied, err := getUint64(txn, f.key(nsMeta, metaApplied))
+		if err != nil {
+			return err
+		}
+		clock, err := getUint64(txn, f.key(nsMeta, metaClock))
+		if err != nil {
+			return err
+		}
+		f.applied.Store(applied)
+		f.clock = int64(clock)
+		f.oldestID = math.MaxInt64
+		opts := badger.DefaultIteratorOptions
+		opts.PrefetchValues = false
+		opts.Prefix = f.key(nsTime, nil)
+		it := txn.NewIterator(opts)
+		it.Rewind()
+		if it.Valid() {
+			f.oldestID = int64(binary.BigEndian.Uint64(it.Item().Key()[len(opts.Prefix):]) ^ (1 << 63))
+		}
+		it.Close()
+		return f.sm.Load(&reader{txn: txn, base: f.key(nsData, nil)})
+	})
+}
+
+func getUint64(txn *badger.Txn, key []byte) (uint64, error) {
+	item, err := txn.Get(key)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	var v uint64
+	err = item.Value(func(b []byte) error {
+		if len(b) != 8 {
+			return fmt.Errorf("key %q holds %d bytes, want 8", key, len(b))
+		}
+		v = binary.BigEndian.Uint64(b)
+		return nil
+	})
+	return v, err
+}
+
+func u64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
+
+// Apply applies one entry (raft calls ApplyBatch; this is for completeness).
+func (f *FSM) Apply(l *raft.Log) any { return f.ApplyBatch([]*raft.Log{l})[0] }
+
+// ApplyBatch applies committed entries. The response for a command entry is
+// a []any with one result per command of the batch, in order.
+func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
+	out := make([]any, len(logs))
+	txn := f.db.NewTransaction(false)
+	defer txn.Discard()
+	wb := f.db.NewWriteBatch()
+	defer wb.Cancel()
+	w := &batchWriter{wb: wb, base: f.key(nsData, nil)}
+	added := make(map[string]int64) // ids applied in this call
+	applied := f.applied.Load()
+	wrote := false
+	for i, l := range logs {
+		if l.Type != raft.LogCommand || l.Index <= applied {
+			continue // replay of an entry already in the state DB
+		}
+		cmds, err := DecodeBatch(l.Data)
+		if err != nil {
+			f.logger.Error("skipping undecodable raft entry", "index", l.Index, "err", err)
+			out[i] = err
+		} else {
+			results := make([]any, len(cmds))
+			for j, c := range cmds {
+				results[j] = f.applyCommand(txn, w, added, c)
+			}
+			out[i] = results
+		}
+		applied = l.Index
+		wrote = true
+	}
+	if !wrote {
+		return out
+	}
+	f.prune(txn, w, added)
+	w.set(f.key(nsMeta, metaClock), u64(uint64(f.clock)))
+	w.set(f.key(nsMeta, metaApplied), u64(applied))
+	if w.err == nil {
+		w.err = wb.Flush()
+	}
+	if w.err != nil {
+		// Memory is already ahead of disk: the node must stop and replay
+		// the Raft log on restart rather than serve diverging state.
+		panic(fmt.Sprintf("shard %s: cannot write state at index %d: %v", f.group, applied, w.err))
+	}
+	f.applied.Store(applied)
+	return out
+}
+
+// applyCommand runs one command unless its id is a duplicate.
+func (f *FSM) applyCommand(txn *badger.Txn, w *batchWriter, added map[string]int64, c *Command) any {
+	f.clock = max(f.clock, c.Time)
+	if c.ID != "" {
+		if f.isDuplicate(txn, added, c.ID) {
+			return ErrDuplicateCommand
+		}
+		added[c.ID] = c.Time
+		w.set(f.key(nsID, []byte(c.ID)), u64(uint64(c.Time)))
+		w.set(joinKey(f.key(nsTime, u64(sortableTime(c.Time))), []byte(c.ID)), nil)
+		f.oldestID = min(f.oldestID, c.Time)
+	}
+	return f.sm.Apply(w, c)
+}
+
+// isDuplicate reports whether id was applied within the dedup window. An id
+// whose time is before clock-window counts as absent whether or not pruning
+// has deleted it yet, which keeps the answer deterministic across replicas
+// that prune at different batch boundaries.
+func (f *FSM) isDuplicate(txn *badger.Txn, added map[string]int64, id string) bool {
+	cutoff := f.clock - f.window
+	if t, ok := added[id]; ok {
+		return t >= cutoff
+	}
+	item, err := txn.Get(f.key(nsID, []byte(id)))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return false
+	}
+	if err != nil {
+		panic(fmt.Sprintf("shard %s: cannot read command id: %v", f.group, err))
+	}
+	var t int64
+	_ = item.Value(func(b []byte) error {
+		if len(b) == 8 {
+			t = int64(binary.BigEndian.Uint64(b))
+		}
+		return nil
+	})
+	return t >= cutoff
+}
+
+// prune deletes up to maxPrunePerBatch expired ids, oldest first.
+func (f *FSM) prune(txn *badger.Txn, w *batchWriter, added map[string]int64) {
+	cutoff := f.clock - f.window
+	if f.oldestID >= cutoff {
+		return
+	}
+	opts := badger.DefaultIteratorOptions
+	opts.PrefetchValues = false
+	opts.Prefix = f.key(nsTime, nil)
+	it := txn.NewIterator(opts)
+	defer it.Close()
+	n := 0
+	next := int64(math.MaxInt64)
+	for it.Rewind(); it.Valid(); it.Next() {
+		k := it.Item().Key()
+		t := int64(binary.BigEndian.Uint64(k[len(opts.Prefix):]) ^ (1 << 63))
+		if t >= cutoff || n == maxPrunePerBatch {
+			next = t
+			break
+		}
+		id := k[len(opts.Prefix)+8:]
+		w.del(it.Item().KeyCopy(nil))
+		w.del(f.key(nsID, id))
+		n++
+	}
+	// Ids added in this call are not visible to txn; keep them covered.
+	for _, t := range added {
+		next = min(next, t)
+	}
+	f.oldestID = next
+}
+
+// batchWriter is the Writer handed to the state machine: keys are made
+// shard-absolute and copied (Badger keeps references until Flush).
+type batchWriter struct {
+	wb   *badger.WriteBatch
+	base []byte
+	err  error
+}
+
+func (w *batchWriter) set(k, v []byte) {
+	if w.err == nil {
+		w.err = w.wb.Set(k, v)
+	}
+}
+
+func (w *batchWriter) del(k []byte) {
+	if w.err == nil {
+		w.err = w.wb.Delete(k)
+	}
+}
+
+func (w *batchWriter) Set(key, value []byte) error {
+	w.set(joinKey(w.base, key), append([]byte(nil), value...))
+	return w.err
+}
+
+func (w *batchWriter) Delete(key []byte) error {
+	w.del(joinKey(w.base, key))
+	return w.err
+}
+
+// reader is the Reader over a consistent Badger view of one group's data.
+type reader struct {
+	txn  *badger.Txn
+	base []byte
+}
+
+func (r *reader) Iterate(prefix []byte, fn func(key, value []byte) error) error {
+	opts := badger.DefaultIteratorOptions
+	opts.Prefix = joinKey(r.base, prefix)
+	it := r.txn.NewIterator(opts)
+	defer it.Close()
+	for it.Rewind(); it.Valid(); it.Next() {
+		item := it.Item()
+		k := item.Key()[len(r.base):]
+		if err := item.Value(func(v []byte) error { return fn(k, v) }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *reader) Get(key []byte) ([]byte, error) {
+	item, err := r.txn.Get(joinKey(r.base, key))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	return item.ValueCopy(nil)
+}
+
+// Snapshot captures a consistent Badger view of the group at the current
+// applied index; Persist streams it while applies continue.
+func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
+	return &fsmSnapshot{txn: f.db.NewTransaction(false), prefix: f.prefix}, nil
+}
+
+const snapshotMagic = "SIBYLSN1"
+
+// Snapshot stream: magic, then records uvarint(len k) k uvarint(len v) v
+// with keys relative to the group prefix, ended by a zero-length key.
+type fsmSnapshot struct {
+	txn    *badger.Txn
+	prefix []byte
+}
+
+func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
+	if err := s.write(sink); err != nil {
+		_ = sink.Cancel()
+		return fmt.Errorf("cannot persist snapshot %s: %w", sink.ID(), err)
+	}
+	return sink.Close()
+}
+
+func (s *fsmSnapshot) write(sink io.Writer) error {
+	bw := bufio.NewWriterSize(sink, 256<<10)
+	if _, err := bw.WriteString(snapshotMagic); err != nil {
+		return err
+	}
+	opts := badger.DefaultIteratorOptions
+	opts.Prefix = s.prefix
+	it := s.txn.NewIterator(opts)
+	defer it.Close()
+	var hdr []byte
+	for it.Rewind(); it.Valid(); it.Next() {
+		item := it.Item()
+		k := item.Key()[len(s.prefix):]
+		err := item.Value(func(v []byte) error {
+			hdr = binary.AppendUvarint(hdr[:0], uint64(len(k)))
+			hdr = append(hdr, k...)
+			hdr = binary.AppendUvarint(hdr, uint64(len(v)))
+			if _, err := bw.Write(hdr); err != nil {
+				return err
+			}
+			_, err := bw.Write(v)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if err := bw.WriteByte(0); err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
+func (s *fsmSnapshot) Release() { s.txn.Discard() }
+
+// Restore replaces the group's state with a snapshot stream: delete the
+// group's keys, write the stream's keys (the applied index last), reload.
+// A crash in between leaves no applied index, so the next open restores the
+// snapshot again (see Group).
+func (f *FSM) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	if err := f.restore(bufio.NewReaderSize(rc, 256<<10)); err != nil {
+		return fmt.Errorf("cannot restore snapshot into group %s: %w", f.group, err)
+	}
+	return nil
+}
+
+func (f *FSM) restore(r *bufio.Reader) error {
+	magic := make([]byte, len(snapshotMagic))
+	if _, err := io.ReadFull(r, magic); err != nil || string(magic) != snapshotMagic {
+		return fmt.Errorf("not a shard snapshot (magic %q): %v", magic, err)
+	}
+	if err := f.dropAll(); err != nil {
+		return err
+	}
+	wb := f.db.NewWriteBatch()
+	defer wb.Cancel()
+	var metas [][2][]byte
+	for {
+		k, err := readChunk(r)
+		if err != nil {
+			return err
+		}
+		if len(k) == 0 {
+			break
+		}
+		v, err := readChunk(r)
+		if err != nil {
+			return err
+		}
+		abs := joinKey(f.prefix, k)
+		if k[0] == nsMeta {
+			metas = append(metas, [2][]byte{abs, v})
+			continue
+		}
+		if err := wb.Set(abs, v); err != nil {
+			return err
+		}
+	}
+	for _, kv := range metas {
+		if err := wb.Set(kv[0], kv[1]); err != nil {
+			return err
+		}
+	}
+	if err := wb.Flush(); err != nil {
+		return err
+	}
+	return f.load()
+}
+
+func readChunk(r *bufio.Reader) ([]byte, error) {
+	n, err := binary.ReadUvarint(r)
+	if err != nil {
+		return nil, fmt.Errorf("truncated snapshot: %w", err)
+	}
+	if n > 1<<30 {
+		return nil, fmt.Errorf("snapshot record of %d bytes", n)
+	}
+	b := make([]byte, n)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return nil, fmt.Errorf("truncated snapshot: %w", err)
+	}
+	return b, nil
+}
+
+// dropAll deletes every key of the group.
+func (f *FSM) dropAll() error {
+	wb := f.db.NewWriteBatch()
+	defer wb.Cancel()
+	err := f.db.View(func(txn *badger.Txn) error {
+		opts := badger.DefaultIteratorOptions
+		opts.PrefetchValues = false
+		opts.Prefix = f.prefix
+		it := txn.NewIterator(opts)
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			if err := wb.Delete(it.Item().KeyCopy(nil)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return wb.Flush()
+}

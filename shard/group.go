@@ -1,0 +1,382 @@
+package shard
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+
+	"github.com/sibylhq/sibyl/shard/kv"
+	"github.com/sibylhq/sibyl/shard/raftstore"
+	"github.com/sibylhq/sibyl/shard/transport"
+)
+
+// Peer is one voter of a group.
+type Peer struct {
+	ID   string // node id
+	Addr string // raft address (host:port)
+}
+
+// RaftTimers are the group's Raft timings. They are longer than the
+// library's defaults because a node runs tens to hundreds of groups and
+// each leader heartbeats every HeartbeatTimeout/10.
+type RaftTimers struct {
+	HeartbeatTimeout   time.Duration
+	ElectionTimeout    time.Duration
+	LeaderLeaseTimeout time.Duration
+	CommitTimeout      time.Duration
+	SnapshotInterval   time.Duration
+	SnapshotThreshold  uint64
+	TrailingLogs       uint64
+}
+
+// DefaultRaftTimers: 2 s heartbeat and election (raft's default is 1 s).
+func DefaultRaftTimers() RaftTimers {
+	return RaftTimers{
+		HeartbeatTimeout:   2 * time.Second,
+		ElectionTimeout:    2 * time.Second,
+		LeaderLeaseTimeout: time.Second,
+		CommitTimeout:      50 * time.Millisecond,
+		SnapshotInterval:   5 * time.Minute,
+		SnapshotThreshold:  16384,
+		TrailingLogs:       10240,
+	}
+}
+
+// FastRaftTimers suit tests and single-process clusters on loopback.
+func FastRaftTimers() RaftTimers {
+	t := DefaultRaftTimers()
+	t.HeartbeatTimeout = 100 * time.Millisecond
+	t.ElectionTimeout = 100 * time.Millisecond
+	t.LeaderLeaseTimeout = 50 * time.Millisecond
+	t.CommitTimeout = 5 * time.Millisecond
+	return t
+}
+
+// GroupConfig configures one Raft group on a node.
+type GroupConfig struct {
+	GroupID string
+	NodeID  string
+	// DataDir holds the group's snapshots (DataDir/snapshots/GroupID).
+	DataDir string
+	// LogDB and StateDB are the node's shared databases; the group does
+	// not close them.
+	LogDB, StateDB *kv.DB
+	// Mux is the node's shared Raft port; the group registers on it.
+	Mux          *transport.Mux
+	StateMachine StateMachine
+	// Bootstrap is the initial voter set, used only if the group has no
+	// Raft state yet. Empty means wait to be added by an existing leader.
+	Bootstrap []Peer
+
+	Timers         RaftTimers
+	Proposer       ProposerConfig
+	DedupWindow    time.Duration
+	SnapshotRetain int
+	// RaftLogLevel is hashicorp/raft's level ("warn", "info", ...).
+	RaftLogLevel string
+	Logger       *slog.Logger
+}
+
+// DefaultGroupConfig returns a config with everything but the identity,
+// storage and state machine filled in.
+func DefaultGroupConfig() GroupConfig {
+	return GroupConfig{
+		Timers:         DefaultRaftTimers(),
+		Proposer:       DefaultProposerConfig(),
+		DedupWindow:    DefaultDedupWindow,
+		SnapshotRetain: 2,
+		RaftLogLevel:   "warn",
+	}
+}
+
+// Validate checks required fields and cross-field rules.
+func (c GroupConfig) Validate() error {
+	switch {
+	case c.GroupID == "" || len(c.GroupID) > 255:
+		return errors.New("group: GroupID must be 1..255 bytes")
+	case c.NodeID == "":
+		return errors.New("group: NodeID is required")
+	case c.DataDir == "":
+		return errors.New("group: DataDir is required")
+	case c.LogDB == nil || c.StateDB == nil:
+		return errors.New("group: LogDB and StateDB are required")
+	case c.Mux == nil:
+		return errors.New("group: Mux is required")
+	case c.StateMachine == nil:
+		return errors.New("group: StateMachine is required")
+	case c.DedupWindow <= 0:
+		return errors.New("group: DedupWindow must be positive")
+	case c.SnapshotRetain < 1:
+		return errors.New("group: SnapshotRetain must be at least 1")
+	case c.Timers.LeaderLeaseTimeout > c.Timers.HeartbeatTimeout:
+		return errors.New("group: LeaderLeaseTimeout must not exceed HeartbeatTimeout")
+	case c.Timers.HeartbeatTimeout < 5*time.Millisecond || c.Timers.ElectionTimeout < 5*time.Millisecond:
+		return errors.New("group: raft timeouts must be at least 5ms")
+	}
+	for _, p := range c.Bootstrap {
+		if p.ID == "" || p.Addr == "" {
+			return fmt.Errorf("group: bootstrap peer %+v needs an id and an address", p)
+		}
+	}
+	return c.Proposer.Validate()
+}
+
+// Group is one Raft group of a node: log and stable store views, snapshot
+// store, FSM, transport and the group-commit proposer.
+type Group struct {
+	cfg          GroupConfig
+	raft         *raft.Raft
+	fsm          *FSM
+	trans        *raft.NetworkTransport
+	prop         *proposer
+	bootstrapped bool
+	logger       *slog.Logger
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// OpenGroup starts the group. The state machine is loaded from the state
+// DB (raft's snapshot restore on start is off: state is already durable),
+// unless the newest snapshot is ahead of it, e.g. after a crash in the
+// middle of a restore.
+func OpenGroup(cfg GroupConfig) (*Group, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	logger = logger.With("group", cfg.GroupID, "node", cfg.NodeID)
+	g := &Group{cfg: cfg, logger: logger}
+	if err := g.open(); err != nil {
+		return nil, fmt.Errorf("cannot open group %s: %w", cfg.GroupID, err)
+	}
+	return g, nil
+}
+
+func (g *Group) open() error {
+	cfg := g.cfg
+	store, err := raftstore.New(cfg.LogDB, cfg.GroupID)
+	if err != nil {
+		return err
+	}
+	hlog := hclog.New(&hclog.LoggerOptions{
+		Name:   "raft",
+		Level:  hclog.LevelFromString(cfg.RaftLogLevel),
+		Output: slogWriter{g.logger},
+	})
+	snapDir := filepath.Join(cfg.DataDir, "snapshots", cfg.GroupID)
+	if err := os.MkdirAll(snapDir, 0o755); err != nil {
+		return err
+	}
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(snapDir, cfg.SnapshotRetain, hlog)
+	if err != nil {
+		return err
+	}
+	g.fsm, err = NewFSM(cfg.StateDB, cfg.GroupID, cfg.StateMachine, cfg.DedupWindow, g.logger)
+	if err != nil {
+		return err
+	}
+	if err := g.catchUpFromSnapshot(snaps); err != nil {
+		return err
+	}
+
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(cfg.NodeID)
+	rc.Logger = hlog
+	rc.NoSnapshotRestoreOnStart = true
+	rc.BatchApplyCh = true
+	rc.HeartbeatTimeout = cfg.Timers.HeartbeatTimeout
+	rc.ElectionTimeout = cfg.Timers.ElectionTimeout
+	rc.LeaderLeaseTimeout = cfg.Timers.LeaderLeaseTimeout
+	rc.CommitTimeout = cfg.Timers.CommitTimeout
+	rc.SnapshotInterval = cfg.Timers.SnapshotInterval
+	rc.SnapshotThreshold = cfg.Timers.SnapshotThreshold
+	rc.TrailingLogs = cfg.Timers.TrailingLogs
+
+	layer, err := cfg.Mux.Layer(cfg.GroupID)
+	if err != nil {
+		return err
+	}
+	g.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream:  layer,
+		MaxPool: 3,
+		Timeout: 10 * time.Second,
+		Logger:  hlog,
+	})
+
+	// Bootstrap exactly once: only a group with no term, no log and no
+	// snapshot is bootstrapped; a restart finds its state and skips this.
+	has, err := raft.HasExistingState(store, store, snaps)
+	if err != nil {
+		g.trans.Close()
+		return err
+	}
+	if !has && len(cfg.Bootstrap) > 0 {
+		var servers []raft.Server
+		for _, p := range cfg.Bootstrap {
+			servers = append(servers, raft.Server{Suffrage: raft.Voter, ID: raft.ServerID(p.ID), Address: raft.ServerAddress(p.Addr)})
+		}
+		if err := raft.BootstrapCluster(rc, store, store, snaps, g.trans, raft.Configuration{Servers: servers}); err != nil {
+			g.trans.Close()
+			return fmt.Errorf("cannot bootstrap: %w", err)
+		}
+		g.bootstrapped = true
+		g.logger.Info("bootstrapped raft group", "voters", len(servers))
+	}
+
+	g.raft, err = raft.NewRaft(rc, g.fsm, store, store, snaps, g.trans)
+	if err != nil {
+		g.trans.Close()
+		return err
+	}
+	g.prop = newProposer(cfg.GroupID, g.raft, cfg.Proposer)
+	return nil
+}
+
+// catchUpFromSnapshot restores the newest snapshot when the state DB is
+// behind it (a crash during Restore, or lost unsynced state writes older
+// than the log's first entry).
+func (g *Group) catchUpFromSnapshot(snaps raft.SnapshotStore) error {
+	list, err := snaps.List()
+	if err != nil || len(list) == 0 {
+		return err
+	}
+	if list[0].Index <= g.fsm.AppliedIndex() {
+		return nil
+	}
+	g.logger.Warn("state is behind the newest snapshot, restoring it",
+		"applied", g.fsm.AppliedIndex(), "snapshot", list[0].Index)
+	_, rc, err := snaps.Open(list[0].ID)
+	if err != nil {
+		return err
+	}
+	return g.fsm.Restore(rc)
+}
+
+// ID is the group id.
+func (g *Group) ID() string { return g.cfg.GroupID }
+
+// Bootstrapped reports whether this open bootstrapped the group.
+func (g *Group) Bootstrapped() bool { return g.bootstrapped }
+
+// Propose replicates cmd through group commit and returns the state
+// machine's result and the entry's Raft index once applied on this node.
+func (g *Group) Propose(ctx context.Context, cmd *Command) (any, uint64, error) {
+	f, err := g.prop.propose(ctx, cmd)
+	if err != nil {
+		return nil, 0, err
+	}
+	return f.Wait(ctx)
+}
+
+// ProposeAsync queues cmd and returns its future.
+func (g *Group) ProposeAsync(ctx context.Context, cmd *Command) (*Future, error) {
+	return g.prop.propose(ctx, cmd)
+}
+
+// IsLeader reports whether this node leads the group.
+func (g *Group) IsLeader() bool { return g.raft.State() == raft.Leader }
+
+// Leader returns the leader's node id and raft address ("" if unknown).
+func (g *Group) Leader() (id, addr string) {
+	a, i := g.raft.LeaderWithID()
+	return string(i), string(a)
+}
+
+// AppliedIndex is the last index whose effects are durable in the state DB.
+func (g *Group) AppliedIndex() uint64 { return g.fsm.AppliedIndex() }
+
+// LastIndex is the last index in this node's Raft log.
+func (g *Group) LastIndex() uint64 { return g.raft.LastIndex() }
+
+// Voters returns the group's current configuration.
+func (g *Group) Voters() ([]Peer, error) {
+	f := g.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return nil, err
+	}
+	var out []Peer
+	for _, s := range f.Configuration().Servers {
+		out = append(out, Peer{ID: string(s.ID), Addr: string(s.Address)})
+	}
+	return out, nil
+}
+
+// AddVoter adds (or updates) a voter; only the leader can.
+func (g *Group) AddVoter(ctx context.Context, p Peer) error {
+	return g.wait(ctx, g.raft.AddVoter(raft.ServerID(p.ID), raft.ServerAddress(p.Addr), 0, timeoutOf(ctx)))
+}
+
+// RemoveServer removes a server from the group; only the leader can.
+func (g *Group) RemoveServer(ctx context.Context, id string) error {
+	return g.wait(ctx, g.raft.RemoveServer(raft.ServerID(id), 0, timeoutOf(ctx)))
+}
+
+// Snapshot asks raft for a snapshot now.
+func (g *Group) Snapshot() error { return g.raft.Snapshot().Error() }
+
+func timeoutOf(ctx context.Context) time.Duration {
+	if d, ok := ctx.Deadline(); ok {
+		return max(time.Until(d), time.Millisecond)
+	}
+	return 0
+}
+
+func (g *Group) wait(ctx context.Context, f raft.Future) error {
+	done := make(chan error, 1)
+	go func() { done <- f.Error() }() // ends when raft resolves f (at the latest on shutdown)
+	select {
+	case err := <-done:
+		if err != nil {
+			return g.prop.mapErr(err)
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("group %s: %w: %w", g.cfg.GroupID, ErrNoQuorum, ctx.Err())
+	}
+}
+
+// Shutdown stops the proposer (failing queued commands), raft and the
+// transport. It does not close the shared databases or mux.
+func (g *Group) Shutdown() error {
+	g.closeOnce.Do(func() {
+		g.prop.close()
+		g.closeErr = g.raft.Shutdown().Error()
+		g.prop.wait()
+		g.trans.CloseStreams()
+		if err := g.trans.Close(); err != nil && g.closeErr == nil {
+			g.closeErr = err
+		}
+	})
+	return g.closeErr
+}
+
+// slogWriter feeds hclog's lines into slog at a matching level.
+type slogWriter struct{ l *slog.Logger }
+
+func (w slogWriter) Write(p []byte) (int, error) {
+	msg := string(bytes.TrimSpace(p))
+	level := slog.LevelInfo
+	switch {
+	case bytes.Contains(p, []byte("[ERROR]")):
+		level = slog.LevelError
+	case bytes.Contains(p, []byte("[WARN]")):
+		level = slog.LevelWarn
+	case bytes.Contains(p, []byte("[DEBUG]")), bytes.Contains(p, []byte("[TRACE]")):
+		level = slog.LevelDebug
+	}
+	w.l.Log(context.Background(), level, msg)
+	return len(p), nil
+}
