@@ -1,0 +1,402 @@
+package compute
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"runtime"
+	"slices"
+)
+
+// EventKind is a visitor behaviour.
+type EventKind uint8
+
+const (
+	EventView EventKind = iota
+	EventClick
+	EventCart
+)
+
+// Event is one behaviour event. Session groups a visitor's events (0 means
+// use User); User is the customer index or -1.
+type Event struct {
+	User    int32
+	Session uint64
+	Item    int32
+	Kind    EventKind
+	Time    int64
+}
+
+// SnapshotOrder is one order with dense indices (User -1 for a guest).
+type SnapshotOrder struct {
+	User  int32
+	Time  int64
+	Items []int32
+	Qty   []float32
+}
+
+// Snapshot is the data a Model is built from: the store's state at one
+// data version (e.g. the applied Raft index).
+type Snapshot struct {
+	Version            uint64
+	NumUsers, NumItems int
+	Orders             []SnapshotOrder
+	Events             []Event
+	// Items holds attributes per item, or nil.
+	Items []ItemAttributes
+}
+
+// ModelConfig configures BuildModel.
+type ModelConfig struct {
+	// ALS: a zero Factors means DefaultALSConfig for the data size (with
+	// ALS.Seed still applied).
+	ALS         ALSConfig
+	CoPurchase  CoPurchaseConfig
+	Popularity  PopularityConfig
+	Substitutes SubstituteConfig
+	// ComplementFactorWeight blends factor cosine into Complementary
+	// (see BlendComplementary); the basket protocol found raw counts best
+	// on retail, so the default is small.
+	ComplementFactorWeight float32
+	// EventWeight is the interaction strength of a view, click and cart
+	// event (orders count 1 per order line) in the factor model and in
+	// session fold-in.
+	EventWeight [3]float32
+	// Workers bounds training parallelism; 0 means GOMAXPROCS.
+	Workers int
+}
+
+// DefaultModelConfig returns the defaults.
+func DefaultModelConfig() ModelConfig {
+	return ModelConfig{
+		CoPurchase:             DefaultCoPurchaseConfig(),
+		Popularity:             DefaultPopularityConfig(),
+		Substitutes:            DefaultSubstituteConfig(),
+		ComplementFactorWeight: 0.05,
+		EventWeight:            [3]float32{0.1, 0.2, 0.5},
+	}
+}
+
+// Validate checks the config.
+func (c ModelConfig) Validate() error {
+	if c.ALS.Factors != 0 {
+		if err := c.ALS.Validate(); err != nil {
+			return err
+		}
+	}
+	if err := c.CoPurchase.Validate(); err != nil {
+		return err
+	}
+	if err := c.Popularity.Validate(); err != nil {
+		return err
+	}
+	if err := c.Substitutes.Validate(); err != nil {
+		return err
+	}
+	if c.ComplementFactorWeight < 0 {
+		return fmt.Errorf("complement factor weight must be >= 0, got %v", c.ComplementFactorWeight)
+	}
+	return nil
+}
+
+// Stats are the live, incrementally updated statistics: co-purchase counts,
+// co-view counts and popularity. Orders and events update them at once
+// (no retrain); they are safe for concurrent use.
+type Stats struct {
+	CoBought   *CoPurchase
+	CoViewed   *CoPurchase
+	Popularity *Popularity
+}
+
+// NewStats returns empty statistics.
+func NewStats(numItems int, cfg ModelConfig) (*Stats, error) {
+	cb, err := NewCoPurchase(numItems, cfg.CoPurchase)
+	if err != nil {
+		return nil, err
+	}
+	cv, err := NewCoPurchase(numItems, cfg.CoPurchase)
+	if err != nil {
+		return nil, err
+	}
+	p, err := NewPopularity(numItems, cfg.Popularity)
+	if err != nil {
+		return nil, err
+	}
+	return &Stats{CoBought: cb, CoViewed: cv, Popularity: p}, nil
+}
+
+// AddOrder counts one order.
+func (s *Stats) AddOrder(o SnapshotOrder) {
+	s.CoBought.AddBasket(o.Items)
+	for j, it := range o.Items {
+		q := float64(1)
+		if o.Qty != nil && o.Qty[j] > 0 {
+			q = float64(o.Qty[j])
+		}
+		s.Popularity.AddSale(it, q, o.Time)
+	}
+}
+
+// AddSession counts the items one session viewed together.
+func (s *Stats) AddSession(items []int32) { s.CoViewed.AddBasket(items) }
+
+// StatsFromSnapshot replays a snapshot's orders and sessions into new Stats.
+func StatsFromSnapshot(snap *Snapshot, cfg ModelConfig) (*Stats, error) {
+	st, err := NewStats(snap.NumItems, cfg)
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range snap.Orders {
+		st.AddOrder(o)
+	}
+	for _, items := range sessions(snap.Events) {
+		st.AddSession(items)
+	}
+	return st, nil
+}
+
+// sessions groups events by session (or user) into distinct item lists.
+func sessions(events []Event) [][]int32 {
+	type key struct {
+		s uint64
+		u int32
+	}
+	idx := map[key]int{}
+	var out [][]int32
+	for _, e := range events {
+		k := key{e.Session, -1}
+		if e.Session == 0 {
+			k = key{0, e.User}
+			if e.User < 0 {
+				continue
+			}
+		}
+		i, ok := idx[k]
+		if !ok {
+			i = len(out)
+			idx[k] = i
+			out = append(out, nil)
+		}
+		if !slices.Contains(out[i], e.Item) {
+			out[i] = append(out[i], e.Item)
+		}
+	}
+	return out
+}
+
+// Model is the trained, immutable part of a store's intent models at one
+// data version. Build it with BuildModel in the background and publish it
+// with an atomic pointer swap; every method is safe for concurrent use.
+type Model struct {
+	// Version is the data version (snapshot) the model was trained at.
+	Version uint64
+	// Factors is nil when there was nothing to train on.
+	Factors *Factors
+	// Train is the user x item matrix the factors were trained on.
+	Train *Interactions
+	// lastBought[p] is the time of the user's last purchase of Train.Items[p].
+	lastBought  []int64
+	substitutes [][]Scored
+	cfg         ModelConfig
+}
+
+// BuildModel trains the factor model and the substitute lists from snap.
+// stats (from StatsFromSnapshot, possibly updated since) supplies the
+// co-purchase and co-view counts for substitutes; it may be nil.
+func BuildModel(ctx context.Context, snap *Snapshot, stats *Stats, cfg ModelConfig, progress func(iter int, loss float64)) (*Model, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("cannot build model at version %d: %w", snap.Version, err)
+	}
+	b := NewInteractionsBuilder(snap.NumUsers, snap.NumItems)
+	last := map[[2]int32]int64{}
+	for _, o := range snap.Orders {
+		if o.User < 0 {
+			continue
+		}
+		for _, it := range o.Items {
+			if err := b.Add(o.User, it, 1); err != nil {
+				return nil, fmt.Errorf("cannot build model at version %d: %w", snap.Version, err)
+			}
+			k := [2]int32{o.User, it}
+			last[k] = max(last[k], o.Time)
+		}
+	}
+	for _, e := range snap.Events {
+		if e.User >= 0 && int(e.Kind) < len(cfg.EventWeight) {
+			if err := b.Add(e.User, e.Item, cfg.EventWeight[e.Kind]); err != nil {
+				return nil, fmt.Errorf("cannot build model at version %d: %w", snap.Version, err)
+			}
+		}
+	}
+	train := b.Build(nil)
+	m := &Model{Version: snap.Version, Train: train, cfg: cfg, lastBought: make([]int64, train.NNZ())}
+	for u := 0; u < train.NumUsers; u++ {
+		for p := train.Indptr[u]; p < train.Indptr[u+1]; p++ {
+			m.lastBought[p] = last[[2]int32{int32(u), train.Items[p]}]
+		}
+	}
+	workers := cfg.Workers
+	if workers == 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	if train.NNZ() > 0 {
+		ac := cfg.ALS
+		if ac.Factors == 0 {
+			seed := ac.Seed
+			ac = DefaultALSConfig(train.NumUsers, train.NumItems, train.NNZ())
+			ac.Seed = seed
+		}
+		ac.Workers = workers
+		f, err := TrainALS(ctx, train, ac, progress)
+		if err != nil {
+			return nil, fmt.Errorf("cannot build model at version %d: %w", snap.Version, err)
+		}
+		m.Factors = f
+	}
+	var cb, cv *CoPurchase
+	if stats != nil {
+		cb, cv = stats.CoBought, stats.CoViewed
+	}
+	subs, err := BuildSubstitutes(snap.NumItems, m.Factors, snap.Items, cb, cv, cfg.Substitutes, workers)
+	if err != nil {
+		return nil, fmt.Errorf("cannot build model at version %d: %w", snap.Version, err)
+	}
+	m.substitutes = subs
+	return m, nil
+}
+
+// NumItems is the catalog size the model knows.
+func (m *Model) NumItems() int { return m.Train.NumItems }
+
+// UserVector returns a trained user's factors, or nil if the user is
+// unknown to the model (fold them in with FoldIn).
+func (m *Model) UserVector(u int32) []float32 {
+	if m.Factors == nil || u < 0 || int(u) >= m.Factors.NumUsers || m.Train.Indptr[u] == m.Train.Indptr[u+1] {
+		return nil
+	}
+	return m.Factors.UserVector(u)
+}
+
+// FoldIn solves the factor vector of a visitor or new customer from the
+// items they viewed, clicked, carted or bought (kinds, nil = bought) in
+// real time, without retraining.
+func (m *Model) FoldIn(items []int32, kinds []EventKind) []float32 {
+	if m.Factors == nil || len(items) == 0 {
+		return nil
+	}
+	var w []float32
+	if kinds != nil {
+		w = make([]float32, len(items))
+		for j, k := range kinds {
+			w[j] = 1
+			if int(k) < len(m.cfg.EventWeight) {
+				w[j] = m.cfg.EventWeight[k]
+			}
+		}
+	}
+	return m.Factors.FoldInUser(items, w)
+}
+
+// Recommend appends the k best items for a user or session vector v,
+// skipping exclude (e.g. what the customer already bought). scratch must
+// hold NumItems values.
+func (m *Model) Recommend(v []float32, k int, exclude []int32, scratch []float32, dst []Scored) []Scored {
+	if m.Factors == nil || v == nil {
+		return dst
+	}
+	s := scratch[:m.Factors.NumItems]
+	m.Factors.ScoreItems(v, s)
+	return TopK(s, k, exclude, dst)
+}
+
+// Complementary appends the k best complements of item: live co-purchase
+// scores blended with factor cosine. scratch must hold NumItems values.
+func (m *Model) Complementary(st *Stats, item int32, k int, exclude []int32, scratch []float32, dst []Scored) []Scored {
+	return BlendComplementary(st.CoBought, m.Factors, item, k, m.cfg.ComplementFactorWeight, exclude, scratch, dst)
+}
+
+// Substitutes appends up to k precomputed substitutes of item.
+func (m *Model) Substitutes(item int32, k int, exclude []int32, dst []Scored) []Scored {
+	if item < 0 || int(item) >= len(m.substitutes) {
+		return dst
+	}
+	for _, s := range m.substitutes[item] {
+		if len(dst) >= k {
+			break
+		}
+		if !slices.Contains(exclude, s.Index) {
+			dst = append(dst, s)
+		}
+	}
+	return dst
+}
+
+// SubstitutesFor merges the substitute lists of several items (a customer's
+// purchases, a cart) by summed score: customer/substituting. The items
+// themselves are excluded.
+func (m *Model) SubstitutesFor(items []int32, k int, exclude []int32, dst []Scored) []Scored {
+	acc := map[int32]float32{}
+	for _, it := range items {
+		if it < 0 || int(it) >= len(m.substitutes) {
+			continue
+		}
+		for _, s := range m.substitutes[it] {
+			acc[s.Index] += s.Score
+		}
+	}
+	var col TopKCollector
+	col.Reset(k)
+	for j, s := range acc {
+		if !slices.Contains(items, j) && !slices.Contains(exclude, j) {
+			col.Offer(j, s)
+		}
+	}
+	return col.AppendSorted(dst)
+}
+
+// Audience appends the k customers most interested in the product set
+// items (score: x_u . sum of the items' vectors), skipping customers who
+// bought any of the items at or after boughtSince (use math.MaxInt64 to
+// skip nobody) and those for which exclude (may be nil) returns true, e.g.
+// buyers since the model was built. scratch must hold NumUsers values.
+func (m *Model) Audience(items []int32, k int, boughtSince int64, exclude func(user int32) bool, scratch []float32, dst []Scored) []Scored {
+	if m.Factors == nil {
+		return dst
+	}
+	f := m.Factors
+	q := make([]float32, f.K)
+	for _, it := range items {
+		if it >= 0 && int(it) < f.NumItems {
+			bl.Saxpy(f.K, 1, f.ItemVector(it), 1, q, 1)
+		}
+	}
+	s := scratch[:f.NumUsers]
+	f.ScoreUsers(q, s)
+	var col TopKCollector
+	col.Reset(k)
+	for u := range s {
+		lo, hi := m.Train.Indptr[u], m.Train.Indptr[u+1]
+		if lo == hi {
+			continue
+		}
+		if boughtSince != math.MaxInt64 && m.boughtSince(int32(u), items, boughtSince) {
+			continue
+		}
+		if exclude != nil && exclude(int32(u)) {
+			continue
+		}
+		col.Offer(int32(u), s[u])
+	}
+	return col.AppendSorted(dst)
+}
+
+func (m *Model) boughtSince(u int32, items []int32, since int64) bool {
+	row, _ := m.Train.Row(u)
+	base := m.Train.Indptr[u]
+	for _, it := range items {
+		if p, ok := slices.BinarySearch(row, it); ok && m.lastBought[base+int64(p)] >= since && m.lastBought[base+int64(p)] > 0 {
+			return true
+		}
+	}
+	return false
+}

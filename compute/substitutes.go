@@ -1,0 +1,243 @@
+package compute
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"unicode"
+)
+
+// ItemAttributes describes an item for attribute similarity. All fields are
+// optional.
+type ItemAttributes struct {
+	// Categories are dense category indices.
+	Categories []int32
+	// Price is the current price; 0 means unknown.
+	Price float64
+	// Text is the name and description.
+	Text string
+}
+
+// SubstituteConfig weighs the signals of the substitute score
+//
+//	Factor*cos(factors) + Category*jaccard(categories) + Text*cos(tf-idf)
+//	+ Price*exp(-|ln(p_i/p_j)|/PriceBand) + CoView*cos(co-views)
+//	- CoBought*cos(co-purchases)
+//
+// Substitutes fill the same need: close in taste (factors) and attributes,
+// viewed in the same sessions, but not bought together (those are
+// complements).
+type SubstituteConfig struct {
+	Factor, Category, Text, Price, CoView, CoBought float32
+	// PriceBand is the log-price distance at which price similarity has
+	// fallen to 1/e (0.5 = a factor of 1.65).
+	PriceBand float64
+	// Candidates is how many factor neighbours are scored per item, on
+	// top of the text neighbours.
+	Candidates int
+	// ListLen is how many substitutes are kept per item.
+	ListLen int
+}
+
+// DefaultSubstituteConfig returns the default weights.
+func DefaultSubstituteConfig() SubstituteConfig {
+	return SubstituteConfig{Factor: 1, Category: 0.5, Text: 1, Price: 0.3, CoView: 1, CoBought: 2, PriceBand: 0.5, Candidates: 200, ListLen: 50}
+}
+
+// Validate checks the config.
+func (c SubstituteConfig) Validate() error {
+	for _, w := range []float32{c.Factor, c.Category, c.Text, c.Price, c.CoView, c.CoBought} {
+		if w < 0 || w != w {
+			return fmt.Errorf("substitute weights must be >= 0, got %+v", c)
+		}
+	}
+	if c.PriceBand <= 0 || c.Candidates <= 0 || c.ListLen <= 0 {
+		return fmt.Errorf("price band, candidates and list length must be positive, got %v, %d, %d", c.PriceBand, c.Candidates, c.ListLen)
+	}
+	return nil
+}
+
+// textIndex holds L2-normalised tf-idf vectors of item texts, as sorted
+// (token, weight) lists, plus an inverted index of the rarer tokens.
+type textIndex struct {
+	tokens  [][]int32
+	weights [][]float32
+	posting map[int32][]int32
+}
+
+func tokenize(s string) []string {
+	return strings.FieldsFunc(strings.ToLower(s), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
+}
+
+func buildTextIndex(items []ItemAttributes) *textIndex {
+	vocab := map[string]int32{}
+	df := map[int32]int{}
+	tf := make([]map[int32]float32, len(items))
+	for i, a := range items {
+		tf[i] = map[int32]float32{}
+		for _, w := range tokenize(a.Text) {
+			if len(w) < 2 {
+				continue
+			}
+			id, ok := vocab[w]
+			if !ok {
+				id = int32(len(vocab))
+				vocab[w] = id
+			}
+			if tf[i][id] == 0 {
+				df[id]++
+			}
+			tf[i][id]++
+		}
+	}
+	n := float64(len(items))
+	ti := &textIndex{tokens: make([][]int32, len(items)), weights: make([][]float32, len(items)), posting: map[int32][]int32{}}
+	for i, m := range tf {
+		toks := make([]int32, 0, len(m))
+		for t := range m {
+			toks = append(toks, t)
+		}
+		slices.Sort(toks)
+		ws := make([]float32, len(toks))
+		var norm float64
+		for j, t := range toks {
+			w := (1 + math.Log(float64(m[t]))) * math.Log(1+n/float64(df[t]))
+			ws[j] = float32(w)
+			norm += w * w
+		}
+		for j := range ws {
+			ws[j] /= float32(math.Sqrt(norm))
+		}
+		ti.tokens[i], ti.weights[i] = toks, ws
+		for _, t := range toks {
+			// Tokens in more than 2% of the catalog do not find
+			// substitutes (they are "set", "red", ...).
+			if float64(df[t]) <= max(2, 0.02*n) {
+				ti.posting[t] = append(ti.posting[t], int32(i))
+			}
+		}
+	}
+	return ti
+}
+
+func (ti *textIndex) cos(a, b int32) float32 {
+	ta, tb := ti.tokens[a], ti.tokens[b]
+	wa, wb := ti.weights[a], ti.weights[b]
+	var s float32
+	for i, j := 0, 0; i < len(ta) && j < len(tb); {
+		switch {
+		case ta[i] < tb[j]:
+			i++
+		case ta[i] > tb[j]:
+			j++
+		default:
+			s += wa[i] * wb[j]
+			i++
+			j++
+		}
+	}
+	return s
+}
+
+func jaccard(a, b []int32) float32 {
+	if len(a) == 0 || len(b) == 0 {
+		return 0
+	}
+	var inter int
+	for _, x := range a {
+		if slices.Contains(b, x) {
+			inter++
+		}
+	}
+	return float32(inter) / float32(len(a)+len(b)-inter)
+}
+
+// pairCosine is c_ij / sqrt(n_i n_j) from a co-occurrence structure.
+func pairCosine(c *CoPurchase, i, j int32) float32 {
+	if c == nil {
+		return 0
+	}
+	n := c.Count(i, j)
+	if n == 0 {
+		return 0
+	}
+	return n / float32(math.Sqrt(float64(c.ItemCount(i))*float64(c.ItemCount(j))))
+}
+
+// BuildSubstitutes precomputes every item's substitute list (best first).
+// f, coBought and coViewed may be nil; attrs may be nil or hold one entry
+// per item. Cost: one pass over the item factors per item, in parallel.
+func BuildSubstitutes(numItems int, f *Factors, attrs []ItemAttributes, coBought, coViewed *CoPurchase, cfg SubstituteConfig, workers int) ([][]Scored, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("cannot build substitutes: %w", err)
+	}
+	if attrs != nil && len(attrs) != numItems {
+		return nil, fmt.Errorf("cannot build substitutes: %d attributes for %d items: %w", len(attrs), numItems, ErrIndex)
+	}
+	if workers <= 0 {
+		workers = 1
+	}
+	var text *textIndex
+	if attrs != nil {
+		text = buildTextIndex(attrs)
+	}
+	out := make([][]Scored, numItems)
+	type scratch struct {
+		cos  []float32
+		cand []int32
+		top  *TopKCollector
+	}
+	scr := make([]scratch, workers)
+	for w := range scr {
+		scr[w].cos = make([]float32, numItems)
+		scr[w].top = NewTopKCollector(cfg.Candidates)
+	}
+	parallelRows(numItems, workers, func(w, lo, hi int) {
+		s := &scr[w]
+		for i := int32(lo); i < int32(hi); i++ {
+			s.cand = s.cand[:0]
+			hasF := f != nil && int(i) < f.NumItems && f.ItemNorm[i] > 0
+			if hasF {
+				f.ItemCosine(i, s.cos)
+				s.top.Reset(cfg.Candidates)
+				for j, c := range s.cos[:f.NumItems] {
+					if int32(j) != i {
+						s.top.Offer(int32(j), c)
+					}
+				}
+				for _, sc := range s.top.AppendSorted(nil) {
+					s.cand = append(s.cand, sc.Index)
+				}
+			}
+			if text != nil {
+				for _, t := range text.tokens[i] {
+					s.cand = append(s.cand, text.posting[t]...)
+				}
+			}
+			slices.Sort(s.cand)
+			s.cand = slices.Compact(s.cand)
+			var col TopKCollector
+			col.Reset(cfg.ListLen)
+			for _, j := range s.cand {
+				if j == i {
+					continue
+				}
+				var score float32
+				if hasF && int(j) < f.NumItems {
+					score += cfg.Factor * s.cos[j]
+				}
+				if attrs != nil {
+					score += cfg.Category*jaccard(attrs[i].Categories, attrs[j].Categories) + cfg.Text*text.cos(i, j)
+					if pi, pj := attrs[i].Price, attrs[j].Price; pi > 0 && pj > 0 {
+						score += cfg.Price * float32(math.Exp(-math.Abs(math.Log(pi/pj))/cfg.PriceBand))
+					}
+				}
+				score += cfg.CoView*pairCosine(coViewed, i, j) - cfg.CoBought*pairCosine(coBought, i, j)
+				col.Offer(j, score)
+			}
+			out[i] = col.AppendSorted(nil)
+		}
+	})
+	return out, nil
+}
