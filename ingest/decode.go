@@ -90,6 +90,9 @@ func Decode[T Record](body []byte, lim Limits) (Batch[T], error) {
 	if err := d.err(); err != nil {
 		return Batch[T]{}, err
 	}
+	if out.Records == nil {
+		out.Records = []T{}
+	}
 	return out, nil
 }
 

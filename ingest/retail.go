@@ -452,6 +452,10 @@ func (rr *retailReader) parseDate(s string) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
+	if t.Unix() <= 0 {
+		// An order time must be positive (Validate); such a date is a typo.
+		return 0, fmt.Errorf("date %q before 1970", s)
+	}
 	rr.lastDate, rr.lastUnix = s, t.Unix()
 	return rr.lastUnix, nil
 }
