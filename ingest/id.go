@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
+	"strings"
 )
 
 // ID is a record identifier. Clerk feeds send ids as JSON numbers or
@@ -29,22 +31,40 @@ func (id *ID) UnmarshalJSON(b []byte) error {
 		*id = ""
 		return nil
 	default:
-		// A number: keep integers exact, reject fractions, which are
-		// almost always a broken export (1.5 is not an id).
+		// A number: keep integers exact, whatever their size, and reject
+		// fractions, which are almost always a broken export (1.5 is
+		// not an id).
 		var n json.Number
 		if err := json.Unmarshal(b, &n); err != nil {
 			return fmt.Errorf("id must be a string or an integer, got %s", truncate(string(b), 40))
 		}
-		if i, err := strconv.ParseInt(string(n), 10, 64); err == nil {
-			*id = ID(strconv.FormatInt(i, 10))
+		if isIntegerLiteral(string(n)) {
+			*id = ID(n)
 			return nil
 		}
-		if f, err := n.Float64(); err == nil && f == float64(int64(f)) {
+		// 1e3 or 12.0: accept when exactly integral and within float64's
+		// exact integer range (2^53).
+		if f, err := n.Float64(); err == nil && f == math.Trunc(f) && math.Abs(f) <= 1<<53 {
 			*id = ID(strconv.FormatInt(int64(f), 10))
 			return nil
 		}
-		return fmt.Errorf("id must be a string or an integer, got %s", n)
+		return fmt.Errorf("id must be a string or an integer, got %s", truncate(string(n), 40))
 	}
+}
+
+// isIntegerLiteral reports whether s is a JSON integer: an optional minus
+// and digits (JSON forbids leading zeros, so the text is canonical).
+func isIntegerLiteral(s string) bool {
+	s = strings.TrimPrefix(s, "-")
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 func truncate(s string, n int) string {
