@@ -115,13 +115,20 @@ func (p *Popularity) Popular(k int, exclude []int32, dst []Scored) []Scored {
 	defer p.mu.RUnlock()
 	var col TopKCollector
 	col.Reset(k)
+	// Rank in the log domain (monotonic, no exp per item), relative to
+	// the last sale so values fit float32; convert only the winners.
+	ref := float64(p.lastSale) / float64(p.cfg.HalfLife)
 	for i, l := range p.pop {
 		if !math.IsInf(l, -1) && !slices.Contains(exclude, int32(i)) {
-			// Scores are relative to the last sale so they fit float32.
-			col.Offer(int32(i), float32(math.Exp2(l-float64(p.lastSale)/float64(p.cfg.HalfLife))))
+			col.Offer(int32(i), float32(l-ref))
 		}
 	}
-	return col.AppendSorted(dst)
+	start := len(dst)
+	dst = col.AppendSorted(dst)
+	for j := start; j < len(dst); j++ {
+		dst[j].Score = float32(math.Exp2(float64(dst[j].Score)))
+	}
+	return dst
 }
 
 // rate converts a log-domain decayed sum to a per-day rate at time now: a

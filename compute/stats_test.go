@@ -79,8 +79,8 @@ func TestPopularityDecay(t *testing.T) {
 	}
 	const day = 86400
 	t0 := int64(1_300_000_000)
-	p.AddSale(0, 10, t0)          // old big seller
-	p.AddSale(1, 4, t0+60*day)    // recent smaller seller
+	p.AddSale(0, 10, t0)       // old big seller
+	p.AddSale(1, 4, t0+60*day) // recent smaller seller
 	if got := p.Score(0, t0+30*day); got < 4.99 || got > 5.01 {
 		t.Fatalf("one half-life later score = %v, want 5", got)
 	}

@@ -1,9 +1,6 @@
 package compute
 
-import (
-	"container/heap"
-	"math"
-)
+import "math"
 
 // Scored is an index with its score.
 type Scored struct {
@@ -20,30 +17,17 @@ func better(a, b Scored) bool {
 	return a.Index < b.Index
 }
 
-// topHeap is a min-heap on rank: its root is the worst kept entry.
-type topHeap []Scored
-
-func (h topHeap) Len() int           { return len(h) }
-func (h topHeap) Less(i, j int) bool { return better(h[j], h[i]) }
-func (h topHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *topHeap) Push(x any)        { *h = append(*h, x.(Scored)) }
-func (h *topHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
-}
-
-// TopKCollector keeps the k best Scored values offered to it. Reuse one
-// (Reset) to avoid allocations on hot paths.
+// TopKCollector keeps the k best Scored values offered to it in a
+// hand-rolled min-heap on rank (root = worst kept), so offers neither
+// allocate nor go through interfaces. Reuse one (Reset) on hot paths.
 type TopKCollector struct {
 	k int
-	h topHeap
+	h []Scored
 }
 
 // NewTopKCollector returns a collector for the k best entries.
 func NewTopKCollector(k int) *TopKCollector {
-	return &TopKCollector{k: k, h: make(topHeap, 0, k)}
+	return &TopKCollector{k: k, h: make([]Scored, 0, k)}
 }
 
 // Reset empties the collector and sets a new k.
@@ -59,25 +43,63 @@ func (c *TopKCollector) Offer(idx int32, score float32) {
 	}
 	s := Scored{idx, score}
 	if len(c.h) < c.k {
-		heap.Push(&c.h, s)
+		c.h = append(c.h, s)
+		c.up(len(c.h) - 1)
 		return
 	}
 	if better(s, c.h[0]) {
 		c.h[0] = s
-		heap.Fix(&c.h, 0)
+		c.down(0)
 	}
 }
 
-// AppendSorted appends the kept entries, best first, to dst and returns it.
+func (c *TopKCollector) up(i int) {
+	h := c.h
+	for i > 0 {
+		p := (i - 1) / 2
+		if !better(h[p], h[i]) {
+			break
+		}
+		h[p], h[i] = h[i], h[p]
+		i = p
+	}
+}
+
+func (c *TopKCollector) down(i int) {
+	h := c.h
+	n := len(h)
+	for {
+		l := 2*i + 1
+		if l >= n {
+			return
+		}
+		w := l
+		if r := l + 1; r < n && better(h[l], h[r]) {
+			w = r
+		}
+		if !better(h[i], h[w]) {
+			return
+		}
+		h[i], h[w] = h[w], h[i]
+		i = w
+	}
+}
+
+// AppendSorted appends the kept entries, best first, to dst, returns it
+// and empties the collector.
 func (c *TopKCollector) AppendSorted(dst []Scored) []Scored {
 	n := len(c.h)
 	start := len(dst)
-	dst = append(dst, make([]Scored, n)...)
-	h := c.h
-	for i := n - 1; i >= 0; i-- {
-		dst[start+i] = heap.Pop(&h).(Scored)
+	for range n {
+		dst = append(dst, Scored{})
 	}
-	c.h = h
+	for i := n - 1; i >= 0; i-- {
+		dst[start+i] = c.h[0]
+		last := len(c.h) - 1
+		c.h[0] = c.h[last]
+		c.h = c.h[:last]
+		c.down(0)
+	}
 	return dst
 }
 
@@ -86,10 +108,16 @@ func (c *TopKCollector) AppendSorted(dst []Scored) []Scored {
 func TopK(scores []float32, k int, exclude []int32, dst []Scored) []Scored {
 	var c TopKCollector
 	c.Reset(k)
-	if cap(c.h) < k {
-		c.h = make(topHeap, 0, k)
+	var hbuf [32]Scored
+	if k <= len(hbuf) {
+		c.h = hbuf[:0]
 	}
-	saved := make([]float32, len(exclude))
+	var sbuf [64]float32
+	saved := sbuf[:0]
+	if len(exclude) > len(sbuf) {
+		saved = make([]float32, len(exclude))
+	}
+	saved = saved[:len(exclude)]
 	for j, e := range exclude {
 		if e >= 0 && int(e) < len(scores) {
 			saved[j] = scores[e]
