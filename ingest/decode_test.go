@@ -208,3 +208,34 @@ func TestLimitsValidate(t *testing.T) {
 		t.Error("MaxRecords 0 accepted")
 	}
 }
+
+func benchmarkBody(n int) []byte {
+	var b strings.Builder
+	b.WriteString(`{"products":[`)
+	for i := range n {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, `{"id":%d,"name":"Product %d","description":"A fine product with a longer description text","price":%d.95,"image":"https://shop.example/img/%d.jpg","url":"https://shop.example/p/%d","categories":[%d,%d],"created_at":1500000000,"brand":"Acme","on_sale":true,"colors":["red","blue"]}`, i, i, i%500, i, i, i%40, i%7)
+	}
+	b.WriteString(`]}`)
+	return []byte(b.String())
+}
+
+// BenchmarkDecodeValidateProducts measures the HTTP write path's parsing
+// cost for a full batch of 10,000 products.
+func BenchmarkDecodeValidateProducts(b *testing.B) {
+	body := benchmarkBody(10_000)
+	lim := DefaultLimits()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		batch, err := DecodeProducts(body, lim)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if errs := ValidateProducts(batch.Records, lim); len(errs) != 0 {
+			b.Fatal(errs)
+		}
+	}
+	b.ReportMetric(float64(10_000*b.N)/b.Elapsed().Seconds(), "records/s")
+}

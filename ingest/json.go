@@ -203,33 +203,29 @@ func typeErr(err error) error {
 	return err
 }
 
-// eachMember calls fn for every member of the JSON object b, in document
-// order.
+// eachMember calls fn for every member of the JSON object b, in key order
+// so that the first error reported is deterministic. (A json.Decoder
+// token walk would keep document order but costs about three times as
+// much per record.)
 func eachMember(b []byte, fn func(key string, raw []byte) error) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	tok, err := dec.Token()
-	if err != nil {
+	if k := jsonKind(b); k != "object" {
+		return fmt.Errorf("record must be a JSON object, got %s", k)
+	}
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(b, &members); err != nil {
 		return err
 	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return fmt.Errorf("record must be a JSON object, got %s", jsonKind(b))
+	keys := make([]string, 0, len(members))
+	for k := range members {
+		keys = append(keys, k)
 	}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return err
-		}
-		key := tok.(string) // object keys are always strings
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return err
-		}
-		if err := fn(key, raw); err != nil {
+	slices.Sort(keys)
+	for _, k := range keys {
+		if err := fn(k, members[k]); err != nil {
 			return err
 		}
 	}
-	_, err = dec.Token() // closing brace
-	return err
+	return nil
 }
 
 // jsonKind names the JSON type of a value for error messages.

@@ -39,11 +39,13 @@ package ingest
 //   - Customers: CustomerID "17850.0" becomes id "17850".
 
 import (
+	"compress/gzip"
 	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -476,4 +478,28 @@ func retailCustomerID(s string) (ID, bool) {
 		}
 	}
 	return ID(intPart), true
+}
+
+// ReadOnlineRetailFile opens path, gunzips it when the name ends in ".gz",
+// and streams it into sink with ReadOnlineRetail.
+func ReadOnlineRetailFile(path string, sink RetailSink) (RetailStats, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return RetailStats{}, fmt.Errorf("cannot open retail file: %w", err)
+	}
+	defer f.Close()
+	var r io.Reader = f
+	if strings.HasSuffix(path, ".gz") {
+		zr, err := gzip.NewReader(f)
+		if err != nil {
+			return RetailStats{}, fmt.Errorf("cannot gunzip %s: %w", path, err)
+		}
+		defer zr.Close()
+		r = zr
+	}
+	st, err := ReadOnlineRetail(r, sink)
+	if err != nil {
+		return st, fmt.Errorf("cannot import %s: %w", path, err)
+	}
+	return st, nil
 }

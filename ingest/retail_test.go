@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -368,4 +370,26 @@ func BenchmarkReadOnlineRetail(b *testing.B) {
 		rows += st.Rows
 	}
 	b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "rows/s")
+}
+
+func TestReadOnlineRetailFile(t *testing.T) {
+	path := filepath.Join(sharedDataDir(t), "online-retail", "online_retail.csv.gz")
+	if _, err := os.Stat(path); err != nil {
+		t.Skipf("UCI Online Retail data not found at %s: %v", path, err)
+	}
+	plain := filepath.Join(t.TempDir(), "small.csv")
+	if err := os.WriteFile(plain, []byte(retailHeaderLine+"1,A,a,1,2011-01-01 10:00:00,1,5.0,UK\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	st, err := ReadOnlineRetailFile(plain, newRecordingSink(t))
+	if err != nil || st.Orders != 1 {
+		t.Errorf("plain file: %+v, %v", st, err)
+	}
+	st, err = ReadOnlineRetailFile(path, nopRetailSink{})
+	if err != nil || st.Rows != 541909 {
+		t.Errorf("gzip file: rows %d, %v", st.Rows, err)
+	}
+	if _, err := ReadOnlineRetailFile(filepath.Join(t.TempDir(), "missing.csv"), nopRetailSink{}); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("missing file: err = %v, want ErrNotExist", err)
+	}
 }
