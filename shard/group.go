@@ -172,9 +172,10 @@ func (g *Group) open() error {
 		return err
 	}
 	hlog := hclog.New(&hclog.LoggerOptions{
-		Name:   "raft",
-		Level:  hclog.LevelFromString(cfg.RaftLogLevel),
-		Output: slogWriter{g.logger},
+		Name:        "raft",
+		Level:       hclog.LevelFromString(cfg.RaftLogLevel),
+		Output:      slogWriter{g.logger},
+		DisableTime: true,
 	})
 	snapDir := filepath.Join(cfg.DataDir, "snapshots", cfg.GroupID)
 	if err := os.MkdirAll(snapDir, 0o755); err != nil {
@@ -367,16 +368,18 @@ func (g *Group) Shutdown() error {
 type slogWriter struct{ l *slog.Logger }
 
 func (w slogWriter) Write(p []byte) (int, error) {
-	msg := string(bytes.TrimSpace(p))
+	line := bytes.TrimSpace(p)
 	level := slog.LevelInfo
-	switch {
-	case bytes.Contains(p, []byte("[ERROR]")):
-		level = slog.LevelError
-	case bytes.Contains(p, []byte("[WARN]")):
-		level = slog.LevelWarn
-	case bytes.Contains(p, []byte("[DEBUG]")), bytes.Contains(p, []byte("[TRACE]")):
-		level = slog.LevelDebug
+	for _, l := range []struct {
+		tag   string
+		level slog.Level
+	}{{"[ERROR]", slog.LevelError}, {"[WARN]", slog.LevelWarn}, {"[INFO]", slog.LevelInfo},
+		{"[DEBUG]", slog.LevelDebug}, {"[TRACE]", slog.LevelDebug}} {
+		if rest, ok := bytes.CutPrefix(line, []byte(l.tag)); ok {
+			level, line = l.level, bytes.TrimSpace(rest)
+			break
+		}
 	}
-	w.l.Log(context.Background(), level, msg)
+	w.l.Log(context.Background(), level, string(line))
 	return len(p), nil
 }

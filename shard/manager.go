@@ -120,6 +120,10 @@ func Open(cfg Config) (*Manager, error) {
 
 func (m *Manager) open() error {
 	cfg := m.cfg
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return fmt.Errorf("cannot create data dir: %w", err)
 	}
@@ -149,7 +153,7 @@ func (m *Manager) open() error {
 		gc.LogDB, gc.StateDB, gc.Mux = m.logDB, m.stateDB, m.mux
 		gc.StateMachine = cfg.NewStateMachine(id)
 		gc.Bootstrap = boot
-		gc.Logger = m.logger
+		gc.Logger = logger
 		g, err := OpenGroup(gc)
 		if err != nil {
 			return nil, err

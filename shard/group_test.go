@@ -1,0 +1,165 @@
+package shard
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestGroupCommitBatchesConcurrentProposals(t *testing.T) {
+	n := newTestNode(t, "n1", t.TempDir())
+	defer n.close()
+	sm := newKV()
+	g := openGroup(t, n.groupConfig("s0", sm, n.self()))
+	defer g.Shutdown()
+	waitLeader(t, g)
+
+	const proposals = 400
+	before := g.LastIndex()
+	type outcome struct {
+		res   any
+		index uint64
+		err   error
+	}
+	out := make([]outcome, proposals)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range proposals {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			k := fmt.Sprintf("k%03d", i)
+			cmd := setCmd("id-"+k, k, fmt.Sprint(i), 1_700_000_000_000)
+			if i%50 == 0 {
+				cmd.Op = "reject"
+			}
+			r, idx, err := g.Propose(ctxTimeout(t, 10*time.Second), cmd)
+			out[i] = outcome{r, idx, err}
+		}()
+	}
+	close(start)
+	wg.Wait()
+
+	entries := map[uint64]int{}
+	for i, o := range out {
+		if o.err != nil {
+			t.Fatalf("proposal %d: %v", i, o.err)
+		}
+		want := any(fmt.Sprintf("set:k%03d", i))
+		if i%50 == 0 {
+			want = errRejected
+		}
+		if o.res != want {
+			t.Fatalf("proposal %d got result %v, want its own %v", i, o.res, want)
+		}
+		entries[o.index]++
+	}
+	if len(entries) >= proposals/4 {
+		t.Fatalf("%d proposals used %d raft entries; group commit should batch", proposals, len(entries))
+	}
+	if got := g.LastIndex() - before; got != uint64(len(entries)) {
+		t.Fatalf("log grew by %d entries, futures name %d distinct entries", got, len(entries))
+	}
+	if v, _ := sm.get("k399"); v != "399" {
+		t.Fatalf("state k399 = %q", v)
+	}
+	t.Logf("%d proposals in %d entries", proposals, len(entries))
+}
+
+func TestGroupBootstrapsOnlyOnce(t *testing.T) {
+	dir := t.TempDir()
+	n := newTestNode(t, "n1", dir)
+	g := openGroup(t, n.groupConfig("s0", newKV(), n.self()))
+	if !g.Bootstrapped() {
+		t.Fatal("fresh group was not bootstrapped")
+	}
+	waitLeader(t, g)
+	_, idx1, err := g.Propose(ctxTimeout(t, 5*time.Second), setCmd("a", "a", "1", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	n.close()
+
+	// Same bootstrap configuration again: the state on disk wins.
+	n = newTestNode(t, "n1", dir)
+	defer n.close()
+	sm := newKV()
+	g = openGroup(t, n.groupConfig("s0", sm, n.self()))
+	defer g.Shutdown()
+	if g.Bootstrapped() {
+		t.Fatal("restarted group bootstrapped again")
+	}
+	if v, _ := sm.get("a"); v != "1" {
+		t.Fatalf("state not loaded on restart: a=%q", v)
+	}
+	// The listener port changed; a single voter with a stale address still
+	// elects itself (it never dials itself).
+	waitLeader(t, g)
+	r, idx2, err := g.Propose(ctxTimeout(t, 5*time.Second), setCmd("a", "a", "2", 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(asErr(r), ErrDuplicateCommand) || idx2 <= idx1 {
+		t.Fatalf("re-proposed id after restart: result %v index %d (first index %d)", r, idx2, idx1)
+	}
+	if v, _ := sm.get("a"); v != "1" {
+		t.Fatalf("duplicate id changed state: a=%q", v)
+	}
+}
+
+func asErr(v any) error { e, _ := v.(error); return e }
+
+func TestGroupSnapshotThenRestartKeepsState(t *testing.T) {
+	dir := t.TempDir()
+	n := newTestNode(t, "n1", dir)
+	g := openGroup(t, n.groupConfig("s0", newKV(), n.self()))
+	waitLeader(t, g)
+	ctx := ctxTimeout(t, 10*time.Second)
+	for i := range 20 {
+		if _, _, err := g.Propose(ctx, setCmd(fmt.Sprint(i), fmt.Sprint(i), "v", int64(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := g.Snapshot(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := g.Propose(ctx, setCmd("after", "after", "v", 100)); err != nil {
+		t.Fatal(err)
+	}
+	applied := g.AppliedIndex()
+	g.Shutdown()
+	n.close()
+
+	n = newTestNode(t, "n1", dir)
+	defer n.close()
+	sm := newKV()
+	g = openGroup(t, n.groupConfig("s0", sm, n.self()))
+	defer g.Shutdown()
+	if g.AppliedIndex() != applied || len(sm.snapshot()) != 21 || sm.loads != 1 {
+		t.Fatalf("after restart applied=%d (want %d), %d keys (want 21), %d loads",
+			g.AppliedIndex(), applied, len(sm.snapshot()), sm.loads)
+	}
+	waitLeader(t, g)
+	if sm.applyCount() != 0 {
+		t.Fatalf("restart re-applied %d commands already in the state DB", sm.applyCount())
+	}
+}
+
+func TestProposeOnShutdownGroupFails(t *testing.T) {
+	n := newTestNode(t, "n1", t.TempDir())
+	defer n.close()
+	g := openGroup(t, n.groupConfig("s0", newKV(), n.self()))
+	waitLeader(t, g)
+	g.Shutdown()
+	_, _, err := g.Propose(context.Background(), setCmd("x", "x", "1", 1))
+	if !errors.Is(err, ErrNotLeader) && !errors.Is(err, ErrShutdown) {
+		t.Fatalf("propose after shutdown: %v", err)
+	}
+}
