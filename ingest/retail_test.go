@@ -161,6 +161,16 @@ func TestReadOnlineRetailRealFile(t *testing.T) {
 	if o.Time != 1296559140 { // 2011-02-01 11:19:00 UTC, the earliest row
 		t.Errorf("invoice 542806 time = %d, want 1296559140", o.Time)
 	}
+	// Over kept rows every invoice is contiguous: even a window of one
+	// open invoice needs no continuation.
+	f2 := openOnlineRetail(t)
+	defer f2.Close()
+	cfg := DefaultRetailConfig()
+	cfg.OpenInvoices = 1
+	st1, err := ReadOnlineRetailConfig(f2, nopRetailSink{}, cfg)
+	if err != nil || st1.Continuations != 0 || st1.Orders != st.Orders || st1.Lines != st.Lines {
+		t.Errorf("window of one: %+v, %v; want the same orders and no continuation", st1, err)
+	}
 	first := sink.order("536365")
 	if first == nil || first.Customer != "17850" || first.Time != 1291191960 {
 		t.Errorf("invoice 536365 = %+v, want customer 17850 at 1291191960", first)
