@@ -15,7 +15,9 @@ func indices(s []Scored) []int32 {
 }
 
 func TestCoPurchaseCountsAndNormalisation(t *testing.T) {
-	cp, err := NewCoPurchase(2, DefaultCoPurchaseConfig())
+	cfg := DefaultCoPurchaseConfig()
+	cfg.Damping = 0.5
+	cp, err := NewCoPurchase(2, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

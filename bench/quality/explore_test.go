@@ -25,7 +25,7 @@ func TestExploreRetail(t *testing.T) {
 	t.Logf("validation users %d nnz %d", len(vh), vm.NNZ())
 	base := compute.DefaultALSConfig(vm.NumUsers, vm.NumItems, vm.NNZ())
 	best, res, err := compute.SearchALS(context.Background(), vm, vh, base, compute.ALSGrid{
-		Factors: []int{32, 64, 128}, Regularization: []float32{0.1, 0.5, 2, 8}, Alpha: []float32{2, 8, 24},
+		Factors: []int{64}, Regularization: []float32{8, 16, 32, 64}, Alpha: []float32{1, 2, 4},
 	})
 	if err != nil {
 		t.Fatal(err)

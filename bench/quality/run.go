@@ -1,0 +1,286 @@
+package quality
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/sibylhq/sibyl/compute"
+)
+
+// Protocol names accepted by Run.
+const (
+	ProtocolRetail = "retail-temporal"
+	ProtocolML     = "ml100k-5fold"
+	ProtocolBasket = "basket"
+)
+
+// Options configures Run.
+type Options struct {
+	DataDir   string
+	Protocols []string
+	// Search adds rows for ALS tuned by compute.SearchALS on a validation
+	// split carved from the training data (never the test data).
+	Search bool
+	Grid   compute.ALSGrid
+	Seed   uint64
+	// Progress, when not nil, receives one line per finished step.
+	Progress func(msg string)
+}
+
+// DefaultOptions runs every protocol without search.
+func DefaultOptions() Options {
+	return Options{Protocols: []string{ProtocolRetail, ProtocolML, ProtocolBasket}, Grid: compute.DefaultALSGrid(), Seed: 1}
+}
+
+// Validate checks the options.
+func (o Options) Validate() error {
+	for _, p := range o.Protocols {
+		if p != ProtocolRetail && p != ProtocolML && p != ProtocolBasket {
+			return fmt.Errorf("unknown protocol %q (want %s, %s or %s)", p, ProtocolRetail, ProtocolML, ProtocolBasket)
+		}
+	}
+	if len(o.Protocols) == 0 {
+		return fmt.Errorf("no protocol selected")
+	}
+	return nil
+}
+
+func (o Options) progress(format string, args ...any) {
+	if o.Progress != nil {
+		o.Progress(fmt.Sprintf(format, args...))
+	}
+}
+
+// Run evaluates the selected protocols and returns one table per protocol.
+func Run(ctx context.Context, o Options) ([]Table, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	if o.DataDir == "" {
+		d, err := FindDataDir()
+		if err != nil {
+			return nil, err
+		}
+		o.DataDir = d
+	}
+	var tables []Table
+	var retail *Retail
+	for _, p := range o.Protocols {
+		start := time.Now()
+		var t Table
+		var err error
+		switch p {
+		case ProtocolRetail, ProtocolBasket:
+			if retail == nil {
+				if retail, err = LoadRetail(o.DataDir); err != nil {
+					return nil, err
+				}
+			}
+			if p == ProtocolRetail {
+				t, err = RunRetail(ctx, retail, o)
+			} else {
+				t, err = RunBasket(ctx, retail, o)
+			}
+		case ProtocolML:
+			var ml *ML100K
+			if ml, err = LoadML100K(o.DataDir); err != nil {
+				return nil, err
+			}
+			t, err = RunML100K(ctx, ml, o)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("cannot run %s: %w", p, err)
+		}
+		t.Elapsed = time.Since(start)
+		tables = append(tables, t)
+	}
+	return tables, nil
+}
+
+func alsConfig(m *compute.Interactions, seed uint64) compute.ALSConfig {
+	c := compute.DefaultALSConfig(m.NumUsers, m.NumItems, m.NNZ())
+	c.Seed = seed
+	return c
+}
+
+func describe(c compute.ALSConfig) string {
+	return fmt.Sprintf("k=%d λ=%g α=%g iters=%d", c.Factors, c.Regularization, c.Alpha, c.Iterations)
+}
+
+// RunRetail runs retail-temporal.
+func RunRetail(ctx context.Context, d *Retail, o Options) (Table, error) {
+	s := SplitRetail(d, RetailCutoff)
+	t := Table{Protocol: ProtocolRetail, Columns: []string{"HR@10", "Recall@20", "NDCG@10"}, Cases: len(s.Cases)}
+	t.Rows = append(t.Rows, Row{Model: "popularity", Metrics: Evaluate(s.Cases, len(d.ItemIDs), PopularityScorer(s.Matrix))})
+	cfg := alsConfig(s.Matrix, o.Seed)
+	f, el, err := TrainALS(ctx, s.Matrix, cfg)
+	if err != nil {
+		return t, err
+	}
+	t.Rows = append(t.Rows, Row{Model: "ALS (defaults)", Metrics: Evaluate(s.Cases, len(d.ItemIDs), FactorScorer(f, s.Known)), Note: fmt.Sprintf("%s, train %.1fs", describe(cfg), el.Seconds())})
+	o.progress("retail-temporal: ALS defaults done")
+	if o.Search {
+		vm, vh := RetailValidation(s, RetailCutoff)
+		best, res, err := compute.SearchALS(ctx, vm, vh, cfg, o.Grid)
+		if err != nil {
+			return t, err
+		}
+		o.progress("retail-temporal: searched %d configs, best %s", len(res), describe(best))
+		f, el, err := TrainALS(ctx, s.Matrix, best)
+		if err != nil {
+			return t, err
+		}
+		t.Rows = append(t.Rows, Row{Model: "ALS (searched)", Metrics: Evaluate(s.Cases, len(d.ItemIDs), FactorScorer(f, s.Known)), Note: fmt.Sprintf("%s, train %.1fs", describe(best), el.Seconds())})
+	}
+	return t, nil
+}
+
+// mlValidation holds out a seeded 20% of each user's base items.
+func mlValidation(d *ML100K, f int, seed uint64) (*compute.Interactions, []compute.Holdout) {
+	rng := rand.New(rand.NewPCG(seed, uint64(f)))
+	b := compute.NewInteractionsBuilder(d.NumUsers, d.NumItems)
+	held := map[int32][]int32{}
+	for _, r := range d.Base[f] {
+		if rng.Float64() < 0.2 {
+			held[r.User] = append(held[r.User], r.Item)
+		} else {
+			_ = b.Add(r.User, r.Item, 1)
+		}
+	}
+	var hs []compute.Holdout
+	for u, t := range held {
+		slices.Sort(t)
+		hs = append(hs, compute.Holdout{User: u, Target: slices.Compact(t)})
+	}
+	slices.SortFunc(hs, func(a, b compute.Holdout) int { return int(a.User - b.User) })
+	return b.Build(nil), hs
+}
+
+// RunML100K runs ml100k-5fold: metrics are averaged over users within a
+// fold, then over the five folds.
+func RunML100K(ctx context.Context, d *ML100K, o Options) (Table, error) {
+	t := Table{Protocol: ProtocolML, Columns: []string{"P@10", "R@10", "NDCG@10"}}
+	models := []string{"popularity", "ALS (defaults)"}
+	if o.Search {
+		models = append(models, "ALS (searched)")
+	}
+	sums := make([]compute.RankMetrics, len(models))
+	notes := make([]string, len(models))
+	for f := 0; f < 5; f++ {
+		fold := d.Fold(f)
+		t.Cases += len(fold.Cases)
+		sums[0].Add(Evaluate(fold.Cases, d.NumItems, PopularityScorer(fold.Matrix)))
+		cfg := alsConfig(fold.Matrix, o.Seed)
+		fac, _, err := TrainALS(ctx, fold.Matrix, cfg)
+		if err != nil {
+			return t, err
+		}
+		sums[1].Add(Evaluate(fold.Cases, d.NumItems, FactorScorer(fac, nil)))
+		notes[1] = describe(cfg)
+		if o.Search {
+			vm, vh := mlValidation(d, f, o.Seed)
+			best, _, err := compute.SearchALS(ctx, vm, vh, cfg, o.Grid)
+			if err != nil {
+				return t, err
+			}
+			fac, _, err := TrainALS(ctx, fold.Matrix, best)
+			if err != nil {
+				return t, err
+			}
+			sums[2].Add(Evaluate(fold.Cases, d.NumItems, FactorScorer(fac, nil)))
+			notes[2] += fmt.Sprintf("u%d: %s; ", f+1, describe(best))
+		}
+		o.progress("ml100k: fold %d done", f+1)
+	}
+	for i, name := range models {
+		sums[i].Scale(0.2)
+		t.Rows = append(t.Rows, Row{Model: name, Metrics: sums[i], Note: strings.TrimSuffix(notes[i], "; ")})
+	}
+	return t, nil
+}
+
+// RunBasket runs the basket check (see BasketCases for the definition).
+func RunBasket(ctx context.Context, d *Retail, o Options) (Table, error) {
+	s := SplitRetail(d, RetailCutoff)
+	cases := BasketCases(s.Test, s.Known)
+	t := Table{Protocol: ProtocolBasket, Columns: []string{"HR@10"}, Cases: len(cases)}
+	pop := make([]float32, len(d.ItemIDs))
+	PopularityScorer(s.Matrix)(0, pop)
+	t.Rows = append(t.Rows, Row{Model: "popularity", Metrics: compute.RankMetrics{Hit10: BasketHR(cases, func(q int32, dst []compute.Scored) []compute.Scored {
+		return compute.TopK(pop, 10, []int32{q}, dst)
+	})}})
+	mc := compute.DefaultModelConfig()
+	cp, err := TrainCoPurchase(s.Train, len(d.ItemIDs), mc.CoPurchase)
+	if err != nil {
+		return t, err
+	}
+	t.Rows = append(t.Rows, Row{Model: "most_sold_with (raw co-purchase counts)", Metrics: compute.RankMetrics{Hit10: BasketHR(cases, func(q int32, dst []compute.Scored) []compute.Scored {
+		return cp.MostSoldWith(q, 10, nil, dst)
+	})}})
+	dampCfg := mc.CoPurchase
+	dampCfg.Damping = 0.5
+	cpd, err := TrainCoPurchase(s.Train, len(d.ItemIDs), dampCfg)
+	if err != nil {
+		return t, err
+	}
+	t.Rows = append(t.Rows, Row{Model: "co-purchase c_ij/sqrt(n_j)", Metrics: compute.RankMetrics{Hit10: BasketHR(cases, func(q int32, dst []compute.Scored) []compute.Scored {
+		return cpd.Complementary(q, 10, nil, dst)
+	})}})
+	f, _, err := TrainALS(ctx, s.Matrix, alsConfig(s.Matrix, o.Seed))
+	if err != nil {
+		return t, err
+	}
+	scratch := make([]float32, len(d.ItemIDs))
+	t.Rows = append(t.Rows, Row{Model: "factor cosine only", Metrics: compute.RankMetrics{Hit10: BasketHR(cases, func(q int32, dst []compute.Scored) []compute.Scored {
+		f.ItemCosine(q, scratch)
+		for i, k := range s.Known {
+			if !k {
+				scratch[i] = -1e30
+			}
+		}
+		return compute.TopK(scratch, 10, []int32{q}, dst)
+	})}})
+	t.Rows = append(t.Rows, Row{Model: "complementary (default: counts + factor blend)", Metrics: compute.RankMetrics{Hit10: BasketHR(cases, func(q int32, dst []compute.Scored) []compute.Scored {
+		return compute.BlendComplementary(cp, f, q, 10, mc.ComplementFactorWeight, nil, scratch, dst)
+	})}, Note: fmt.Sprintf("factor weight %g", mc.ComplementFactorWeight)})
+	return t, nil
+}
+
+// WriteMarkdown prints the tables as Markdown, one per protocol.
+func WriteMarkdown(w io.Writer, tables []Table) error {
+	var b strings.Builder
+	for _, t := range tables {
+		fmt.Fprintf(&b, "### %s (%d cases, %.1fs)\n\n| model | %s | notes |\n|---|%s---|\n", t.Protocol, t.Cases, t.Elapsed.Seconds(), strings.Join(t.Columns, " | "), strings.Repeat("---|", len(t.Columns)))
+		for _, r := range t.Rows {
+			fmt.Fprintf(&b, "| %s |", r.Model)
+			for _, c := range t.Columns {
+				fmt.Fprintf(&b, " %.4f |", metric(r.Metrics, c))
+			}
+			fmt.Fprintf(&b, " %s |\n", r.Note)
+		}
+		b.WriteString("\n")
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func metric(m compute.RankMetrics, col string) float64 {
+	switch col {
+	case "HR@10":
+		return m.Hit10
+	case "Recall@20":
+		return m.Recall20
+	case "NDCG@10":
+		return m.NDCG10
+	case "P@10":
+		return m.Precision10
+	case "R@10":
+		return m.Recall10
+	}
+	return 0
+}
