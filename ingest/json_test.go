@@ -146,3 +146,14 @@ func TestOrderJSON(t *testing.T) {
 		t.Errorf("err = %v, want field products[1].quantity", err)
 	}
 }
+
+func TestUnquoteMatchesEncodingJSON(t *testing.T) {
+	for _, in := range []string{`"plain"`, `""`, `"tab\there"`, `"quote \" in"`, `"\u00e6\u00f8"`, `"æøå"`, "\"bad \xff utf8\"", ` "spaced" `} {
+		var want string
+		wantErr := json.Unmarshal([]byte(in), &want)
+		got, err := unquote([]byte(in))
+		if got != want || (err == nil) != (wantErr == nil) {
+			t.Errorf("unquote(%s) = %q, %v; encoding/json gives %q, %v", in, got, err, want, wantErr)
+		}
+	}
+}
