@@ -246,3 +246,17 @@ func describeToken(t json.Token) string {
 		return "a number"
 	}
 }
+
+// DecodeAndValidate is Decode followed by Validate: the HTTP write path in
+// one call. Any problem rejects the whole batch with a *BatchError; use
+// StatusCode for the HTTP status.
+func DecodeAndValidate[T Record](body []byte, lim Limits) (Batch[T], error) {
+	b, err := Decode[T](body, lim)
+	if err != nil {
+		return b, err
+	}
+	if errs := Validate(b.Records, lim); len(errs) > 0 {
+		return Batch[T]{}, &BatchError{Kind: KindOf[T](), Errors: errs}
+	}
+	return b, nil
+}

@@ -239,3 +239,22 @@ func BenchmarkDecodeValidateProducts(b *testing.B) {
 	}
 	b.ReportMetric(float64(10_000*b.N)/b.Elapsed().Seconds(), "records/s")
 }
+
+func TestDecodeAndValidate(t *testing.T) {
+	lim := DefaultLimits()
+	b, err := DecodeAndValidate[Order]([]byte(`[{"id":1,"time":5,"products":[{"id":2,"quantity":1,"price":3}]}]`), lim)
+	if err != nil || len(b.Records) != 1 {
+		t.Fatalf("valid batch: %+v, %v", b, err)
+	}
+	_, err = DecodeAndValidate[Order]([]byte(`[{"id":1,"time":5,"products":[{"id":2,"quantity":1}]},{"id":1,"time":5,"products":[]}]`), lim)
+	errs := batchErrors(t, err)
+	if len(errs) != 2 || !errors.Is(err, ErrDuplicateID) || !errors.Is(err, ErrInvalidValue) || StatusCode(err) != 400 {
+		t.Errorf("errors = %v (status %d), want duplicate id and empty products", errs, StatusCode(err))
+	}
+	if !strings.Contains(err.Error(), "invalid orders batch: record 1") {
+		t.Errorf("message = %q", err.Error())
+	}
+	if _, err := DecodeAndValidate[Order]([]byte(`[{"id":1,"time":"x"}]`), lim); !errors.Is(err, ErrWrongType) {
+		t.Errorf("wrong type: err = %v", err)
+	}
+}
