@@ -4,7 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -161,5 +165,76 @@ func TestProposeOnShutdownGroupFails(t *testing.T) {
 	_, _, err := g.Propose(context.Background(), setCmd("x", "x", "1", 1))
 	if !errors.Is(err, ErrNotLeader) && !errors.Is(err, ErrShutdown) {
 		t.Fatalf("propose after shutdown: %v", err)
+	}
+}
+
+// If the state DB lost writes the log no longer holds (or a restore was cut
+// short), opening restores the newest snapshot and raft replays the rest.
+func TestGroupRecoversLostStateFromSnapshot(t *testing.T) {
+	dir := t.TempDir()
+	n := newTestNode(t, "n1", dir)
+	g := openGroup(t, n.groupConfig("s0", newKV(), n.self()))
+	waitLeader(t, g)
+	ctx := ctxTimeout(t, 10*time.Second)
+	for i := range 10 {
+		if _, _, err := g.Propose(ctx, setCmd(fmt.Sprint(i), fmt.Sprint(i), "v", int64(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := g.Snapshot(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := g.Propose(ctx, setCmd("after", "after", "v", 100)); err != nil {
+		t.Fatal(err)
+	}
+	g.Shutdown()
+	n.close()
+	if err := os.RemoveAll(filepath.Join(dir, "state")); err != nil {
+		t.Fatal(err)
+	}
+
+	n = newTestNode(t, "n1", dir)
+	defer n.close()
+	sm := newKV()
+	g = openGroup(t, n.groupConfig("s0", sm, n.self()))
+	defer g.Shutdown()
+	if len(sm.snapshot()) != 10 {
+		t.Fatalf("after open %d keys, want the snapshot's 10", len(sm.snapshot()))
+	}
+	eventually(t, 10*time.Second, "replay of the entry after the snapshot", func() bool {
+		_, ok := sm.get("after")
+		return ok
+	})
+}
+
+func BenchmarkProposeThroughput(b *testing.B) {
+	for _, callers := range []int{1, 64, 512} {
+		b.Run(fmt.Sprintf("callers=%d", callers), func(b *testing.B) {
+			n := newTestNode(b, "n1", b.TempDir())
+			defer n.close()
+			g := openGroup(b, n.groupConfig("s0", newKV(), n.self()))
+			defer g.Shutdown()
+			waitLeader(b, g)
+			body := make([]byte, 200)
+			var seq atomic.Int64
+			first := g.LastIndex()
+			b.SetParallelism(max(1, callers/runtime.GOMAXPROCS(0)))
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				ctx := context.Background()
+				for pb.Next() {
+					i := seq.Add(1)
+					cmd := &Command{ID: fmt.Sprint(i), Store: "s", Op: "set", Time: i, Body: append([]byte(fmt.Sprintf("k%d=", i%1000)), body...)}
+					if _, _, err := g.Propose(ctx, cmd); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.StopTimer()
+			entries := g.LastIndex() - first
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "cmds/s")
+			b.ReportMetric(float64(b.N)/float64(max(entries, 1)), "cmds/entry")
+		})
 	}
 }
