@@ -1,0 +1,153 @@
+package quality
+
+import (
+	"context"
+	"errors"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/sibylhq/sibyl/compute"
+	"github.com/sibylhq/sibyl/ingest"
+)
+
+func dataDir(t *testing.T) string {
+	t.Helper()
+	d, err := FindDataDir()
+	if err != nil {
+		t.Skipf("shared data not available (want ../shared/data next to the module root, or SIBYL_DATA): %v", err)
+	}
+	return d
+}
+
+var retailOnce = sync.OnceValues(func() (*Retail, error) {
+	dir, err := FindDataDir()
+	if err != nil {
+		return nil, err
+	}
+	return LoadRetail(dir)
+})
+
+// loadRetail reads the file once per test binary; tests only read it.
+func loadRetail(t *testing.T) *Retail {
+	t.Helper()
+	d, err := retailOnce()
+	if errors.Is(err, ErrNoData) {
+		t.Skipf("online retail data absent: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// TestRetailTemporalBeatsPopularity is the CI guard on real data: the
+// default ALS must clearly beat popularity on retail-temporal, and keep
+// the quality targets of docs/quality.md.
+func TestRetailTemporalBeatsPopularity(t *testing.T) {
+	d := loadRetail(t)
+	s := SplitRetail(d, RetailCutoff)
+	if len(s.Cases) < 1000 {
+		t.Fatalf("retail-temporal has %d test users, want > 1000 (filtering broken?)", len(s.Cases))
+	}
+	pop := Evaluate(s.Cases, len(d.ItemIDs), PopularityScorer(s.Matrix))
+	f, _, err := TrainALS(context.Background(), s.Matrix, alsConfig(s.Matrix, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	als := Evaluate(s.Cases, len(d.ItemIDs), FactorScorer(f, s.Known))
+	t.Logf("popularity %+v", pop)
+	t.Logf("ALS        %+v", als)
+	if als.NDCG10 < 2*pop.NDCG10 || als.Hit10 < 1.5*pop.Hit10 {
+		t.Errorf("ALS does not clearly beat popularity: NDCG@10 %.4f vs %.4f, HR@10 %.4f vs %.4f", als.NDCG10, pop.NDCG10, als.Hit10, pop.Hit10)
+	}
+	if als.NDCG10 < 0.077 || als.Hit10 < 0.38 {
+		t.Errorf("ALS below the quality targets: NDCG@10 %.4f (want >= 0.077), HR@10 %.4f (want >= 0.38)", als.NDCG10, als.Hit10)
+	}
+}
+
+func TestBasketBeatsPopularity(t *testing.T) {
+	d := loadRetail(t)
+	s := SplitRetail(d, RetailCutoff)
+	cases := BasketCases(s.Test, s.Known)
+	pop := make([]float32, len(d.ItemIDs))
+	PopularityScorer(s.Matrix)(0, pop)
+	popHR := BasketHR(cases, func(q int32, dst []compute.Scored) []compute.Scored { return compute.TopK(pop, 10, []int32{q}, dst) })
+	cp, err := TrainCoPurchase(s.Train, len(d.ItemIDs), compute.DefaultCoPurchaseConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	hr := BasketHR(cases, func(q int32, dst []compute.Scored) []compute.Scored { return cp.MostSoldWith(q, 10, nil, dst) })
+	t.Logf("basket HR@10: popularity %.4f, co-purchase %.4f (%d orders)", popHR, hr, len(cases))
+	if hr < popHR+0.15 {
+		t.Errorf("co-purchase HR@10 %.4f does not clearly beat popularity %.4f", hr, popHR)
+	}
+}
+
+func TestSplitRetailRules(t *testing.T) {
+	const cut = 100
+	d := &Retail{ItemIDs: make([]ingest.ID, 5), UserIDs: make([]ingest.ID, 3), Orders: []Order{
+		{User: 0, Time: 10, Items: []int32{0, 1}},
+		{User: 0, Time: 150, Items: []int32{1, 2, 3}}, // 1 is a repeat: not a target
+		{User: 1, Time: 150, Items: []int32{4}},       // no train orders: not a test user
+		{User: 2, Time: 20, Items: []int32{2}},
+		{User: 2, Time: 160, Items: []int32{2}}, // only repeats: no target, no case
+	}}
+	s := SplitRetail(d, cut)
+	if len(s.Cases) != 1 || s.Cases[0].User != 0 {
+		t.Fatalf("cases = %+v, want only user 0", s.Cases)
+	}
+	if c := s.Cases[0]; !slices.Equal(c.Target, []int32{2, 3}) || !slices.Equal(c.Exclude, []int32{0, 1}) {
+		t.Fatalf("case = %+v, want target [2 3] and exclude [0 1]", c)
+	}
+	bc := BasketCases(s.Test, s.Known)
+	// Test orders: {1,2,3} has known items 1 and 2 (3 and 4 never in
+	// train); {4} and {2} have fewer than two known items.
+	if len(bc) != 1 || bc[0].Query != 1 || !slices.Equal(bc[0].Others, []int32{2}) {
+		t.Fatalf("basket cases = %+v, want query 1 with others [2]", bc)
+	}
+}
+
+func TestEvaluateRanksAndExcludes(t *testing.T) {
+	// Scores favour items 0, 1, 2 in that order; user excludes 0 and wants 2.
+	cases := []Case{{User: 0, Exclude: []int32{0}, Target: []int32{2}}}
+	m := Evaluate(cases, 30, func(_ int32, dst []float32) {
+		for i := range dst {
+			dst[i] = -float32(i)
+		}
+	})
+	// Ranked list is 1, 2, ...: the target is at position 2.
+	if m.Hit10 != 1 || m.Precision10 != 0.1 || m.Recall20 != 1 {
+		t.Fatalf("metrics %+v", m)
+	}
+	if want := 0.6309; m.NDCG10 < want-1e-3 || m.NDCG10 > want+1e-3 {
+		t.Fatalf("NDCG@10 = %.4f, want 1/log2(3) = %.4f", m.NDCG10, want)
+	}
+}
+
+// TestML100KFiveFold runs the full ml100k protocol; it takes ~15 s so it
+// runs only with SIBYL_LONG_TESTS=1 (or via `sibyl eval`).
+func TestML100KFiveFold(t *testing.T) {
+	if os.Getenv("SIBYL_LONG_TESTS") == "" {
+		t.Skip("set SIBYL_LONG_TESTS=1 (or run `sibyl eval --protocol ml100k-5fold`)")
+	}
+	ml, err := LoadML100K(dataDir(t))
+	if errors.Is(err, ErrNoData) {
+		t.Skipf("movielens data absent: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	tab, err := RunML100K(context.Background(), ml, DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	_ = WriteMarkdown(&b, []Table{tab})
+	t.Log("\n" + b.String())
+	if pop, als := tab.Rows[0].Metrics.NDCG10, tab.Rows[1].Metrics.NDCG10; als < 0.43 || als < 1.5*pop {
+		t.Errorf("ml100k NDCG@10 %.4f (popularity %.4f), want >= 0.43", als, pop)
+	}
+}
