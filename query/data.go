@@ -297,7 +297,7 @@ func decodeValidOf[T ingest.Record](body []byte, lim ingest.Limits) ([]byte, err
 	if errs := ingest.Validate(batch.Records, lim); len(errs) > 0 {
 		return nil, &ingest.BatchError{Kind: ingest.KindOf[T](), Errors: errs}
 	}
-	return json.Marshal(batch.Records)
+	return engine.EncodeUpsert(ingest.KindOf[T](), batch.Records)
 }
 
 // checkPatches checks a PATCH body's shape: a list of objects with ids.

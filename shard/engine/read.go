@@ -2,6 +2,7 @@ package engine
 
 import (
 	"errors"
+	"math"
 
 	"github.com/sibylhq/sibyl/compute"
 	"slices"
@@ -242,7 +243,21 @@ func (s *Store) New() []ingest.ID {
 
 // scoredIDs maps ranked indices to the ids of recommendable products,
 // skipping seeds. Called with the read lock held.
+//
+// Scores are rounded to 5 significant digits and ties broken by product
+// id: item indices and the order of floating-point sums depend on the
+// order records arrived in, and a restarted node (which counts in time
+// order) must answer exactly as before.
 func (s *Store) scoredIDs(ranked []compute.Scored, seeds []ingest.ID) []ingest.ID {
+	for i := range ranked {
+		ranked[i].Score = roundSignificant(ranked[i].Score)
+	}
+	sort.SliceStable(ranked, func(a, b int) bool {
+		if ranked[a].Score != ranked[b].Score {
+			return ranked[a].Score > ranked[b].Score
+		}
+		return s.items.ids[ranked[a].Index] < s.items.ids[ranked[b].Index]
+	})
 	ids := make([]ingest.ID, 0, len(ranked))
 	for _, c := range ranked {
 		id := s.items.ids[c.Index]
@@ -382,4 +397,13 @@ func (s *Store) buyerOrdersLocked(customer ingest.ID, email string) []ingest.ID 
 		}
 	}
 	return nil
+}
+
+func roundSignificant(x float32) float32 {
+	if x == 0 || math.IsInf(float64(x), 0) || x != x {
+		return x
+	}
+	e := math.Floor(math.Log10(math.Abs(float64(x))))
+	scale := math.Pow(10, 4-e)
+	return float32(math.Round(float64(x)*scale) / scale)
 }

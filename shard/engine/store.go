@@ -111,6 +111,9 @@ func (s *Store) apply(w shard.Writer, kind ingest.Kind, action string, cmd *shar
 			if err != nil {
 				return Result{}, err
 			}
+			if err := validateMerged(kind, b); err != nil {
+				return Result{}, fmt.Errorf("%w: patch %d (id %q): %v", ErrRejected, i, id, err)
+			}
 			merged[i] = b
 		}
 		var res Result
@@ -124,6 +127,23 @@ func (s *Store) apply(w shard.Writer, kind ingest.Kind, action string, cmd *shar
 		}
 		return res, nil
 	default: // upsert
+		if kind == ingest.KindOrders {
+			var res Result
+			err := splitOrders(cmd.Body, func(one []byte) error {
+				o, err := decodeOrder(one)
+				if err != nil {
+					return err
+				}
+				unknown, err := s.store(w, kind, o, o.ID, one)
+				res.Applied++
+				res.UnknownProducts += unknown
+				return err
+			})
+			if err != nil {
+				return Result{}, fmt.Errorf("%w: %v", ErrRejected, err)
+			}
+			return res, nil
+		}
 		var raw []json.RawMessage
 		if err := json.Unmarshal(cmd.Body, &raw); err != nil {
 			return Result{}, fmt.Errorf("%w: malformed body: %v", ErrRejected, err)
@@ -148,13 +168,20 @@ func (s *Store) upsertOne(w shard.Writer, kind ingest.Kind, b []byte) (int, erro
 	if err != nil {
 		return 0, fmt.Errorf("%w: %v", ErrRejected, err)
 	}
-	// Store the canonical encoding so that memory and disk agree byte for
-	// byte after a restart.
-	canon, err := json.Marshal(rec)
-	if err != nil {
+	// Store the canonical encoding so that memory and disk agree after a
+	// restart.
+	var canon []byte
+	if o, ok := rec.(*ingest.Order); ok {
+		canon = appendOrder(nil, o)
+	} else if canon, err = json.Marshal(rec); err != nil {
 		return 0, err
 	}
-	if err := w.Set(recordKey(s.ID, kind, id), canon); err != nil {
+	return s.store(w, kind, rec, id, canon)
+}
+
+// store writes one decoded record with its stored encoding and indexes it.
+func (s *Store) store(w shard.Writer, kind ingest.Kind, rec any, id ingest.ID, stored []byte) (int, error) {
+	if err := w.Set(recordKey(s.ID, kind, id), stored); err != nil {
 		return 0, err
 	}
 	if kind == ingest.KindOrders {
@@ -197,17 +224,38 @@ func decodeRecord(kind ingest.Kind, b []byte) (any, ingest.ID, error) {
 	return nil, "", fmt.Errorf("unknown kind %q", kind)
 }
 
+// load indexes one record read back from Badger. Records arrive in key
+// order (orders before products), so the statistics are counted once at
+// the end, in time order, by finishLoad.
 func (s *Store) load(kind ingest.Kind, value []byte) error {
-	rec, _, err := decodeRecord(kind, value)
+	var rec any
+	var err error
+	if kind == ingest.KindOrders {
+		rec, err = decodeOrder(value)
+	} else {
+		rec, _, err = decodeRecord(kind, value)
+	}
 	if err != nil {
 		return fmt.Errorf("store %s: bad %s record: %w", s.ID, kind, err)
 	}
+	s.sales.stale = true
 	s.index(kind, rec)
 	return nil
 }
 
-// finishLoad orders what Load filled in key order (order ids) by time.
+// finishLoad completes a Load: buyer order lists sorted by time, the
+// statistics counted, and the unknown-product counter taken against the
+// loaded catalog.
 func (s *Store) finishLoad() {
+	s.unknownProductLines = 0
+	for _, o := range s.orders {
+		for _, l := range o.Products {
+			if _, ok := s.products[l.ID]; !ok {
+				s.unknownProductLines++
+			}
+		}
+	}
+	s.rebuildSales()
 	for buyer, ids := range s.buyerOrders {
 		sort.SliceStable(ids, func(i, j int) bool {
 			a, b := s.orders[ids[i]], s.orders[ids[j]]
@@ -397,4 +445,33 @@ func (x *itemIndex) add(id ingest.ID) int32 {
 func (x *itemIndex) lookup(id ingest.ID) (int32, bool) {
 	i, ok := x.idx[id]
 	return i, ok
+}
+
+// validateMerged checks a patched record as the API checks a new one: the
+// patch was only checked for shape, the merged record must be valid.
+func validateMerged(kind ingest.Kind, b []byte) error {
+	switch kind {
+	case ingest.KindProducts:
+		return validateOne[ingest.Product](b)
+	case ingest.KindCategories:
+		return validateOne[ingest.Category](b)
+	case ingest.KindCustomers:
+		return validateOne[ingest.Customer](b)
+	case ingest.KindOrders:
+		return validateOne[ingest.Order](b)
+	case ingest.KindPages:
+		return validateOne[ingest.Page](b)
+	}
+	return fmt.Errorf("unknown kind %q", kind)
+}
+
+func validateOne[T ingest.Record](b []byte) error {
+	var r T
+	if err := json.Unmarshal(b, &r); err != nil {
+		return err
+	}
+	if errs := ingest.Validate([]T{r}, ingest.DefaultLimits()); len(errs) > 0 {
+		return errs[0]
+	}
+	return nil
 }

@@ -1,0 +1,178 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/sibylhq/sibyl/node"
+	"github.com/spf13/cobra"
+)
+
+func init() {
+	cfg := node.DefaultConfig()
+	var demo, logLevel string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run a Sibyl node (with no flags: a single-node cluster with data in ./data)",
+		Example: `  sibyl serve
+  sibyl serve --data-dir /var/lib/sibyl --http-addr :8080
+  sibyl serve --demo demo/online-retail.csv.gz    # what 'make demo' runs`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := envOverrides(cmd); err != nil {
+				return err
+			}
+			if cfg.AdminToken == "" {
+				cfg.AdminToken = os.Getenv("SIBYL_ADMIN_TOKEN")
+			}
+			log, err := newLogger(logLevel)
+			if err != nil {
+				return err
+			}
+			return serve(cfg, demo, log)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "directory for all of the node's data (Raft log, state, snapshots, keys)")
+	f.StringVar(&cfg.HTTPAddr, "http-addr", cfg.HTTPAddr, "address of the HTTP API")
+	f.StringVar(&cfg.RaftAddr, "raft-addr", cfg.RaftAddr, "address all Raft groups of this node share")
+	f.StringVar(&cfg.RaftAdvertise, "raft-advertise", "", "Raft address peers dial, if not --raft-addr")
+	f.StringVar(&cfg.GossipAddr, "gossip-addr", cfg.GossipAddr, "address for cluster membership gossip")
+	f.StringVar(&cfg.NodeID, "node-id", "", "this node's id (default: generated at first start, kept in <data-dir>/node.id)")
+	f.IntVar(&cfg.Shards, "shards", cfg.Shards, "number of data shards, fixed when the cluster is first started")
+	f.StringVar(&demo, "demo", "", "on first start, create a store named \"demo\" and import this Online Retail CSV into it")
+	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	withEnvHelp(cmd)
+	root.AddCommand(cmd)
+}
+
+func newLogger(level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
+}
+
+func serve(cfg node.Config, demo string, log *slog.Logger) error {
+	// A lone node is the only voter of its groups: short election timers
+	// make it leader (and ready) quickly after a restart.
+	cfg.Group.Timers = node.SingleNodeTimers()
+	start := time.Now()
+	n, err := node.Open(cfg, log)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	readyCtx, cancel := context.WithTimeout(ctx, time.Minute)
+	err = n.WaitReady(readyCtx)
+	cancel()
+	if err != nil {
+		n.Shutdown(context.Background())
+		return err
+	}
+	log.Info("ready", "startup", time.Since(start).Round(time.Millisecond).String())
+	if demo != "" {
+		if err := loadDemo(n, cfg.DataDir, demo); err != nil {
+			n.Shutdown(context.Background())
+			return fmt.Errorf("demo: %w", err)
+		}
+	}
+	<-ctx.Done()
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return n.Shutdown(sctx)
+}
+
+// demoState is what loadDemo keeps in <data-dir>/demo.json so that a
+// restart neither re-imports nor forgets the keys.
+type demoState struct {
+	Store      string `json:"id"`
+	PublicKey  string `json:"public_key"`
+	PrivateKey string `json:"private_key"`
+	Imported   bool   `json:"imported"`
+}
+
+// loadDemo creates the demo store and imports the file through the HTTP
+// API, exactly as `sibyl store create` and `sibyl import` would.
+func loadDemo(n *node.Node, dataDir, file string) error {
+	base := "http://" + loopback(n.HTTPAddr())
+	statePath := filepath.Join(dataDir, "demo.json")
+	var st demoState
+	if b, err := os.ReadFile(statePath); err == nil {
+		if err := json.Unmarshal(b, &st); err != nil {
+			return fmt.Errorf("corrupt %s: %w", statePath, err)
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	if st.Store == "" {
+		created, err := createStore(base, n.AdminToken(), "demo")
+		if err != nil {
+			return err
+		}
+		st = demoState{Store: fmt.Sprint(created["id"]), PublicKey: fmt.Sprint(created["public_key"]), PrivateKey: fmt.Sprint(created["private_key"])}
+		if err := saveDemo(statePath, st); err != nil {
+			return err
+		}
+	}
+	if !st.Imported {
+		sum, err := runImport(file, importOptions{url: base, key: st.PublicKey, priv: st.PrivateKey, format: "retail", batch: 500, concurrency: 4}, os.Stderr)
+		fmt.Fprintln(os.Stderr, sum)
+		if err != nil {
+			return err
+		}
+		st.Imported = true
+		if err := saveDemo(statePath, st); err != nil {
+			return err
+		}
+	}
+	printExamples(base, st)
+	return nil
+}
+
+func saveDemo(path string, st demoState) error {
+	b, _ := json.MarshalIndent(st, "", "  ")
+	return os.WriteFile(path, b, 0o600)
+}
+
+func loopback(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if host == "" || host == "::" || host == "0.0.0.0" {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+func printExamples(base string, st demoState) {
+	k, pk := st.PublicKey, st.PrivateKey
+	fmt.Printf(`
+Sibyl is running with the demo store (UCI Online Retail) at %[1]s
+  store id:    %[2]s
+  public key:  %[3]s
+  private key: %[4]s   (also in the data dir's demo.json)
+
+Try:
+  curl '%[1]s/v2/recommendations/popular?key=%[3]s&limit=5&attributes=["name","price"]'
+  curl '%[1]s/v2/recommendations/trending?key=%[3]s&limit=5'
+  curl '%[1]s/v2/recommendations/most_sold_with?key=%[3]s&products=["85123A"]&limit=5'
+  curl '%[1]s/v2/recommendations/complementary?key=%[3]s&products=["22423"]&limit=5&attributes=["name"]'
+  curl '%[1]s/v2/recommendations/customer/history?key=%[3]s&private_key=%[4]s&customer=17850&limit=5'
+  curl '%[1]s/v2/products?key=%[3]s&private_key=%[4]s&products=["85123A"]'
+
+Ctrl-C stops the node; data stays in the data dir.
+`, base, st.Store, k, pk)
+}

@@ -1,0 +1,361 @@
+// Package node assembles one Sibyl process from its configuration: it opens
+// storage and the Raft groups (shard.Manager), builds each group's state
+// machine (the store engine for data shards, the store registry for the
+// meta group), and serves the HTTP API (query.Server) with itself as the
+// API's Backend. Shutdown stops them in reverse order.
+package node
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sibylhq/sibyl/cluster/meta"
+	"github.com/sibylhq/sibyl/query"
+	"github.com/sibylhq/sibyl/shard"
+	"github.com/sibylhq/sibyl/shard/engine"
+)
+
+// Config is a node's configuration. `sibyl serve` fills it from flags and
+// SIBYL_* environment variables.
+type Config struct {
+	// DataDir holds everything the node persists.
+	DataDir string
+	// HTTPAddr is where the API listens.
+	HTTPAddr string
+	// RaftAddr is the one TCP address all Raft groups share;
+	// RaftAdvertise is what peers dial ("" = RaftAddr).
+	RaftAddr, RaftAdvertise string
+	// GossipAddr is the membership (gossip) address; used by the cluster
+	// layer.
+	GossipAddr string
+	// NodeID names the node in Raft; "" = generated at first start and
+	// kept in DataDir/node.id.
+	NodeID string
+	// Shards is the number of data shards, fixed at first start.
+	Shards int
+	// AdminToken authorises store creation; "" = generated at first start
+	// and kept in DataDir/admin.token.
+	AdminToken string
+
+	HTTP   query.Config
+	Engine engine.Config
+	// Group is the template of every Raft group's settings.
+	Group shard.GroupConfig
+	// InMemory keeps storage in memory (tests only: nothing survives).
+	InMemory bool
+}
+
+// DefaultConfig is `sibyl serve` with no flags: a single-node cluster with
+// data in ./data.
+func DefaultConfig() Config {
+	g := shard.DefaultGroupConfig()
+	// A whole import batch is one command; let the proposer carry it.
+	g.Proposer.MaxBytes = 64 << 20
+	return Config{
+		DataDir:    "./data",
+		HTTPAddr:   ":8080",
+		RaftAddr:   "127.0.0.1:7000",
+		GossipAddr: "127.0.0.1:7946",
+		Shards:     shard.DefaultShards,
+		HTTP:       query.DefaultConfig(),
+		Engine:     engine.DefaultConfig(),
+		Group:      g,
+	}
+}
+
+// SingleNodeTimers are Raft timings for a node that is its groups' only
+// voter: nobody else can win an election, so it need not wait long for a
+// leader that will never call, and restarts are quick.
+func SingleNodeTimers() shard.RaftTimers {
+	t := shard.DefaultRaftTimers()
+	t.HeartbeatTimeout = 300 * time.Millisecond
+	t.ElectionTimeout = 300 * time.Millisecond
+	t.LeaderLeaseTimeout = 300 * time.Millisecond
+	t.CommitTimeout = 20 * time.Millisecond
+	return t
+}
+
+// Validate checks the configuration, including cross-field rules.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.DataDir == "" && !c.InMemory {
+		errs = append(errs, errors.New("data dir is required"))
+	}
+	if c.HTTPAddr == "" {
+		errs = append(errs, errors.New("http address is required"))
+	}
+	if c.RaftAddr == "" {
+		errs = append(errs, errors.New("raft address is required"))
+	}
+	if c.RaftAddr != "" && c.RaftAddr == c.HTTPAddr {
+		errs = append(errs, fmt.Errorf("raft and http addresses must differ (both %s)", c.RaftAddr))
+	}
+	if c.Shards < 1 || c.Shards > 4096 {
+		errs = append(errs, fmt.Errorf("shards must be in 1..4096, got %d", c.Shards))
+	}
+	if c.AdminToken != "" && len(c.AdminToken) < 16 {
+		errs = append(errs, errors.New("the admin token must be at least 16 characters"))
+	}
+	h := c.HTTP
+	h.Addr = c.HTTPAddr
+	if err := h.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// Node is one running Sibyl process.
+type Node struct {
+	cfg     Config
+	log     *slog.Logger
+	shards  *shard.Manager
+	reg     *meta.Registry
+	http    *query.Server
+	token   string
+	started time.Time
+
+	mu      sync.Mutex
+	engines map[string]*engine.Engine // by group id
+}
+
+// Open starts storage, the Raft groups and the HTTP server.
+func Open(cfg Config, log *slog.Logger) (*Node, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid configuration: %w", err)
+	}
+	n := &Node{cfg: cfg, log: log, reg: meta.NewRegistry(), engines: make(map[string]*engine.Engine), started: time.Now()}
+	if !cfg.InMemory {
+		if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+			return nil, fmt.Errorf("cannot create data dir %s: %w", cfg.DataDir, err)
+		}
+	}
+	var err error
+	if n.cfg.NodeID, err = n.persisted("node.id", cfg.NodeID, func() string { return "node-" + randomHex(6) }); err != nil {
+		return nil, err
+	}
+	if n.token, err = n.persisted("admin.token", cfg.AdminToken, func() string { return randomHex(24) }); err != nil {
+		return nil, err
+	}
+	n.log = log.With("node", n.cfg.NodeID)
+
+	sc := shard.DefaultConfig()
+	sc.NodeID = n.cfg.NodeID
+	sc.DataDir = cfg.DataDir
+	if cfg.InMemory && sc.DataDir == "" {
+		sc.DataDir = os.TempDir()
+	}
+	sc.RaftBind, sc.RaftAdvertise = cfg.RaftAddr, cfg.RaftAdvertise
+	sc.Shards = cfg.Shards
+	sc.Group = cfg.Group
+	sc.InMemory = cfg.InMemory
+	sc.Logger = n.log
+	sc.NewStateMachine = n.newStateMachine
+	if n.shards, err = shard.Open(sc); err != nil {
+		return nil, fmt.Errorf("cannot open raft groups: %w", err)
+	}
+	hc := cfg.HTTP
+	hc.Addr = cfg.HTTPAddr
+	if n.http, err = query.New(hc, n, n.log); err != nil {
+		n.shards.Close()
+		return nil, err
+	}
+	if err := n.http.Start(); err != nil {
+		n.shards.Close()
+		return nil, err
+	}
+	n.log.Info("sibyl node started", "http", n.http.Addr(), "raft", n.shards.RaftAddr(), "data_dir", cfg.DataDir, "shards", n.shards.ShardCount())
+	return n, nil
+}
+
+func (n *Node) newStateMachine(groupID string) shard.StateMachine {
+	if groupID == shard.MetaGroupID {
+		return n.reg
+	}
+	e := engine.New(n.cfg.Engine)
+	n.mu.Lock()
+	n.engines[groupID] = e
+	n.mu.Unlock()
+	return e
+}
+
+// persisted returns the configured value, else the value kept in
+// DataDir/name, else a generated one that is then kept there.
+func (n *Node) persisted(name, configured string, generate func() string) (string, error) {
+	if configured != "" {
+		return configured, nil
+	}
+	if n.cfg.InMemory {
+		return generate(), nil
+	}
+	path := filepath.Join(n.cfg.DataDir, name)
+	if b, err := os.ReadFile(path); err == nil {
+		if v := strings.TrimSpace(string(b)); v != "" {
+			return v, nil
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("cannot read %s: %w", path, err)
+	}
+	v := generate()
+	if err := writeFileSync(path, []byte(v+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("cannot write %s: %w", path, err)
+	}
+	if name == "admin.token" {
+		// Printed once, at first start, for the operator.
+		fmt.Fprintf(os.Stderr, "\nGenerated the cluster admin token (kept in %s):\n  %s\n\n", path, v)
+	}
+	return v, nil
+}
+
+func writeFileSync(path string, b []byte, mode os.FileMode) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, mode)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic("crypto/rand failed: " + err.Error())
+	}
+	return hex.EncodeToString(b)
+}
+
+// HTTPAddr is the address the API listens on.
+func (n *Node) HTTPAddr() string { return n.http.Addr() }
+
+// AdminToken implements query.Backend.
+func (n *Node) AdminToken() string { return n.token }
+
+// Authenticate implements query.Backend.
+func (n *Node) Authenticate(key string) (string, meta.KeyKind, bool) {
+	return n.reg.Authenticate(key)
+}
+
+// CreateStore implements query.Backend: the store's id and keys are minted
+// here and replicated through the meta group.
+func (n *Node) CreateStore(ctx context.Context, name string) (meta.StoreInfo, error) {
+	st, err := meta.NewStoreInfo(name, time.Now().UnixMilli())
+	if err != nil {
+		return meta.StoreInfo{}, err
+	}
+	body, _ := json.Marshal(st)
+	res, _, err := n.shards.Meta().Propose(ctx, &shard.Command{
+		ID: "create-" + st.ID, Op: meta.OpCreateStore, Time: st.CreatedAt, Body: body,
+	})
+	if err != nil {
+		return meta.StoreInfo{}, n.proposeErr(err)
+	}
+	switch v := res.(type) {
+	case meta.StoreInfo:
+		n.log.Info("store created", "store", v.ID, "name", v.Name)
+		return v, nil
+	case error:
+		return meta.StoreInfo{}, v
+	}
+	return meta.StoreInfo{}, fmt.Errorf("unexpected meta result %T", res)
+}
+
+// Propose implements query.Backend.
+func (n *Node) Propose(ctx context.Context, store, op string, body []byte) (any, error) {
+	if _, ok := n.reg.Store(store); !ok {
+		return nil, fmt.Errorf("unknown store %q", store)
+	}
+	cmd := &shard.Command{ID: "w-" + randomHex(12), Store: store, Op: op, Time: time.Now().UnixMilli(), Body: body}
+	res, _, err := n.shards.ProposeStore(ctx, cmd)
+	if err != nil {
+		return nil, n.proposeErr(err)
+	}
+	return res, nil
+}
+
+func (n *Node) proposeErr(err error) error {
+	if errors.Is(err, shard.ErrNoQuorum) || errors.Is(err, shard.ErrNotLeader) || errors.Is(err, shard.ErrShutdown) ||
+		errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%w: %v", query.ErrUnavailable, err)
+	}
+	return err
+}
+
+// StoreData implements query.Backend: the store's local engine state.
+func (n *Node) StoreData(store string) (*engine.Store, error) {
+	gid := shard.ShardGroupID(n.shards.ShardFor(store))
+	n.mu.Lock()
+	e := n.engines[gid]
+	n.mu.Unlock()
+	if e == nil {
+		return nil, fmt.Errorf("shard %s is not on this node", gid)
+	}
+	return e.Store(store), nil
+}
+
+// Ready implements query.Backend: ready when the meta group and every
+// shard have a leader.
+func (n *Node) Ready() error {
+	if id, _ := n.shards.Meta().Leader(); id == "" {
+		return errors.New("the meta group has no leader yet")
+	}
+	for i := range n.shards.ShardCount() {
+		if id, _ := n.shards.Shard(i).Leader(); id == "" {
+			return fmt.Errorf("shard %d has no leader yet", i)
+		}
+	}
+	return nil
+}
+
+// WaitReady polls Ready until it succeeds or ctx ends.
+func (n *Node) WaitReady(ctx context.Context) error {
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for {
+		err := n.Ready()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("node not ready: %w", err)
+		case <-t.C:
+		}
+	}
+}
+
+// Shutdown stops the HTTP server (finishing in-flight requests), then the
+// Raft groups and storage.
+func (n *Node) Shutdown(ctx context.Context) error {
+	var errs []error
+	if n.http != nil {
+		errs = append(errs, n.http.Shutdown(ctx))
+	}
+	if n.shards != nil {
+		errs = append(errs, n.shards.Close())
+	}
+	n.log.Info("sibyl node stopped")
+	return errors.Join(errs...)
+}
