@@ -208,6 +208,11 @@ func decodeRecord(raw []byte, rec any) error {
 	if k := jsonKind(raw); k != "object" {
 		return fmt.Errorf("record must be a JSON object, got %s", k)
 	}
+	// raw is valid JSON (json.Decoder checked it), so a record type with
+	// its own decoder skips encoding/json's second validation pass.
+	if u, ok := rec.(json.Unmarshaler); ok {
+		return u.UnmarshalJSON(raw)
+	}
 	if err := json.Unmarshal(raw, rec); err != nil {
 		return typeErr(err)
 	}

@@ -60,6 +60,20 @@ func FuzzDecode(f *testing.F) {
 	f.Add(uint8(4), []byte(`[{"id":"p","type":"blog","text":"hi"}] x`))
 	f.Fuzz(func(t *testing.T, kind uint8, body []byte) {
 		lim := DefaultLimits()
+		// Direct calls skip encoding/json's validation: they must not
+		// panic on any input, and must agree with it on valid input.
+		var direct, via Product
+		directErr := direct.UnmarshalJSON(body)
+		if json.Valid(body) {
+			viaErr := json.Unmarshal(body, &via)
+			if (directErr == nil) != (viaErr == nil) {
+				t.Fatalf("direct decode error %v, via encoding/json %v", directErr, viaErr)
+			}
+		}
+		var c Customer
+		_ = c.UnmarshalJSON(body)
+		var l OrderLine
+		_ = l.UnmarshalJSON(body)
 		switch kind % 5 {
 		case 0:
 			roundTrip[Product](t, body, lim)
