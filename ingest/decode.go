@@ -128,7 +128,7 @@ type batchDecoder struct {
 }
 
 func (d *batchDecoder) add(index int, id ID, field string, kind error, reason string) {
-	if len(d.errs) < d.lim.MaxErrors {
+	if len(d.errs) < max(1, d.lim.MaxErrors) { // a failure is never silent
 		d.errs = append(d.errs, RecordError{Index: index, ID: id, Field: field, Kind: kind, Reason: reason})
 	}
 	if kind != ErrWrongType {

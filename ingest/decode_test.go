@@ -258,3 +258,15 @@ func TestDecodeAndValidate(t *testing.T) {
 		t.Errorf("wrong type: err = %v", err)
 	}
 }
+
+// Misconfigured limits must never turn a failure into silence.
+func TestZeroMaxErrorsStillFails(t *testing.T) {
+	lim := DefaultLimits()
+	lim.MaxErrors = 0
+	if _, err := DecodeProducts([]byte(`[{"id":1,"name":2}]`), lim); !errors.Is(err, ErrWrongType) {
+		t.Errorf("decode: err = %v, want ErrWrongType", err)
+	}
+	if errs := ValidateProducts([]Product{{}}, lim); len(errs) != 1 {
+		t.Errorf("validate: %v, want one error", errs)
+	}
+}

@@ -274,7 +274,7 @@ type validator struct {
 	id    ID
 }
 
-func (v *validator) full() bool { return len(v.errs) >= v.lim.MaxErrors }
+func (v *validator) full() bool { return len(v.errs) >= max(1, v.lim.MaxErrors) }
 
 func (v *validator) add(index int, id ID, field string, kind error, reason string) {
 	if !v.full() {
