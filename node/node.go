@@ -97,7 +97,7 @@ func (c *Config) Validate() error {
 	if c.RaftAddr == "" {
 		errs = append(errs, errors.New("raft address is required"))
 	}
-	if c.RaftAddr != "" && c.RaftAddr == c.HTTPAddr {
+	if c.RaftAddr != "" && c.RaftAddr == c.HTTPAddr && !strings.HasSuffix(c.RaftAddr, ":0") {
 		errs = append(errs, fmt.Errorf("raft and http addresses must differ (both %s)", c.RaftAddr))
 	}
 	if c.Shards < 1 || c.Shards > 4096 {

@@ -144,6 +144,7 @@ func New(cfg Config, b Backend, log *slog.Logger) (*Server, error) {
 		NoDefaultServerHeader:         true,
 		DisableHeaderNamesNormalizing: false,
 		Logger:                        slogPrintf{log},
+		ErrorHandler:                  s.transportError,
 	}
 	return s, nil
 }
@@ -178,6 +179,17 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	err := s.srv.ShutdownWithContext(ctx)
 	s.done.Wait()
 	return err
+}
+
+// transportError answers requests fasthttp refused before routing, in the
+// API's error format: above all a body over the size limit, which is
+// refused from its Content-Length before it is read.
+func (s *Server) transportError(ctx *fasthttp.RequestCtx, err error) {
+	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
+		s.writeError(ctx, errTooLarge("the request body is larger than %d bytes; split the batch", s.cfg.Limits.MaxBodyBytes))
+		return
+	}
+	s.writeError(ctx, errBadRequest("cannot read the request: %v", err))
 }
 
 func (s *Server) handle(ctx *fasthttp.RequestCtx) {
