@@ -186,8 +186,12 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 	applied := f.applied.Load()
 	wrote := false
 	for i, l := range logs {
-		if l.Type != raft.LogCommand || l.Index <= applied {
+		if l.Index <= applied {
 			continue // replay of an entry already in the state DB
+		}
+		applied, wrote = l.Index, true
+		if l.Type != raft.LogCommand {
+			continue // configuration changes: nothing to apply
 		}
 		cmds, err := DecodeBatch(l.Data)
 		if err != nil {
@@ -200,8 +204,6 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 			}
 			out[i] = results
 		}
-		applied = l.Index
-		wrote = true
 	}
 	if !wrote {
 		return out
@@ -359,16 +361,22 @@ func (r *reader) Get(key []byte) ([]byte, error) {
 // Snapshot captures a consistent Badger view of the group at the current
 // applied index; Persist streams it while applies continue.
 func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
-	return &fsmSnapshot{txn: f.db.NewTransaction(false), prefix: f.prefix}, nil
+	return &fsmSnapshot{txn: f.db.NewTransaction(false), prefix: f.prefix, applied: f.applied.Load()}, nil
 }
 
 const snapshotMagic = "SIBYLSN1"
 
-// Snapshot stream: magic, then records uvarint(len k) k uvarint(len v) v
-// with keys relative to the group prefix, ended by a zero-length key.
+// Snapshot stream: magic, the applied index of the state it holds (8 bytes),
+// then records uvarint(len k) k uvarint(len v) v with keys relative to the
+// group prefix, ended by a zero-length key.
+//
+// The applied index in the header can be lower than raft's snapshot index
+// (raft also counts no-op entries, which never reach the FSM); Group uses
+// it to tell whether the state DB already holds everything a snapshot has.
 type fsmSnapshot struct {
-	txn    *badger.Txn
-	prefix []byte
+	txn     *badger.Txn
+	prefix  []byte
+	applied uint64
 }
 
 func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
@@ -382,6 +390,9 @@ func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
 func (s *fsmSnapshot) write(sink io.Writer) error {
 	bw := bufio.NewWriterSize(sink, 256<<10)
 	if _, err := bw.WriteString(snapshotMagic); err != nil {
+		return err
+	}
+	if _, err := bw.Write(u64(s.applied)); err != nil {
 		return err
 	}
 	opts := badger.DefaultIteratorOptions
@@ -420,17 +431,28 @@ func (s *fsmSnapshot) Release() { s.txn.Discard() }
 // snapshot again (see Group).
 func (f *FSM) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
-	if err := f.restore(bufio.NewReaderSize(rc, 256<<10)); err != nil {
+	r := bufio.NewReaderSize(rc, 256<<10)
+	if _, err := readSnapshotHeader(r); err != nil {
+		return fmt.Errorf("cannot restore snapshot into group %s: %w", f.group, err)
+	}
+	if err := f.restore(r); err != nil {
 		return fmt.Errorf("cannot restore snapshot into group %s: %w", f.group, err)
 	}
 	return nil
 }
 
-func (f *FSM) restore(r *bufio.Reader) error {
-	magic := make([]byte, len(snapshotMagic))
-	if _, err := io.ReadFull(r, magic); err != nil || string(magic) != snapshotMagic {
-		return fmt.Errorf("not a shard snapshot (magic %q): %v", magic, err)
+// readSnapshotHeader checks the magic and returns the applied index of the
+// state the snapshot holds.
+func readSnapshotHeader(r *bufio.Reader) (uint64, error) {
+	hdr := make([]byte, len(snapshotMagic)+8)
+	if _, err := io.ReadFull(r, hdr); err != nil || string(hdr[:len(snapshotMagic)]) != snapshotMagic {
+		return 0, fmt.Errorf("not a shard snapshot (header %q): %v", hdr, err)
 	}
+	return binary.BigEndian.Uint64(hdr[len(snapshotMagic):]), nil
+}
+
+// restore reads the records after the header.
+func (f *FSM) restore(r *bufio.Reader) error {
 	if err := f.dropAll(); err != nil {
 		return err
 	}

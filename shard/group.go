@@ -1,6 +1,7 @@
 package shard
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -246,24 +247,41 @@ func (g *Group) open() error {
 	return nil
 }
 
-// catchUpFromSnapshot restores the newest snapshot when the state DB is
-// behind it (a crash during Restore, or lost unsynced state writes older
-// than the log's first entry).
+// catchUpFromSnapshot restores the newest snapshot when the state DB holds
+// less than it: after a crash in the middle of a Restore, or when unsynced
+// state writes were lost in an OS crash. Raft (NoSnapshotRestoreOnStart)
+// replays only entries after the snapshot, so the state must be at least
+// as new as the snapshot's content before raft starts.
 func (g *Group) catchUpFromSnapshot(snaps raft.SnapshotStore) error {
 	list, err := snaps.List()
 	if err != nil || len(list) == 0 {
 		return err
 	}
-	if list[0].Index <= g.fsm.AppliedIndex() {
+	applied := g.fsm.AppliedIndex()
+	if list[0].Index <= applied {
 		return nil
 	}
-	g.logger.Warn("state is behind the newest snapshot, restoring it",
-		"applied", g.fsm.AppliedIndex(), "snapshot", list[0].Index)
 	_, rc, err := snaps.Open(list[0].ID)
 	if err != nil {
 		return err
 	}
-	return g.fsm.Restore(rc)
+	defer rc.Close()
+	r := bufio.NewReaderSize(rc, 256<<10)
+	snapApplied, err := readSnapshotHeader(r)
+	if err != nil {
+		return fmt.Errorf("snapshot %s: %w", list[0].ID, err)
+	}
+	// Entries between the snapshot's applied index and its raft index
+	// carry no commands (no-ops), so this state is complete.
+	if snapApplied <= applied {
+		return nil
+	}
+	g.logger.Warn("state is behind the newest snapshot, restoring it",
+		"applied", applied, "snapshot_applied", snapApplied, "snapshot_index", list[0].Index)
+	if err := g.fsm.restore(r); err != nil {
+		return fmt.Errorf("cannot restore snapshot %s: %w", list[0].ID, err)
+	}
+	return nil
 }
 
 // ID is the group id.
@@ -323,6 +341,12 @@ func (g *Group) AddVoter(ctx context.Context, p Peer) error {
 // RemoveServer removes a server from the group; only the leader can.
 func (g *Group) RemoveServer(ctx context.Context, id string) error {
 	return g.wait(ctx, g.raft.RemoveServer(raft.ServerID(id), 0, timeoutOf(ctx)))
+}
+
+// Barrier waits until every entry committed before it is applied on this
+// node (leader only): read-your-writes for queries served by the leader.
+func (g *Group) Barrier(ctx context.Context) error {
+	return g.wait(ctx, g.raft.Barrier(timeoutOf(ctx)))
 }
 
 // Snapshot asks raft for a snapshot now.

@@ -3,6 +3,7 @@ package shard
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -177,4 +178,27 @@ func TestThreeNodeCluster(t *testing.T) {
 		}
 	}
 	_ = fmt.Sprint()
+}
+
+// Every goroutine the manager starts (badger, raft, transport, proposer,
+// GC loops) is gone after Close.
+func TestManagerCloseLeavesNoGoroutines(t *testing.T) {
+	base := runtime.NumGoroutine()
+	ms := &machines{}
+	m := openManager(t, testConfig("n1", t.TempDir(), "127.0.0.1:0", 2, ms))
+	waitLeader(t, m.Shard(0))
+	if _, _, err := m.Shard(0).Propose(ctxTimeout(t, 5*time.Second), setCmd("a", "a", "1", 1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > base {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			t.Fatalf("%d goroutines after Close, %d before:\n%s", runtime.NumGoroutine(), base, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
