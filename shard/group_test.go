@@ -20,6 +20,10 @@ func TestGroupCommitBatchesConcurrentProposals(t *testing.T) {
 	g := openGroup(t, n.groupConfig("s0", sm, n.self()))
 	defer g.Shutdown()
 	waitLeader(t, g)
+	// Let the leader's no-op entry land before counting entries.
+	if err := g.Barrier(ctxTimeout(t, 5*time.Second)); err != nil {
+		t.Fatal(err)
+	}
 
 	const proposals = 400
 	before := g.LastIndex()
