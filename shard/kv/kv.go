@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -110,6 +111,7 @@ type DB struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	once   sync.Once
+	gcRuns atomic.Int64 // GC rounds run, for tests
 }
 
 // Open opens (or creates) the Badger database in dir. logger may be nil.
@@ -165,6 +167,7 @@ func (db *DB) gcLoop(ctx context.Context, every time.Duration, ratio float64) {
 			return
 		case <-t.C:
 		}
+		db.gcRuns.Add(1)
 		for ctx.Err() == nil {
 			err := db.RunValueLogGC(ratio)
 			if err == nil {
