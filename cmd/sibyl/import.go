@@ -113,13 +113,20 @@ func runImport(path string, o importOptions, progress io.Writer) (string, error)
 	if key == "" {
 		key = o.priv
 	}
-	p := newPusher(o.url, key, o.priv, o.batch, o.concurrency)
+	p := newPusher(o.url, key, o.priv, o.concurrency)
 	start := time.Now()
 	var skipped map[string]int
 	var bad []string
 	switch format {
 	case "retail":
-		stats, rerr := ingest.ReadOnlineRetail(src, retailSink{p})
+		batcher, berr := ingest.NewRetailBatcher(p, o.batch)
+		if berr != nil {
+			return "", berr
+		}
+		stats, rerr := ingest.ReadOnlineRetail(src, batcher)
+		if rerr == nil {
+			rerr = batcher.Flush()
+		}
 		skipped = stats.Skipped
 		for _, e := range stats.Broken {
 			bad = append(bad, e.Error())
@@ -128,7 +135,7 @@ func runImport(path string, o importOptions, progress io.Writer) (string, error)
 	case "clerk":
 		fc := ingest.DefaultFeedConfig()
 		fc.BatchSize = min(o.batch, fc.Limits.MaxRecords)
-		stats, ferr := ingest.ReadFeed(src, clerkSink{p}, fc)
+		stats, ferr := ingest.ReadFeed(src, p, fc)
 		skipped = make(map[string]int)
 		for k, n := range stats.Rejected {
 			skipped["invalid "+string(k)] = n
@@ -181,28 +188,3 @@ func summary(p *pusher, d time.Duration, skipped map[string]int, bad []string) s
 	}
 	return strings.TrimRight(b.String(), "\n")
 }
-
-type retailSink struct{ p *pusher }
-
-func (s retailSink) Product(r *ingest.Product) error   { return s.p.add(ingest.KindProducts, r) }
-func (s retailSink) Customer(r *ingest.Customer) error { return s.p.add(ingest.KindCustomers, r) }
-func (s retailSink) Order(r *ingest.Order) error       { return s.p.add(ingest.KindOrders, r) }
-
-type clerkSink struct{ p *pusher }
-
-func addAll[T any](p *pusher, kind ingest.Kind, recs []T) error {
-	for i := range recs {
-		if err := p.add(kind, &recs[i]); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (s clerkSink) Categories(r []ingest.Category) error {
-	return addAll(s.p, ingest.KindCategories, r)
-}
-func (s clerkSink) Products(r []ingest.Product) error   { return addAll(s.p, ingest.KindProducts, r) }
-func (s clerkSink) Customers(r []ingest.Customer) error { return addAll(s.p, ingest.KindCustomers, r) }
-func (s clerkSink) Orders(r []ingest.Order) error       { return addAll(s.p, ingest.KindOrders, r) }
-func (s clerkSink) Pages(r []ingest.Page) error         { return addAll(s.p, ingest.KindPages, r) }

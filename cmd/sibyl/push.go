@@ -15,21 +15,20 @@ import (
 	"github.com/sibylhq/sibyl/ingest"
 )
 
-// pusher sends records to a node's data endpoints in batches, several
+// pusher sends batches of records to a node's data endpoints, several
 // batches in flight, retrying what a node could not replicate. Upserts are
-// idempotent, so a retried or re-run batch changes nothing twice.
+// idempotent, so a retried or re-run batch changes nothing twice. It is an
+// ingest.FeedSink: the Clerk feed reader feeds it directly, the Online
+// Retail reader through ingest.RetailBatcher.
 //
 // Ordering: orders name products and customers, so before an orders batch
-// is sent every product and customer batch sent so far must be
+// is sent every catalog and customer batch sent so far must be
 // acknowledged (a barrier on those kinds only).
 type pusher struct {
 	base, key, priv string
-	batchSize       int
 	client          *http.Client
 	sem             chan struct{}
-
-	bufs     map[ingest.Kind][]any
-	inflight map[ingest.Kind]*sync.WaitGroup
+	inflight        map[ingest.Kind]*sync.WaitGroup
 
 	mu       sync.Mutex
 	firstErr error
@@ -39,15 +38,13 @@ type pusher struct {
 	retries  atomic.Int64
 }
 
-func newPusher(base, key, priv string, batchSize, concurrency int) *pusher {
+func newPusher(base, key, priv string, concurrency int) *pusher {
 	p := &pusher{
 		base: strings.TrimRight(base, "/"), key: key, priv: priv,
-		batchSize: batchSize,
 		client: &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{
 			MaxIdleConnsPerHost: concurrency, MaxConnsPerHost: concurrency,
 		}},
 		sem:      make(chan struct{}, concurrency),
-		bufs:     make(map[ingest.Kind][]any),
 		inflight: make(map[ingest.Kind]*sync.WaitGroup),
 		sent:     make(map[ingest.Kind]*atomic.Int64),
 	}
@@ -58,40 +55,34 @@ func newPusher(base, key, priv string, batchSize, concurrency int) *pusher {
 	return p
 }
 
-// add buffers one record; a full buffer is sent.
-func (p *pusher) add(kind ingest.Kind, rec any) error {
+func (p *pusher) Categories(r []ingest.Category) error {
+	return p.push(ingest.KindCategories, r, len(r), 0)
+}
+func (p *pusher) Products(r []ingest.Product) error { return p.push(ingest.KindProducts, r, len(r), 0) }
+func (p *pusher) Customers(r []ingest.Customer) error {
+	return p.push(ingest.KindCustomers, r, len(r), 0)
+}
+func (p *pusher) Pages(r []ingest.Page) error { return p.push(ingest.KindPages, r, len(r), 0) }
+func (p *pusher) Orders(r []ingest.Order) error {
+	lines := 0
+	for i := range r {
+		lines += len(r[i].Products)
+	}
+	for _, dep := range []ingest.Kind{ingest.KindCategories, ingest.KindProducts, ingest.KindCustomers} {
+		p.inflight[dep].Wait()
+	}
+	return p.push(ingest.KindOrders, r, len(r), lines)
+}
+
+// push sends one batch in the background; the reader may reuse nothing
+// of it, since the body is encoded before push returns.
+func (p *pusher) push(kind ingest.Kind, recs any, n, lines int) error {
 	if err := p.err(); err != nil {
 		return err
 	}
-	p.bufs[kind] = append(p.bufs[kind], rec)
-	if len(p.bufs[kind]) >= p.batchSize {
-		p.flush(kind)
-	}
-	return nil
-}
-
-func (p *pusher) flush(kind ingest.Kind) {
-	recs := p.bufs[kind]
-	if len(recs) == 0 {
-		return
-	}
-	p.bufs[kind] = nil
-	if kind == ingest.KindOrders {
-		for _, dep := range []ingest.Kind{ingest.KindCategories, ingest.KindProducts, ingest.KindCustomers} {
-			p.flush(dep)
-			p.inflight[dep].Wait()
-		}
-	}
 	body, err := json.Marshal(map[string]any{string(kind): recs})
 	if err != nil {
-		p.fail(err)
-		return
-	}
-	lines := 0
-	if kind == ingest.KindOrders {
-		for _, r := range recs {
-			lines += len(r.(*ingest.Order).Products)
-		}
+		return err
 	}
 	wg := p.inflight[kind]
 	wg.Add(1)
@@ -100,20 +91,18 @@ func (p *pusher) flush(kind ingest.Kind) {
 		defer func() { <-p.sem; wg.Done() }()
 		unknown, err := p.send(kind, body)
 		if err != nil {
-			p.fail(fmt.Errorf("cannot send a batch of %d %s: %w", len(recs), kind, err))
+			p.fail(fmt.Errorf("cannot send a batch of %d %s: %w", n, kind, err))
 			return
 		}
-		p.sent[kind].Add(int64(len(recs)))
+		p.sent[kind].Add(int64(n))
 		p.lines.Add(int64(lines))
 		p.unknown.Add(int64(unknown))
 	}()
+	return nil
 }
 
-// close sends what is buffered and waits for every batch.
+// close waits for every batch in flight.
 func (p *pusher) close() error {
-	for _, k := range ingest.Kinds {
-		p.flush(k)
-	}
 	for _, k := range ingest.Kinds {
 		p.inflight[k].Wait()
 	}
