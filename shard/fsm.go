@@ -227,41 +227,54 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 func (f *FSM) applyCommand(txn *badger.Txn, w *batchWriter, added map[string]int64, c *Command) any {
 	f.clock = max(f.clock, c.Time)
 	if c.ID != "" {
-		if f.isDuplicate(txn, added, c.ID) {
+		prev, found := f.lookupID(txn, added, c.ID)
+		if found && prev >= f.clock-f.window {
 			return ErrDuplicateCommand
+		}
+		if found {
+			// Expired and applied again: drop the old time-index entry so
+			// pruning it later cannot delete the new record.
+			w.del(f.timeKey(prev, c.ID))
 		}
 		added[c.ID] = c.Time
 		w.set(f.key(nsID, []byte(c.ID)), u64(uint64(c.Time)))
-		w.set(joinKey(f.key(nsTime, u64(sortableTime(c.Time))), []byte(c.ID)), nil)
+		w.set(f.timeKey(c.Time, c.ID), nil)
 		f.oldestID = min(f.oldestID, c.Time)
 	}
 	return f.sm.Apply(w, c)
 }
 
-// isDuplicate reports whether id was applied within the dedup window. An id
-// whose time is before clock-window counts as absent whether or not pruning
-// has deleted it yet, which keeps the answer deterministic across replicas
-// that prune at different batch boundaries.
-func (f *FSM) isDuplicate(txn *badger.Txn, added map[string]int64, id string) bool {
-	cutoff := f.clock - f.window
+func (f *FSM) timeKey(t int64, id string) []byte {
+	return joinKey(f.key(nsTime, u64(sortableTime(t))), []byte(id))
+}
+
+// lookupID returns the command time recorded for id. An id whose time is
+// before clock-window counts as absent whether or not pruning has deleted
+// it yet, which keeps dedup deterministic across replicas that prune at
+// different batch boundaries.
+func (f *FSM) lookupID(txn *badger.Txn, added map[string]int64, id string) (int64, bool) {
 	if t, ok := added[id]; ok {
-		return t >= cutoff
+		return t, true
 	}
 	item, err := txn.Get(f.key(nsID, []byte(id)))
 	if errors.Is(err, badger.ErrKeyNotFound) {
-		return false
+		return 0, false
 	}
 	if err != nil {
 		panic(fmt.Sprintf("shard %s: cannot read command id: %v", f.group, err))
 	}
 	var t int64
-	_ = item.Value(func(b []byte) error {
-		if len(b) == 8 {
-			t = int64(binary.BigEndian.Uint64(b))
+	err = item.Value(func(b []byte) error {
+		if len(b) != 8 {
+			return fmt.Errorf("id record of %d bytes", len(b))
 		}
+		t = int64(binary.BigEndian.Uint64(b))
 		return nil
 	})
-	return t >= cutoff
+	if err != nil {
+		panic(fmt.Sprintf("shard %s: cannot read command id: %v", f.group, err))
+	}
+	return t, true
 }
 
 // prune deletes up to maxPrunePerBatch expired ids, oldest first.

@@ -109,6 +109,15 @@ func TestFSMDedupWindowExpiresAndPrunes(t *testing.T) {
 	if !equalResults(res[0], []any{"set:a", ErrDuplicateCommand}) {
 		t.Fatalf("results = %#v: an expired id must apply again, a live one must not", res[0])
 	}
+	// Pruning the first use of "old" must not forget its second use.
+	f.ApplyBatch([]*raft.Log{entryOf(4, setCmd("later", "d", "1", t0+day+day/2))})
+	res = f.ApplyBatch([]*raft.Log{entryOf(5, setCmd("old", "a", "3", t0+day+day/2))})
+	if !equalResults(res[0], []any{ErrDuplicateCommand}) {
+		t.Fatalf("re-applied id forgotten after pruning its first use: %#v", res[0])
+	}
+	if n := countKeys(t, db, f.key(nsTime, nil)); n != countKeys(t, db, f.key(nsID, nil)) {
+		t.Fatalf("time index has %d keys for %d ids", n, countKeys(t, db, f.key(nsID, nil)))
+	}
 }
 
 func TestFSMSnapshotRestoreIntoFreshState(t *testing.T) {
