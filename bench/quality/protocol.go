@@ -207,3 +207,39 @@ func Holdouts(cases []Case) []compute.Holdout {
 	}
 	return out
 }
+
+// RetailSnapshot turns orders into a compute snapshot as the store engine
+// would: every item with its name and price, Time the last order's time.
+func RetailSnapshot(d *Retail, orders []Order) *compute.Snapshot {
+	snap := &compute.Snapshot{Version: uint64(len(orders)), NumUsers: len(d.UserIDs), NumItems: len(d.ItemIDs)}
+	for _, o := range orders {
+		snap.Orders = append(snap.Orders, compute.SnapshotOrder{User: o.User, Time: o.Time, Items: o.Items, Qty: o.Qty})
+		snap.Time = max(snap.Time, o.Time)
+	}
+	snap.Items = make([]compute.ItemAttributes, len(d.ItemIDs))
+	for i := range snap.Items {
+		snap.Items[i] = compute.ItemAttributes{Text: d.Names[i], Price: d.Prices[i]}
+	}
+	return snap
+}
+
+// BuildRetailModel builds the production model (compute.BuildModel with
+// cfg) and live stats from the training orders.
+func BuildRetailModel(ctx context.Context, d *Retail, train []Order, cfg compute.ModelConfig, seed uint64) (*compute.Model, *compute.Stats, error) {
+	snap := RetailSnapshot(d, train)
+	st, err := compute.StatsFromSnapshot(snap, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg.ALS.Seed = seed
+	m, err := compute.BuildModel(ctx, snap, st, cfg, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	return m, st, nil
+}
+
+// ModelScorer scores items for a trained customer with the model.
+func ModelScorer(m *compute.Model, known []bool) Scorer {
+	return FactorScorer(m.Factors, known)
+}

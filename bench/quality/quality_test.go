@@ -53,13 +53,13 @@ func TestRetailTemporalBeatsPopularity(t *testing.T) {
 		t.Fatalf("retail-temporal has %d test users, want > 1000 (filtering broken?)", len(s.Cases))
 	}
 	pop := Evaluate(s.Cases, len(d.ItemIDs), PopularityScorer(s.Matrix))
-	f, _, err := TrainALS(context.Background(), s.Matrix, alsConfig(s.Matrix, 1))
+	model, _, err := BuildRetailModel(context.Background(), d, s.Train, compute.DefaultModelConfig(), 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	als := Evaluate(s.Cases, len(d.ItemIDs), FactorScorer(f, s.Known))
+	als := Evaluate(s.Cases, len(d.ItemIDs), ModelScorer(model, s.Known))
 	t.Logf("popularity %+v", pop)
-	t.Logf("ALS        %+v", als)
+	t.Logf("model      %+v", als)
 	if als.NDCG10 < 2*pop.NDCG10 || als.Hit10 < 1.5*pop.Hit10 {
 		t.Errorf("ALS does not clearly beat popularity: NDCG@10 %.4f vs %.4f, HR@10 %.4f vs %.4f", als.NDCG10, pop.NDCG10, als.Hit10, pop.Hit10)
 	}
