@@ -299,7 +299,10 @@ func (f *FSM) prune(txn *badger.Txn, w *batchWriter, added map[string]int64) {
 		}
 		id := k[len(opts.Prefix)+8:]
 		w.del(it.Item().KeyCopy(nil))
-		w.del(f.key(nsID, id))
+		// An id used again in this call has a new record: keep it.
+		if _, again := added[string(id)]; !again {
+			w.del(f.key(nsID, id))
+		}
 		n++
 	}
 	// Ids added in this call are not visible to txn; keep them covered.

@@ -109,9 +109,18 @@ func TestFSMDedupWindowExpiresAndPrunes(t *testing.T) {
 	if !equalResults(res[0], []any{"set:a", ErrDuplicateCommand}) {
 		t.Fatalf("results = %#v: an expired id must apply again, a live one must not", res[0])
 	}
-	// Pruning the first use of "old" must not forget its second use.
-	f.ApplyBatch([]*raft.Log{entryOf(4, setCmd("later", "d", "1", t0+day+day/2))})
-	res = f.ApplyBatch([]*raft.Log{entryOf(5, setCmd("old", "a", "3", t0+day+day/2))})
+	// "mid" expires and is used again in the same apply call that prunes
+	// its first use: the second use must stay remembered, also after a
+	// later prune pass.
+	res = f.ApplyBatch([]*raft.Log{
+		entryOf(4, setCmd("later", "d", "1", t0+day+day/2+1)),
+		entryOf(5, setCmd("mid", "b", "3", t0+day+day/2+1)),
+	})
+	if !equalResults(res[1], []any{"set:b"}) {
+		t.Fatalf("expired id not applied again: %#v", res[1])
+	}
+	f.ApplyBatch([]*raft.Log{entryOf(6, setCmd("later2", "e", "1", t0+2*day))})
+	res = f.ApplyBatch([]*raft.Log{entryOf(7, setCmd("mid", "b", "4", t0+2*day))})
 	if !equalResults(res[0], []any{ErrDuplicateCommand}) {
 		t.Fatalf("re-applied id forgotten after pruning its first use: %#v", res[0])
 	}
