@@ -38,7 +38,10 @@ type SnapshotOrder struct {
 // Snapshot is the data a Model is built from: the store's state at one
 // data version (e.g. the applied Raft index).
 type Snapshot struct {
-	Version            uint64
+	Version uint64
+	// Time (unix seconds) is the data version's timestamp, the "now" of
+	// recency weighting; it travels with the data so replicas agree.
+	Time               int64
 	NumUsers, NumItems int
 	Orders             []SnapshotOrder
 	Events             []Event
@@ -62,6 +65,16 @@ type ModelConfig struct {
 	// event (orders count 1 per order line) in the factor model and in
 	// session fold-in.
 	EventWeight [3]float32
+	// RecencyHalfLife (seconds, 0 = off) decays an order's strength in
+	// the factor model by its age at Snapshot.Time: 2^(-age/halfLife).
+	// On retail-temporal's validation window 15 days beat no decay by
+	// 0.101 vs 0.089 NDCG@10 (docs/quality.md): recent baskets say more
+	// about the next one.
+	RecencyHalfLife int64
+	// RecencyAlpha replaces the size-based default ALS alpha when recency
+	// weighting is on (decayed strengths are <= 1, so confidence needs a
+	// larger scale); ignored when ALS is set explicitly.
+	RecencyAlpha float32
 	// Workers bounds training parallelism; 0 means GOMAXPROCS.
 	Workers int
 }
@@ -74,6 +87,8 @@ func DefaultModelConfig() ModelConfig {
 		Substitutes:            DefaultSubstituteConfig(),
 		ComplementFactorWeight: 0.2,
 		EventWeight:            [3]float32{0.1, 0.2, 0.5},
+		RecencyHalfLife:        15 * 24 * 3600,
+		RecencyAlpha:           8,
 	}
 }
 
@@ -92,6 +107,9 @@ func (c ModelConfig) Validate() error {
 	}
 	if err := c.Substitutes.Validate(); err != nil {
 		return err
+	}
+	if c.RecencyHalfLife < 0 || c.RecencyAlpha < 0 {
+		return fmt.Errorf("recency half-life and alpha must be >= 0, got %d, %v", c.RecencyHalfLife, c.RecencyAlpha)
 	}
 	if c.ComplementFactorWeight < 0 {
 		return fmt.Errorf("complement factor weight must be >= 0, got %v", c.ComplementFactorWeight)
@@ -213,8 +231,9 @@ func BuildModel(ctx context.Context, snap *Snapshot, stats *Stats, cfg ModelConf
 		if o.User < 0 {
 			continue
 		}
+		w := RecencyWeight(snap.Time-o.Time, cfg.RecencyHalfLife)
 		for _, it := range o.Items {
-			if err := b.Add(o.User, it, 1); err != nil {
+			if err := b.Add(o.User, it, w); err != nil {
 				return nil, fmt.Errorf("cannot build model at version %d: %w", snap.Version, err)
 			}
 			k := [2]int32{o.User, it}
@@ -245,6 +264,9 @@ func BuildModel(ctx context.Context, snap *Snapshot, stats *Stats, cfg ModelConf
 			seed := ac.Seed
 			ac = DefaultALSConfig(train.NumUsers, train.NumItems, train.NNZ())
 			ac.Seed = seed
+			if cfg.RecencyHalfLife > 0 && cfg.RecencyAlpha > 0 {
+				ac.Alpha = cfg.RecencyAlpha
+			}
 		}
 		ac.Workers = workers
 		f, err := TrainALS(ctx, train, ac, progress)
@@ -263,6 +285,15 @@ func BuildModel(ctx context.Context, snap *Snapshot, stats *Stats, cfg ModelConf
 	}
 	m.substitutes = subs
 	return m, nil
+}
+
+// RecencyWeight is 2^(-age/halfLife), the strength of an interaction of
+// the given age; 1 when halfLife is 0 (off) or age <= 0.
+func RecencyWeight(age, halfLife int64) float32 {
+	if halfLife <= 0 || age <= 0 {
+		return 1
+	}
+	return float32(math.Exp2(-float64(age) / float64(halfLife)))
 }
 
 // NumItems is the catalog size the model knows.

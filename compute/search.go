@@ -27,8 +27,8 @@ type ALSGrid struct {
 func DefaultALSGrid() ALSGrid {
 	return ALSGrid{
 		Factors:        []int{32, 64, 128},
-		Regularization: []float32{0.1, 0.5, 2, 8},
-		Alpha:          []float32{2, 8, 24},
+		Regularization: []float32{4, 16, 32, 64},
+		Alpha:          []float32{1, 2, 4},
 	}
 }
 
