@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -84,7 +85,10 @@ type GroupConfig struct {
 	SnapshotRetain int
 	// RaftLogLevel is hashicorp/raft's level ("warn", "info", ...).
 	RaftLogLevel string
-	Logger       *slog.Logger
+	// LogThrottle: a repeated raft warning or error is logged at most once
+	// per this period (0 logs every line).
+	LogThrottle time.Duration
+	Logger      *slog.Logger
 }
 
 // DefaultGroupConfig returns a config with everything but the identity,
@@ -96,6 +100,7 @@ func DefaultGroupConfig() GroupConfig {
 		DedupWindow:    DefaultDedupWindow,
 		SnapshotRetain: 2,
 		RaftLogLevel:   "warn",
+		LogThrottle:    10 * time.Second,
 	}
 }
 
@@ -114,6 +119,8 @@ func (c GroupConfig) Validate() error {
 		return errors.New("group: Mux is required")
 	case c.StateMachine == nil:
 		return errors.New("group: StateMachine is required")
+	case c.LogThrottle < 0:
+		return errors.New("group: LogThrottle must not be negative")
 	case c.DedupWindow <= 0:
 		return errors.New("group: DedupWindow must be positive")
 	case c.SnapshotRetain < 1:
@@ -175,7 +182,7 @@ func (g *Group) open() error {
 	hlog := hclog.New(&hclog.LoggerOptions{
 		Name:        "raft",
 		Level:       hclog.LevelFromString(cfg.RaftLogLevel),
-		Output:      slogWriter{g.logger},
+		Output:      slogWriter{l: g.logger, throttle: newLogThrottle(cfg.LogThrottle)},
 		DisableTime: true,
 	})
 	snapDir := filepath.Join(cfg.DataDir, "snapshots", cfg.GroupID)
@@ -320,22 +327,47 @@ func (g *Group) AppliedIndex() uint64 { return g.fsm.AppliedIndex() }
 // LastIndex is the last index in this node's Raft log.
 func (g *Group) LastIndex() uint64 { return g.raft.LastIndex() }
 
-// Voters returns the group's current configuration.
-func (g *Group) Voters() ([]Peer, error) {
+// Configuration returns the group's current voters and non-voters.
+func (g *Group) Configuration() (voters, nonvoters []Peer, err error) {
 	f := g.raft.GetConfiguration()
 	if err := f.Error(); err != nil {
-		return nil, err
+		return nil, nil, g.prop.mapErr(err)
 	}
-	var out []Peer
 	for _, s := range f.Configuration().Servers {
-		out = append(out, Peer{ID: string(s.ID), Addr: string(s.Address)})
+		p := Peer{ID: string(s.ID), Addr: string(s.Address)}
+		if s.Suffrage == raft.Voter {
+			voters = append(voters, p)
+		} else {
+			nonvoters = append(nonvoters, p)
+		}
 	}
-	return out, nil
+	return voters, nonvoters, nil
 }
 
 // AddVoter adds (or updates) a voter; only the leader can.
 func (g *Group) AddVoter(ctx context.Context, p Peer) error {
 	return g.wait(ctx, g.raft.AddVoter(raft.ServerID(p.ID), raft.ServerAddress(p.Addr), 0, timeoutOf(ctx)))
+}
+
+// AddNonvoter adds a replica that receives the log but does not vote: the
+// first step of a shard move (promote it with AddVoter once caught up).
+func (g *Group) AddNonvoter(ctx context.Context, p Peer) error {
+	return g.wait(ctx, g.raft.AddNonvoter(raft.ServerID(p.ID), raft.ServerAddress(p.Addr), 0, timeoutOf(ctx)))
+}
+
+// DemoteVoter turns a voter into a non-voter; only the leader can.
+func (g *Group) DemoteVoter(ctx context.Context, id string) error {
+	return g.wait(ctx, g.raft.DemoteVoter(raft.ServerID(id), 0, timeoutOf(ctx)))
+}
+
+// TransferLeadership hands leadership to the given voter, or to the most
+// up-to-date one when to is nil. The leader never removes itself directly:
+// it transfers first.
+func (g *Group) TransferLeadership(ctx context.Context, to *Peer) error {
+	if to == nil {
+		return g.wait(ctx, g.raft.LeadershipTransfer())
+	}
+	return g.wait(ctx, g.raft.LeadershipTransferToServer(raft.ServerID(to.ID), raft.ServerAddress(to.Addr)))
 }
 
 // RemoveServer removes a server from the group; only the leader can.
@@ -388,8 +420,15 @@ func (g *Group) Shutdown() error {
 	return g.closeErr
 }
 
-// slogWriter feeds hclog's lines into slog at a matching level.
-type slogWriter struct{ l *slog.Logger }
+// slogWriter feeds hclog's lines into slog at a matching level. Raft
+// repeats the same warning or error many times a second while a peer is
+// down, so each distinct message (logger name and the text up to the next
+// ':') is logged at most once per throttle period, with the number of
+// lines suppressed in between.
+type slogWriter struct {
+	l        *slog.Logger
+	throttle *logThrottle
+}
 
 func (w slogWriter) Write(p []byte) (int, error) {
 	line := bytes.TrimSpace(p)
@@ -404,6 +443,61 @@ func (w slogWriter) Write(p []byte) (int, error) {
 			break
 		}
 	}
-	w.l.Log(context.Background(), level, string(line))
+	msg := string(line)
+	if level >= slog.LevelWarn && w.throttle != nil {
+		// "raft: failed to appendEntries to: peer=..." -> "raft: failed to appendEntries to"
+		name, rest, _ := strings.Cut(msg, ": ")
+		event, _, _ := strings.Cut(rest, ":")
+		ok, suppressed := w.throttle.allow(level.String() + " " + name + ": " + event)
+		if !ok {
+			return len(p), nil
+		}
+		if suppressed > 0 {
+			w.l.Log(context.Background(), level, msg, "suppressed", suppressed)
+			return len(p), nil
+		}
+	}
+	w.l.Log(context.Background(), level, msg)
 	return len(p), nil
+}
+
+// logThrottle lets each key through once per period.
+type logThrottle struct {
+	period time.Duration
+	now    func() time.Time
+
+	mu   sync.Mutex
+	keys map[string]*throttled
+}
+
+type throttled struct {
+	last       time.Time
+	suppressed int
+}
+
+func newLogThrottle(period time.Duration) *logThrottle {
+	return &logThrottle{period: period, now: time.Now, keys: make(map[string]*throttled)}
+}
+
+// allow reports whether key may be logged now and how many lines were
+// suppressed since it last was.
+func (t *logThrottle) allow(key string) (bool, int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := t.now()
+	e := t.keys[key]
+	if e == nil {
+		if len(t.keys) > 1024 { // bound memory against unbounded distinct keys
+			clear(t.keys)
+		}
+		t.keys[key] = &throttled{last: now}
+		return true, 0
+	}
+	if now.Sub(e.last) < t.period {
+		e.suppressed++
+		return false, 0
+	}
+	n := e.suppressed
+	e.last, e.suppressed = now, 0
+	return true, n
 }

@@ -214,6 +214,9 @@ func (m *Manager) Shard(i int) *Group { return m.shards[i] }
 // Meta returns the meta group.
 func (m *Manager) Meta() *Group { return m.meta }
 
+// Groups returns the meta group followed by the data shards in order.
+func (m *Manager) Groups() []*Group { return append([]*Group{m.meta}, m.shards...) }
+
 // Group returns a group by id, or nil.
 func (m *Manager) Group(id string) *Group { return m.byID[id] }
 

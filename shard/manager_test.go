@@ -114,10 +114,28 @@ func TestThreeNodeCluster(t *testing.T) {
 				t.Fatalf("add voter to %s: %v", id, err)
 			}
 		}
-		if v, err := g.Voters(); err != nil || len(v) != 3 {
-			t.Fatalf("group %s voters = %v, %v", id, v, err)
+		if v, nv, err := g.Configuration(); err != nil || len(v) != 3 || len(nv) != 0 {
+			t.Fatalf("group %s voters = %v, non-voters %v, %v", id, v, nv, err)
 		}
 	}
+
+	// Membership steps of a shard move: demote, promote, hand over.
+	meta := m1.Meta()
+	p3 := Peer{ID: "n3", Addr: m3.RaftAddr()}
+	if err := meta.DemoteVoter(ctxTimeout(t, 5*time.Second), "n3"); err != nil {
+		t.Fatal(err)
+	}
+	if v, nv, _ := meta.Configuration(); len(v) != 2 || len(nv) != 1 || nv[0] != p3 {
+		t.Fatalf("after demote: voters %v non-voters %v", v, nv)
+	}
+	if err := meta.AddVoter(ctxTimeout(t, 5*time.Second), p3); err != nil {
+		t.Fatal(err)
+	}
+	s1 := ShardGroupID(1)
+	if err := m1.Group(s1).TransferLeadership(ctxTimeout(t, 5*time.Second), &Peer{ID: "n2", Addr: m2.RaftAddr()}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "n2 to lead "+s1, m2.Group(s1).IsLeader)
 
 	// Replication: a write on the leader reaches every replica.
 	s0 := ShardGroupID(0)
