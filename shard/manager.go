@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 
@@ -226,6 +227,30 @@ func (m *Manager) RaftAddr() string { return m.mux.Addr().String() }
 // ProposeStore proposes a store-scoped command to its shard.
 func (m *Manager) ProposeStore(ctx context.Context, cmd *Command) (any, uint64, error) {
 	return m.shards[m.ShardFor(cmd.Store)].Propose(ctx, cmd)
+}
+
+// WaitReady blocks until every group knows a leader (on any node), or ctx
+// ends. A fresh single node needs one election timeout or two.
+func (m *Manager) WaitReady(ctx context.Context) error {
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for {
+		missing := ""
+		for _, g := range m.Groups() {
+			if id, _ := g.Leader(); id == "" {
+				missing = g.ID()
+				break
+			}
+		}
+		if missing == "" {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w: group %s has no leader: %w", ErrNoQuorum, missing, ctx.Err())
+		case <-t.C:
+		}
+	}
 }
 
 // Close shuts down every group, then the Raft port and the databases.

@@ -58,8 +58,13 @@ func TestManagerPersistsShardCount(t *testing.T) {
 	if m.ShardCount() != 4 || m.Meta() == nil || m.Group(MetaGroupID) != m.Meta() || m.Group(ShardGroupID(3)) != m.Shard(3) {
 		t.Fatalf("manager groups wrong: %d shards", m.ShardCount())
 	}
-	for _, g := range append([]*Group{m.Meta()}, m.shards...) {
-		waitLeader(t, g)
+	if err := m.WaitReady(ctxTimeout(t, 10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range m.Groups() {
+		if !g.IsLeader() {
+			t.Fatalf("WaitReady returned before group %s had a leader", g.ID())
+		}
 	}
 	cmd := &Command{ID: "c1", Store: "store-42", Op: "set", Time: 1, Body: []byte("name=shop")}
 	res, _, err := m.ProposeStore(ctxTimeout(t, 5*time.Second), cmd)
