@@ -37,11 +37,11 @@ const DefaultDedupWindow = 24 * time.Hour
 //
 // Node-level keys start with a 0 byte (no group id is empty).
 const (
-	nsData  = 'd'
-	nsMeta  = 'm'
-	nsID    = 'i'
-	nsTime  = 't'
-	nsStart = 0
+	nsData = 'd'
+	nsMeta = 'm'
+	nsID   = 'i'
+	nsTime = 't'
+	nsNode = 0
 )
 
 var (
@@ -51,7 +51,7 @@ var (
 
 // maxPrunePerBatch bounds the expired ids deleted per ApplyBatch call so a
 // clock jump cannot stall apply. Expired ids left behind are ignored by the
-// dedup check anyway (see isDuplicate), so pruning is only space reclamation.
+// dedup check anyway (see lookupID), so pruning is only space reclamation.
 const maxPrunePerBatch = 4096
 
 func groupPrefix(group string) []byte {

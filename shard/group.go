@@ -107,8 +107,10 @@ func DefaultGroupConfig() GroupConfig {
 // Validate checks required fields and cross-field rules.
 func (c GroupConfig) Validate() error {
 	switch {
-	case c.GroupID == "" || len(c.GroupID) > 255:
-		return errors.New("group: GroupID must be 1..255 bytes")
+	case !validGroupID(c.GroupID):
+		return fmt.Errorf("group: GroupID %q must be 1..255 of [A-Za-z0-9_.-] (it names a directory)", c.GroupID)
+	case hclog.LevelFromString(c.RaftLogLevel) == hclog.NoLevel:
+		return fmt.Errorf("group: unknown RaftLogLevel %q", c.RaftLogLevel)
 	case c.NodeID == "":
 		return errors.New("group: NodeID is required")
 	case c.DataDir == "":
@@ -136,6 +138,19 @@ func (c GroupConfig) Validate() error {
 		}
 	}
 	return c.Proposer.Validate()
+}
+
+func validGroupID(id string) bool {
+	if id == "" || len(id) > 255 || id == "." || id == ".." {
+		return false
+	}
+	for _, r := range id {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '.' || r == '-'
+		if !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // Group is one Raft group of a node: log and stable store views, snapshot

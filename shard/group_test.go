@@ -265,3 +265,29 @@ func BenchmarkProposeThroughput(b *testing.B) {
 		})
 	}
 }
+
+func TestGroupConfigValidate(t *testing.T) {
+	n := newTestNode(t, "n1", t.TempDir())
+	defer n.close()
+	good := n.groupConfig("s0", newKV(), n.self())
+	if err := good.Validate(); err != nil {
+		t.Fatalf("valid config rejected: %v", err)
+	}
+	for name, mutate := range map[string]func(*GroupConfig){
+		"group id with slash": func(c *GroupConfig) { c.GroupID = "../x" },
+		"no node id":          func(c *GroupConfig) { c.NodeID = "" },
+		"no state machine":    func(c *GroupConfig) { c.StateMachine = nil },
+		"lease above heartbeat": func(c *GroupConfig) {
+			c.Timers.LeaderLeaseTimeout = 2 * c.Timers.HeartbeatTimeout
+		},
+		"bad log level":       func(c *GroupConfig) { c.RaftLogLevel = "loud" },
+		"peer without addr":   func(c *GroupConfig) { c.Bootstrap = []Peer{{ID: "x"}} },
+		"zero proposer batch": func(c *GroupConfig) { c.Proposer.MaxCommands = 0 },
+	} {
+		c := good
+		mutate(&c)
+		if err := c.Validate(); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}

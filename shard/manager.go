@@ -99,7 +99,7 @@ type Manager struct {
 	closeErr  error
 }
 
-var shardCountKey = []byte{nsStart, 'n', 's', 'h', 'a', 'r', 'd', 's'}
+var shardCountKey = []byte{nsNode, 'n', 's', 'h', 'a', 'r', 'd', 's'}
 
 // Open opens the databases under DataDir/raft-log and DataDir/state, binds
 // the Raft port and starts the meta group and every data shard.
