@@ -291,3 +291,49 @@ func TestGroupConfigValidate(t *testing.T) {
 		}
 	}
 }
+
+// A new replica whose missing entries were compacted away gets the leader's
+// snapshot through raft (FSM.Restore), then the entries after it.
+func TestNewReplicaInstallsSnapshot(t *testing.T) {
+	n1 := newTestNode(t, "n1", t.TempDir())
+	defer n1.close()
+	n2 := newTestNode(t, "n2", t.TempDir())
+	defer n2.close()
+	cfg1 := n1.groupConfig("s0", newKV(), n1.self())
+	cfg1.Timers.TrailingLogs = 5
+	g1 := openGroup(t, cfg1)
+	defer g1.Shutdown()
+	waitLeader(t, g1)
+	ctx := ctxTimeout(t, 10*time.Second)
+	for i := range 40 {
+		if _, _, err := g1.Propose(ctx, setCmd(fmt.Sprint("id", i), fmt.Sprint(i), "v", int64(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := g1.Snapshot(); err != nil {
+		t.Fatal(err)
+	}
+
+	sm2 := newKV()
+	g2 := openGroup(t, n2.groupConfig("s0", sm2, nil))
+	defer g2.Shutdown()
+	if g2.Bootstrapped() {
+		t.Fatal("a group without bootstrap peers bootstrapped")
+	}
+	if err := g1.AddVoter(ctx, Peer{ID: "n2", Addr: n2.mux.Addr().String()}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := g1.Propose(ctx, setCmd("after", "after", "v", 100)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "the new replica to catch up", func() bool {
+		_, ok := sm2.get("after")
+		return ok && len(sm2.snapshot()) == 41
+	})
+	sm2.mu.Lock()
+	loads, applies := sm2.loads, sm2.applies
+	sm2.mu.Unlock()
+	if loads != 2 || applies >= 40 {
+		t.Fatalf("new replica: %d loads, %d applies; want a snapshot restore (2 loads), not a full replay", loads, applies)
+	}
+}

@@ -132,6 +132,9 @@ func Open(dir string, s Sizing, logger *slog.Logger) (*DB, error) {
 		WithValueLogFileSize(s.ValueLogFileSize).
 		WithSyncWrites(s.SyncWrites).
 		WithMetricsEnabled(false).
+		// Each key has one writer (a group's raft or apply goroutine), so
+		// transaction conflict tracking is pure overhead.
+		WithDetectConflicts(false).
 		WithLogger(slogAdapter{logger})
 	if s.ValueThreshold > 0 {
 		opts = opts.WithValueThreshold(s.ValueThreshold)
