@@ -2,6 +2,7 @@ package query
 
 import (
 	"fmt"
+	"github.com/valyala/fasthttp/pprofhandler"
 	"sync"
 	"time"
 
@@ -51,5 +52,10 @@ func (s *Server) handleMetrics(r *request) error {
 	r.ctx.SetContentType("text/plain; version=0.0.4")
 	s.metrics.set.WritePrometheus(r.ctx)
 	metrics.WriteProcessMetrics(r.ctx)
+	return nil
+}
+
+func (s *Server) handlePprof(r *request) error {
+	pprofhandler.PprofHandler(r.ctx)
 	return nil
 }

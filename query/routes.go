@@ -9,6 +9,8 @@ func (s *Server) buildRoutes() map[string]route {
 		{"/ready", accessNone, s.handleReady},
 		{"/metrics", accessNone, s.handleMetrics},
 		{"/v2/stores", accessAdmin, s.handleStores},
+		// Go profiles for operators: /debug/pprof/{heap,profile,goroutine,...}.
+		{"/debug/pprof", accessAdmin, s.handlePprof},
 
 		// Data (private key): GET by ids or paged, POST upsert, PATCH
 		// partial update, DELETE by ids.

@@ -154,6 +154,10 @@ type readCache struct {
 	popular  cachedIDs
 	trending cachedIDs
 	newest   cachedIDs
+	// seeded caches answers of logics with seed products at
+	// seededVersion.
+	seeded        map[string][]ingest.ID
+	seededVersion uint64
 }
 
 type cachedIDs struct {
@@ -298,10 +302,7 @@ const seedDepth = 200
 // MostSoldWith ranks products by the number of orders they share with the
 // given products (raw co-purchase counts, summed over the seeds).
 func (s *Store) MostSoldWith(products []ingest.ID) []ingest.ID {
-	sales := s.salesLocked()
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.mergeSeeds(products, func(i int32, dst []compute.Scored) []compute.Scored {
+	return s.seeded("most_sold_with", products, func(sales *salesStats, i int32, dst []compute.Scored) []compute.Scored {
 		return sales.co.MostSoldWith(i, seedDepth, nil, dst)
 	})
 }
@@ -310,12 +311,47 @@ func (s *Store) MostSoldWith(products []ingest.ID) []ingest.ID {
 // normalised co-purchase score (compute.CoPurchase.Complementary), summed
 // over the seeds.
 func (s *Store) Complementary(products []ingest.ID) []ingest.ID {
-	sales := s.salesLocked()
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.mergeSeeds(products, func(i int32, dst []compute.Scored) []compute.Scored {
+	return s.seeded("complementary", products, func(sales *salesStats, i int32, dst []compute.Scored) []compute.Scored {
 		return sales.co.Complementary(i, seedDepth, nil, dst)
 	})
+}
+
+// seededCacheMax bounds the answers kept per store version; a product page
+// asks about one product, so the working set is the catalog.
+const seededCacheMax = 50000
+
+// seeded answers a logic of seed products from the cache of the current
+// store version, computing it on a miss: scanning a best-seller's
+// neighbour row costs far more than the request budget.
+func (s *Store) seeded(logic string, products []ingest.ID, top func(*salesStats, int32, []compute.Scored) []compute.Scored) []ingest.ID {
+	key := logic
+	for _, p := range products {
+		key += "\x00" + string(p)
+	}
+	sales := s.salesLocked()
+	s.mu.RLock()
+	v := s.version
+	s.mu.RUnlock()
+	c := &s.cache
+	c.mu.Lock()
+	if c.seededVersion == v {
+		if ids, ok := c.seeded[key]; ok {
+			c.mu.Unlock()
+			return ids
+		}
+	}
+	c.mu.Unlock()
+	s.mu.RLock()
+	ids := s.mergeSeeds(products, func(i int32, dst []compute.Scored) []compute.Scored { return top(sales, i, dst) })
+	s.mu.RUnlock()
+	c.mu.Lock()
+	if c.seededVersion != v || len(c.seeded) >= seededCacheMax {
+		c.seeded = make(map[string][]ingest.ID)
+		c.seededVersion = v
+	}
+	c.seeded[key] = ids
+	c.mu.Unlock()
+	return ids
 }
 
 func (s *Store) mergeSeeds(products []ingest.ID, top func(int32, []compute.Scored) []compute.Scored) []ingest.ID {
