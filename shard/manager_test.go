@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -95,58 +97,119 @@ func TestManagerPersistsShardCount(t *testing.T) {
 	}
 }
 
+// clusterTimers are a little slower than FastRaftTimers so that a loaded
+// 2-core CI machine does not lose leader leases mid-test.
+func clusterTimers() RaftTimers {
+	t := FastRaftTimers()
+	t.HeartbeatTimeout, t.ElectionTimeout = 250*time.Millisecond, 250*time.Millisecond
+	t.LeaderLeaseTimeout = 125 * time.Millisecond
+	return t
+}
+
+// leaderOf polls until one of the managers leads group id.
+func leaderOf(t *testing.T, ms []*Manager, id string) *Manager {
+	t.Helper()
+	var leader *Manager
+	eventually(t, 10*time.Second, "a leader of "+id, func() bool {
+		for _, m := range ms {
+			if m.Group(id).IsLeader() {
+				leader = m
+				return true
+			}
+		}
+		return false
+	})
+	return leader
+}
+
+// onLeader runs op on the group's current leader, again while leadership
+// moves (ErrNotLeader, ErrNoQuorum); op must be safe to repeat.
+func onLeader(t *testing.T, ms []*Manager, id string, op func(*Manager) error) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		err := op(leaderOf(t, ms, id))
+		if err == nil {
+			return
+		}
+		if !errors.Is(err, ErrNotLeader) && !errors.Is(err, ErrNoQuorum) || time.Now().After(deadline) {
+			t.Fatalf("group %s: %v", id, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func proposeOn(ctxT *testing.T, cmd *Command, id string) func(*Manager) error {
+	return func(m *Manager) error {
+		res, _, err := m.Group(id).Propose(ctxTimeout(ctxT, 5*time.Second), cmd)
+		if err == nil && res != "set:"+strings.SplitN(string(cmd.Body), "=", 2)[0] && res != ErrDuplicateCommand {
+			return fmt.Errorf("unexpected result %v", res)
+		}
+		return err
+	}
+}
+
 func TestThreeNodeCluster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts three in-process nodes")
 	}
 	ms := &machines{}
 	dirs := []string{t.TempDir(), t.TempDir(), t.TempDir()}
-	m1 := openManager(t, testConfig("n1", dirs[0], "127.0.0.1:0", 2, ms))
-	c2 := testConfig("n2", dirs[1], "127.0.0.1:0", 2, ms)
-	c2.Join = true
-	m2 := openManager(t, c2)
+	cfg := func(i int, join bool, bind string) Config {
+		c := testConfig(fmt.Sprint("n", i+1), dirs[i], bind, 2, ms)
+		c.Join = join
+		c.Group.Timers = clusterTimers()
+		return c
+	}
+	m1 := openManager(t, cfg(0, false, "127.0.0.1:0"))
+	m2 := openManager(t, cfg(1, true, "127.0.0.1:0"))
 	defer m2.Close()
-	c3 := testConfig("n3", dirs[2], "127.0.0.1:0", 2, ms)
-	c3.Join = true
-	m3 := openManager(t, c3)
+	m3 := openManager(t, cfg(2, true, "127.0.0.1:0"))
 	defer m3.Close()
+	all := []*Manager{m1, m2, m3}
 	groups := []string{MetaGroupID, ShardGroupID(0), ShardGroupID(1)}
 	for _, id := range groups {
-		g := m1.Group(id)
-		waitLeader(t, g)
 		for _, m := range []*Manager{m2, m3} {
-			if err := g.AddVoter(ctxTimeout(t, 5*time.Second), Peer{ID: m.cfg.NodeID, Addr: m.RaftAddr()}); err != nil {
-				t.Fatalf("add voter to %s: %v", id, err)
+			p := Peer{ID: m.cfg.NodeID, Addr: m.RaftAddr()}
+			onLeader(t, all, id, func(l *Manager) error { return l.Group(id).AddVoter(ctxTimeout(t, 5*time.Second), p) })
+		}
+		onLeader(t, all, id, func(l *Manager) error {
+			v, nv, err := l.Group(id).Configuration()
+			if err == nil && (len(v) != 3 || len(nv) != 0) {
+				t.Fatalf("group %s voters = %v, non-voters %v", id, v, nv)
 			}
-		}
-		if v, nv, err := g.Configuration(); err != nil || len(v) != 3 || len(nv) != 0 {
-			t.Fatalf("group %s voters = %v, non-voters %v, %v", id, v, nv, err)
-		}
+			return err
+		})
 	}
 
 	// Membership steps of a shard move: demote, promote, hand over.
-	meta := m1.Meta()
 	p3 := Peer{ID: "n3", Addr: m3.RaftAddr()}
-	if err := meta.DemoteVoter(ctxTimeout(t, 5*time.Second), "n3"); err != nil {
-		t.Fatal(err)
-	}
-	if v, nv, _ := meta.Configuration(); len(v) != 2 || len(nv) != 1 || nv[0] != p3 {
-		t.Fatalf("after demote: voters %v non-voters %v", v, nv)
-	}
-	if err := meta.AddVoter(ctxTimeout(t, 5*time.Second), p3); err != nil {
-		t.Fatal(err)
-	}
+	onLeader(t, all, MetaGroupID, func(l *Manager) error {
+		if l == m3 {
+			return l.Meta().TransferLeadership(ctxTimeout(t, 5*time.Second), nil)
+		}
+		if err := l.Meta().DemoteVoter(ctxTimeout(t, 5*time.Second), "n3"); err != nil {
+			return err
+		}
+		v, nv, err := l.Meta().Configuration()
+		if err == nil && (len(v) != 2 || len(nv) != 1 || nv[0] != p3) {
+			t.Fatalf("after demote: voters %v non-voters %v", v, nv)
+		}
+		return err
+	})
+	onLeader(t, all, MetaGroupID, func(l *Manager) error { return l.Meta().AddVoter(ctxTimeout(t, 5*time.Second), p3) })
 	s1 := ShardGroupID(1)
-	if err := m1.Group(s1).TransferLeadership(ctxTimeout(t, 5*time.Second), &Peer{ID: "n2", Addr: m2.RaftAddr()}); err != nil {
-		t.Fatal(err)
-	}
+	onLeader(t, all, s1, func(l *Manager) error {
+		if l == m2 {
+			return nil
+		}
+		return l.Group(s1).TransferLeadership(ctxTimeout(t, 5*time.Second), &Peer{ID: "n2", Addr: m2.RaftAddr()})
+	})
 	eventually(t, 5*time.Second, "n2 to lead "+s1, m2.Group(s1).IsLeader)
 
 	// Replication: a write on the leader reaches every replica.
 	s0 := ShardGroupID(0)
-	if _, _, err := m1.Group(s0).Propose(ctxTimeout(t, 5*time.Second), setCmd("w1", "k", "v1", 1)); err != nil {
-		t.Fatal(err)
-	}
+	onLeader(t, all, s0, proposeOn(t, setCmd("w1", "k", "v1", 1), s0))
 	for _, n := range []string{"n1", "n2", "n3"} {
 		eventually(t, 5*time.Second, "replication to "+n, func() bool {
 			v, _ := ms.get(n, s0).get("k")
@@ -154,54 +217,58 @@ func TestThreeNodeCluster(t *testing.T) {
 		})
 	}
 	// A follower refuses writes and names the leader.
-	_, _, err := m2.Group(s0).Propose(ctxTimeout(t, time.Second), setCmd("w2", "k", "x", 2))
-	var nl *NotLeaderError
-	if !errors.As(err, &nl) || !errors.Is(err, ErrNotLeader) || nl.LeaderAddr != m1.RaftAddr() || nl.LeaderID != "n1" {
-		t.Fatalf("follower propose err = %v, want NotLeaderError naming n1 at %s", err, m1.RaftAddr())
-	}
-
-	// Stop the leader: the two others elect one and still commit.
-	addr1 := m1.RaftAddr()
-	if err := m1.Close(); err != nil {
-		t.Fatal(err)
-	}
-	var leader *Manager
-	eventually(t, 10*time.Second, "a new leader of "+s0, func() bool {
-		for _, m := range []*Manager{m2, m3} {
-			if m.Group(s0).IsLeader() {
-				leader = m
-				return true
+	eventually(t, 5*time.Second, "a follower to name the leader", func() bool {
+		leader := leaderOf(t, all, s0)
+		for _, f := range all {
+			if f == leader {
+				continue
 			}
+			_, _, err := f.Group(s0).Propose(ctxTimeout(t, time.Second), setCmd("w2", "k", "x", 2))
+			var nl *NotLeaderError
+			if !errors.As(err, &nl) || !errors.Is(err, ErrNotLeader) {
+				t.Fatalf("follower propose err = %v, want a NotLeaderError", err)
+			}
+			return nl.LeaderAddr == leader.RaftAddr() && nl.LeaderID == leader.cfg.NodeID
 		}
 		return false
 	})
-	if _, _, err := leader.Group(s0).Propose(ctxTimeout(t, 5*time.Second), setCmd("w3", "k", "v3", 3)); err != nil {
-		t.Fatalf("commit with one node down: %v", err)
+
+	// Stop the leader of s0: the two others elect one and still commit.
+	old := leaderOf(t, all, s0)
+	oldIdx := slices.Index(all, old)
+	addr := old.RaftAddr()
+	if err := old.Close(); err != nil {
+		t.Fatal(err)
 	}
-	for _, n := range []string{"n2", "n3"} {
-		eventually(t, 5*time.Second, "replication to "+n, func() bool {
-			v, _ := ms.get(n, s0).get("k")
+	rest := slices.Delete(slices.Clone(all), oldIdx, oldIdx+1)
+	onLeader(t, rest, s0, proposeOn(t, setCmd("w3", "k", "v3", 3), s0))
+	for _, m := range rest {
+		eventually(t, 5*time.Second, "replication to "+m.cfg.NodeID, func() bool {
+			v, _ := ms.get(m.cfg.NodeID, s0).get("k")
 			return v == "v3"
 		})
 	}
 
 	// The stopped node restarts on its old address and catches up.
-	m1 = openManager(t, testConfig("n1", dirs[0], addr1, 2, ms))
-	defer m1.Close()
+	back := openManager(t, cfg(oldIdx, oldIdx != 0, addr))
+	defer back.Close()
+	if m1 != old {
+		defer m1.Close()
+	}
+	node := back.cfg.NodeID
 	// Loaded from its own disk (v1), or already caught up (v3).
-	if v, _ := ms.get("n1", s0).get("k"); v != "v1" && v != "v3" {
+	if v, _ := ms.get(node, s0).get("k"); v != "v1" && v != "v3" {
 		t.Fatalf("restarted node state = %q, want v1 from its own disk", v)
 	}
 	eventually(t, 10*time.Second, "restarted node to catch up", func() bool {
-		v, _ := ms.get("n1", s0).get("k")
+		v, _ := ms.get(node, s0).get("k")
 		return v == "v3"
 	})
-	for _, g := range m1.shards {
+	for _, g := range back.Groups() {
 		if g.Bootstrapped() {
 			t.Fatal("restarted node re-bootstrapped")
 		}
 	}
-	_ = fmt.Sprint()
 }
 
 // Every goroutine the manager starts (badger, raft, transport, proposer,
