@@ -65,7 +65,7 @@ func (r *fakeRaft) LeaderWithID() (raft.ServerAddress, raft.ServerID) {
 func TestProposerBatchesBySizeAndCount(t *testing.T) {
 	fr := &fakeRaft{state: raft.Leader}
 	cfg := DefaultProposerConfig()
-	cfg.Linger = 50 * time.Millisecond
+	cfg.Linger = 200 * time.Millisecond // long, so a loaded machine still batches
 	cfg.MaxCommands = 10
 	p := newProposer("g", fr, cfg)
 	defer func() { p.close(); p.wait() }()
