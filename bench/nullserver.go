@@ -59,6 +59,9 @@ func StartNullServer(cfg NullServerConfig) (*NullServer, error) {
 		NoDefaultDate:         true,
 		NoDefaultServerHeader: true,
 		IdleTimeout:           30 * time.Second,
+		// Short, so that the worker pool's cleaner goroutine ends within
+		// a second of Close.
+		MaxIdleWorkerDuration: time.Second,
 	}
 	go func() { s.served <- s.srv.Serve(ln) }()
 	return s, nil

@@ -135,11 +135,17 @@ func resultRow(res Result) string {
 	offered := "max"
 	if res.Mode == OpenLoop {
 		offered = fmt.Sprintf("%g", res.OfferedRate)
+		if res.Behind {
+			offered += " (behind)"
+		}
 	}
 	l := res.Latency
 	ceil, thr, p99 := "–", "–", "–"
 	if res.Ceiling != nil && res.VsCeiling != nil {
 		ceil = fmt.Sprintf("%.0f", res.Ceiling.RPS)
+		if res.Ceiling.Behind {
+			ceil += " (behind: loadgen-bound)"
+		}
 		thr = fmt.Sprintf("%.3f", res.VsCeiling.Throughput)
 		p99 = fmt.Sprintf("%.2f", res.VsCeiling.P99)
 	}
@@ -179,7 +185,9 @@ func markdown(r Report) string {
 	}
 	b.WriteString("Latency is client-side. In open loop it runs from each request's intended send time, " +
 		"so queueing is counted; in closed loop it runs from the actual send. Throughput is answers " +
-		"(any status) per second; errors are non-2xx answers and transport failures.\n\n")
+		"(any status) per second; errors are non-2xx answers and transport failures. \"behind\" marks an " +
+		"open-loop run that did not keep its offered rate; on the ceiling it means the load generator " +
+		"itself was the limit at that rate.\n\n")
 	if len(r.Runs) > 0 {
 		b.WriteString("## Runs\n\n" + tableHeader)
 		for _, res := range r.Runs {

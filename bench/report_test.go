@@ -24,6 +24,7 @@ func TestWriteReport(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "out")
 	ceil := fakeResult("c", 100, 100, 500)
 	run := fakeResult("popular", 100, 99, 2000)
+	ceil.Behind = true
 	run.Ceiling, run.VsCeiling = &ceil, compare(run, ceil)
 	run.Endpoints = map[string]EndpointResult{"a": {Responses: 5, RPS: 5}, "b": {Responses: 7, RPS: 7}}
 	rep := Report{
@@ -66,7 +67,7 @@ func TestWriteReport(t *testing.T) {
 	for _, want := range []string{
 		"# test report",
 		"shared these", // the shared-CPU warning
-		"| popular | open | 100 | 4 | 99 | 99 | 0.50 | 1.00 | 2.00 | 4.00 | 6.00 | http_503:2 | 100 | 0.990 | 4.00 |",
+		"| popular | open | 100 | 4 | 99 | 99 | 0.50 | 1.00 | 2.00 | 4.00 | 6.00 | http_503:2 | 100 (behind: loadgen-bound) | 0.990 | 4.00 |",
 		"](" + SweepPlotName("popular sweep") + ")",
 		"](" + NodesPlot + ")",
 		"### popular by endpoint",

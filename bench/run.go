@@ -44,6 +44,11 @@ type Result struct {
 	// schedule: high values mean every connection was busy (queueing,
 	// already inside Latency) or the generator lacked CPU.
 	SendLag *Summary `json:"send_lag,omitempty"`
+	// Behind (open loop) says the offered rate was not kept: fewer than
+	// 95% of the planned requests were answered in time, or some were
+	// never sent. For the ceiling it means the load generator itself is
+	// the limit at this rate, and the run says little about the server.
+	Behind bool `json:"behind,omitempty"`
 	// Status counts responses by HTTP status; Errors counts non-2xx
 	// responses ("http_503") and transport failures ("timeout",
 	// "connection").
@@ -183,14 +188,16 @@ func newEndpoints(cfg Config) ([]endpoint, error) {
 		eps = append(eps, endpoint{
 			base: u.Scheme + "://" + u.Host,
 			client: &fasthttp.HostClient{
-				Name:                "sibyl-bench",
-				Addr:                hostPort(u),
-				IsTLS:               u.Scheme == "https",
-				MaxConns:            cfg.Connections,
-				MaxConnWaitTimeout:  cfg.Timeout,
-				ReadTimeout:         cfg.Timeout,
-				WriteTimeout:        cfg.Timeout,
-				MaxIdleConnDuration: 10 * time.Second,
+				Name:               "sibyl-bench",
+				Addr:               hostPort(u),
+				IsTLS:              u.Scheme == "https",
+				MaxConns:           cfg.Connections,
+				MaxConnWaitTimeout: cfg.Timeout,
+				ReadTimeout:        cfg.Timeout,
+				WriteTimeout:       cfg.Timeout,
+				// Short, so that fasthttp's per-client idle-connection
+				// cleaner goroutine ends within a second of the run.
+				MaxIdleConnDuration: time.Second,
 			},
 		})
 	}
@@ -442,6 +449,7 @@ func collect(cfg Config, workers []*worker, start, warmEnd, end time.Time, nsPer
 		res.Unsent = max(res.Planned-attempts, 0)
 		s := lag.Summary()
 		res.SendLag = &s
+		res.Behind = res.Unsent > 0 || res.RPS < 0.95*cfg.Rate
 	}
 	if len(byLabel) > 1 {
 		res.Endpoints = map[string]EndpointResult{}

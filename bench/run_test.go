@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -91,6 +92,9 @@ func TestOpenLoopLowRateMeasuresServiceTime(t *testing.T) {
 		if res.Status["200"] != res.Responses || res.Errors != nil {
 			t.Fatalf("status = %v, errors = %v", res.Status, res.Errors)
 		}
+		if res.Behind {
+			bad("behind at a rate far below capacity")
+		}
 		// Warm-up (100 ms = 5 requests) is sent but not counted.
 		if got := ns.Requests() - before; got < res.Responses+4 {
 			bad("server saw %d requests, want the %d measured plus the warm-up", got, res.Responses)
@@ -130,6 +134,9 @@ func TestOpenLoopOverloadShowsQueueing(t *testing.T) {
 	// 1.3 s at 100/s answers about 130 of 200: the rest were never sent.
 	if res.Unsent < 40 || res.Responses+res.Unsent != res.Planned {
 		t.Errorf("responses %d + unsent %d, want planned %d with a backlog left", res.Responses, res.Unsent, res.Planned)
+	}
+	if !res.Behind {
+		t.Error("not marked behind although half the offered rate was not served")
 	}
 	if res.SendLag == nil || res.SendLag.P99Us < 200_000 {
 		t.Errorf("send lag = %+v, want the backlog to show", res.SendLag)
@@ -260,6 +267,61 @@ func TestRunStopsOnCancel(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("Run did not stop after cancel")
+	}
+}
+
+func TestRunLeavesNoGoroutines(t *testing.T) {
+	run := func(ceiling bool) {
+		ns, err := StartNullServer(NullServerConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := testConfig(ns.URL())
+		cfg.Mode = OpenLoop
+		cfg.Rate = 200
+		cfg.Warmup = 0
+		cfg.Duration = 100 * time.Millisecond
+		cfg.Ceiling = ceiling
+		_, err = Run(context.Background(), cfg)
+		if cerr := ns.Close(); cerr != nil {
+			t.Fatal(cerr)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// fasthttp's idle cleaners (client connections, server workers) end
+	// within about a second; poll for that.
+	// settle polls until the count is at most limit or, with limit < 0,
+	// has not changed for 1.5 s (longer than the cleaners' period).
+	settle := func(limit int) int {
+		n, stable := runtime.NumGoroutine(), 0
+		for deadline := time.Now().Add(6 * time.Second); time.Now().Before(deadline); {
+			time.Sleep(100 * time.Millisecond)
+			m := runtime.NumGoroutine()
+			if limit >= 0 && m <= limit {
+				return m
+			}
+			if m == n {
+				stable++
+			} else {
+				stable = 0
+			}
+			if limit < 0 && stable >= 15 {
+				return m
+			}
+			n = m
+		}
+		return n
+	}
+	// A first run starts fasthttp's process-wide dialer cache cleaner,
+	// which lives as long as the process by design; count after it.
+	run(false)
+	baseline := settle(-1)
+	run(true)
+	if n := settle(baseline); n > baseline {
+		buf := make([]byte, 1<<16)
+		t.Errorf("%d goroutines after Run, %d before:\n%s", n, baseline, buf[:runtime.Stack(buf, true)])
 	}
 }
 

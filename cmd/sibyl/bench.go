@@ -50,8 +50,8 @@ type benchProfile struct {
 }
 
 var benchProfiles = map[string]benchProfile{
-	"quick": {duration: 4 * time.Second, warmup: time.Second, sweepScenarios: []string{"popular", "complementary"},
-		sweepFractions: []float64{0.1, 0.3, 0.5, 0.7, 0.9, 1.1}},
+	"quick": {duration: 3 * time.Second, warmup: time.Second, sweepScenarios: []string{"popular", "complementary"},
+		sweepFractions: []float64{0.1, 0.3, 0.6, 0.9, 1.1}},
 	"full": {duration: 20 * time.Second, warmup: 5 * time.Second, sweepScenarios: []string{"popular", "complementary", "ingest_orders"},
 		sweepFractions: []float64{0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.2}},
 }
