@@ -180,7 +180,8 @@ func (c *CoPurchase) top(item int32, k int, exclude []int32, dst []Scored, dampi
 		return dst
 	}
 	var col TopKCollector
-	col.Reset(k)
+	var hbuf [32]Scored
+	col.resetWith(k, hbuf[:])
 	for j, n := range c.rows[item] {
 		if n < minCount || slices.Contains(exclude, j) {
 			continue

@@ -40,7 +40,8 @@ type SnapshotOrder struct {
 type Snapshot struct {
 	Version uint64
 	// Time (unix seconds) is the data version's timestamp, the "now" of
-	// recency weighting; it travels with the data so replicas agree.
+	// recency weighting; it travels with the data so replicas agree. 0
+	// means the newest order's time.
 	Time               int64
 	NumUsers, NumItems int
 	Orders             []SnapshotOrder
@@ -227,11 +228,19 @@ func BuildModel(ctx context.Context, snap *Snapshot, stats *Stats, cfg ModelConf
 	}
 	b := NewInteractionsBuilder(snap.NumUsers, snap.NumItems)
 	last := map[[2]int32]int64{}
+	// Recency is relative to the snapshot's time; a snapshot without one
+	// uses its newest order, so the weighting never silently turns off.
+	ref := snap.Time
+	if ref == 0 {
+		for _, o := range snap.Orders {
+			ref = max(ref, o.Time)
+		}
+	}
 	for _, o := range snap.Orders {
 		if o.User < 0 {
 			continue
 		}
-		w := RecencyWeight(snap.Time-o.Time, cfg.RecencyHalfLife)
+		w := RecencyWeight(ref-o.Time, cfg.RecencyHalfLife)
 		for _, it := range o.Items {
 			if err := b.Add(o.User, it, w); err != nil {
 				return nil, fmt.Errorf("cannot build model at version %d: %w", snap.Version, err)
@@ -376,7 +385,8 @@ func (m *Model) SubstitutesFor(items []int32, k int, exclude []int32, dst []Scor
 		}
 	}
 	var col TopKCollector
-	col.Reset(k)
+	var hbuf [32]Scored
+	col.resetWith(k, hbuf[:])
 	for j, s := range acc {
 		if !slices.Contains(items, j) && !slices.Contains(exclude, j) {
 			col.Offer(j, s)
@@ -404,7 +414,8 @@ func (m *Model) Audience(items []int32, k int, boughtSince int64, exclude func(u
 	s := scratch[:f.NumUsers]
 	f.ScoreUsers(q, s)
 	var col TopKCollector
-	col.Reset(k)
+	var hbuf [32]Scored
+	col.resetWith(k, hbuf[:])
 	for u := range s {
 		lo, hi := m.Train.Indptr[u], m.Train.Indptr[u+1]
 		if lo == hi {

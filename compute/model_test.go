@@ -253,3 +253,24 @@ func BenchmarkModelQueries(b *testing.B) {
 		}
 	})
 }
+
+func TestBuildModelRecencyWeights(t *testing.T) {
+	const day = 86400
+	snap := &Snapshot{NumUsers: 1, NumItems: 2, Orders: []SnapshotOrder{
+		{User: 0, Time: 100 * day, Items: []int32{0}},
+		{User: 0, Time: 130 * day, Items: []int32{1}},
+	}}
+	cfg := DefaultModelConfig()
+	cfg.RecencyHalfLife = 15 * day
+	for _, tm := range []int64{0, 130 * day} {
+		snap.Time = tm // 0 falls back to the newest order
+		m, err := BuildModel(context.Background(), snap, nil, cfg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, ws := m.Train.Row(0)
+		if ws[1] != 1 || math.Abs(float64(ws[0])-0.25) > 1e-6 {
+			t.Fatalf("snapshot time %d: weights %v, want [0.25 1] (two half-lives old, new)", tm, ws)
+		}
+	}
+}

@@ -114,7 +114,8 @@ func (p *Popularity) Popular(k int, exclude []int32, dst []Scored) []Scored {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	var col TopKCollector
-	col.Reset(k)
+	var hbuf [32]Scored
+	col.resetWith(k, hbuf[:])
 	// Rank in the log domain (monotonic, no exp per item), relative to
 	// the last sale so values fit float32; convert only the winners.
 	ref := float64(p.lastSale) / float64(p.cfg.HalfLife)
@@ -163,7 +164,8 @@ func (p *Popularity) Trending(now int64, k int, exclude []int32, dst []Scored) [
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	var col TopKCollector
-	col.Reset(k)
+	var hbuf [32]Scored
+	col.resetWith(k, hbuf[:])
 	for i := range p.pop {
 		if math.IsInf(p.pop[i], -1) || slices.Contains(exclude, int32(i)) {
 			continue

@@ -36,6 +36,17 @@ func (c *TopKCollector) Reset(k int) {
 	c.h = c.h[:0]
 }
 
+// resetWith empties the collector and uses buf's storage when it is large
+// enough, so a caller's stack array can back a small top-k.
+func (c *TopKCollector) resetWith(k int, buf []Scored) {
+	c.k = k
+	if cap(buf) >= k {
+		c.h = buf[:0]
+	} else {
+		c.h = c.h[:0]
+	}
+}
+
 // Offer considers one candidate. NaN and -Inf scores are ignored.
 func (c *TopKCollector) Offer(idx int32, score float32) {
 	if c.k <= 0 || score != score || math.IsInf(float64(score), -1) {
@@ -107,11 +118,8 @@ func (c *TopKCollector) AppendSorted(dst []Scored) []Scored {
 // exclude, best first. scores is not modified.
 func TopK(scores []float32, k int, exclude []int32, dst []Scored) []Scored {
 	var c TopKCollector
-	c.Reset(k)
 	var hbuf [32]Scored
-	if k <= len(hbuf) {
-		c.h = hbuf[:0]
-	}
+	c.resetWith(k, hbuf[:])
 	var sbuf [64]float32
 	saved := sbuf[:0]
 	if len(exclude) > len(sbuf) {
