@@ -47,6 +47,11 @@ type Config struct {
 	// and kept in DataDir/admin.token.
 	AdminToken string
 
+	// ModelCheckInterval is how often the model loop looks for stores
+	// whose model is due; ModelQuiet is how long a store must have been
+	// without writes before it is trained (bulk imports finish first).
+	ModelCheckInterval, ModelQuiet time.Duration
+
 	HTTP   query.Config
 	Engine engine.Config
 	// Group is the template of every Raft group's settings.
@@ -62,14 +67,16 @@ func DefaultConfig() Config {
 	// A whole import batch is one command; let the proposer carry it.
 	g.Proposer.MaxBytes = 64 << 20
 	return Config{
-		DataDir:    "./data",
-		HTTPAddr:   ":8080",
-		RaftAddr:   "127.0.0.1:7000",
-		GossipAddr: "127.0.0.1:7946",
-		Shards:     shard.DefaultShards,
-		HTTP:       query.DefaultConfig(),
-		Engine:     engine.DefaultConfig(),
-		Group:      g,
+		DataDir:            "./data",
+		HTTPAddr:           ":8080",
+		RaftAddr:           "127.0.0.1:7000",
+		GossipAddr:         "127.0.0.1:7946",
+		Shards:             shard.DefaultShards,
+		ModelCheckInterval: 2 * time.Second,
+		ModelQuiet:         3 * time.Second,
+		HTTP:               query.DefaultConfig(),
+		Engine:             engine.DefaultConfig(),
+		Group:              g,
 	}
 }
 
@@ -106,6 +113,12 @@ func (c *Config) Validate() error {
 	if c.AdminToken != "" && len(c.AdminToken) < 16 {
 		errs = append(errs, errors.New("the admin token must be at least 16 characters"))
 	}
+	if c.ModelCheckInterval <= 0 || c.ModelQuiet < 0 {
+		errs = append(errs, errors.New("model check interval must be positive and model quiet time not negative"))
+	}
+	if err := c.Engine.Validate(); err != nil {
+		errs = append(errs, err)
+	}
 	h := c.HTTP
 	h.Addr = c.HTTPAddr
 	if err := h.Validate(); err != nil {
@@ -126,6 +139,9 @@ type Node struct {
 
 	mu      sync.Mutex
 	engines map[string]*engine.Engine // by group id
+
+	stop context.CancelFunc // stops the background loops
+	wg   sync.WaitGroup
 }
 
 // Open starts storage, the Raft groups and the HTTP server.
@@ -176,6 +192,10 @@ func Open(cfg Config, log *slog.Logger) (*Node, error) {
 		n.shards.Close()
 		return nil, err
 	}
+	loopCtx, stop := context.WithCancel(context.Background())
+	n.stop = stop
+	n.wg.Add(1)
+	go n.modelLoop(loopCtx)
 	n.log.Info("sibyl node started", "http", n.http.Addr(), "raft", n.shards.RaftAddr(), "data_dir", cfg.DataDir, "shards", n.shards.ShardCount())
 	return n, nil
 }
@@ -352,6 +372,10 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	var errs []error
 	if n.http != nil {
 		errs = append(errs, n.http.Shutdown(ctx))
+	}
+	if n.stop != nil {
+		n.stop()
+		n.wg.Wait()
 	}
 	if n.shards != nil {
 		errs = append(errs, n.shards.Close())

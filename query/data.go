@@ -328,3 +328,32 @@ func checkPatches(body []byte, lim ingest.Limits) ([]byte, error) {
 	}
 	return json.Marshal(patches)
 }
+
+// handleAudience answers "which customers should get an offer on these
+// products": interest=<product id or list>, limit (default 100), best
+// first, leaving out customers who just bought them.
+func (s *Server) handleAudience(r *request) error {
+	interest, err := r.p.list("interest")
+	if err != nil {
+		return err
+	}
+	if len(interest) == 0 {
+		return errBadRequest("parameter \"interest\" is required: a product id or a list of them")
+	}
+	limit, err := r.p.intParam("limit", 100, 1, 100000)
+	if err != nil {
+		return err
+	}
+	st, serr := s.backend.StoreData(r.store)
+	if serr != nil {
+		return s.backendErr(serr)
+	}
+	var out []string
+	if st != nil {
+		out = st.Audience(toIDs(interest), limit)
+	}
+	if out == nil {
+		out = []string{}
+	}
+	return writeJSON(r.ctx, map[string]any{"status": "ok", "result": out, "count": len(out)})
+}

@@ -22,31 +22,47 @@ type logic struct {
 }
 
 var (
-	logicPopular         = logic{"popular", func(_ *request, st *engine.Store) ([]ingest.ID, error) { return st.Popular(), nil }, false}
-	logicTrending        = logic{"trending", func(_ *request, st *engine.Store) ([]ingest.ID, error) { return st.Trending(), nil }, true}
-	logicNew             = logic{"new", func(_ *request, st *engine.Store) ([]ingest.ID, error) { return st.New(), nil }, false}
-	logicRecentlyBought  = logic{"recently_bought", func(_ *request, st *engine.Store) ([]ingest.ID, error) { return st.RecentlyBought(), nil }, false}
-	logicMostSoldWith    = logic{"most_sold_with", seeded((*engine.Store).MostSoldWith), true}
-	logicComplementary   = logic{"complementary", seeded((*engine.Store).Complementary), true}
-	logicCustomerHistory = logic{"customer/history", func(r *request, st *engine.Store) ([]ingest.ID, error) {
-		customer, err := r.p.str("customer")
+	logicPopular               = logic{"popular", func(_ *request, st *engine.Store) ([]ingest.ID, error) { return st.Popular(), nil }, false}
+	logicTrending              = logic{"trending", func(_ *request, st *engine.Store) ([]ingest.ID, error) { return st.Trending(), nil }, true}
+	logicNew                   = logic{"new", func(_ *request, st *engine.Store) ([]ingest.ID, error) { return st.New(), nil }, false}
+	logicRecentlyBought        = logic{"recently_bought", func(_ *request, st *engine.Store) ([]ingest.ID, error) { return st.RecentlyBought(), nil }, false}
+	logicMostSoldWith          = logic{"most_sold_with", seeded((*engine.Store).MostSoldWith), true}
+	logicComplementary         = logic{"complementary", seeded((*engine.Store).Complementary), true}
+	logicSubstituting          = logic{"substituting", seeded((*engine.Store).Substituting), true}
+	logicCustomerHistory       = logic{"customer/history", customerLogic((*engine.Store).CustomerHistory), false}
+	logicCustomerComplementary = logic{"customer/complementary", customerLogic((*engine.Store).CustomerComplementary), true}
+	logicCustomerSubstituting  = logic{"customer/substituting", customerLogic((*engine.Store).CustomerSubstituting), true}
+)
+
+// customerLogic wraps a logic of the `customer` (id) or `email` parameter.
+func customerLogic(f func(*engine.Store, ingest.ID, string) ([]ingest.ID, error)) func(*request, *engine.Store) ([]ingest.ID, error) {
+	return func(r *request, st *engine.Store) ([]ingest.ID, error) {
+		customer, email, err := customerParams(r)
 		if err != nil {
 			return nil, err
 		}
-		email, err := r.p.str("email")
-		if err != nil {
-			return nil, err
-		}
-		if customer == "" && email == "" {
-			return nil, errBadRequest("parameter \"customer\" or \"email\" is required")
-		}
-		ids, herr := st.CustomerHistory(ingest.ID(customer), email)
+		ids, herr := f(st, ingest.ID(customer), email)
 		if errors.Is(herr, engine.ErrUnknownCustomer) {
 			return nil, errNotFound("no customer %q in this store", firstNonEmpty(customer, email))
 		}
 		return ids, herr
-	}, false}
-)
+	}
+}
+
+func customerParams(r *request) (customer, email string, err error) {
+	customer, aerr := r.p.str("customer")
+	if aerr != nil {
+		return "", "", aerr
+	}
+	email, aerr = r.p.str("email")
+	if aerr != nil {
+		return "", "", aerr
+	}
+	if customer == "" && email == "" {
+		return "", "", errBadRequest("parameter \"customer\" or \"email\" is required")
+	}
+	return customer, email, nil
+}
 
 // seeded wraps a logic of the `products` parameter.
 func seeded(f func(*engine.Store, []ingest.ID) []ingest.ID) func(*request, *engine.Store) ([]ingest.ID, error) {
@@ -127,17 +143,16 @@ func (s *Server) recs(l logic) func(*request) error {
 // so that a bad request is a 400 whether or not data exists.
 func (s *Server) checkLogicParams(r *request, l logic) error {
 	switch l.name {
-	case "most_sold_with", "complementary":
+	case "most_sold_with", "complementary", "substituting":
 		if raw, err := r.p.list("products"); err != nil {
 			return err
 		} else if len(raw) == 0 {
 			return errBadRequest("parameter \"products\" is required: a product id or a list of them")
 		}
-	case "customer/history":
-		c, _ := r.p.str("customer")
-		e, _ := r.p.str("email")
-		if c == "" && e == "" {
-			return errBadRequest("parameter \"customer\" or \"email\" is required")
+	case "customer/history", "customer/complementary", "customer/substituting":
+		c, e, err := customerParams(r)
+		if err != nil {
+			return err
 		}
 		return errNotFound("no customer %q in this store", firstNonEmpty(c, e))
 	}

@@ -32,8 +32,13 @@ func (s *Server) buildRoutes() map[string]route {
 		{"/v2/recommendations/most_sold_with", accessPublic, s.recs(logicMostSoldWith)},
 		{"/v2/recommendations/complementary", accessPublic, s.recs(logicComplementary)},
 		{"/v2/recommendations/bundle", accessPublic, s.recs(logicComplementary)},
+		{"/v2/recommendations/substituting", accessPublic, s.recs(logicSubstituting)},
 		// Customer data needs the private key.
 		{"/v2/recommendations/customer/history", accessPrivate, s.recs(logicCustomerHistory)},
+		{"/v2/recommendations/customer/complementary", accessPrivate, s.recs(logicCustomerComplementary)},
+		{"/v2/recommendations/customer/substituting", accessPrivate, s.recs(logicCustomerSubstituting)},
+		// Audiences: which customers should get an offer on these products.
+		{"/v2/campaigns/customers", accessPrivate, s.handleAudience},
 	}
 	m := make(map[string]route, len(rs))
 	for _, r := range rs {

@@ -13,7 +13,9 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
+	"github.com/sibylhq/sibyl/compute"
 	"github.com/sibylhq/sibyl/ingest"
 	"github.com/sibylhq/sibyl/shard"
 )
@@ -50,15 +52,36 @@ type Engine struct {
 	cfg    Config
 }
 
-// Config tunes the derived statistics.
+// Config tunes the statistics and models.
 type Config struct {
-	// PopularityHalfLifeDays is the half-life of a sale's weight in
-	// `popular`; older sales count less so the list follows the season.
-	PopularityHalfLifeDays float64
+	// Model configures the live statistics and the trained models.
+	Model compute.ModelConfig
+	// Retrain says when a store's factor model is rebuilt.
+	Retrain compute.RetrainPolicy
+	// AudienceRecentDays: a customer who bought an offered product this
+	// many days before the store's newest order is left out of its
+	// audience (they just bought it).
+	AudienceRecentDays int
 }
 
 // DefaultConfig is the configuration of a node started with no flags.
-func DefaultConfig() Config { return Config{PopularityHalfLifeDays: 60} }
+func DefaultConfig() Config {
+	return Config{Model: compute.DefaultModelConfig(), Retrain: compute.DefaultRetrainPolicy(), AudienceRecentDays: 30}
+}
+
+// Validate checks the configuration.
+func (c Config) Validate() error {
+	if err := c.Model.Validate(); err != nil {
+		return fmt.Errorf("model: %w", err)
+	}
+	if err := c.Retrain.Validate(); err != nil {
+		return fmt.Errorf("retrain: %w", err)
+	}
+	if c.AudienceRecentDays < 0 {
+		return fmt.Errorf("audience recent days must be >= 0, got %d", c.AudienceRecentDays)
+	}
+	return nil
+}
 
 // New returns an empty engine.
 func New(cfg Config) *Engine {
@@ -113,6 +136,7 @@ func (e *Engine) Apply(w shard.Writer, cmd *shard.Command) any {
 		return err
 	}
 	s.version++
+	s.lastChange.Store(time.Now().UnixNano())
 	return res
 }
 

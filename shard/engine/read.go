@@ -157,8 +157,12 @@ type readCache struct {
 	// seeded caches answers of logics with seed products at
 	// seededVersion.
 	seeded        map[string][]ingest.ID
-	seededVersion uint64
+	seededVersion cacheVersion
 }
+
+// cacheVersion is the data version and the model generation an answer
+// was computed at.
+type cacheVersion struct{ data, model uint64 }
 
 type cachedIDs struct {
 	version uint64
@@ -209,7 +213,7 @@ const candidateDepth = 2000
 func (s *Store) Popular() []ingest.ID {
 	sales := s.salesLocked()
 	return s.cached(&s.cache.popular, func() []ingest.ID {
-		return s.scoredIDs(sales.pop.Popular(candidateDepth, nil, nil), nil)
+		return s.scoredIDs(sales.Popularity.Popular(candidateDepth, nil, nil), nil)
 	})
 }
 
@@ -218,7 +222,7 @@ func (s *Store) Popular() []ingest.ID {
 func (s *Store) Trending() []ingest.ID {
 	sales := s.salesLocked()
 	return s.cached(&s.cache.trending, func() []ingest.ID {
-		return s.scoredIDs(sales.pop.Trending(sales.now, candidateDepth, nil, nil), nil)
+		return s.scoredIDs(sales.Popularity.Trending(sales.now, candidateDepth, nil, nil), nil)
 	})
 }
 
@@ -303,16 +307,26 @@ const seedDepth = 200
 // given products (raw co-purchase counts, summed over the seeds).
 func (s *Store) MostSoldWith(products []ingest.ID) []ingest.ID {
 	return s.seeded("most_sold_with", products, func(sales *salesStats, i int32, dst []compute.Scored) []compute.Scored {
-		return sales.co.MostSoldWith(i, seedDepth, nil, dst)
+		return sales.CoBought.MostSoldWith(i, seedDepth, nil, dst)
 	})
 }
 
 // Complementary ranks what is bought with the given products by the
 // normalised co-purchase score (compute.CoPurchase.Complementary), summed
 // over the seeds.
+//
+// With a trained model the co-purchase score is blended with the items'
+// factor-space cosine (compute.Model.Complementary), which fills in for
+// products with few orders.
 func (s *Store) Complementary(products []ingest.ID) []ingest.ID {
+	sm := s.model.Load()
 	return s.seeded("complementary", products, func(sales *salesStats, i int32, dst []compute.Scored) []compute.Scored {
-		return sales.co.Complementary(i, seedDepth, nil, dst)
+		if sm == nil || sm.m.Factors == nil {
+			return sales.CoBought.Complementary(i, seedDepth, nil, dst)
+		}
+		buf, sc := scratch(sm.m.NumItems())
+		defer scratchPool.Put(buf)
+		return sm.m.Complementary(sales.Stats, i, seedDepth, nil, sc, dst)
 	})
 }
 
@@ -330,7 +344,7 @@ func (s *Store) seeded(logic string, products []ingest.ID, top func(*salesStats,
 	}
 	sales := s.salesLocked()
 	s.mu.RLock()
-	v := s.version
+	v := cacheVersion{s.version, s.modelGen.Load()}
 	s.mu.RUnlock()
 	c := &s.cache
 	c.mu.Lock()

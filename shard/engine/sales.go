@@ -9,17 +9,15 @@ import (
 )
 
 // salesStats are the live statistics every order updates at once, before
-// any model is retrained: decayed popularity and trend (compute.Popularity),
-// co-purchase counts (compute.CoPurchase) and the most recent sales.
+// any model is retrained (compute.Stats: decayed popularity and trend,
+// co-purchase and co-view counts), plus the most recent sales.
 //
 // The compute structures only add. An order that is replaced by a
 // different version, or deleted, marks the statistics stale; they are
 // recounted from the store's orders before the next read that needs them.
 // Re-importing identical orders changes nothing and costs no recount.
 type salesStats struct {
-	cfg    Config
-	pop    *compute.Popularity
-	co     *compute.CoPurchase
+	*compute.Stats
 	recent []recentSale
 	// now is the newest order time seen: the store's clock for trending,
 	// taken from the data so that every replica agrees.
@@ -35,29 +33,17 @@ type recentSale struct {
 const recentSalesKept = 1000
 
 func newSalesStats(cfg Config) *salesStats {
-	pc := compute.DefaultPopularityConfig()
-	if cfg.PopularityHalfLifeDays > 0 {
-		pc.HalfLife = int64(cfg.PopularityHalfLifeDays * 86400)
-	}
-	pop, err := compute.NewPopularity(0, pc)
+	st, err := compute.NewStats(0, cfg.Model)
 	if err != nil {
 		panic(err) // the config is validated by the node
 	}
-	co, err := compute.NewCoPurchase(0, compute.DefaultCoPurchaseConfig())
-	if err != nil {
-		panic(err)
-	}
-	return &salesStats{cfg: cfg, pop: pop, co: co}
+	return &salesStats{Stats: st}
 }
 
 func (s *salesStats) addOrder(o *ingest.Order, idx []int32) {
-	for k, l := range o.Products {
-		// One order line counts once whatever the quantity: popularity is
-		// how many orders want the item, not wholesale volume.
-		_ = l
-		s.pop.AddSale(idx[k], 1, o.Time)
-	}
-	s.co.AddBasket(idx)
+	// One order line counts once whatever the quantity: popularity is how
+	// many orders want the item, not wholesale volume.
+	s.AddOrder(compute.SnapshotOrder{User: -1, Time: o.Time, Items: idx})
 	s.now = max(s.now, o.Time)
 	for _, i := range idx {
 		s.recent = append(s.recent, recentSale{i, o.Time})

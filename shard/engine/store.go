@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/sibylhq/sibyl/ingest"
 	"github.com/sibylhq/sibyl/shard"
@@ -43,6 +44,15 @@ type Store struct {
 	unknownProductLines int64
 
 	cache readCache
+
+	// The trained model and what decides when to rebuild it.
+	model     atomic.Pointer[storeModel]
+	modelGen  atomic.Uint64 // bumped at every publish; keys the read cache
+	changes   atomic.Int64  // orders applied since the last snapshot
+	trainedAt atomic.Int64  // wall clock (unix s) of the last training
+	// lastChange is the wall clock (unix ns) of the last applied command:
+	// scheduling only, never state (apply stays deterministic).
+	lastChange atomic.Int64
 }
 
 func newStore(id string, cfg Config) *Store {
@@ -350,6 +360,7 @@ func (s *Store) index(kind ingest.Kind, rec any) int {
 			}
 		}
 		s.unknownProductLines += int64(unknown)
+		s.changes.Add(1)
 		idx := s.lineIndices(r)
 		if !s.sales.stale {
 			s.sales.addOrder(r, idx)
