@@ -19,18 +19,31 @@ type Item struct {
 	Attrs map[string]any
 }
 
-// rangeBlock is how many sorted numeric entries share one precomputed
-// bitmap: a range query ORs the whole blocks it covers and adds at most
-// 2*rangeBlock entries one by one, so its cost does not grow with the
-// number of matches (sqrt-decomposition over the value order).
-const rangeBlock = 1024
-
 // Index is an immutable per-attribute index of a catalog. Build a new one
-// when the catalog changes (a few ms for thousands of products, see
+// when the catalog changes (about a millisecond per thousand products, see
 // BenchmarkNewIndex) and swap it in; an Index is safe for concurrent Eval.
 type Index struct {
 	all  *roaring.Bitmap
 	cols map[string]*column
+}
+
+// postings are the items holding one value. Most values of an id or name
+// attribute belong to a single item, so those skip the bitmap.
+type postings struct {
+	bm  *roaring.Bitmap // nil: empty, or exactly `one`
+	one uint32
+	any bool
+}
+
+// bitmap returns the items; owned is false when the bitmap is the index's.
+func (p postings) bitmap() (b *roaring.Bitmap, owned bool) {
+	switch {
+	case p.bm != nil:
+		return p.bm, false
+	case p.any:
+		return roaring.BitmapOf(p.one), true
+	}
+	return roaring.New(), true
 }
 
 type numEntry struct {
@@ -40,94 +53,173 @@ type numEntry struct {
 
 type strEntry struct {
 	lower string // lower-cased value, for case-insensitive contains
-	items *roaring.Bitmap
+	items postings
 }
 
-// column indexes one attribute.
+// column indexes one attribute. Text terms are strings and numbers in
+// their shared text form (so "1" = 1); booleans have their own postings.
 type column struct {
-	has      *roaring.Bitmap          // items with the attribute
-	eq       map[term]*roaring.Bitmap // scalar values and list elements
-	contains map[term]*roaring.Bitmap // list elements and non-string scalars
-	strs     []strEntry               // distinct scalar strings
-	nums     []numEntry               // numeric values and elements, sorted by v
-	blocks   []*roaring.Bitmap        // blocks[i]: items of nums[i*rangeBlock:][:rangeBlock]
+	has      *roaring.Bitmap   // items with the attribute
+	termIDs  map[string]uint32 // text term -> index into eq and contains
+	eq       []postings        // scalar values and list elements
+	contains []postings        // list elements and number scalars
+	boolEq   [2]postings       // false, true: scalars and list elements
+	boolCont [2]postings       // false, true: list elements and scalars
+	strs     []strEntry        // distinct scalar strings
+	numRange
 }
 
 // NewIndex indexes the items.
 func NewIndex(items iter.Seq[Item]) *Index {
 	ix := &Index{all: roaring.New(), cols: map[string]*column{}}
-	strs := map[string]map[string]*roaring.Bitmap{} // attribute -> string value -> items
+	builders := map[string]*columnBuilder{}
+	var ids []uint32
+	var buf []scalar
 	for it := range items {
-		ix.all.Add(it.Index)
+		ids = append(ids, it.Index)
 		for name, raw := range it.Attrs {
-			v, ok := normalize(raw)
+			v, ok := normalize(buf[:0], raw)
 			if !ok {
 				continue
 			}
-			c := ix.cols[name]
-			if c == nil {
-				c = &column{has: roaring.New(), eq: map[term]*roaring.Bitmap{}, contains: map[term]*roaring.Bitmap{}}
-				ix.cols[name] = c
+			buf = v.elems
+			cb := builders[name]
+			if cb == nil {
+				cb = &columnBuilder{termIDs: map[string]uint32{}, strIDs: map[string]uint32{}}
+				builders[name] = cb
 			}
-			c.has.Add(it.Index)
-			for _, s := range v.elems {
-				addTo(c.eq, s.key, it.Index)
-				if v.list || !s.isString {
-					addTo(c.contains, s.key, it.Index)
-				}
-				if s.numeric {
-					c.nums = append(c.nums, numEntry{v: s.num, item: it.Index})
-				}
-			}
-			if !v.list && v.elems[0].isString {
-				m := strs[name]
-				if m == nil {
-					m = map[string]*roaring.Bitmap{}
-					strs[name] = m
-				}
-				addTo(m, v.elems[0].str, it.Index)
-			}
+			cb.add(it.Index, v)
 		}
 	}
-	for name, c := range ix.cols {
-		for s, items := range strs[name] {
-			c.strs = append(c.strs, strEntry{lower: strings.ToLower(s), items: items})
-		}
-		slices.SortFunc(c.strs, func(a, b strEntry) int { return strings.Compare(a.lower, b.lower) })
-		slices.SortFunc(c.nums, func(a, b numEntry) int {
-			return cmp.Or(cmp.Compare(a.v, b.v), cmp.Compare(a.item, b.item))
-		})
-		for lo := 0; lo+rangeBlock <= len(c.nums); lo += rangeBlock {
-			c.blocks = append(c.blocks, bitmapOf(c.nums[lo:lo+rangeBlock]))
-		}
-		for _, m := range []map[term]*roaring.Bitmap{c.eq, c.contains} {
-			for _, b := range m {
-				b.RunOptimize()
-			}
-		}
-		c.has.RunOptimize()
+	ix.all = sortedBitmap(ids)
+	for name, cb := range builders {
+		ix.cols[name] = cb.build()
 	}
-	ix.all.RunOptimize()
 	return ix
 }
 
-func addTo[K comparable](m map[K]*roaring.Bitmap, k K, item uint32) {
-	b := m[k]
-	if b == nil {
-		b = roaring.New()
-		m[k] = b
-	}
-	b.Add(item)
+type pair struct{ key, item uint32 }
+
+// columnBuilder collects (term, item) pairs; build turns them into
+// postings in one pass, which is far cheaper than growing a bitmap per
+// term while scanning.
+type columnBuilder struct {
+	has              []uint32
+	termIDs          map[string]uint32
+	eq, contains     []pair
+	boolEq, boolCont [2][]uint32
+	strIDs           map[string]uint32
+	strs             []string
+	strPairs         []pair
+	nums             []numEntry
 }
 
-func bitmapOf(entries []numEntry) *roaring.Bitmap {
-	ids := make([]uint32, len(entries))
-	for i, e := range entries {
-		ids[i] = e.item
+func (cb *columnBuilder) add(item uint32, v attrValue) {
+	cb.has = append(cb.has, item)
+	for _, s := range v.elems {
+		inContains := v.list || !s.isString
+		if s.isBool {
+			cb.boolEq[b2i(s.b)] = append(cb.boolEq[b2i(s.b)], item)
+			if inContains {
+				cb.boolCont[b2i(s.b)] = append(cb.boolCont[b2i(s.b)], item)
+			}
+			continue
+		}
+		text := s.text()
+		id, ok := cb.termIDs[text]
+		if !ok {
+			id = uint32(len(cb.termIDs))
+			cb.termIDs[text] = id
+		}
+		cb.eq = append(cb.eq, pair{id, item})
+		if inContains {
+			cb.contains = append(cb.contains, pair{id, item})
+		}
+		if s.numeric {
+			cb.nums = append(cb.nums, numEntry{v: s.num, item: item})
+		}
 	}
-	slices.Sort(ids)
+	if !v.list && v.elems[0].isString {
+		str := v.elems[0].str
+		id, ok := cb.strIDs[str]
+		if !ok {
+			id = uint32(len(cb.strs))
+			cb.strIDs[str] = id
+			cb.strs = append(cb.strs, str)
+		}
+		cb.strPairs = append(cb.strPairs, pair{id, item})
+	}
+}
+
+func (cb *columnBuilder) build() *column {
+	c := &column{
+		has:      sortedBitmap(cb.has),
+		termIDs:  cb.termIDs,
+		eq:       groupPostings(cb.eq, len(cb.termIDs)),
+		contains: groupPostings(cb.contains, len(cb.termIDs)),
+	}
+	for i := range 2 {
+		c.boolEq[i] = postingsOf(cb.boolEq[i])
+		c.boolCont[i] = postingsOf(cb.boolCont[i])
+	}
+	strPostings := groupPostings(cb.strPairs, len(cb.strs))
+	c.strs = make([]strEntry, len(cb.strs))
+	for i, s := range cb.strs {
+		c.strs[i] = strEntry{lower: strings.ToLower(s), items: strPostings[i]}
+	}
+	c.numRange = newNumRange(cb.nums)
+	return c
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// groupPostings counting-sorts (key, item) pairs by key; the sort is
+// stable, so items stay in catalog order.
+func groupPostings(pairs []pair, nKeys int) []postings {
+	start := make([]int, nKeys+1)
+	for _, p := range pairs {
+		start[p.key+1]++
+	}
+	for k := 1; k <= nKeys; k++ {
+		start[k] += start[k-1]
+	}
+	items := make([]uint32, len(pairs))
+	next := slices.Clone(start[:nKeys])
+	for _, p := range pairs {
+		items[next[p.key]] = p.item
+		next[p.key]++
+	}
+	out := make([]postings, nKeys)
+	for k := range nKeys {
+		out[k] = postingsOf(items[start[k]:start[k+1]])
+	}
+	return out
+}
+
+func postingsOf(items []uint32) postings {
+	switch len(items) {
+	case 0:
+		return postings{}
+	case 1:
+		return postings{one: items[0], any: true}
+	}
+	return postings{bm: sortedBitmap(items), any: true}
+}
+
+// sortedBitmap builds a bitmap from item ids, sorting them first when
+// needed (AddMany is fastest on sorted input). It may reorder ids.
+func sortedBitmap(ids []uint32) *roaring.Bitmap {
+	if !slices.IsSorted(ids) {
+		slices.Sort(ids)
+	}
 	b := roaring.New()
 	b.AddMany(ids)
+	b.RunOptimize()
 	return b
 }
 
@@ -154,8 +246,8 @@ func (ix *Index) Eval(e *Expr) *roaring.Bitmap {
 }
 
 // eval returns the matching items; owned is false when the bitmap belongs
-// to the index and must not be modified. The combinators below never
-// modify their inputs.
+// to the index and must not be modified. The roaring combinators used
+// below (FastAnd, FastOr, AndNot) never modify their inputs.
 func (ix *Index) eval(e *Expr) (*roaring.Bitmap, bool) {
 	switch e.Kind {
 	case KindAnd:
@@ -189,27 +281,54 @@ func (ix *Index) eval(e *Expr) (*roaring.Bitmap, bool) {
 	return roaring.New(), true
 }
 
-var emptyBitmap = roaring.New()
-
-func (c *column) lookup(t term) *roaring.Bitmap {
-	if b := c.eq[t]; b != nil {
-		return b
+// eqPostings returns the items with a scalar or element equal to v.
+func (c *column) eqPostings(v Value) postings {
+	if v.Kind == ValueBool {
+		return c.boolEq[b2i(v.Bool)]
 	}
-	return emptyBitmap
+	if id, ok := c.termIDs[valueText(v)]; ok {
+		return c.eq[id]
+	}
+	return postings{}
+}
+
+func (c *column) containsPostings(v Value) postings {
+	if v.Kind == ValueBool {
+		return c.boolCont[b2i(v.Bool)]
+	}
+	if id, ok := c.termIDs[valueText(v)]; ok {
+		return c.contains[id]
+	}
+	return postings{}
+}
+
+func valueText(v Value) string {
+	if v.Kind == ValueString {
+		return v.Str
+	}
+	return numberText(v.Num)
 }
 
 func (c *column) eval(e *Expr) (*roaring.Bitmap, bool) {
 	switch e.Op {
 	case OpEq:
-		return c.lookup(valueTerm(e.Value)), false
+		return c.eqPostings(e.Value).bitmap()
 	case OpNe:
-		return roaring.AndNot(c.has, c.lookup(valueTerm(e.Value))), true
+		eq, _ := c.eqPostings(e.Value).bitmap()
+		return roaring.AndNot(c.has, eq), true
 	case OpIn, OpNotIn:
 		parts := make([]*roaring.Bitmap, 0, len(e.Value.List))
+		var singles []uint32
 		for _, v := range e.Value.List {
-			if b := c.eq[valueTerm(v)]; b != nil {
-				parts = append(parts, b)
+			switch p := c.eqPostings(v); {
+			case p.bm != nil:
+				parts = append(parts, p.bm)
+			case p.any:
+				singles = append(singles, p.one)
 			}
+		}
+		if len(singles) > 0 {
+			parts = append(parts, roaring.BitmapOf(singles...))
 		}
 		in := roaring.FastOr(parts...)
 		if e.Op == OpNotIn {
@@ -217,59 +336,30 @@ func (c *column) eval(e *Expr) (*roaring.Bitmap, bool) {
 		}
 		return in, true
 	case OpGt, OpGe, OpLt, OpLe:
-		return c.numRange(e.Op, e.Value.Num), true
+		return c.numRange.query(e.Op, e.Value.Num), true
 	case OpContains:
-		parts := make([]*roaring.Bitmap, 0, 4)
-		if b := c.contains[valueTerm(e.Value)]; b != nil {
-			parts = append(parts, b)
+		var parts []*roaring.Bitmap
+		var singles []uint32
+		collect := func(p postings) {
+			switch {
+			case p.bm != nil:
+				parts = append(parts, p.bm)
+			case p.any:
+				singles = append(singles, p.one)
+			}
 		}
+		collect(c.containsPostings(e.Value))
 		if needle, ok := containsNeedle(e.Value); ok {
 			for _, s := range c.strs {
 				if strings.Contains(s.lower, needle) {
-					parts = append(parts, s.items)
+					collect(s.items)
 				}
 			}
+		}
+		if len(singles) > 0 {
+			parts = append(parts, roaring.BitmapOf(singles...))
 		}
 		return roaring.FastOr(parts...), true
 	}
 	return roaring.New(), true
-}
-
-// numRange finds the matching run of the value-sorted entries by binary
-// search and unions the whole blocks inside it with the entries at its
-// ragged ends.
-func (c *column) numRange(op Op, bound float64) *roaring.Bitmap {
-	n := len(c.nums)
-	// firstAbove(strict) is the first entry with v > bound (strict) or v >= bound.
-	firstAbove := func(strict bool) int {
-		i, _ := slices.BinarySearchFunc(c.nums, bound, func(e numEntry, b float64) int {
-			if e.v < b || (strict && e.v == b) {
-				return -1
-			}
-			return 1
-		})
-		return i
-	}
-	lo, hi := 0, n
-	switch op {
-	case OpGt:
-		lo = firstAbove(true)
-	case OpGe:
-		lo = firstAbove(false)
-	case OpLt:
-		hi = firstAbove(false)
-	case OpLe:
-		hi = firstAbove(true)
-	}
-	if lo >= hi {
-		return roaring.New()
-	}
-	firstFull := (lo + rangeBlock - 1) / rangeBlock
-	endFull := hi / rangeBlock // blocks [firstFull, endFull) lie inside [lo, hi)
-	if firstFull >= endFull {
-		return bitmapOf(c.nums[lo:hi])
-	}
-	ragged := append(slices.Clip(c.nums[lo:firstFull*rangeBlock]), c.nums[endFull*rangeBlock:hi]...)
-	parts := append([]*roaring.Bitmap{bitmapOf(ragged)}, c.blocks[firstFull:endFull]...)
-	return roaring.FastOr(parts...)
 }

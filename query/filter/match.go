@@ -25,7 +25,8 @@ func Match(e *Expr, attrs map[string]any) bool {
 		}
 		return false
 	case KindCompare:
-		v, ok := normalize(attrs[e.Attr])
+		var buf [8]scalar
+		v, ok := normalize(buf[:0], attrs[e.Attr])
 		return ok && matchCompare(e, v)
 	}
 	return false
@@ -34,13 +35,13 @@ func Match(e *Expr, attrs map[string]any) bool {
 func matchCompare(e *Expr, a attrValue) bool {
 	switch e.Op {
 	case OpEq:
-		return a.anyEqual(valueTerm(e.Value))
+		return a.anyEqual(e.Value)
 	case OpNe:
-		return !a.anyEqual(valueTerm(e.Value))
+		return !a.anyEqual(e.Value)
 	case OpIn, OpNotIn:
 		in := false
 		for _, v := range e.Value.List {
-			if a.anyEqual(valueTerm(v)) {
+			if a.anyEqual(v) {
 				in = true
 				break
 			}
@@ -55,21 +56,21 @@ func matchCompare(e *Expr, a attrValue) bool {
 		return false
 	case OpContains:
 		if a.list {
-			return a.anyEqual(valueTerm(e.Value))
+			return a.anyEqual(e.Value)
 		}
 		s := a.elems[0]
 		if s.isString {
 			needle, ok := containsNeedle(e.Value)
 			return ok && strings.Contains(strings.ToLower(s.str), needle)
 		}
-		return s.term() == valueTerm(e.Value)
+		return s.equals(e.Value)
 	}
 	return false
 }
 
-func (a attrValue) anyEqual(t term) bool {
+func (a attrValue) anyEqual(v Value) bool {
 	for _, s := range a.elems {
-		if s.term() == t {
+		if s.equals(v) {
 			return true
 		}
 	}

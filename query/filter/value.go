@@ -7,13 +7,6 @@ import (
 	"strings"
 )
 
-// term is the equality key of a value: strings and numbers share a text
-// space (so "1" = 1), booleans have their own.
-type term struct {
-	boolean bool
-	text    string
-}
-
 // scalar is one normalized attribute value or list element.
 type scalar struct {
 	isString bool
@@ -22,7 +15,6 @@ type scalar struct {
 	num      float64 // numeric: the value
 	numeric  bool    // a number, or a string in plain decimal syntax
 	b        bool
-	key      term // equality key, computed once
 }
 
 // attrValue is a normalized attribute: a scalar or a list of scalars.
@@ -31,7 +23,13 @@ type attrValue struct {
 	elems []scalar // exactly one when !list
 }
 
-func (s scalar) term() term { return s.key }
+// text is the equality key of a non-boolean scalar.
+func (s scalar) text() string {
+	if s.isString {
+		return s.str
+	}
+	return numberText(s.num)
+}
 
 // numberText is the text a number equals as a string: plain decimal
 // digits for the magnitudes ids and prices have, exponent form otherwise.
@@ -43,17 +41,6 @@ func numberText(f float64) string {
 		return strconv.FormatFloat(f, 'f', -1, 64)
 	}
 	return strconv.FormatFloat(f, 'g', -1, 64)
-}
-
-func valueTerm(v Value) term {
-	switch v.Kind {
-	case ValueBool:
-		return term{boolean: true, text: strconv.FormatBool(v.Bool)}
-	case ValueString:
-		return term{text: v.Str}
-	default:
-		return term{text: numberText(v.Num)}
-	}
 }
 
 // containsNeedle is the lower-cased text a filter value is searched for
@@ -70,14 +57,14 @@ func containsNeedle(v Value) (string, bool) {
 
 func stringScalar(s string) scalar {
 	f, ok := parseDecimal(s)
-	return scalar{isString: true, str: s, num: f, numeric: ok, key: term{text: s}}
+	return scalar{isString: true, str: s, num: f, numeric: ok}
 }
 
 func numberScalar(f float64) (scalar, bool) {
 	if math.IsNaN(f) || math.IsInf(f, 0) {
 		return scalar{}, false
 	}
-	return scalar{num: f, numeric: true, key: term{text: numberText(f)}}, true
+	return scalar{num: f, numeric: true}, true
 }
 
 // parseDecimal accepts exactly the number syntax of the filter language
@@ -127,7 +114,7 @@ func toScalar(v any) (scalar, bool) {
 	case string:
 		return stringScalar(x), true
 	case bool:
-		return scalar{isBool: true, b: x, key: term{boolean: true, text: strconv.FormatBool(x)}}, true
+		return scalar{isBool: true, b: x}, true
 	case float64:
 		return numberScalar(x)
 	case float32:
@@ -153,41 +140,59 @@ func toScalar(v any) (scalar, bool) {
 }
 
 // normalize turns an attribute value as products carry it (decoded JSON or
-// typed Go values) into attrValue. ok is false when the value is
-// unsupported, which makes the attribute count as absent. Unsupported list
-// elements are skipped; the list itself still counts as present.
-func normalize(v any) (attrValue, bool) {
+// typed Go values) into attrValue, appending its scalars to buf so that
+// callers can reuse one buffer. ok is false when the value is unsupported,
+// which makes the attribute count as absent. Unsupported list elements are
+// skipped; the list itself still counts as present.
+func normalize(buf []scalar, v any) (attrValue, bool) {
 	switch x := v.(type) {
 	case nil:
 		return attrValue{}, false
 	case []string:
-		a := attrValue{list: true, elems: make([]scalar, 0, len(x))}
 		for _, s := range x {
-			a.elems = append(a.elems, stringScalar(s))
+			buf = append(buf, stringScalar(s))
 		}
-		return a, true
+		return attrValue{list: true, elems: buf}, true
 	case []float64:
-		return normalizeList(x), true
+		return attrValue{list: true, elems: appendScalars(buf, x)}, true
 	case []int:
-		return normalizeList(x), true
+		return attrValue{list: true, elems: appendScalars(buf, x)}, true
 	case []int64:
-		return normalizeList(x), true
+		return attrValue{list: true, elems: appendScalars(buf, x)}, true
 	case []any:
-		return normalizeList(x), true
+		return attrValue{list: true, elems: appendScalars(buf, x)}, true
 	}
 	s, ok := toScalar(v)
 	if !ok {
 		return attrValue{}, false
 	}
-	return attrValue{elems: []scalar{s}}, true
+	return attrValue{elems: append(buf, s)}, true
 }
 
-func normalizeList[T any](xs []T) attrValue {
-	a := attrValue{list: true, elems: make([]scalar, 0, len(xs))}
+func appendScalars[T any](buf []scalar, xs []T) []scalar {
 	for _, x := range xs {
-		if s, ok := toScalar(x); ok {
-			a.elems = append(a.elems, s)
+		if s, ok := toScalar(any(x)); ok {
+			buf = append(buf, s)
 		}
 	}
-	return a
+	return buf
+}
+
+// equals reports whether an attribute scalar equals a filter value: the
+// same as comparing their texts (booleans apart), without formatting numbers unless a
+// string meets a number.
+func (s scalar) equals(v Value) bool {
+	switch {
+	case v.Kind == ValueBool || s.isBool:
+		return v.Kind == ValueBool && s.isBool && s.b == v.Bool
+	case v.Kind == ValueString && s.isString:
+		return s.str == v.Str
+	case v.Kind == ValueNumber && !s.isString:
+		return s.num == v.Num
+	case v.Kind == ValueString: // a number attribute against a string value
+		f, ok := parseDecimal(v.Str)
+		return ok && f == s.num && numberText(s.num) == v.Str
+	default: // a string attribute against a number value
+		return s.numeric && s.num == v.Num && s.str == numberText(v.Num)
+	}
 }

@@ -1,0 +1,105 @@
+package filter
+
+import (
+	"cmp"
+	"slices"
+
+	"github.com/RoaringBitmap/roaring/v2"
+)
+
+// numRange answers > >= < <= on one attribute: the numeric values sorted,
+// binary search for the matching run, and precomputed bitmaps over blocks
+// of that order, so a query's cost does not grow with how many items match
+// (a square-root decomposition of the sorted array).
+//
+// When every item has at most one numeric value (the usual price or stock
+// column), prefix[k] holds the items of the first k blocks and a run of
+// whole blocks is one AndNot of two prefixes. When items hold several
+// (a list of numbers), an item can be both before and inside the run, so
+// the run ORs the per-block bitmaps instead.
+type numRange struct {
+	nums   []numEntry        // sorted by value, then item
+	block  int               // entries per block
+	prefix []*roaring.Bitmap // single-valued: prefix[k] = items of nums[:k*block]
+	blocks []*roaring.Bitmap // multi-valued: blocks[k] = items of nums[k*block:][:block]
+}
+
+// maxPrefixes bounds memory: prefix bitmaps cost up to n/8 bytes each.
+const (
+	minRangeBlock = 1024
+	maxPrefixes   = 64
+)
+
+func newNumRange(nums []numEntry) numRange {
+	slices.SortFunc(nums, func(a, b numEntry) int {
+		return cmp.Or(cmp.Compare(a.v, b.v), cmp.Compare(a.item, b.item))
+	})
+	r := numRange{nums: nums, block: max(minRangeBlock, (len(nums)+maxPrefixes-1)/maxPrefixes)}
+	if len(nums) < r.block {
+		return r // every query is one ragged run
+	}
+	for lo := 0; lo+r.block <= len(nums); lo += r.block {
+		r.blocks = append(r.blocks, entriesBitmap(nums[lo:lo+r.block]))
+	}
+	union := roaring.FastOr(append(slices.Clip(r.blocks), entriesBitmap(nums[len(r.blocks)*r.block:]))...)
+	if union.GetCardinality() != uint64(len(nums)) {
+		return r // some item has several values
+	}
+	r.prefix = make([]*roaring.Bitmap, len(r.blocks)+1)
+	r.prefix[0] = roaring.New()
+	for k, b := range r.blocks {
+		r.prefix[k+1] = roaring.Or(r.prefix[k], b)
+		r.prefix[k+1].RunOptimize()
+	}
+	r.blocks = nil
+	return r
+}
+
+func entriesBitmap(entries []numEntry) *roaring.Bitmap {
+	ids := make([]uint32, len(entries))
+	for i, e := range entries {
+		ids[i] = e.item
+	}
+	return sortedBitmap(ids)
+}
+
+// query returns a new bitmap of the items with a value v such that
+// `v op bound` holds.
+func (r *numRange) query(op Op, bound float64) *roaring.Bitmap {
+	// firstAbove(strict) is the first entry with v > bound (strict) or v >= bound.
+	firstAbove := func(strict bool) int {
+		i, _ := slices.BinarySearchFunc(r.nums, bound, func(e numEntry, b float64) int {
+			if e.v < b || (strict && e.v == b) {
+				return -1
+			}
+			return 1
+		})
+		return i
+	}
+	lo, hi := 0, len(r.nums)
+	switch op {
+	case OpGt:
+		lo = firstAbove(true)
+	case OpGe:
+		lo = firstAbove(false)
+	case OpLt:
+		hi = firstAbove(false)
+	case OpLe:
+		hi = firstAbove(true)
+	}
+	if lo >= hi {
+		return roaring.New()
+	}
+	firstFull := (lo + r.block - 1) / r.block
+	endFull := hi / r.block // blocks [firstFull, endFull) lie inside [lo, hi)
+	if firstFull >= endFull {
+		return entriesBitmap(r.nums[lo:hi])
+	}
+	ragged := entriesBitmap(append(slices.Clip(r.nums[lo:firstFull*r.block]), r.nums[endFull*r.block:hi]...))
+	if r.prefix != nil {
+		core := roaring.AndNot(r.prefix[endFull], r.prefix[firstFull])
+		core.Or(ragged)
+		return core
+	}
+	return roaring.FastOr(append([]*roaring.Bitmap{ragged}, r.blocks[firstFull:endFull]...)...)
+}
