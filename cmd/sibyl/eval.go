@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"os/signal"
@@ -31,7 +30,6 @@ from --data (or SIBYL_DATA).`,
 			return quality.WriteMarkdown(cmd.OutOrStdout(), tables)
 		},
 	}
-	cmd.SetContext(context.Background())
 	f := cmd.Flags()
 	f.StringVar(&opts.DataDir, "data", "", "shared data folder (default: ../shared/data next to the module root, or $SIBYL_DATA)")
 	f.StringSliceVar(&opts.Protocols, "protocol", opts.Protocols, "protocols to run: retail-temporal, ml100k-5fold, basket")
