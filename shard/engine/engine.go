@@ -9,6 +9,7 @@ package engine
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -28,6 +29,9 @@ const (
 	ActionPatch  = "patch"
 	ActionDelete = "delete"
 )
+
+// metaKind holds a store's bookkeeping keys beside its records.
+const metaKind ingest.Kind = "_meta"
 
 // Op builds an op name such as "products.upsert".
 func Op(kind ingest.Kind, action string) string { return string(kind) + "." + action }
@@ -136,6 +140,11 @@ func (e *Engine) Apply(w shard.Writer, cmd *shard.Command) any {
 		return err
 	}
 	s.version++
+	// The version travels with the data, so that a restarted node names
+	// the same data by the same version (models record it).
+	if err := w.Set(recordKey(s.ID, metaKind, "version"), binary.BigEndian.AppendUint64(nil, s.version)); err != nil {
+		return err
+	}
 	s.lastChange.Store(time.Now().UnixNano())
 	return res
 }
@@ -172,6 +181,12 @@ func (e *Engine) Load(r shard.Reader) error {
 		if s == nil {
 			s = newStore(store, e.cfg)
 			fresh[store] = s
+		}
+		if kind == metaKind {
+			if len(value) == 8 {
+				s.version = binary.BigEndian.Uint64(value)
+			}
+			return nil
 		}
 		return s.load(kind, value)
 	})

@@ -205,6 +205,9 @@ func TestLoadRebuildsTheSameState(t *testing.T) {
 	if !slices.Equal(before.Popular(), after.Popular()) || !slices.Equal(before.MostSoldWith([]ingest.ID{"a"}), after.MostSoldWith([]ingest.ID{"a"})) {
 		t.Fatalf("reloaded answers differ: popular %v vs %v", before.Popular(), after.Popular())
 	}
+	if before.Version() != after.Version() || before.Version() == 0 {
+		t.Fatalf("version %d after reload, %d before", after.Version(), before.Version())
+	}
 	if before.Counts() != after.Counts() {
 		t.Fatalf("counts %+v vs %+v", before.Counts(), after.Counts())
 	}

@@ -276,7 +276,6 @@ func (s *Store) finishLoad() {
 		})
 		s.buyerOrders[buyer] = ids
 	}
-	s.version = uint64(len(s.orders) + len(s.products))
 }
 
 func (s *Store) has(kind ingest.Kind, id ingest.ID) bool {
