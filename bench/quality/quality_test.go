@@ -53,10 +53,7 @@ func TestRetailTemporalBeatsPopularity(t *testing.T) {
 		t.Fatalf("retail-temporal has %d test users, want > 1000 (filtering broken?)", len(s.Cases))
 	}
 	pop := Evaluate(s.Cases, len(d.ItemIDs), PopularityScorer(s.Matrix))
-	model, _, err := BuildRetailModel(context.Background(), d, s.Train, compute.DefaultModelConfig(), 1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	model, _ := retailModel(t, d, s)
 	als := Evaluate(s.Cases, len(d.ItemIDs), ModelScorer(model, s.Known))
 	t.Logf("popularity %+v", pop)
 	t.Logf("model      %+v", als)
@@ -65,6 +62,55 @@ func TestRetailTemporalBeatsPopularity(t *testing.T) {
 	}
 	if als.NDCG10 < 0.077 || als.Hit10 < 0.38 {
 		t.Errorf("ALS below the quality targets: NDCG@10 %.4f (want >= 0.077), HR@10 %.4f (want >= 0.38)", als.NDCG10, als.Hit10)
+	}
+}
+
+var (
+	modelOnce  sync.Once
+	modelBuilt *compute.Model
+	modelStats *compute.Stats
+	modelErr   error
+)
+
+// retailModel builds the production model on retail-temporal's training
+// orders once per test binary.
+func retailModel(t *testing.T, d *Retail, s *RetailSplit) (*compute.Model, *compute.Stats) {
+	t.Helper()
+	modelOnce.Do(func() {
+		modelBuilt, modelStats, modelErr = BuildRetailModel(context.Background(), d, s.Train, compute.DefaultModelConfig(), 1)
+	})
+	if modelErr != nil {
+		t.Fatal(modelErr)
+	}
+	return modelBuilt, modelStats
+}
+
+// TestRetailSubstitutesShareTheNeed checks substitutes on real products:
+// colour variants and same-kind items, by name.
+func TestRetailSubstitutesShareTheNeed(t *testing.T) {
+	d := loadRetail(t)
+	s := SplitRetail(d, RetailCutoff)
+	model, _ := retailModel(t, d, s)
+	for _, c := range []struct{ name, kind string }{
+		{"WHITE HANGING HEART T-LIGHT HOLDER", "T-LIGHT HOLDER"},
+		{"ALARM CLOCK BAKELIKE RED", "ALARM CLOCK"},
+		{"JUMBO BAG RED RETROSPOT", "BAG"},
+	} {
+		i := slices.Index(d.Names, c.name)
+		if i < 0 {
+			t.Fatalf("product %q not in the data", c.name)
+		}
+		var names []string
+		same := 0
+		for _, x := range model.Substitutes(int32(i), 5, nil, nil) {
+			names = append(names, d.Names[x.Index])
+			if strings.Contains(d.Names[x.Index], c.kind) {
+				same++
+			}
+		}
+		if same < 4 {
+			t.Errorf("substitutes of %q = %q: want at least 4 of 5 to be a %s", c.name, names, c.kind)
+		}
 	}
 }
 
