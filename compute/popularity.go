@@ -52,6 +52,22 @@ type Popularity struct {
 	mu               sync.RWMutex
 	pop, short, long []float64 // log-domain sums, -Inf when empty
 	lastSale         int64
+	version          uint64 // bumped by every sale; keys the trend cache
+
+	// The trending list is O(catalog) exps to compute and is asked for
+	// with the same "now" (the newest sale) until the next sale, so the
+	// top trendCacheLen are cached per (version, now).
+	cacheMu sync.Mutex
+	cache   trendCache
+}
+
+const trendCacheLen = 100
+
+type trendCache struct {
+	version uint64
+	now     int64
+	top     []Scored
+	valid   bool
 }
 
 // NewPopularity returns empty popularity for numItems items (it grows).
@@ -96,6 +112,7 @@ func (p *Popularity) AddSale(item int32, qty float64, t int64) {
 	p.short[item] = logAdd2(p.short[item], lq+float64(t)/float64(p.cfg.TrendShort))
 	p.long[item] = logAdd2(p.long[item], lq+float64(t)/float64(p.cfg.TrendLong))
 	p.lastSale = max(p.lastSale, t)
+	p.version++
 }
 
 // Score returns item's decayed sales at time now.
@@ -159,18 +176,36 @@ func (p *Popularity) trend(item int32, now int64) float64 {
 
 // Trending appends to dst the k items whose sales grew most at time now
 // (recent versus baseline rate, smoothed), best first, skipping exclude.
-// Items with no sale at all are never trending. O(catalog) per call.
+// Items with no sale at all are never trending. O(catalog) on a cache
+// miss; repeated calls with the same now and no sale in between are served
+// from a cached top list.
 func (p *Popularity) Trending(now int64, k int, exclude []int32, dst []Scored) []Scored {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
-	var col TopKCollector
-	var hbuf [32]Scored
-	col.resetWith(k, hbuf[:])
-	for i := range p.pop {
-		if math.IsInf(p.pop[i], -1) || slices.Contains(exclude, int32(i)) {
-			continue
+	p.cacheMu.Lock()
+	defer p.cacheMu.Unlock()
+	c := &p.cache
+	complete := c.valid && len(c.top) < trendCacheLen // every sold item is in the list
+	if !c.valid || c.version != p.version || c.now != now || (!complete && k+len(exclude) > len(c.top)) {
+		n := max(trendCacheLen, k+len(exclude))
+		var col TopKCollector
+		col.Reset(n)
+		for i := range p.pop {
+			if !math.IsInf(p.pop[i], -1) {
+				col.Offer(int32(i), float32(p.trend(int32(i), now)))
+			}
 		}
-		col.Offer(int32(i), float32(p.trend(int32(i), now)))
+		*c = trendCache{version: p.version, now: now, top: col.AppendSorted(c.top[:0]), valid: true}
 	}
-	return col.AppendSorted(dst)
+	added := 0
+	for _, s := range c.top {
+		if added == k {
+			break
+		}
+		if !slices.Contains(exclude, s.Index) {
+			dst = append(dst, s)
+			added++
+		}
+	}
+	return dst
 }

@@ -123,3 +123,30 @@ func TestTrendingMovesWithSales(t *testing.T) {
 		t.Fatalf("trend after sales stopped = %v, want < 1", got)
 	}
 }
+
+func TestTrendingCacheFollowsSales(t *testing.T) {
+	p, _ := NewPopularity(300, DefaultPopularityConfig())
+	const day = 86400
+	t0 := int64(1_300_000_000)
+	for i := int32(0); i < 300; i++ {
+		p.AddSale(i, float64(1+i%7), t0)
+	}
+	now := t0 + day
+	first := p.Trending(now, 5, nil, nil)
+	if again := p.Trending(now, 5, nil, nil); !slices.Equal(first, again) {
+		t.Fatalf("same query gave %v then %v", first, again)
+	}
+	// Excluding the whole cached head still returns k items.
+	var excl []int32
+	for _, s := range p.Trending(now, 120, nil, nil) {
+		excl = append(excl, s.Index)
+	}
+	if got := p.Trending(now, 5, excl, nil); len(got) != 5 || slices.ContainsFunc(got, func(s Scored) bool { return slices.Contains(excl, s.Index) }) {
+		t.Fatalf("trending with 120 exclusions = %v", got)
+	}
+	// A burst of sales of item 299 must show at once (cache invalidated).
+	p.AddSale(299, 500, now)
+	if got := p.Trending(now, 1, nil, nil); got[0].Index != 299 {
+		t.Fatalf("after a burst of item 299, trending = %v", got)
+	}
+}
