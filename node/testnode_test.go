@@ -30,6 +30,8 @@ func testNode(t *testing.T, dataDir string) *Node {
 	cfg.Shards = 4
 	cfg.AdminToken = "test-admin-token-0123456789"
 	cfg.Group.Timers = shard.FastRaftTimers()
+	cfg.ModelCheckInterval = 50 * time.Millisecond
+	cfg.ModelQuiet = 0
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
