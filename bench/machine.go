@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 )
 
@@ -16,6 +17,9 @@ type Machine struct {
 	GOOS       string `json:"goos"`
 	GOARCH     string `json:"goarch"`
 	GoVersion  string `json:"go_version"`
+	// Load1 is the 1-minute load average when the report started (Linux):
+	// other work on the machine makes every number worse and noisier.
+	Load1 float64 `json:"load1,omitempty"`
 	// Shared says that the load generator ran on the same CPUs as the
 	// server it measured: both numbers are then lower bounds.
 	Shared bool `json:"loadgen_shares_cpus"`
@@ -31,8 +35,23 @@ func CurrentMachine(shared bool) Machine {
 		GOOS:       runtime.GOOS,
 		GOARCH:     runtime.GOARCH,
 		GoVersion:  runtime.Version(),
+		Load1:      loadAverage(),
 		Shared:     shared,
 	}
+}
+
+// loadAverage reads the 1-minute load average on Linux; 0 elsewhere.
+func loadAverage() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	first, _, _ := strings.Cut(string(b), " ")
+	v, err := strconv.ParseFloat(first, 64)
+	if err != nil {
+		return 0
+	}
+	return v
 }
 
 // cpuModel reads the model name on Linux; elsewhere it is left empty.

@@ -168,6 +168,13 @@ func markdown(r Report) string {
 	m := r.Machine
 	fmt.Fprintf(&b, "Measured %s on %d CPUs (GOMAXPROCS %d, %s, %s/%s, %s).\n\n",
 		r.Created.UTC().Format(time.RFC3339), m.CPUs, m.GOMAXPROCS, orUnknown(m.CPUModel), m.GOOS, m.GOARCH, m.GoVersion)
+	if m.Load1 > 0 {
+		fmt.Fprintf(&b, "Load average (1 min) at the start: %.2f on %d CPUs", m.Load1, m.CPUs)
+		if m.Load1 > float64(m.CPUs)/2 {
+			b.WriteString(": **other work was running; expect noisy, pessimistic numbers**")
+		}
+		b.WriteString(".\n\n")
+	}
 	if m.Shared {
 		fmt.Fprintf(&b, "**The load generator and the server shared these %d CPUs**, so every number here is "+
 			"a lower bound of what the server does on its own. The ceiling (a do-nothing fasthttp "+

@@ -60,6 +60,36 @@ var endpointScenarios = []endpointScenario{
 			map[string]*Choice{"customer": c})
 	}},
 	{name: "ingest_orders", private: true, build: ingestOrders},
+	{name: "shop_mix", build: shopMix},
+}
+
+// shopMix is a storefront's query traffic without tracking: mostly product
+// pages (complementary) and carts (most_sold_with), then home and category
+// pages. The weights are an assumption, not measured; the replay of real
+// sessions (views, cart adds, sales through /v2/log/...) replaces it once
+// the server routes tracking.
+func shopMix(d *Dataset, k Keys) (Target, error) {
+	weights := []struct {
+		logic   string
+		product bool
+		weight  float64
+	}{
+		{"complementary", true, 40},
+		{"most_sold_with", true, 20},
+		{"popular", false, 20},
+		{"trending", false, 10},
+		{"recently_bought", false, 5},
+		{"new", false, 5},
+	}
+	var parts []WeightedTarget
+	for _, w := range weights {
+		t, err := recs(w.logic, w.product)(d, k)
+		if err != nil {
+			return nil, err
+		}
+		parts = append(parts, WeightedTarget{Weight: w.weight, Target: t})
+	}
+	return NewMix("shop_mix", parts...)
 }
 
 // ScenarioNames lists the single-endpoint scenarios, sorted.

@@ -70,6 +70,12 @@ func TestScenariosBuildValidRequests(t *testing.T) {
 		}
 		var req Request
 		target.Next(rng, &req)
+		if name == "shop_mix" {
+			if target.Name() != name || req.Label == name || req.Label == "" {
+				t.Errorf("mix: name %q, request label %q, want the part's label", target.Name(), req.Label)
+			}
+			continue
+		}
 		if req.Label != name || !strings.HasPrefix(req.Path, "/v2/") || !strings.Contains(req.Path, "key=pub") {
 			t.Errorf("%s: request %+v", name, req)
 		}
