@@ -185,3 +185,15 @@ func BenchmarkScoreTop10(b *testing.B) {
 		dst = TopK(scores, 10, excl, dst[:0])
 	}
 }
+
+// BenchmarkTrainALS trains a retail-sized model (4,300 users, 3,700 items,
+// ~200k interactions, k = 64) for 12 sweeps.
+func BenchmarkTrainALS(b *testing.B) {
+	m := randomInteractions(13, 4300, 3700, 50)
+	cfg := DefaultALSConfig(m.NumUsers, m.NumItems, m.NNZ())
+	for b.Loop() {
+		if _, err := TrainALS(context.Background(), m, cfg, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
