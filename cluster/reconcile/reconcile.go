@@ -404,7 +404,22 @@ func shardStep(st ShardStatus, desired []string, h func(string) health, mayStart
 		}
 		return surplus[i].Node < surplus[j].Node
 	})
+	voters, up := 0, 0
+	for _, r := range st.Replicas {
+		if r.Voter {
+			voters++
+			if h(r.Node).healthy {
+				up++
+			}
+		}
+	}
 	for _, r := range surplus {
+		if r.Voter && h(r.Node).healthy && 2*(up-1) <= voters-1 {
+			// Removing a running voter while others are down would leave
+			// the running ones short of a majority: wait for the failed
+			// ones to return or to be removed first.
+			continue
+		}
 		if r.Node != st.Leader {
 			return &Step{Kind: RemoveReplica, Shard: shard, Node: r.Node}, waiting, false
 		}

@@ -235,6 +235,16 @@ func TestShardSteps(t *testing.T) {
 		{name: "failed after grace: failed replica removed before a healthy surplus one",
 			members: with(member("c", Failed, time.Hour), Member{ID: "e", State: Alive, Since: t0.Add(-time.Hour), Draining: true}), over: abd,
 			status: voters(0, "a", "b", "d", "e", "c"), want: "remove c"},
+		{name: "a running voter is not removed while it is needed for a majority",
+			// Voters a, b, d, c with a and b failed inside the grace period:
+			// without c only d of {a, b, d} would run.
+			members: []Member{member("a", Failed, time.Second), member("b", Failed, time.Second), alive[2], {ID: "c", State: Alive, Since: t0.Add(-time.Hour), Draining: true}},
+			over:    abd,
+			status:  ledBy(voters(0, "a", "b", "c", "d"), "d"), want: ""},
+		{name: "a failed voter is removed even when others are down",
+			members: []Member{member("a", Failed, time.Second), alive[1], alive[2], member("c", Failed, time.Hour)},
+			over:    abd,
+			status:  ledBy(voters(0, "a", "b", "c", "d"), "d"), want: "remove c"},
 		{name: "failed leader is not a transfer source; the new leader removes it later",
 			members: with(member("c", Failed, time.Hour)), over: abd,
 			status: ledBy(voters(0, "a", "b", "c"), "c"), want: "add-nonvoter d"},
