@@ -158,3 +158,5 @@ func checkFor(t *testing.T, total time.Duration, fn func() error) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+func errf(format string, args ...any) error { return fmt.Errorf(format, args...) }

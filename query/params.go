@@ -64,16 +64,19 @@ func (p *params) has(name string) bool {
 	return p.args.Has(name)
 }
 
+// The accessors return error, not *APIError: a nil *APIError stored in an
+// error variable would not be nil.
+
 // str returns a string parameter. JSON numbers are accepted as their text
 // (ids are often numbers).
-func (p *params) str(name string) (string, *APIError) {
+func (p *params) str(name string) (string, error) {
 	if raw, ok := p.body[name]; ok {
 		return rawString(name, raw)
 	}
 	return string(p.args.Peek(name)), nil
 }
 
-func rawString(name string, raw json.RawMessage) (string, *APIError) {
+func rawString(name string, raw json.RawMessage) (string, error) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || string(raw) == "null" {
 		return "", nil
@@ -94,7 +97,7 @@ func rawString(name string, raw json.RawMessage) (string, *APIError) {
 }
 
 // intParam returns an integer parameter within [lo, hi], or def when absent.
-func (p *params) intParam(name string, def, lo, hi int) (int, *APIError) {
+func (p *params) intParam(name string, def, lo, hi int) (int, error) {
 	s, err := p.str(name)
 	if err != nil {
 		return 0, err
@@ -113,7 +116,7 @@ func (p *params) intParam(name string, def, lo, hi int) (int, *APIError) {
 }
 
 // boolParam returns a boolean parameter (true/false/1/0), or def.
-func (p *params) boolParam(name string, def bool) (bool, *APIError) {
+func (p *params) boolParam(name string, def bool) (bool, error) {
 	s, err := p.str(name)
 	if err != nil {
 		return false, err
@@ -132,7 +135,7 @@ func (p *params) boolParam(name string, def bool) (bool, *APIError) {
 // list returns a list parameter. In a query string it is a JSON array
 // (`exclude=[1,"a"]`, Clerk's form) or comma-separated values; in a body,
 // a JSON array or a single value.
-func (p *params) list(name string) ([]string, *APIError) {
+func (p *params) list(name string) ([]string, error) {
 	if raw, ok := p.body[name]; ok {
 		return rawList(name, bytes.TrimSpace(raw))
 	}
@@ -153,7 +156,7 @@ func (p *params) list(name string) ([]string, *APIError) {
 	return out, nil
 }
 
-func rawList(name string, raw []byte) ([]string, *APIError) {
+func rawList(name string, raw []byte) ([]string, error) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil, nil
 	}

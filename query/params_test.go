@@ -2,6 +2,7 @@ package query
 
 import (
 	"encoding/json"
+	"errors"
 	"slices"
 	"testing"
 
@@ -43,7 +44,8 @@ func TestListParamForms(t *testing.T) {
 
 func TestParamErrors(t *testing.T) {
 	p, _ := parseParams(ctxWith("POST", "/x", `{"limit":"ten","products":{"a":1},"flag":"maybe"}`))
-	if _, err := p.intParam("limit", 10, 0, 100); err == nil || err.Status != 400 {
+	var ae *APIError
+	if _, err := p.intParam("limit", 10, 0, 100); !errors.As(err, &ae) || ae.Status != 400 {
 		t.Fatalf("limit ten: %v", err)
 	}
 	if _, err := p.list("products"); err == nil {

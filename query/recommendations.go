@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/sibylhq/sibyl/compute"
 	"github.com/sibylhq/sibyl/ingest"
 	"github.com/sibylhq/sibyl/shard/engine"
 	"github.com/valyala/bytebufferpool"
@@ -33,6 +34,41 @@ var (
 	logicCustomerComplementary = logic{"customer/complementary", customerLogic((*engine.Store).CustomerComplementary), true}
 	logicCustomerSubstituting  = logic{"customer/substituting", customerLogic((*engine.Store).CustomerSubstituting), true}
 )
+
+var (
+	logicVisitorHistory = logic{"visitor/history", visitorLogic(func(st *engine.Store, items []ingest.ID, _ []compute.EventKind) []ingest.ID {
+		return items
+	}), false}
+	logicVisitorComplementary = logic{"visitor/complementary", visitorLogic(func(st *engine.Store, items []ingest.ID, kinds []compute.EventKind) []ingest.ID {
+		if ids := st.VisitorComplementary(items, kinds); ids != nil {
+			return ids
+		}
+		// No model yet: what is bought with what they looked at last.
+		return st.Complementary(items[:min(len(items), 5)])
+	}), true}
+	logicVisitorSubstituting = logic{"visitor/substituting", visitorLogic(func(st *engine.Store, items []ingest.ID, _ []compute.EventKind) []ingest.ID {
+		return st.Substituting(items[:min(len(items), 5)])
+	}), true}
+)
+
+// visitorLogic wraps a logic of the visitor's session (`visitor` id): an
+// unknown or empty session yields nothing, and the fill takes over.
+func visitorLogic(f func(*engine.Store, []ingest.ID, []compute.EventKind) []ingest.ID) func(*request, *engine.Store) ([]ingest.ID, error) {
+	return func(r *request, st *engine.Store) ([]ingest.ID, error) {
+		v, _, err := visitorParam(r)
+		if err != nil {
+			return nil, err
+		}
+		if v == "" {
+			return nil, errBadRequest("parameter \"visitor\" is required")
+		}
+		items, kinds, _ := st.VisitorItems(v)
+		if len(items) == 0 {
+			return nil, nil
+		}
+		return f(st, items, kinds), nil
+	}
+}
 
 // customerLogic wraps a logic of the `customer` (id) or `email` parameter.
 func customerLogic(f func(*engine.Store, ingest.ID, string) ([]ingest.ID, error)) func(*request, *engine.Store) ([]ingest.ID, error) {

@@ -1,5 +1,7 @@
 package query
 
+import "github.com/sibylhq/sibyl/shard/engine"
+
 // buildRoutes is the one list of endpoints: a newcomer finds where a
 // request goes by reading it top to bottom.
 func (s *Server) buildRoutes() map[string]route {
@@ -33,12 +35,28 @@ func (s *Server) buildRoutes() map[string]route {
 		{"/v2/recommendations/complementary", accessPublic, s.recs(logicComplementary)},
 		{"/v2/recommendations/bundle", accessPublic, s.recs(logicComplementary)},
 		{"/v2/recommendations/substituting", accessPublic, s.recs(logicSubstituting)},
+		{"/v2/recommendations/visitor/history", accessPublic, s.recs(logicVisitorHistory)},
+		{"/v2/recommendations/visitor/complementary", accessPublic, s.recs(logicVisitorComplementary)},
+		{"/v2/recommendations/visitor/substituting", accessPublic, s.recs(logicVisitorSubstituting)},
 		// Customer data needs the private key.
 		{"/v2/recommendations/customer/history", accessPrivate, s.recs(logicCustomerHistory)},
 		{"/v2/recommendations/customer/complementary", accessPrivate, s.recs(logicCustomerComplementary)},
 		{"/v2/recommendations/customer/substituting", accessPrivate, s.recs(logicCustomerSubstituting)},
 		// Audiences: which customers should get an offer on these products.
 		{"/v2/campaigns/customers", accessPrivate, s.handleAudience},
+
+		// Tracking (public key; returns need the private key): events go
+		// through Raft and change visitor/* answers on the next request.
+		{"/v2/log/product", accessPublic, s.track(engine.EventProduct)},
+		{"/v2/log/click", accessPublic, s.track(engine.EventClick)},
+		{"/v2/log/category", accessPublic, s.track(engine.EventCategory)},
+		{"/v2/log/email", accessPublic, s.track(engine.EventEmail)},
+		{"/v2/log/sale", accessPublic, s.track(engine.EventSale)},
+		{"/v2/log/cart/add", accessPublic, s.track(engine.EventCartAdd)},
+		{"/v2/log/cart/remove", accessPublic, s.track(engine.EventCartRemove)},
+		{"/v2/log/cart/update", accessPublic, s.track(engine.EventBasketSet)},
+		{"/v2/log/basket/set", accessPublic, s.track(engine.EventBasketSet)},
+		{"/v2/log/returned", accessPrivate, s.track(engine.EventReturned)},
 	}
 	m := make(map[string]route, len(rs))
 	for _, r := range rs {

@@ -85,7 +85,7 @@ func NewIndex(items iter.Seq[Item]) *Index {
 			buf = v.elems
 			cb := builders[name]
 			if cb == nil {
-				cb = &columnBuilder{termIDs: map[string]uint32{}, strIDs: map[string]uint32{}}
+				cb = &columnBuilder{termIDs: map[string]uint32{}}
 				builders[name] = cb
 			}
 			cb.add(it.Index, v)
@@ -108,46 +108,40 @@ type columnBuilder struct {
 	termIDs          map[string]uint32
 	eq, contains     []pair
 	boolEq, boolCont [2][]uint32
-	strIDs           map[string]uint32
-	strs             []string
-	strPairs         []pair
+	strPairs         []pair // (term id, item) of scalar strings
 	nums             []numEntry
 }
 
 func (cb *columnBuilder) add(item uint32, v attrValue) {
-	cb.has = append(cb.has, item)
+	cb.has = push(cb.has, item)
+	var id uint32
 	for _, s := range v.elems {
 		inContains := v.list || !s.isString
 		if s.isBool {
-			cb.boolEq[b2i(s.b)] = append(cb.boolEq[b2i(s.b)], item)
+			cb.boolEq[b2i(s.b)] = push(cb.boolEq[b2i(s.b)], item)
 			if inContains {
-				cb.boolCont[b2i(s.b)] = append(cb.boolCont[b2i(s.b)], item)
+				cb.boolCont[b2i(s.b)] = push(cb.boolCont[b2i(s.b)], item)
 			}
 			continue
 		}
 		text := s.text()
-		id, ok := cb.termIDs[text]
+		var ok bool
+		id, ok = cb.termIDs[text]
 		if !ok {
 			id = uint32(len(cb.termIDs))
 			cb.termIDs[text] = id
 		}
-		cb.eq = append(cb.eq, pair{id, item})
+		cb.eq = push(cb.eq, pair{id, item})
 		if inContains {
-			cb.contains = append(cb.contains, pair{id, item})
+			cb.contains = push(cb.contains, pair{id, item})
 		}
 		if s.numeric {
-			cb.nums = append(cb.nums, numEntry{v: s.num, item: item})
+			cb.nums = push(cb.nums, numEntry{v: s.num, item: item})
 		}
 	}
 	if !v.list && v.elems[0].isString {
-		str := v.elems[0].str
-		id, ok := cb.strIDs[str]
-		if !ok {
-			id = uint32(len(cb.strs))
-			cb.strIDs[str] = id
-			cb.strs = append(cb.strs, str)
-		}
-		cb.strPairs = append(cb.strPairs, pair{id, item})
+		// A scalar string's term is its own text: id, set in the loop, names it.
+		cb.strPairs = push(cb.strPairs, pair{id, item})
 	}
 }
 
@@ -162,13 +156,31 @@ func (cb *columnBuilder) build() *column {
 		c.boolEq[i] = postingsOf(cb.boolEq[i])
 		c.boolCont[i] = postingsOf(cb.boolCont[i])
 	}
-	strPostings := groupPostings(cb.strPairs, len(cb.strs))
-	c.strs = make([]strEntry, len(cb.strs))
-	for i, s := range cb.strs {
-		c.strs[i] = strEntry{lower: strings.ToLower(s), items: strPostings[i]}
+	strPostings := groupPostings(cb.strPairs, len(cb.termIDs))
+	n := 0
+	for _, p := range strPostings {
+		if p.any {
+			n++
+		}
+	}
+	c.strs = make([]strEntry, 0, n)
+	for s, id := range cb.termIDs {
+		if p := strPostings[id]; p.any {
+			c.strs = append(c.strs, strEntry{lower: strings.ToLower(s), items: p})
+		}
 	}
 	c.numRange = newNumRange(cb.nums)
 	return c
+}
+
+// push appends, doubling capacity when full: the builder's slices grow to
+// the catalog's size, and append's gentler growth for large slices would
+// allocate several times that along the way.
+func push[T any](s []T, v T) []T {
+	if len(s) == cap(s) {
+		s = slices.Grow(s, max(len(s), 64))
+	}
+	return append(s, v)
 }
 
 func b2i(b bool) int {
@@ -219,7 +231,9 @@ func sortedBitmap(ids []uint32) *roaring.Bitmap {
 	}
 	b := roaring.New()
 	b.AddMany(ids)
-	b.RunOptimize()
+	if len(ids) >= 1024 { // runs pay off only on large, dense sets
+		b.RunOptimize()
+	}
 	return b
 }
 

@@ -32,7 +32,13 @@ const (
 
 func newNumRange(nums []numEntry) numRange {
 	slices.SortFunc(nums, func(a, b numEntry) int {
-		return cmp.Or(cmp.Compare(a.v, b.v), cmp.Compare(a.item, b.item))
+		switch {
+		case a.v < b.v:
+			return -1
+		case a.v > b.v:
+			return 1
+		}
+		return cmp.Compare(a.item, b.item)
 	})
 	r := numRange{nums: nums, block: max(minRangeBlock, (len(nums)+maxPrefixes-1)/maxPrefixes)}
 	if len(nums) < r.block {

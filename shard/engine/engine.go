@@ -129,13 +129,24 @@ func (e *Engine) Apply(w shard.Writer, cmd *shard.Command) any {
 		return fmt.Errorf("%w: command %s has no store", ErrRejected, cmd.ID)
 	}
 	kind, action, ok := splitOp(cmd.Op)
-	if !ok {
+	if !ok && cmd.Op != OpEvents {
 		return fmt.Errorf("%w: unknown op %q", ErrRejected, cmd.Op)
 	}
 	s := e.storeForWrite(cmd.Store)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	res, err := s.apply(w, kind, action, cmd)
+	var res Result
+	var err error
+	if cmd.Op == OpEvents {
+		// Events change sessions and co-views, not the records or the
+		// lists cached per data version: tracking traffic must not
+		// invalidate them.
+		if res, err = s.applyEvents(w, cmd.Body); err != nil {
+			return err
+		}
+		return res
+	}
+	res, err = s.apply(w, kind, action, cmd)
 	if err != nil {
 		return err
 	}
@@ -181,6 +192,10 @@ func (e *Engine) Load(r shard.Reader) error {
 		if s == nil {
 			s = newStore(store, e.cfg)
 			fresh[store] = s
+		}
+		if kind == sessionKind {
+			_, _, id, _ := parseKey(key)
+			return s.loadSession(id, value)
 		}
 		if kind == metaKind {
 			if len(value) == 8 {

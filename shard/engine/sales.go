@@ -85,6 +85,7 @@ func (s *Store) rebuildSales() {
 		fresh.addOrder(o, s.lineIndices(o))
 	}
 	s.sales = fresh
+	s.replayCoViews()
 }
 
 func compareIDs(a, b ingest.ID) int {

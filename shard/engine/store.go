@@ -38,6 +38,8 @@ type Store struct {
 	// dense index for the statistics.
 	items *itemIndex
 	sales *salesStats
+	// sessions holds each visitor's recent behaviour (tracking events).
+	sessions map[string]*session
 
 	// unknownProductLines counts order lines that named a product absent
 	// from the catalog when applied (data health).
@@ -67,6 +69,7 @@ func newStore(id string, cfg Config) *Store {
 		byEmail:     make(map[string]ingest.ID),
 		buyerOrders: make(map[string][]ingest.ID),
 		items:       newItemIndex(),
+		sessions:    make(map[string]*session),
 		sales:       newSalesStats(cfg),
 	}
 }

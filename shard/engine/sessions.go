@@ -1,0 +1,256 @@
+package engine
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+
+	"github.com/sibylhq/sibyl/compute"
+	"github.com/sibylhq/sibyl/ingest"
+	"github.com/sibylhq/sibyl/shard"
+)
+
+// OpEvents carries tracking events (Clerk's log/* calls) of one store: a
+// JSON array of Event, stamped by the node that received them.
+const OpEvents = "events.log"
+
+// Event kinds, named as the API paths that log them.
+const (
+	EventProduct    = "product"     // a product page view
+	EventClick      = "click"       // a click on a recommendation
+	EventCategory   = "category"    // a category page view
+	EventEmail      = "email"       // links the visitor to an email
+	EventSale       = "sale"        // a sale tracked from the shop's checkout
+	EventCartAdd    = "cart_add"    // products put in the cart
+	EventCartRemove = "cart_remove" // products taken out of the cart
+	EventBasketSet  = "basket_set"  // the whole cart, replacing what was known
+	EventReturned   = "returned"    // products of a sale came back
+)
+
+// Event is one tracking call.
+type Event struct {
+	Kind     string      `json:"kind"`
+	Visitor  string      `json:"visitor,omitempty"`
+	Customer ingest.ID   `json:"customer,omitempty"`
+	Email    string      `json:"email,omitempty"`
+	Products []ingest.ID `json:"products,omitempty"`
+	Category ingest.ID   `json:"category,omitempty"`
+	Sale     ingest.ID   `json:"sale,omitempty"`
+	// API and Position say where a click came from (Clerk's api and n).
+	API      string   `json:"api,omitempty"`
+	Position int      `json:"n,omitempty"`
+	Labels   []string `json:"labels,omitempty"`
+	// Time is unix milliseconds, stamped by the receiving node.
+	Time int64 `json:"time"`
+}
+
+// Session bounds: a visitor's recent items, and visitors per store. Both
+// keep memory per store bounded whatever the traffic.
+const (
+	sessionItemsKept  = 50
+	sessionsPerStore  = 200_000
+	sessionCoViewSpan = 20 // a new view is paired with this many recent items
+)
+
+// session is one visitor's recent behaviour.
+type session struct {
+	Recent []sessionItem `json:"r"`
+	Cart   []ingest.ID   `json:"c,omitempty"`
+	Email  string        `json:"e,omitempty"`
+	Last   int64         `json:"t"` // time of the latest event (unix ms)
+}
+
+type sessionItem struct {
+	ID   ingest.ID         `json:"i"`
+	Kind compute.EventKind `json:"k"`
+	Time int64             `json:"t"`
+}
+
+func (s *Store) applyEvents(w shard.Writer, body []byte) (Result, error) {
+	var evs []Event
+	if err := json.Unmarshal(body, &evs); err != nil {
+		return Result{}, fmt.Errorf("%w: malformed events: %v", ErrRejected, err)
+	}
+	touched := make(map[string]bool)
+	for i := range evs {
+		if v := evs[i].Visitor; v != "" {
+			s.track(&evs[i])
+			touched[v] = true
+		}
+	}
+	for v := range touched {
+		if sess := s.sessions[v]; sess != nil {
+			b, err := json.Marshal(sess)
+			if err != nil {
+				return Result{}, err
+			}
+			if err := w.Set(recordKey(s.ID, sessionKind, ingest.ID(v)), b); err != nil {
+				return Result{}, err
+			}
+		}
+	}
+	if err := s.evictSessions(w); err != nil {
+		return Result{}, err
+	}
+	return Result{Applied: len(evs)}, nil
+}
+
+// track updates the visitor's session and the co-view counts.
+func (s *Store) track(e *Event) {
+	sess := s.sessions[e.Visitor]
+	if sess == nil {
+		sess = &session{}
+		s.sessions[e.Visitor] = sess
+	}
+	sess.Last = max(sess.Last, e.Time)
+	switch e.Kind {
+	case EventEmail:
+		sess.Email = e.Email
+	case EventProduct, EventClick:
+		kind := compute.EventView
+		if e.Kind == EventClick {
+			kind = compute.EventClick
+		}
+		for _, p := range e.Products {
+			s.sessionAdd(sess, p, kind, e.Time)
+		}
+	case EventCartAdd:
+		for _, p := range e.Products {
+			s.sessionAdd(sess, p, compute.EventCart, e.Time)
+			if !slices.Contains(sess.Cart, p) {
+				sess.Cart = append(sess.Cart, p)
+			}
+		}
+	case EventCartRemove:
+		sess.Cart = slices.DeleteFunc(sess.Cart, func(id ingest.ID) bool { return slices.Contains(e.Products, id) })
+	case EventBasketSet:
+		sess.Cart = slices.Clone(e.Products)
+		for _, p := range e.Products {
+			s.sessionAdd(sess, p, compute.EventCart, e.Time)
+		}
+	case EventSale:
+		sess.Cart = nil
+	}
+	if e.Email != "" && sess.Email == "" {
+		sess.Email = e.Email
+	}
+}
+
+// sessionAdd records one item of a session, newest last, each item once,
+// and counts the new co-views: a view pairs with the session's recent
+// other items, which is what makes "viewed together, not bought together"
+// a substitute signal.
+func (s *Store) sessionAdd(sess *session, p ingest.ID, kind compute.EventKind, t int64) {
+	i := slices.IndexFunc(sess.Recent, func(it sessionItem) bool { return it.ID == p })
+	if i >= 0 {
+		it := sess.Recent[i]
+		sess.Recent = append(sess.Recent[:i], sess.Recent[i+1:]...)
+		it.Kind = max(it.Kind, kind)
+		it.Time = t
+		sess.Recent = append(sess.Recent, it)
+		return
+	}
+	idx := s.items.add(p)
+	from := max(0, len(sess.Recent)-sessionCoViewSpan)
+	for _, o := range sess.Recent[from:] {
+		if j, ok := s.items.lookup(o.ID); ok {
+			s.sales.CoViewed.AddBasket([]int32{j, idx})
+		}
+	}
+	sess.Recent = append(sess.Recent, sessionItem{p, kind, t})
+	if len(sess.Recent) > sessionItemsKept {
+		sess.Recent = append(sess.Recent[:0], sess.Recent[len(sess.Recent)-sessionItemsKept:]...)
+	}
+}
+
+// evictSessions drops the least recently seen tenth of the visitors when
+// the store holds too many. Eviction order depends only on event times
+// and visitor ids, so every replica evicts the same sessions.
+func (s *Store) evictSessions(w shard.Writer) error {
+	if len(s.sessions) <= sessionsPerStore {
+		return nil
+	}
+	type seen struct {
+		v    string
+		last int64
+	}
+	all := make([]seen, 0, len(s.sessions))
+	for v, sess := range s.sessions {
+		all = append(all, seen{v, sess.Last})
+	}
+	sort.Slice(all, func(i, j int) bool {
+		if all[i].last != all[j].last {
+			return all[i].last < all[j].last
+		}
+		return all[i].v < all[j].v
+	})
+	for _, x := range all[:len(all)/10] {
+		delete(s.sessions, x.v)
+		if err := w.Delete(recordKey(s.ID, sessionKind, ingest.ID(x.v))); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sessionKind keys visitor sessions beside the store's records.
+const sessionKind ingest.Kind = "_sessions"
+
+func (s *Store) loadSession(visitor ingest.ID, value []byte) error {
+	var sess session
+	if err := json.Unmarshal(value, &sess); err != nil {
+		return fmt.Errorf("store %s: bad session %q: %w", s.ID, visitor, err)
+	}
+	s.sessions[string(visitor)] = &sess
+	return nil
+}
+
+// replayCoViews recounts the co-views of every loaded session, pairing
+// items as sessionAdd did when they arrived.
+func (s *Store) replayCoViews() {
+	visitors := make([]string, 0, len(s.sessions))
+	for v := range s.sessions {
+		visitors = append(visitors, v)
+	}
+	sort.Strings(visitors)
+	for _, v := range visitors {
+		rec := s.sessions[v].Recent
+		for k, it := range rec {
+			idx := s.items.add(it.ID)
+			for _, o := range rec[max(0, k-sessionCoViewSpan):k] {
+				if j, ok := s.items.lookup(o.ID); ok {
+					s.sales.CoViewed.AddBasket([]int32{j, idx})
+				}
+			}
+		}
+	}
+}
+
+// VisitorItems returns a visitor's recent products, newest first, with
+// the strongest behaviour seen for each (view < click < cart), and the
+// visitor's cart.
+func (s *Store) VisitorItems(visitor string) (items []ingest.ID, kinds []compute.EventKind, cart []ingest.ID) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	sess := s.sessions[visitor]
+	if sess == nil {
+		return nil, nil, nil
+	}
+	for k := len(sess.Recent) - 1; k >= 0; k-- {
+		items = append(items, sess.Recent[k].ID)
+		kinds = append(kinds, sess.Recent[k].Kind)
+	}
+	return items, kinds, slices.Clone(sess.Cart)
+}
+
+// VisitorEmail is the email a visitor was linked to by log/email or a
+// sale, if any.
+func (s *Store) VisitorEmail(visitor string) string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if sess := s.sessions[visitor]; sess != nil {
+		return sess.Email
+	}
+	return ""
+}
