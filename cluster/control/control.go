@@ -40,6 +40,8 @@ type Meta interface {
 }
 
 // Shards reaches each shard's Raft leader, locally or through a peer.
+// Shard reconcile.MetaShard (-1) is the meta group itself, whose voters
+// the controller manages the same way.
 type Shards interface {
 	// Status returns the shard's configuration as its leader sees it,
 	// with CaughtUp set for non-voters close to the leader's log. A shard
@@ -169,6 +171,15 @@ func (c *Controller) Round(ctx context.Context) (reconcile.Plan, error) {
 
 	in := reconcile.Input{Now: now, ViewSince: viewSince, Members: c.members.Members(), Table: c.meta.Table()}
 	var statusErrs []error
+	mctx, cancel := context.WithTimeout(ctx, c.cfg.StepTimeout)
+	ms, err := c.shards.Status(mctx, reconcile.MetaShard)
+	cancel()
+	if err != nil {
+		statusErrs = append(statusErrs, fmt.Errorf("cannot read status of the meta group: %w", err))
+	} else {
+		ms.Shard = reconcile.MetaShard
+		in.Meta = &ms
+	}
 	for s := range in.Table.Shards {
 		sctx, cancel := context.WithTimeout(ctx, c.cfg.StepTimeout)
 		st, err := c.shards.Status(sctx, s)

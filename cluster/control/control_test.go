@@ -32,6 +32,9 @@ type fakeCluster struct {
 
 func newFake(nodes ...string) *fakeCluster {
 	f := &fakeCluster{leader: true, shards: map[int]*reconcile.ShardStatus{}}
+	// The first node bootstrapped the meta group alone.
+	f.shards[reconcile.MetaShard] = &reconcile.ShardStatus{Shard: reconcile.MetaShard, Leader: nodes[0],
+		Replicas: []reconcile.Replica{{Node: nodes[0], Voter: true}}}
 	for _, n := range nodes {
 		f.members = append(f.members, reconcile.Member{ID: n, State: reconcile.Alive, Since: time.Unix(0, 0)})
 	}
@@ -125,9 +128,27 @@ func (f *fakeCluster) RemoveReplica(_ context.Context, s int, n string) error {
 	return nil
 }
 
+func (f *fakeCluster) metaVoters() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for _, r := range f.shards[reconcile.MetaShard].Replicas {
+		if r.Voter {
+			out = append(out, r.Node)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 func (f *fakeCluster) converged() bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	for _, r := range f.shards[reconcile.MetaShard].Replicas {
+		if !r.Voter {
+			return false
+		}
+	}
 	for s, want := range f.table.Shards {
 		var got []string
 		for _, r := range f.shards[s].Replicas {
@@ -197,6 +218,9 @@ func TestBootstrapJoinAndRetry(t *testing.T) {
 	rounds(t, c, f, &clock)
 	if f.table.Version != 1 || len(f.table.Shards) != 16 || fmt.Sprint(f.table.Nodes()) != "[a b c]" {
 		t.Fatalf("bootstrap table %+v", f.table)
+	}
+	if got := fmt.Sprint(f.metaVoters()); got != "[a b c]" {
+		t.Fatalf("meta voters %s after bootstrap", got)
 	}
 
 	// d joins; the first two adds fail and must be retried.

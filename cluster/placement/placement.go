@@ -269,3 +269,19 @@ func (t Table) Load() map[string]int {
 	}
 	return out
 }
+
+// Rank orders nodes by their rendezvous weight for an arbitrary key
+// (highest first), e.g. to choose the meta group's voters. Like Assign, the
+// answer depends only on the set of ids.
+func Rank(key string, nodes []string) []string {
+	ids := slices.Clone(nodes)
+	sort.Strings(ids)
+	ids = slices.Compact(ids)
+	kh := hashString("key:" + key)
+	w := make(map[string]uint64, len(ids))
+	for _, id := range ids {
+		w[id] = Weight(kh, hashString(id))
+	}
+	sort.SliceStable(ids, func(a, b int) bool { return w[ids[a]] > w[ids[b]] })
+	return ids
+}

@@ -225,3 +225,25 @@ func BenchmarkAssign64x3over10(b *testing.B) {
 		}
 	}
 }
+
+func TestRank(t *testing.T) {
+	nodes := nodeIDs("node-", 6)
+	a := Rank("meta", nodes)
+	b := Rank("meta", []string{nodes[5], nodes[2], nodes[0], nodes[4], nodes[1], nodes[3], nodes[3]})
+	if !slices.Equal(a, b) || len(a) != 6 {
+		t.Fatalf("Rank depends on input order: %v vs %v", a, b)
+	}
+	// Removing a node keeps the others' relative order (minimal disruption).
+	without := Rank("meta", slices.DeleteFunc(slices.Clone(nodes), func(n string) bool { return n == a[0] }))
+	if !slices.Equal(without, a[1:]) {
+		t.Fatalf("after removing %s: %v, want %v", a[0], without, a[1:])
+	}
+	// Different keys spread the top choice over several nodes.
+	tops := map[string]bool{}
+	for i := range 20 {
+		tops[Rank(fmt.Sprint("k", i), nodes)[0]] = true
+	}
+	if len(tops) < 3 {
+		t.Fatalf("20 keys pick only %d distinct top nodes", len(tops))
+	}
+}

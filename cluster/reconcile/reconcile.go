@@ -102,7 +102,13 @@ type Config struct {
 	// MaxMovesInFlight caps the shards that are catching up a new replica at
 	// once, which bounds the snapshot traffic of a rebalance.
 	MaxMovesInFlight int
+	// MetaVoters is the meta group's size (fewer while the cluster is
+	// smaller): 3 tolerates one failure, 5 two.
+	MetaVoters int
 }
+
+// MetaShard is the Shard of steps and status that concern the meta group.
+const MetaShard = -1
 
 // DefaultConfig returns the defaults: 64 shards, 3 replicas, a 5 minute
 // grace period, 10 s stabilisation and 4 concurrent moves.
@@ -113,6 +119,7 @@ func DefaultConfig() Config {
 		GracePeriod:      5 * time.Minute,
 		StabilizeTime:    10 * time.Second,
 		MaxMovesInFlight: 4,
+		MetaVoters:       3,
 	}
 }
 
@@ -127,6 +134,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: durations must not be negative", ErrBadConfig)
 	case c.MaxMovesInFlight <= 0:
 		return fmt.Errorf("%w: max moves in flight must be positive, got %d", ErrBadConfig, c.MaxMovesInFlight)
+	case c.MetaVoters <= 0 || c.MetaVoters%2 == 0:
+		return fmt.Errorf("%w: meta voters must be a positive odd number, got %d", ErrBadConfig, c.MetaVoters)
 	}
 	return nil
 }
@@ -145,6 +154,8 @@ type Input struct {
 	// Status holds the shards whose configuration is known; shards absent
 	// here get no step this round.
 	Status []ShardStatus
+	// Meta is the meta group's configuration (nil: no meta steps).
+	Meta *ShardStatus
 }
 
 // StepKind says what a Step asks the caller to do.
@@ -304,7 +315,23 @@ func Next(cfg Config, in Input) Plan {
 		}
 	}
 
-	// 2. Converge each shard's configuration to the table.
+	// 2. The meta group keeps its voters while they stay eligible and
+	// fills up to MetaVoters from the eligible nodes, so that joins do not
+	// churn it. It moves like a shard, outside the move cap: it is small.
+	if in.Meta != nil && in.Meta.Leader != "" && len(plan.Eligible) > 0 {
+		desired := metaVoters(cfg, plan.Eligible, *in.Meta)
+		st := *in.Meta
+		st.Shard = MetaShard
+		step, waiting, _ := shardStep(st, desired, unknown, true)
+		if waiting {
+			plan.Waiting = append(plan.Waiting, MetaShard)
+		}
+		if step != nil {
+			plan.Steps = append(plan.Steps, *step)
+		}
+	}
+
+	// 3. Converge each shard's configuration to the table.
 	status := make(map[int]ShardStatus, len(in.Status))
 	inFlight := 0
 	for _, st := range in.Status {
@@ -334,6 +361,30 @@ func Next(cfg Config, in Input) Plan {
 		}
 	}
 	return plan
+}
+
+// metaVoters picks the meta group's desired voters: current voters that
+// are still eligible, topped up in rendezvous order.
+func metaVoters(cfg Config, eligible []string, st ShardStatus) []string {
+	n := min(cfg.MetaVoters, len(eligible))
+	var out []string
+	for _, id := range placement.Rank("meta", eligible) {
+		if len(out) == n {
+			return out
+		}
+		if slices.ContainsFunc(st.Replicas, func(r Replica) bool { return r.Node == id && r.Voter }) {
+			out = append(out, id)
+		}
+	}
+	for _, id := range placement.Rank("meta", eligible) {
+		if len(out) == n {
+			break
+		}
+		if !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // shardStep returns at most one step for a shard, in priority order: get

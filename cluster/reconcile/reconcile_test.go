@@ -79,6 +79,7 @@ func TestConfigValidate(t *testing.T) {
 		func(c *Config) { c.Replicas = 0 },
 		func(c *Config) { c.GracePeriod = -1 },
 		func(c *Config) { c.MaxMovesInFlight = 0 },
+		func(c *Config) { c.MetaVoters = 2 },
 	} {
 		c := DefaultConfig()
 		mut(&c)
@@ -594,5 +595,99 @@ func BenchmarkNext64Shards10Nodes(b *testing.B) {
 		if p := Next(cfg, in); len(p.Steps) != 0 {
 			b.Fatal(p.Steps)
 		}
+	}
+}
+
+// metaRun reconciles only the meta group (and the table) until nothing is
+// left to do, and returns the meta group's final voters, sorted.
+func metaRun(t *testing.T, cfg Config, members []Member, tab *placement.Table, meta *ShardStatus) []string {
+	t.Helper()
+	for range 50 {
+		in := Input{Now: t0, ViewSince: t0.Add(-time.Hour), Members: members, Table: tab.Clone(), Meta: meta}
+		p := Next(cfg, in)
+		if len(p.Steps) == 0 {
+			var out []string
+			for _, r := range meta.Replicas {
+				if !r.Voter {
+					t.Fatalf("meta group ends with non-voter %s", r.Node)
+				}
+				out = append(out, r.Node)
+			}
+			slices.Sort(out)
+			return out
+		}
+		for _, s := range p.Steps {
+			if s.Kind == CommitTable {
+				*tab = s.Table.Clone()
+				continue
+			}
+			if s.Shard != MetaShard {
+				t.Fatalf("shard step without shard status: %v", s)
+			}
+			i := slices.IndexFunc(meta.Replicas, func(r Replica) bool { return r.Node == s.Node })
+			switch s.Kind {
+			case AddNonVoter:
+				meta.Replicas = append(meta.Replicas, Replica{Node: s.Node, CaughtUp: true})
+			case Promote:
+				meta.Replicas[i].Voter = true
+			case TransferLeadership:
+				meta.Leader = s.Node
+			case RemoveReplica:
+				if s.Node == meta.Leader {
+					t.Fatalf("removing the meta leader %s", s.Node)
+				}
+				meta.Replicas = slices.Delete(meta.Replicas, i, i+1)
+			}
+		}
+	}
+	t.Fatal("meta group did not converge")
+	return nil
+}
+
+func TestMetaGroupVoters(t *testing.T) {
+	cfg := testConfig()
+	alive := func(ids ...string) []Member {
+		var out []Member
+		for _, id := range ids {
+			out = append(out, member(id, Alive, time.Hour))
+		}
+		return out
+	}
+	tab := placement.Table{}
+	meta := voters(MetaShard, "a")
+
+	// Grows with the cluster up to three voters.
+	if got := metaRun(t, cfg, alive("a", "b"), &tab, &meta); fmt.Sprint(got) != "[a b]" {
+		t.Fatalf("2 nodes: meta voters %v", got)
+	}
+	if got := metaRun(t, cfg, alive("a", "b", "c"), &tab, &meta); fmt.Sprint(got) != "[a b c]" {
+		t.Fatalf("3 nodes: meta voters %v", got)
+	}
+	// A fourth and fifth node do not churn it.
+	if got := metaRun(t, cfg, alive("a", "b", "c", "d", "e"), &tab, &meta); fmt.Sprint(got) != "[a b c]" {
+		t.Fatalf("5 nodes: meta voters %v", got)
+	}
+	// A voter failing past the grace period is replaced by an eligible node.
+	ms := append(alive("a", "b", "d", "e"), member("c", Failed, time.Hour))
+	got := metaRun(t, cfg, ms, &tab, &meta)
+	if len(got) != 3 || slices.Contains(got, "c") || !slices.Contains(got, "a") || !slices.Contains(got, "b") {
+		t.Fatalf("after c failed: meta voters %v", got)
+	}
+	// The leader draining hands leadership over before it is removed.
+	leader := meta.Leader
+	ms = nil
+	for _, id := range []string{"a", "b", "d", "e"} {
+		m := member(id, Alive, time.Hour)
+		m.Draining = id == leader
+		ms = append(ms, m)
+	}
+	got = metaRun(t, cfg, ms, &tab, &meta)
+	if len(got) != 3 || slices.Contains(got, leader) || meta.Leader == leader {
+		t.Fatalf("after %s drained: voters %v leader %s", leader, got, meta.Leader)
+	}
+	// Five voters when configured.
+	cfg.MetaVoters = 5
+	if got := metaRun(t, cfg, alive("a", "b", "d", "e", "f", "g"), &tab, &meta); len(got) != 5 {
+		t.Fatalf("MetaVoters=5: %v", got)
 	}
 }
