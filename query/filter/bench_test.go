@@ -90,19 +90,39 @@ func BenchmarkMatchOne(b *testing.B) {
 	}
 }
 
+// BenchmarkNewIndex measures NewIndex alone (recording items), NewIndex
+// plus Warm (every attribute indexed, the full rebuild) and NewIndex plus
+// the first Eval of a typical filter (which indexes the two attributes it
+// uses).
 func BenchmarkNewIndex(b *testing.B) {
-	for _, n := range []int{4000, 100_000} {
-		items := syntheticCatalog(n, 2)
-		b.Run(fmt.Sprintf("synthetic-%d", n), func(b *testing.B) {
-			for b.Loop() {
-				NewIndex(slices.Values(items))
-			}
-		})
+	typical, _ := Parse(`price > 10 and categories in [1,2]`)
+	catalogs := []struct {
+		name  string
+		items []Item
+	}{
+		{"synthetic-4000", syntheticCatalog(4000, 2)},
+		{"synthetic-100000", syntheticCatalog(100_000, 2)},
 	}
 	if items, err := loadRetailProducts(); err == nil {
-		b.Run(fmt.Sprintf("online-retail-%d", len(items)), func(b *testing.B) {
+		catalogs = append(catalogs, struct {
+			name  string
+			items []Item
+		}{fmt.Sprintf("online-retail-%d", len(items)), items})
+	}
+	for _, c := range catalogs {
+		b.Run(c.name+"/record", func(b *testing.B) {
 			for b.Loop() {
-				NewIndex(slices.Values(items))
+				NewIndex(slices.Values(c.items))
+			}
+		})
+		b.Run(c.name+"/full", func(b *testing.B) {
+			for b.Loop() {
+				NewIndex(slices.Values(c.items)).Warm()
+			}
+		})
+		b.Run(c.name+"/first-query", func(b *testing.B) {
+			for b.Loop() {
+				NewIndex(slices.Values(c.items)).Eval(typical)
 			}
 		})
 	}

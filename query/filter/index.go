@@ -5,6 +5,7 @@ import (
 	"iter"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/RoaringBitmap/roaring/v2"
 )
@@ -20,11 +21,23 @@ type Item struct {
 }
 
 // Index is an immutable per-attribute index of a catalog. Build a new one
-// when the catalog changes (about a millisecond per thousand products, see
-// BenchmarkNewIndex) and swap it in; an Index is safe for concurrent Eval.
+// when the catalog changes and swap it in; an Index is safe for concurrent
+// use.
+//
+// NewIndex only records the items and their attribute names; each
+// attribute's index is built the first time a filter uses it (or by Warm),
+// because filters touch few of a catalog's attributes and a full build
+// costs several milliseconds per thousand products (BenchmarkNewIndex).
+// The index keeps the Attrs maps: do not modify them afterwards.
 type Index struct {
-	all  *roaring.Bitmap
-	cols map[string]*column
+	items []Item
+	all   *roaring.Bitmap
+	cols  map[string]*lazyColumn // fixed at NewIndex: no lock needed to read
+}
+
+type lazyColumn struct {
+	once sync.Once
+	col  *column // nil when no item has a supported value
 }
 
 // postings are the items holding one value. Most values of an id or name
@@ -69,33 +82,68 @@ type column struct {
 	numRange
 }
 
-// NewIndex indexes the items.
+// NewIndex records the items for indexing. Item indices must be unique.
 func NewIndex(items iter.Seq[Item]) *Index {
-	ix := &Index{all: roaring.New(), cols: map[string]*column{}}
-	builders := map[string]*columnBuilder{}
+	ix := &Index{cols: map[string]*lazyColumn{}}
 	var ids []uint32
-	var buf []scalar
 	for it := range items {
+		ix.items = append(ix.items, it)
 		ids = append(ids, it.Index)
-		for name, raw := range it.Attrs {
-			v, ok := normalize(buf[:0], raw)
-			if !ok {
-				continue
+		for name := range it.Attrs {
+			if ix.cols[name] == nil {
+				ix.cols[name] = &lazyColumn{}
 			}
-			buf = v.elems
-			cb := builders[name]
-			if cb == nil {
-				cb = &columnBuilder{termIDs: map[string]uint32{}}
-				builders[name] = cb
-			}
-			cb.add(it.Index, v)
 		}
 	}
 	ix.all = sortedBitmap(ids)
-	for name, cb := range builders {
-		ix.cols[name] = cb.build()
-	}
 	return ix
+}
+
+// column returns the built index of one attribute, or nil when no item
+// has a supported value for it.
+func (ix *Index) column(name string) *column {
+	lc := ix.cols[name]
+	if lc == nil {
+		return nil
+	}
+	lc.once.Do(func() { lc.col = ix.buildColumn(name) })
+	return lc.col
+}
+
+func (ix *Index) buildColumn(name string) *column {
+	cb := &columnBuilder{termIDs: map[string]uint32{}}
+	var buf []scalar
+	for _, it := range ix.items {
+		raw, ok := it.Attrs[name]
+		if !ok {
+			continue
+		}
+		v, ok := normalize(buf[:0], raw)
+		if !ok {
+			continue
+		}
+		buf = v.elems
+		cb.add(it.Index, v)
+	}
+	if len(cb.has) == 0 {
+		return nil
+	}
+	return cb.build()
+}
+
+// Warm builds the indexes of the named attributes now, or of every
+// attribute when none are named, so that later queries do not pay for
+// it; call it after NewIndex, off the query path.
+func (ix *Index) Warm(names ...string) {
+	if len(names) == 0 {
+		for name := range ix.cols {
+			ix.column(name)
+		}
+		return
+	}
+	for _, name := range names {
+		ix.column(name)
+	}
 }
 
 type pair struct{ key, item uint32 }
@@ -243,8 +291,9 @@ func (ix *Index) Len() int { return int(ix.all.GetCardinality()) }
 // All returns a new bitmap of every item indexed.
 func (ix *Index) All() *roaring.Bitmap { return ix.all.Clone() }
 
-// HasAttribute reports whether any item has the attribute.
-func (ix *Index) HasAttribute(name string) bool { return ix.cols[name] != nil }
+// HasAttribute reports whether any item has a supported value for the
+// attribute.
+func (ix *Index) HasAttribute(name string) bool { return ix.column(name) != nil }
 
 // Eval returns a new bitmap of the items matching the filter; the caller
 // may modify it. A nil filter matches every item.
@@ -286,7 +335,7 @@ func (ix *Index) eval(e *Expr) (*roaring.Bitmap, bool) {
 		}
 		return roaring.FastOr(parts...), true
 	case KindCompare:
-		c := ix.cols[e.Attr]
+		c := ix.column(e.Attr)
 		if c == nil {
 			return roaring.New(), true // unknown attribute matches nothing
 		}
