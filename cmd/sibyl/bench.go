@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/sibylhq/sibyl/bench"
+	"github.com/sibylhq/sibyl/bench/tenants"
 	"github.com/spf13/cobra"
 )
 
@@ -38,11 +39,14 @@ type benchOptions struct {
 	ceiling     bool
 	data        string
 	demo        string
+	tenants     int
+	adminToken  string
 }
 
 // benchProfile is what `quick` and `full` preset.
 type benchProfile struct {
 	duration, warmup time.Duration
+	tenants          int
 	sweepScenarios   []string
 	// sweepFractions of the closed-loop throughput are the offered rates
 	// of the latency sweep, so every machine sees its own knee.
@@ -52,7 +56,7 @@ type benchProfile struct {
 var benchProfiles = map[string]benchProfile{
 	"quick": {duration: 3 * time.Second, warmup: time.Second, sweepScenarios: []string{"popular", "complementary"},
 		sweepFractions: []float64{0.1, 0.3, 0.6, 0.9, 1.1}},
-	"full": {duration: 20 * time.Second, warmup: 5 * time.Second, sweepScenarios: []string{"popular", "complementary", "ingest_orders"},
+	"full": {duration: 20 * time.Second, warmup: 5 * time.Second, tenants: 1000, sweepScenarios: []string{"popular", "complementary", "ingest_orders"},
 		sweepFractions: []float64{0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.2}},
 }
 
@@ -96,6 +100,9 @@ and a latency sweep; without --url they start a local node with the demo data fi
 				if !cmd.Flags().Changed("warmup") {
 					o.warmup = p.warmup
 				}
+				if !cmd.Flags().Changed("tenants") {
+					o.tenants = p.tenants
+				}
 			}
 			return runBench(ctx, o, profile, strings.Join(os.Args, " "))
 		},
@@ -117,6 +124,8 @@ and a latency sweep; without --url they start a local node with the demo data fi
 	f.BoolVar(&o.ceiling, "ceiling", o.ceiling, "also measure a do-nothing fasthttp server with the same settings and report ratios to it")
 	f.StringVar(&o.data, "data", "demo/online-retail.csv.gz", "Online Retail CSV to draw product and customer ids from (a synthetic store if absent)")
 	f.StringVar(&o.demo, "demo", "demo/online-retail.csv.gz", "data the local node of quick/full imports when no --url is given")
+	f.IntVar(&o.tenants, "tenants", 0, "also create this many generated stores and query across all of them (full: 1000)")
+	f.StringVar(&o.adminToken, "admin-token", "", "cluster admin token for --tenants (default: $SIBYL_ADMIN_TOKEN; the local node's own)")
 	withEnvHelp(cmd)
 	root.AddCommand(cmd)
 }
@@ -136,6 +145,9 @@ func runBench(ctx context.Context, o benchOptions, profile, command string) erro
 		}
 		defer local.stop()
 		o.urls, o.key, o.priv = []string{local.url}, local.key, local.priv
+		if o.adminToken == "" {
+			o.adminToken = local.adminToken
+		}
 		rep.Notes = append(rep.Notes, "Target: a local single-node `sibyl serve` started by the benchmark, loaded with "+o.demo+" (UCI Online Retail, Chen et al. 2012, CC BY 4.0).")
 	}
 	rep.Machine = bench.CurrentMachine(allLoopback(o.urls))
@@ -182,10 +194,53 @@ func runBench(ctx context.Context, o benchOptions, profile, command string) erro
 			return writeErr(err)
 		}
 	}
+	if o.tenants > 0 {
+		if err := benchTenants(ctx, &rep, base, o); err != nil {
+			return writeErr(err)
+		}
+	}
 	if err := bench.WriteReport(o.out, rep); err != nil {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "bench: report in %s\n", filepath.Join(o.out, bench.ReportMarkdown))
+	return nil
+}
+
+// benchTenants creates o.tenants generated stores and measures queries
+// spread over all of them.
+func benchTenants(ctx context.Context, rep *bench.Report, base bench.Config, o benchOptions) error {
+	tok := o.adminToken
+	if tok == "" {
+		tok = os.Getenv("SIBYL_ADMIN_TOKEN")
+	}
+	cfg := tenants.DefaultConfig()
+	cfg.URL, cfg.AdminToken, cfg.Stores = o.urls[0], tok, o.tenants
+	fmt.Fprintf(os.Stderr, "bench: creating %d stores of %d order lines each...\n", cfg.Stores, cfg.Store.OrderLines)
+	start := time.Now()
+	stores, err := tenants.Setup(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("many-tenant setup (%d of %d stores done): %w", len(stores), cfg.Stores, err)
+	}
+	took := time.Since(start)
+	rep.Notes = append(rep.Notes, fmt.Sprintf("Many-tenant runs: %d generated stores (%d products, %d customers, %d order lines each, Online Retail shape), created and filled in %v (%.1f stores/s).",
+		len(stores), cfg.Store.Products, cfg.Store.Customers, cfg.Store.OrderLines, took.Round(time.Second), float64(len(stores))/took.Seconds()))
+	for _, q := range []struct {
+		logic   string
+		product bool
+	}{{"popular", false}, {"complementary", true}} {
+		t, err := tenants.Target(stores, q.logic, q.product)
+		if err != nil {
+			return err
+		}
+		c := base
+		c.Name, c.Target, c.Mode = t.Name(), t, bench.ClosedLoop
+		fmt.Fprintf(os.Stderr, "bench: %s over %d stores (%s, %v)...\n", c.Name, len(stores), c.Mode, c.Duration)
+		res, err := bench.Run(ctx, c)
+		if err != nil {
+			return err
+		}
+		rep.Runs = append(rep.Runs, res)
+	}
 	return nil
 }
 
@@ -307,11 +362,12 @@ func allLoopback(urls []string) bool {
 // the load generator and the server are separate processes as in
 // production (they still share the machine's CPUs).
 type localNode struct {
-	cmd       *exec.Cmd
-	dir       string
-	url       string
-	key, priv string
-	exited    chan error
+	cmd        *exec.Cmd
+	dir        string
+	url        string
+	key, priv  string
+	adminToken string
+	exited     chan error
 }
 
 func freeAddr() (string, error) {
@@ -385,6 +441,9 @@ func (n *localNode) waitImported(ctx context.Context, limit time.Duration) error
 				resp.Body.Close()
 				if resp.StatusCode == http.StatusOK {
 					n.key, n.priv = st.PublicKey, st.PrivateKey
+					if tok, err := os.ReadFile(filepath.Join(n.dir, "admin.token")); err == nil {
+						n.adminToken = strings.TrimSpace(string(tok))
+					}
 					return nil
 				}
 			}
