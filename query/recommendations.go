@@ -20,35 +20,38 @@ type logic struct {
 	// fill tops up a short answer from popular: a store with any sales
 	// never answers an empty list (the architecture's fallback chain).
 	fill bool
+	// scope, when set, restricts answers to products it accepts (a
+	// category's products, say).
+	scope func(r *request, st *engine.Store) (func(*ingest.Product) bool, error)
 }
 
 var (
-	logicPopular               = logic{"popular", func(_ *request, st *engine.Store) ([]ingest.ID, error) { return st.Popular(), nil }, false}
-	logicTrending              = logic{"trending", func(_ *request, st *engine.Store) ([]ingest.ID, error) { return st.Trending(), nil }, true}
-	logicNew                   = logic{"new", func(_ *request, st *engine.Store) ([]ingest.ID, error) { return st.New(), nil }, false}
-	logicRecentlyBought        = logic{"recently_bought", func(_ *request, st *engine.Store) ([]ingest.ID, error) { return st.RecentlyBought(), nil }, false}
-	logicMostSoldWith          = logic{"most_sold_with", seeded((*engine.Store).MostSoldWith), true}
-	logicComplementary         = logic{"complementary", seeded((*engine.Store).Complementary), true}
-	logicSubstituting          = logic{"substituting", seeded((*engine.Store).Substituting), true}
-	logicCustomerHistory       = logic{"customer/history", customerLogic((*engine.Store).CustomerHistory), false}
-	logicCustomerComplementary = logic{"customer/complementary", customerLogic((*engine.Store).CustomerComplementary), true}
-	logicCustomerSubstituting  = logic{"customer/substituting", customerLogic((*engine.Store).CustomerSubstituting), true}
+	logicPopular               = logic{"popular", func(_ *request, st *engine.Store) ([]ingest.ID, error) { return st.Popular(), nil }, false, nil}
+	logicTrending              = logic{"trending", func(_ *request, st *engine.Store) ([]ingest.ID, error) { return st.Trending(), nil }, true, nil}
+	logicNew                   = logic{"new", func(_ *request, st *engine.Store) ([]ingest.ID, error) { return st.New(), nil }, false, nil}
+	logicRecentlyBought        = logic{"recently_bought", func(_ *request, st *engine.Store) ([]ingest.ID, error) { return st.RecentlyBought(), nil }, false, nil}
+	logicMostSoldWith          = logic{"most_sold_with", seeded((*engine.Store).MostSoldWith), true, nil}
+	logicComplementary         = logic{"complementary", seeded((*engine.Store).Complementary), true, nil}
+	logicSubstituting          = logic{"substituting", seeded((*engine.Store).Substituting), true, nil}
+	logicCustomerHistory       = logic{"customer/history", customerLogic((*engine.Store).CustomerHistory), false, nil}
+	logicCustomerComplementary = logic{"customer/complementary", customerLogic((*engine.Store).CustomerComplementary), true, nil}
+	logicCustomerSubstituting  = logic{"customer/substituting", customerLogic((*engine.Store).CustomerSubstituting), true, nil}
 )
 
 var (
 	logicVisitorHistory = logic{"visitor/history", visitorLogic(func(st *engine.Store, items []ingest.ID, _ []compute.EventKind) []ingest.ID {
 		return items
-	}), false}
+	}), false, nil}
 	logicVisitorComplementary = logic{"visitor/complementary", visitorLogic(func(st *engine.Store, items []ingest.ID, kinds []compute.EventKind) []ingest.ID {
 		if ids := st.VisitorComplementary(items, kinds); ids != nil {
 			return ids
 		}
 		// No model yet: what is bought with what they looked at last.
 		return st.Complementary(items[:min(len(items), 5)])
-	}), true}
+	}), true, nil}
 	logicVisitorSubstituting = logic{"visitor/substituting", visitorLogic(func(st *engine.Store, items []ingest.ID, _ []compute.EventKind) []ingest.ID {
 		return st.Substituting(items[:min(len(items), 5)])
-	}), true}
+	}), true, nil}
 )
 
 // visitorLogic wraps a logic of the visitor's session (`visitor` id): an
@@ -129,7 +132,9 @@ func firstNonEmpty(a, b string) string {
 	return b
 }
 
-// recs turns a logic into a handler.
+// recs turns a logic into a handler: parameters, the logic's ranking, the
+// common filters (exclude, hidden products, the logic's own scope such as
+// a category), then the fallback chain when the answer is short.
 func (s *Server) recs(l logic) func(*request) error {
 	return func(r *request) error {
 		limit, err := r.p.intParam("limit", s.cfg.DefaultLimit, 0, s.cfg.MaxLimit)
@@ -148,31 +153,100 @@ func (s *Server) recs(l logic) func(*request) error {
 		if err != nil {
 			return err
 		}
+		debug, err := r.p.boolParam("debug", false)
+		if err != nil {
+			return err
+		}
 		st, serr := s.backend.StoreData(r.store)
 		if serr != nil {
 			return s.backendErr(serr)
 		}
-		var ranked []ingest.ID
-		if st != nil {
-			ranked, serr = l.run(r, st)
-			if serr != nil {
-				return serr
+		if st == nil {
+			// No data yet: still a 400 for a bad request, else empty.
+			if err := s.checkLogicParams(r, l); err != nil {
+				return err
 			}
-		} else if err := s.checkLogicParams(r, l); err != nil {
+			return writeRecs(r, nil, nil, attrs, nil)
+		}
+		var scope func(*ingest.Product) bool
+		if l.scope != nil {
+			if scope, err = l.scope(r, st); err != nil {
+				return err
+			}
+		}
+		ranked, err := l.run(r, st)
+		if err != nil {
 			return err
 		}
+		keep := func(id ingest.ID) bool {
+			p := st.Product(id)
+			return engine.Recommendable(p) && (scope == nil || scope(p))
+		}
 		exclude := toIDs(excludeRaw)
-		page, total := pick(st, ranked, exclude, offset, limit)
-		if l.fill && st != nil && len(page) < limit {
+		page, total := pick(ranked, exclude, keep, offset, limit)
+		var dbg *debugInfo
+		if debug {
+			dbg = newDebug(l.name, st, len(page))
+		}
+		if l.fill && len(page) < limit {
+			// The fallback chain: trending, then popular. A store with
+			// any sales never answers an empty list.
 			seen := append(slices.Clone(exclude), ranked...)
 			if seeds, _ := r.p.list("products"); len(seeds) > 0 {
 				seen = append(seen, toIDs(seeds)...)
 			}
-			more, _ := pick(st, st.Popular(), seen, max(0, offset-total), limit-len(page))
-			page = append(page, more...)
+			for _, fb := range []struct {
+				name string
+				list func() []ingest.ID
+			}{{"trending", st.Trending}, {"popular", st.Popular}} {
+				if len(page) >= limit {
+					break
+				}
+				more, n := pick(fb.list(), seen, keep, max(0, offset-total), limit-len(page))
+				total += n
+				page = append(page, more...)
+				seen = append(seen, more...)
+				if dbg != nil && len(more) > 0 {
+					dbg.Sources = append(dbg.Sources, debugSource{"fallback:" + fb.name, len(more)})
+				}
+			}
 		}
-		return writeRecs(r, st, page, attrs)
+		return writeRecs(r, st, page, attrs, dbg)
 	}
+}
+
+// debugInfo explains an answer (the `debug` parameter): which logic and
+// model produced how many results, and which fallback filled the rest.
+type debugInfo struct {
+	Logic        string        `json:"logic"`
+	DataVersion  uint64        `json:"data_version"`
+	ModelTrained bool          `json:"model_trained"`
+	ModelVersion uint64        `json:"model_version,omitempty"`
+	Sources      []debugSource `json:"sources"`
+}
+
+type debugSource struct {
+	Name  string `json:"name"`
+	Count int    `json:"count"`
+}
+
+func newDebug(logic string, st *engine.Store, n int) *debugInfo {
+	mi := st.ModelInfo()
+	d := &debugInfo{Logic: logic, DataVersion: st.Version(), ModelTrained: mi.Trained, ModelVersion: mi.Version}
+	src := logic
+	if mi.Trained && modelLogics[logic] {
+		src += " (model)"
+	} else if modelLogics[logic] {
+		src += " (live statistics, no model yet)"
+	}
+	d.Sources = append(d.Sources, debugSource{src, n})
+	return d
+}
+
+// modelLogics are the logics that use the trained factor model.
+var modelLogics = map[string]bool{
+	"complementary": true, "substituting": true, "visitor/complementary": true, "visitor/substituting": true,
+	"customer/complementary": true, "customer/substituting": true,
 }
 
 // checkLogicParams validates parameters when the store has no data yet,
@@ -195,26 +269,24 @@ func (s *Server) checkLogicParams(r *request, l logic) error {
 	return nil
 }
 
-// pick applies exclude, offset and limit to a ranked list, skipping
-// products that are gone or hidden. It returns the page and the number of
-// eligible products ranked.
-func pick(st *engine.Store, ranked, exclude []ingest.ID, offset, limit int) ([]ingest.ID, int) {
+// pick applies exclude, keep, offset and limit to a ranked list. It
+// returns the page and the number of eligible products it passed.
+func pick(ranked, exclude []ingest.ID, keep func(ingest.ID) bool, offset, limit int) ([]ingest.ID, int) {
 	page := make([]ingest.ID, 0, limit)
 	n := 0
 	for _, id := range ranked {
 		if len(exclude) > 0 && slices.Contains(exclude, id) {
 			continue
 		}
-		if !engine.Recommendable(st.Product(id)) {
+		if !keep(id) {
 			continue
 		}
 		if n >= offset && len(page) < limit {
 			page = append(page, id)
 		}
 		n++
-		if len(page) == limit && n > offset+limit {
-			// Enough for the page; the total is only a lower bound from
-			// here, and counting the rest would scan the catalog.
+		if len(page) == limit {
+			// Enough for the page; counting the rest would scan the catalog.
 			break
 		}
 	}
@@ -224,7 +296,7 @@ func pick(st *engine.Store, ranked, exclude []ingest.ID, offset, limit int) ([]i
 // writeRecs encodes `{"status":"ok","result":[...],"count":n}` by hand:
 // this is the hottest path of the server and encoding/json's reflection
 // would dominate it.
-func writeRecs(r *request, st *engine.Store, ids []ingest.ID, attrs []string) error {
+func writeRecs(r *request, st *engine.Store, ids []ingest.ID, attrs []string, dbg *debugInfo) error {
 	buf := bytebufferpool.Get()
 	defer bytebufferpool.Put(buf)
 	b := append(buf.B[:0], `{"status":"ok","result":[`...)
@@ -246,6 +318,11 @@ func writeRecs(r *request, st *engine.Store, ids []ingest.ID, attrs []string) er
 			return errInternal("cannot encode product data: %v", err)
 		}
 		b = append(b, `,"product_data":`...)
+		b = append(b, enc...)
+	}
+	if dbg != nil {
+		enc, _ := json.Marshal(dbg)
+		b = append(b, `,"debug":`...)
 		b = append(b, enc...)
 	}
 	b = append(b, '}')

@@ -172,13 +172,7 @@ func (cb *columnBuilder) add(item uint32, v attrValue) {
 			}
 			continue
 		}
-		text := s.text()
-		var ok bool
-		id, ok = cb.termIDs[text]
-		if !ok {
-			id = uint32(len(cb.termIDs))
-			cb.termIDs[text] = id
-		}
+		id = cb.termID(s)
 		cb.eq = push(cb.eq, pair{id, item})
 		if inContains {
 			cb.contains = push(cb.contains, pair{id, item})
@@ -191,6 +185,28 @@ func (cb *columnBuilder) add(item uint32, v attrValue) {
 		// A scalar string's term is its own text: id, set in the loop, names it.
 		cb.strPairs = push(cb.strPairs, pair{id, item})
 	}
+}
+
+// termID returns the id of a non-boolean scalar's text term, numbering
+// new terms; numbers are formatted on the stack, so only a new term
+// allocates.
+func (cb *columnBuilder) termID(s scalar) uint32 {
+	if s.isString {
+		id, ok := cb.termIDs[s.str]
+		if !ok {
+			id = uint32(len(cb.termIDs))
+			cb.termIDs[s.str] = id
+		}
+		return id
+	}
+	var buf [32]byte
+	text := appendNumberText(buf[:0], s.num)
+	id, ok := cb.termIDs[string(text)] // no allocation for the lookup
+	if !ok {
+		id = uint32(len(cb.termIDs))
+		cb.termIDs[string(text)] = id
+	}
+	return id
 }
 
 func (cb *columnBuilder) build() *column {

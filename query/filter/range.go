@@ -54,8 +54,9 @@ func newNumRange(nums []numEntry) numRange {
 	r.prefix = make([]*roaring.Bitmap, len(r.blocks)+1)
 	r.prefix[0] = roaring.New()
 	for k, b := range r.blocks {
+		// No RunOptimize: random item sets make poor runs, and run
+		// containers would be converted back on every AndNot.
 		r.prefix[k+1] = roaring.Or(r.prefix[k], b)
-		r.prefix[k+1].RunOptimize()
 	}
 	r.blocks = nil
 	return r
@@ -101,11 +102,18 @@ func (r *numRange) query(op Op, bound float64) *roaring.Bitmap {
 	if firstFull >= endFull {
 		return entriesBitmap(r.nums[lo:hi])
 	}
-	ragged := entriesBitmap(append(slices.Clip(r.nums[lo:firstFull*r.block]), r.nums[endFull*r.block:hi]...))
+	var core *roaring.Bitmap
 	if r.prefix != nil {
-		core := roaring.AndNot(r.prefix[endFull], r.prefix[firstFull])
-		core.Or(ragged)
-		return core
+		core = roaring.AndNot(r.prefix[endFull], r.prefix[firstFull])
+	} else {
+		core = roaring.FastOr(r.blocks[firstFull:endFull]...)
 	}
-	return roaring.FastOr(append([]*roaring.Bitmap{ragged}, r.blocks[firstFull:endFull]...)...)
+	ragged := append(slices.Clip(r.nums[lo:firstFull*r.block]), r.nums[endFull*r.block:hi]...)
+	ids := make([]uint32, len(ragged))
+	for i, e := range ragged {
+		ids[i] = e.item
+	}
+	slices.Sort(ids) // sorted adds are cheap even into array containers
+	core.AddMany(ids)
+	return core
 }

@@ -23,24 +23,23 @@ type attrValue struct {
 	elems []scalar // exactly one when !list
 }
 
-// text is the equality key of a non-boolean scalar.
-func (s scalar) text() string {
-	if s.isString {
-		return s.str
-	}
-	return numberText(s.num)
-}
-
 // numberText is the text a number equals as a string: plain decimal
 // digits for the magnitudes ids and prices have, exponent form otherwise.
 func numberText(f float64) string {
+	var buf [32]byte
+	return string(appendNumberText(buf[:0], f))
+}
+
+// appendNumberText appends numberText(f) to dst, so that map lookups can
+// use a stack buffer and allocate only for new keys.
+func appendNumberText(dst []byte, f float64) []byte {
 	if f == 0 {
-		return "0" // also -0
+		return append(dst, '0') // also -0
 	}
 	if a := math.Abs(f); a >= 1e-9 && a < 1e21 {
-		return strconv.FormatFloat(f, 'f', -1, 64)
+		return strconv.AppendFloat(dst, f, 'f', -1, 64)
 	}
-	return strconv.FormatFloat(f, 'g', -1, 64)
+	return strconv.AppendFloat(dst, f, 'g', -1, 64)
 }
 
 // containsNeedle is the lower-cased text a filter value is searched for
