@@ -1,11 +1,3 @@
-// Package control runs the reconciler on the meta leader: every Interval
-// (or sooner, when membership or the table changes) it gathers the inputs
-// through small interfaces, asks reconcile.Next for the steps and executes
-// them. It holds no cluster state of its own except when this node became
-// meta leader, which the reconciler uses to give unknown nodes a grace
-// period. The node implements the interfaces (Meta over the meta Raft
-// group and cluster/meta.PlacementState, Shards over shard.Manager and
-// peer RPCs, Members over cluster/membership).
 package control
 
 import (
