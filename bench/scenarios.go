@@ -61,6 +61,11 @@ var endpointScenarios = []endpointScenario{
 	}},
 	{name: "ingest_orders", private: true, build: ingestOrders},
 	{name: "shop_mix", build: shopMix},
+	{name: "retail_replay", build: func(d *Dataset, k Keys) (Target, error) {
+		// The sales need the private key; without it the replay is the
+		// visits' queries only.
+		return NewReplay(d, k, 5000)
+	}},
 }
 
 // shopMix is a storefront's query traffic without tracking: mostly product

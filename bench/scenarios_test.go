@@ -70,7 +70,7 @@ func TestScenariosBuildValidRequests(t *testing.T) {
 		}
 		var req Request
 		target.Next(rng, &req)
-		if name == "shop_mix" {
+		if name == "shop_mix" || name == "retail_replay" {
 			if target.Name() != name || req.Label == name || req.Label == "" {
 				t.Errorf("mix: name %q, request label %q, want the part's label", target.Name(), req.Label)
 			}
