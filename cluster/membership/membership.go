@@ -396,6 +396,8 @@ func (m *Membership) Leave(timeout time.Duration) error {
 
 // Shutdown stops gossiping without a leave announcement: others will see
 // this node fail. Use it for crash-like stops in tests; Leave otherwise.
+// Leave and Shutdown wait for the rejoin loop, which may be inside a dial
+// of an unreachable peer: at most TCPTimeout.
 func (m *Membership) Shutdown() error {
 	if !m.stop() {
 		return nil
