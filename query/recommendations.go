@@ -73,6 +73,124 @@ func visitorLogic(f func(*engine.Store, []ingest.ID, []compute.EventKind) []inge
 	}
 }
 
+var (
+	logicCategoryPopular       = logic{"category/popular", listOf((*engine.Store).Popular), true, categoryScope(false)}
+	logicCategoryTrending      = logic{"category/trending", listOf((*engine.Store).Trending), true, categoryScope(false)}
+	logicCategoryNew           = logic{"category/new", listOf((*engine.Store).New), false, categoryScope(false)}
+	logicCategoryPopularSubcat = logic{"category/popular_subcategories", listOf((*engine.Store).Popular), true, categoryScope(true)}
+)
+
+func listOf(f func(*engine.Store) []ingest.ID) func(*request, *engine.Store) ([]ingest.ID, error) {
+	return func(_ *request, st *engine.Store) ([]ingest.ID, error) { return f(st), nil }
+}
+
+// categoryScope keeps products of the `category` parameter (and, with
+// subcategories, of every category below it).
+func categoryScope(subcategories bool) func(*request, *engine.Store) (func(*ingest.Product) bool, error) {
+	return func(r *request, st *engine.Store) (func(*ingest.Product) bool, error) {
+		c, err := r.p.str("category")
+		if err != nil {
+			return nil, err
+		}
+		if c == "" {
+			return nil, errBadRequest("parameter \"category\" is required")
+		}
+		set, _ := st.CategoryScope(ingest.ID(c), subcategories)
+		return func(p *ingest.Product) bool {
+			for _, pc := range p.Categories {
+				if set[pc] {
+					return true
+				}
+			}
+			return false
+		}, nil
+	}
+}
+
+var (
+	logicCurrentlyWatched = logic{"currently_watched", listOf((*engine.Store).CurrentlyWatched), true, nil}
+	logicKeywords         = logic{"keywords", func(r *request, st *engine.Store) ([]ingest.ID, error) {
+		text, err := r.p.str("keywords")
+		if err != nil {
+			return nil, err
+		}
+		if text == "" {
+			return nil, errBadRequest("parameter \"keywords\" is required: the text to find products for")
+		}
+		return st.Keywords(text), nil
+	}, false, nil}
+	logicPageProduct = logic{"page/product", func(r *request, st *engine.Store) ([]ingest.ID, error) {
+		text, err := pageText(r, st)
+		if err != nil {
+			return nil, err
+		}
+		return st.Keywords(text), nil
+	}, true, nil}
+)
+
+// pageText reads the `page` parameter and returns that page's text.
+func pageText(r *request, st *engine.Store) (string, error) {
+	page, err := r.p.str("page")
+	if err != nil {
+		return "", err
+	}
+	if page == "" {
+		return "", errBadRequest("parameter \"page\" is required")
+	}
+	text, ok := st.PageText(ingest.ID(page))
+	if !ok {
+		return "", errNotFound("no page %q in this store", page)
+	}
+	return text, nil
+}
+
+// idList serves logics whose results are not products (categories,
+// pages): limit and offset apply, product filters do not.
+func (s *Server) idList(name string, run func(r *request, st *engine.Store) ([]ingest.ID, error)) func(*request) error {
+	return func(r *request) error {
+		limit, err := r.p.intParam("limit", s.cfg.DefaultLimit, 0, s.cfg.MaxLimit)
+		if err != nil {
+			return err
+		}
+		offset, err := r.p.intParam("offset", 0, 0, s.cfg.MaxLimit)
+		if err != nil {
+			return err
+		}
+		st, serr := s.backend.StoreData(r.store)
+		if serr != nil {
+			return s.backendErr(serr)
+		}
+		if st == nil {
+			return errNotFound("this store has no data yet")
+		}
+		ids, err := run(r, st)
+		if err != nil {
+			return err
+		}
+		ids = ids[min(offset, len(ids)):]
+		ids = ids[:min(limit, len(ids))]
+		return writeRecs(r, nil, ids, nil, nil)
+	}
+}
+
+func pageCategories(r *request, st *engine.Store) ([]ingest.ID, error) {
+	text, err := pageText(r, st)
+	if err != nil {
+		return nil, err
+	}
+	return st.CategoriesFor(text), nil
+}
+
+func pageSubstituting(r *request, st *engine.Store) ([]ingest.ID, error) {
+	text, err := pageText(r, st)
+	if err != nil {
+		return nil, err
+	}
+	page, _ := r.p.str("page")
+	ids := st.PagesFor(text)
+	return slices.DeleteFunc(ids, func(id ingest.ID) bool { return string(id) == page }), nil
+}
+
 // customerLogic wraps a logic of the `customer` (id) or `email` parameter.
 func customerLogic(f func(*engine.Store, ingest.ID, string) ([]ingest.ID, error)) func(*request, *engine.Store) ([]ingest.ID, error) {
 	return func(r *request, st *engine.Store) ([]ingest.ID, error) {
@@ -189,8 +307,9 @@ func (s *Server) recs(l logic) func(*request) error {
 			dbg = newDebug(l.name, st, len(page))
 		}
 		if l.fill && len(page) < limit {
-			// The fallback chain: trending, then popular. A store with
-			// any sales never answers an empty list.
+			// The fallback chain: trending, popular, then newest (which
+			// holds every product, for scopes nothing sold in). A store
+			// with any products never answers an empty list.
 			seen := append(slices.Clone(exclude), ranked...)
 			if seeds, _ := r.p.list("products"); len(seeds) > 0 {
 				seen = append(seen, toIDs(seeds)...)
@@ -198,7 +317,7 @@ func (s *Server) recs(l logic) func(*request) error {
 			for _, fb := range []struct {
 				name string
 				list func() []ingest.ID
-			}{{"trending", st.Trending}, {"popular", st.Popular}} {
+			}{{"trending", st.Trending}, {"popular", st.Popular}, {"new", st.New}} {
 				if len(page) >= limit {
 					break
 				}

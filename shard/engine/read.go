@@ -158,6 +158,8 @@ type readCache struct {
 	// seededVersion.
 	seeded        map[string][]ingest.ID
 	seededVersion cacheVersion
+	// text holds the product, category and page text indexes.
+	text [3]*textIndex
 }
 
 // cacheVersion is the data version and the model generation an answer
@@ -456,4 +458,49 @@ func roundSignificant(x float32) float32 {
 	e := math.Floor(math.Log10(math.Abs(float64(x))))
 	scale := math.Pow(10, 4-e)
 	return float32(math.Round(float64(x)*scale) / scale)
+}
+
+// CategoryScope returns the set of a category's id and, with
+// subcategories, every category below it in the tree (cycle-safe). The
+// boolean is false when the store has no such category.
+func (s *Store) CategoryScope(cat ingest.ID, subcategories bool) (map[ingest.ID]bool, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	_, known := s.categories[cat]
+	set := map[ingest.ID]bool{cat: true}
+	if !subcategories {
+		return set, known
+	}
+	queue := []ingest.ID{cat}
+	for len(queue) > 0 {
+		c := s.categories[queue[0]]
+		queue = queue[1:]
+		if c == nil {
+			continue
+		}
+		for _, sub := range c.Subcategories {
+			if !set[sub] {
+				set[sub] = true
+				queue = append(queue, sub)
+			}
+		}
+	}
+	return set, known
+}
+
+// CurrentlyWatched lists the products visitors viewed most recently,
+// newest first, each once.
+func (s *Store) CurrentlyWatched() []ingest.ID {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	seen := make(map[ingest.ID]bool)
+	var out []ingest.ID
+	for k := len(s.watched) - 1; k >= 0; k-- {
+		id := s.watched[k]
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
 }

@@ -51,6 +51,7 @@ const (
 	sessionItemsKept  = 50
 	sessionsPerStore  = 200_000
 	sessionCoViewSpan = 20 // a new view is paired with this many recent items
+	watchedKept       = 500
 )
 
 // session is one visitor's recent behaviour.
@@ -114,6 +115,10 @@ func (s *Store) track(e *Event) {
 		}
 		for _, p := range e.Products {
 			s.sessionAdd(sess, p, kind, e.Time)
+			s.watched = append(s.watched, p)
+		}
+		if len(s.watched) > 2*watchedKept {
+			s.watched = append(s.watched[:0], s.watched[len(s.watched)-watchedKept:]...)
 		}
 	case EventCartAdd:
 		for _, p := range e.Products {

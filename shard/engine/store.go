@@ -40,6 +40,9 @@ type Store struct {
 	sales *salesStats
 	// sessions holds each visitor's recent behaviour (tracking events).
 	sessions map[string]*session
+	// watched holds the latest product views of all visitors, oldest
+	// first (currently_watched).
+	watched []ingest.ID
 
 	// unknownProductLines counts order lines that named a product absent
 	// from the catalog when applied (data health).

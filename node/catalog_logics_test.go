@@ -1,0 +1,66 @@
+package node
+
+import (
+	"slices"
+	"testing"
+)
+
+func TestAPICatalogLogics(t *testing.T) {
+	n := testNode(t, "")
+	c := newClient(t, n.HTTPAddr())
+	st := c.createStore("shop")
+	expect(t, c.do("POST", "/v2/categories"+q(st, true), `[
+		{"id":"light","name":"Lighting","subcategories":["bulbs"]},
+		{"id":"bulbs","name":"Light bulbs"},
+		{"id":"tea","name":"Tea and infusions"}]`), 200, "")
+	seedShop(t, c, st) // lamp in category 1 only; add categories below
+	expect(t, c.do("PATCH", "/v2/products"+q(st, true), `[{"id":"lamp","categories":["light"]},{"id":"bulb","categories":["bulbs"]},{"id":"tea","categories":["tea"]},{"id":"cup","categories":["tea"]}]`), 200, "")
+	expect(t, c.do("POST", "/v2/pages"+q(st, true), `[
+		{"id":"g1","type":"blog","title":"How to brew green tea","text":"Warm the cup, steep the tea for two minutes."},
+		{"id":"g2","type":"blog","title":"Choosing a desk lamp","text":"A good lamp and a warm LED bulb."},
+		{"id":"g3","type":"blog","title":"Tea ceremonies","text":"Green tea in Japan."}]`), 200, "")
+
+	cp := c.do("GET", "/v2/recommendations/category/popular"+q(st, false, "category", "light"), nil).ids()
+	if !slices.Equal(cp, []string{"lamp"}) {
+		t.Fatalf("category/popular(light) = %v, want [lamp] (bulbs are a subcategory)", cp)
+	}
+	sub := c.do("GET", "/v2/recommendations/category/popular_subcategories"+q(st, false, "category", "light"), nil).ids()
+	if !slices.Equal(sub, []string{"lamp", "bulb"}) {
+		t.Fatalf("category/popular_subcategories(light) = %v, want [lamp bulb]", sub)
+	}
+	if got := c.do("GET", "/v2/recommendations/category/new"+q(st, false, "category", "tea"), nil).ids(); !slices.Equal(got, []string{"cup", "tea"}) {
+		t.Fatalf("category/new(tea) = %v, want [cup tea]", got)
+	}
+	expect(t, c.do("GET", "/v2/recommendations/category/popular"+q(st, false), nil), 400, "bad_request")
+
+	kw := c.do("GET", "/v2/recommendations/keywords"+q(st, false, "keywords", "green tea"), nil).ids()
+	if len(kw) == 0 || kw[0] != "tea" {
+		t.Fatalf("keywords(green tea) = %v, want tea first", kw)
+	}
+	pp := c.do("GET", "/v2/recommendations/page/product"+q(st, false, "page", "g2", "limit", "2"), nil).ids()
+	if !slices.Equal(slices.Sorted(slices.Values(pp)), []string{"bulb", "lamp"}) {
+		t.Fatalf("page/product(g2) = %v, want lamp and bulb", pp)
+	}
+	pc := c.do("GET", "/v2/recommendations/page/category"+q(st, false, "page", "g1"), nil).ids()
+	if len(pc) == 0 || pc[0] != "tea" {
+		t.Fatalf("page/category(g1) = %v, want tea first", pc)
+	}
+	ps := c.do("GET", "/v2/recommendations/page/substituting"+q(st, false, "page", "g1"), nil).ids()
+	if len(ps) == 0 || ps[0] != "g3" || slices.Contains(ps, "g1") {
+		t.Fatalf("page/substituting(g1) = %v, want g3 first and not g1", ps)
+	}
+	expect(t, c.do("GET", "/v2/recommendations/page/product"+q(st, false, "page", "nope"), nil), 404, "not_found")
+
+	for _, p := range []string{"cup", "lamp"} {
+		expect(t, c.do("GET", "/v2/log/product"+q(st, false, "visitor", "w1", "product", p), nil), 200, "")
+	}
+	if got := c.do("GET", "/v2/recommendations/currently_watched"+q(st, false, "limit", "2"), nil).ids(); !slices.Equal(got, []string{"lamp", "cup"}) {
+		t.Fatalf("currently_watched = %v, want lamp cup", got)
+	}
+	// debug says where results came from.
+	dbg := c.do("GET", "/v2/recommendations/category/popular"+q(st, false, "category", "bulbs", "limit", "3", "debug", "true"), nil)
+	d, _ := dbg.Body["debug"].(map[string]any)
+	if d == nil || d["logic"] != "category/popular" || len(d["sources"].([]any)) == 0 {
+		t.Fatalf("debug missing: %s", dbg.Raw)
+	}
+}
