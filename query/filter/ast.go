@@ -83,6 +83,9 @@ type Expr struct {
 // around operators, double-quoted strings, shortest numbers and parentheses
 // only where precedence needs them. Parsing the result gives an equal Expr.
 func (e *Expr) String() string {
+	if e == nil {
+		return ""
+	}
 	var b strings.Builder
 	e.write(&b)
 	return b.String()

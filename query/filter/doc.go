@@ -48,9 +48,15 @@
 // # Evaluation
 //
 // [Index] holds, per attribute, an inverted index (value -> roaring bitmap
-// of items) for equality, in and contains, the distinct string values for
-// substring contains, and a value-sorted array for ranges; [Index.Eval]
-// turns a filter into a bitmap with bitmap AND/OR. [Match] evaluates one
-// product's attributes directly, for short candidate lists; the two agree
-// (see the property test).
+// of items) for =, !=, in, not in and contains, the distinct string values
+// for substring contains, and a value-sorted array with block bitmaps for
+// ranges; [Index.Eval] turns a filter into a bitmap with bitmap AND/OR/
+// AND-NOT. An attribute is indexed the first time a filter uses it (or by
+// [Index.Warm]). [Match] evaluates one product's attributes directly, for
+// short candidate lists; the two agree (see TestIndexAgreesWithMatch).
+//
+// Typical use by the HTTP layer:
+//
+//	expr, err := filter.Parse(r.filter) // err is a *SyntaxError: answer 400 with err.Error()
+//	allowed := index.Eval(expr)         // then keep candidates with allowed.Contains(i)
 package filter
