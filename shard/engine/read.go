@@ -160,6 +160,10 @@ type readCache struct {
 	seededVersion cacheVersion
 	// text holds the product, category and page text indexes.
 	text [3]*textIndex
+	// derived holds values other layers derive from the store (the
+	// query layer's filter index) at derivedVersion.
+	derived        map[string]any
+	derivedVersion uint64
 }
 
 // cacheVersion is the data version and the model generation an answer
@@ -500,6 +504,47 @@ func (s *Store) CurrentlyWatched() []ingest.ID {
 		if !seen[id] {
 			seen[id] = true
 			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// Derived memoises a value derived from the store's records (not from
+// sessions) at the current data version: build runs at most once per
+// version and name, outside the store's locks.
+func (s *Store) Derived(name string, build func() any) any {
+	s.mu.RLock()
+	v := s.version
+	s.mu.RUnlock()
+	c := &s.cache
+	c.mu.Lock()
+	if c.derivedVersion == v {
+		if x, ok := c.derived[name]; ok {
+			c.mu.Unlock()
+			return x
+		}
+	}
+	c.mu.Unlock()
+	x := build()
+	c.mu.Lock()
+	if c.derivedVersion != v || c.derived == nil {
+		c.derived = make(map[string]any)
+		c.derivedVersion = v
+	}
+	c.derived[name] = x
+	c.mu.Unlock()
+	return x
+}
+
+// Products returns every product, sorted by id.
+func (s *Store) Products() []*ingest.Product {
+	ids := s.sortedIDs(ingest.KindProducts)
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]*ingest.Product, 0, len(ids))
+	for _, id := range ids {
+		if p := s.products[id]; p != nil {
+			out = append(out, p)
 		}
 	}
 	return out

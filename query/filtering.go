@@ -1,0 +1,205 @@
+package query
+
+import (
+	"errors"
+	"slices"
+	"sort"
+	"strconv"
+
+	"github.com/sibylhq/sibyl/ingest"
+	"github.com/sibylhq/sibyl/query/filter"
+	"github.com/sibylhq/sibyl/shard/engine"
+)
+
+// catalogView is a store's products as the filter language and facets see
+// them: attribute maps and a per-attribute index, built once per data
+// version (engine.Store.Derived) and shared by every request.
+type catalogView struct {
+	ids   []ingest.ID
+	pos   map[ingest.ID]uint32
+	attrs []map[string]any
+	index *filter.Index
+}
+
+func catalogOf(st *engine.Store) *catalogView {
+	return st.Derived("catalog", func() any {
+		ps := st.Products()
+		cv := &catalogView{ids: make([]ingest.ID, len(ps)), pos: make(map[ingest.ID]uint32, len(ps)), attrs: make([]map[string]any, len(ps))}
+		for i, p := range ps {
+			cv.ids[i] = p.ID
+			cv.pos[p.ID] = uint32(i)
+			cv.attrs[i] = attributeMap(p)
+		}
+		cv.index = filter.NewIndex(func(yield func(filter.Item) bool) {
+			for i, a := range cv.attrs {
+				if !yield(filter.Item{Index: uint32(i), Attrs: a}) {
+					return
+				}
+			}
+		})
+		return cv
+	}).(*catalogView)
+}
+
+// attributeMap is a product's attributes by Clerk name, typed as the
+// filter language expects.
+func attributeMap(p *ingest.Product) map[string]any {
+	m := make(map[string]any, 12+len(p.Extra))
+	for k, v := range p.Extra {
+		m[k] = v
+	}
+	m["id"] = string(p.ID)
+	m["name"] = p.Name
+	m["price"] = p.Price
+	if p.Description != "" {
+		m["description"] = p.Description
+	}
+	if p.ListPrice != 0 {
+		m["list_price"] = p.ListPrice
+		m["on_sale"] = p.Price < p.ListPrice
+	}
+	if p.Brand != "" {
+		m["brand"] = p.Brand
+	}
+	if p.SKU != "" {
+		m["sku"] = p.SKU
+	}
+	if p.Image != "" {
+		m["image"] = p.Image
+	}
+	if p.URL != "" {
+		m["url"] = p.URL
+	}
+	if p.Stock != nil {
+		m["stock"] = *p.Stock
+	}
+	if p.CreatedAt != 0 {
+		m["created_at"] = float64(p.CreatedAt)
+	}
+	if len(p.Categories) > 0 {
+		cs := make([]string, len(p.Categories))
+		for i, c := range p.Categories {
+			cs[i] = string(c)
+		}
+		m["categories"] = cs
+	}
+	return m
+}
+
+// filterParam parses the `filter` parameter and returns the products it
+// keeps (nil when there is no filter). Syntax errors are a 400 that says
+// where and what was expected.
+func filterParam(r *request, st *engine.Store) (func(ingest.ID) bool, error) {
+	src, err := r.p.str("filter")
+	if err != nil || src == "" {
+		return nil, err
+	}
+	expr, err := filter.Parse(src)
+	if err != nil {
+		var se *filter.SyntaxError
+		if errors.As(err, &se) {
+			return nil, errBadRequest("filter %q: %v", src, se)
+		}
+		return nil, errBadRequest("filter %q: %v", src, err)
+	}
+	cv := catalogOf(st)
+	match := cv.index.Eval(expr)
+	return func(id ingest.ID) bool {
+		i, ok := cv.pos[id]
+		return ok && match.Contains(i)
+	}, nil
+}
+
+// facetsOf counts, for each named attribute, the values among the given
+// products: unit facets list values with counts (most frequent first),
+// numeric attributes also report their range.
+func facetsOf(st *engine.Store, ids []ingest.ID, names []string) map[string]any {
+	cv := catalogOf(st)
+	out := make(map[string]any, len(names))
+	for _, name := range names {
+		counts := map[string]int{}
+		lo, hi, numeric := 0.0, 0.0, false
+		for _, id := range ids {
+			i, ok := cv.pos[id]
+			if !ok {
+				continue
+			}
+			switch v := cv.attrs[i][name].(type) {
+			case string:
+				counts[v]++
+			case bool:
+				counts[strconv.FormatBool(v)]++
+			case float64:
+				counts[strconv.FormatFloat(v, 'f', -1, 64)]++
+				if !numeric {
+					lo, hi, numeric = v, v, true
+				}
+				lo, hi = min(lo, v), max(hi, v)
+			case []string:
+				for _, x := range v {
+					counts[x]++
+				}
+			case []float64:
+				for _, x := range v {
+					counts[strconv.FormatFloat(x, 'f', -1, 64)]++
+				}
+			}
+		}
+		type fv struct {
+			Value string `json:"value"`
+			Count int    `json:"count"`
+		}
+		vals := make([]fv, 0, len(counts))
+		for v, c := range counts {
+			vals = append(vals, fv{v, c})
+		}
+		sort.Slice(vals, func(i, j int) bool {
+			if vals[i].Count != vals[j].Count {
+				return vals[i].Count > vals[j].Count
+			}
+			return vals[i].Value < vals[j].Value
+		})
+		if len(vals) > 100 {
+			vals = vals[:100]
+		}
+		f := map[string]any{"values": vals}
+		if numeric {
+			f["min"], f["max"] = lo, hi
+		}
+		out[name] = f
+	}
+	return out
+}
+
+// handleProductFacets answers product/facets: facet counts over the whole
+// catalog, or the `products` given, after `filter`.
+func (s *Server) handleProductFacets(r *request) error {
+	names, err := r.p.list("facets")
+	if err != nil {
+		return err
+	}
+	if len(names) == 0 {
+		return errBadRequest("parameter \"facets\" is required: the attributes to count, e.g. [\"brand\",\"price\"]")
+	}
+	st, serr := s.backend.StoreData(r.store)
+	if serr != nil {
+		return s.backendErr(serr)
+	}
+	if st == nil {
+		return writeJSON(r.ctx, map[string]any{"status": "ok", "facets": map[string]any{}})
+	}
+	keep, err := filterParam(r, st)
+	if err != nil {
+		return err
+	}
+	ids := catalogOf(st).ids
+	if given, err := r.p.list("products"); err != nil {
+		return err
+	} else if len(given) > 0 {
+		ids = toIDs(given)
+	}
+	if keep != nil {
+		ids = slices.DeleteFunc(slices.Clone(ids), func(id ingest.ID) bool { return !keep(id) })
+	}
+	return writeJSON(r.ctx, map[string]any{"status": "ok", "facets": facetsOf(st, ids, names), "count": len(ids)})
+}
