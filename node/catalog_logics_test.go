@@ -2,6 +2,7 @@ package node
 
 import (
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -62,5 +63,56 @@ func TestAPICatalogLogics(t *testing.T) {
 	d, _ := dbg.Body["debug"].(map[string]any)
 	if d == nil || d["logic"] != "category/popular" || len(d["sources"].([]any)) == 0 {
 		t.Fatalf("debug missing: %s", dbg.Raw)
+	}
+}
+
+func TestAPIFilterAndFacets(t *testing.T) {
+	n := testNode(t, "")
+	c := newClient(t, n.HTTPAddr())
+	st := c.createStore("shop")
+	seedShop(t, c, st)
+	expect(t, c.do("PATCH", "/v2/products"+q(st, true), `[{"id":"lamp","brand":"Lumo","tags":["desk","led"]},{"id":"bulb","brand":"Lumo","tags":["led"]},{"id":"tea","brand":"Leaf"},{"id":"cup","brand":"Leaf","list_price":15}]`), 200, "")
+
+	cases := []struct {
+		filter string
+		want   []string
+	}{
+		{`price > 10`, []string{"lamp", "cup"}},
+		{`price > 10 and brand = 'Leaf'`, []string{"cup"}},
+		{`brand = "Lumo" or on_sale = true`, []string{"lamp", "bulb", "cup"}},
+		{`tags contains 'led'`, []string{"lamp", "bulb"}},
+		{`id in ["tea", "cup"]`, []string{"tea", "cup"}},
+		{`id not in ["tea", "cup"]`, []string{"lamp", "bulb"}},
+		{`(price >= 8 and price <= 12)`, []string{"tea", "cup"}},
+		{`colour = 'red'`, nil}, // unknown attribute matches nothing, and fallbacks are filtered too
+	}
+	for _, tc := range cases {
+		got := c.do("GET", "/v2/recommendations/popular"+q(st, false, "filter", tc.filter, "limit", "10"), nil)
+		expect(t, got, 200, "")
+		ids := got.ids()
+		if !slices.Equal(slices.Sorted(slices.Values(ids)), slices.Sorted(slices.Values(tc.want))) {
+			t.Errorf("popular filter %q = %v, want %v", tc.filter, ids, tc.want)
+		}
+	}
+	bad := c.do("GET", "/v2/recommendations/popular"+q(st, false, "filter", "price >"), nil)
+	expect(t, bad, 400, "bad_request")
+	if msg, _ := bad.Body["message"].(string); !strings.Contains(msg, "at ") {
+		t.Fatalf("filter syntax error should say where: %s", bad.Raw)
+	}
+
+	f := c.do("GET", "/v2/product/facets"+q(st, false, "facets", `["brand","price"]`), nil)
+	expect(t, f, 200, "")
+	brand := f.Body["facets"].(map[string]any)["brand"].(map[string]any)["values"].([]any)
+	if len(brand) != 2 || brand[0].(map[string]any)["count"] != 2.0 {
+		t.Fatalf("brand facet = %v", brand)
+	}
+	price := f.Body["facets"].(map[string]any)["price"].(map[string]any)
+	if price["min"] != 5.0 || price["max"] != 30.0 {
+		t.Fatalf("price range facet = %v, want 5..30 (the hidden product left out)", price)
+	}
+	withFacets := c.do("GET", "/v2/recommendations/popular"+q(st, false, "filter", "brand = 'Lumo'", "facets", `["brand"]`), nil)
+	vals := withFacets.Body["facets"].(map[string]any)["brand"].(map[string]any)["values"].([]any)
+	if len(vals) != 1 || vals[0].(map[string]any)["value"] != "Lumo" {
+		t.Fatalf("facets of a filtered answer = %v", vals)
 	}
 }

@@ -198,8 +198,8 @@ func (s *Server) handleProductFacets(r *request) error {
 	} else if len(given) > 0 {
 		ids = toIDs(given)
 	}
-	if keep != nil {
-		ids = slices.DeleteFunc(slices.Clone(ids), func(id ingest.ID) bool { return !keep(id) })
-	}
+	ids = slices.DeleteFunc(slices.Clone(ids), func(id ingest.ID) bool {
+		return !engine.Recommendable(st.Product(id)) || keep != nil && !keep(id)
+	})
 	return writeJSON(r.ctx, map[string]any{"status": "ok", "facets": facetsOf(st, ids, names), "count": len(ids)})
 }

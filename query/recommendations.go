@@ -292,13 +292,21 @@ func (s *Server) recs(l logic) func(*request) error {
 				return err
 			}
 		}
+		filterKeep, err := filterParam(r, st)
+		if err != nil {
+			return err
+		}
+		facetNames, err := r.p.list("facets")
+		if err != nil {
+			return err
+		}
 		ranked, err := l.run(r, st)
 		if err != nil {
 			return err
 		}
 		keep := func(id ingest.ID) bool {
 			p := st.Product(id)
-			return engine.Recommendable(p) && (scope == nil || scope(p))
+			return engine.Recommendable(p) && (scope == nil || scope(p)) && (filterKeep == nil || filterKeep(id))
 		}
 		exclude := toIDs(excludeRaw)
 		page, total := pick(ranked, exclude, keep, offset, limit)
@@ -330,9 +338,19 @@ func (s *Server) recs(l logic) func(*request) error {
 				}
 			}
 		}
-		return writeRecs(r, st, page, attrs, dbg)
+		var facets map[string]any
+		if len(facetNames) > 0 {
+			// Facets count over every eligible ranked product, not just
+			// the page, so a shop can show what narrowing would leave.
+			all, _ := pick(ranked, exclude, keep, 0, candidateCap)
+			facets = facetsOf(st, all, facetNames)
+		}
+		return writeRecsFacets(r, st, page, attrs, dbg, facets)
 	}
 }
+
+// candidateCap bounds the products facets are counted over.
+const candidateCap = 5000
 
 // debugInfo explains an answer (the `debug` parameter): which logic and
 // model produced how many results, and which fallback filled the rest.
@@ -416,6 +434,10 @@ func pick(ranked, exclude []ingest.ID, keep func(ingest.ID) bool, offset, limit 
 // this is the hottest path of the server and encoding/json's reflection
 // would dominate it.
 func writeRecs(r *request, st *engine.Store, ids []ingest.ID, attrs []string, dbg *debugInfo) error {
+	return writeRecsFacets(r, st, ids, attrs, dbg, nil)
+}
+
+func writeRecsFacets(r *request, st *engine.Store, ids []ingest.ID, attrs []string, dbg *debugInfo, facets map[string]any) error {
 	buf := bytebufferpool.Get()
 	defer bytebufferpool.Put(buf)
 	b := append(buf.B[:0], `{"status":"ok","result":[`...)
@@ -437,6 +459,11 @@ func writeRecs(r *request, st *engine.Store, ids []ingest.ID, attrs []string, db
 			return errInternal("cannot encode product data: %v", err)
 		}
 		b = append(b, `,"product_data":`...)
+		b = append(b, enc...)
+	}
+	if facets != nil {
+		enc, _ := json.Marshal(facets)
+		b = append(b, `,"facets":`...)
 		b = append(b, enc...)
 	}
 	if dbg != nil {

@@ -25,6 +25,7 @@ func (s *Server) buildRoutes() map[string]route {
 		{"/v2/product/add", accessPrivate, s.handleLegacyProductAdd},
 		{"/v2/product/remove", accessPrivate, s.handleLegacyProductRemove},
 		{"/v2/product/attributes", accessPublic, s.handleProductAttributes},
+		{"/v2/product/facets", accessPublic, s.handleProductFacets},
 
 		// Recommendations (public key).
 		{"/v2/recommendations/popular", accessPublic, s.recs(logicPopular)},
