@@ -330,19 +330,7 @@ func (ix *Index) Eval(e *Expr) *roaring.Bitmap {
 func (ix *Index) eval(e *Expr) (*roaring.Bitmap, bool) {
 	switch e.Kind {
 	case KindAnd:
-		parts := make([]*roaring.Bitmap, 0, len(e.Args))
-		for _, a := range e.Args {
-			b, _ := ix.eval(a)
-			if b.IsEmpty() {
-				return roaring.New(), true // later conjuncts cannot help
-			}
-			parts = append(parts, b)
-		}
-		// Intersect the smallest first so intermediate results stay small.
-		slices.SortFunc(parts, func(a, b *roaring.Bitmap) int {
-			return cmp.Compare(a.GetCardinality(), b.GetCardinality())
-		})
-		return roaring.FastAnd(parts...), true
+		return ix.evalAnd(e.Args), true
 	case KindOr:
 		parts := make([]*roaring.Bitmap, 0, len(e.Args))
 		for _, a := range e.Args {
@@ -358,6 +346,60 @@ func (ix *Index) eval(e *Expr) (*roaring.Bitmap, bool) {
 		return c.eval(e)
 	}
 	return roaring.New(), true
+}
+
+// evalAnd intersects the conjuncts, smallest first. Ranges on
+// single-valued numeric attributes are held back: once the other
+// conjuncts leave few candidates, checking each candidate's value beats
+// building the range's bitmap (`price > 10 and categories in [1,2]`).
+func (ix *Index) evalAnd(args []*Expr) *roaring.Bitmap {
+	parts := make([]*roaring.Bitmap, 0, len(args))
+	var ranges []*Expr
+	for _, a := range args {
+		if ix.singleValuedRange(a) != nil {
+			ranges = append(ranges, a)
+			continue
+		}
+		b, _ := ix.eval(a)
+		if b.IsEmpty() {
+			return roaring.New() // later conjuncts cannot help
+		}
+		parts = append(parts, b)
+	}
+	if len(parts) == 0 {
+		r := ix.singleValuedRange(ranges[0])
+		parts = append(parts, r.query(ranges[0].Op, ranges[0].Value.Num))
+		ranges = ranges[1:]
+	}
+	slices.SortFunc(parts, func(a, b *roaring.Bitmap) int {
+		return cmp.Compare(a.GetCardinality(), b.GetCardinality())
+	})
+	res := roaring.FastAnd(parts...) // a new bitmap, even for one part
+	for _, a := range ranges {
+		if res.IsEmpty() {
+			break
+		}
+		r := ix.singleValuedRange(a)
+		lo, hi := r.bounds(a.Op, a.Value.Num)
+		if n := res.GetCardinality(); n <= 4096 || 4*n <= uint64(hi-lo) {
+			res = r.filter(res, a.Op, a.Value.Num)
+		} else {
+			res.And(r.query(a.Op, a.Value.Num))
+		}
+	}
+	return res
+}
+
+// singleValuedRange returns the numeric index of a range comparison on an
+// attribute with at most one number per item, or nil.
+func (ix *Index) singleValuedRange(e *Expr) *numRange {
+	if e.Kind != KindCompare || (e.Op != OpGt && e.Op != OpGe && e.Op != OpLt && e.Op != OpLe) {
+		return nil
+	}
+	if c := ix.column(e.Attr); c != nil && c.values != nil {
+		return &c.numRange
+	}
+	return nil
 }
 
 // eqPostings returns the items with a scalar or element equal to v.

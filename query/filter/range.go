@@ -2,6 +2,7 @@ package filter
 
 import (
 	"cmp"
+	"math"
 	"slices"
 
 	"github.com/RoaringBitmap/roaring/v2"
@@ -19,6 +20,7 @@ import (
 // the run ORs the per-block bitmaps instead.
 type numRange struct {
 	nums   []numEntry        // sorted by value, then item
+	values []float64         // single-valued: values[item], NaN when none; nil otherwise
 	block  int               // entries per block
 	prefix []*roaring.Bitmap // single-valued: prefix[k] = items of nums[:k*block]
 	blocks []*roaring.Bitmap // multi-valued: blocks[k] = items of nums[k*block:][:block]
@@ -41,15 +43,15 @@ func newNumRange(nums []numEntry) numRange {
 		return cmp.Compare(a.item, b.item)
 	})
 	r := numRange{nums: nums, block: max(minRangeBlock, (len(nums)+maxPrefixes-1)/maxPrefixes)}
+	r.values = itemValues(nums)
 	if len(nums) < r.block {
 		return r // every query is one ragged run
 	}
 	for lo := 0; lo+r.block <= len(nums); lo += r.block {
 		r.blocks = append(r.blocks, entriesBitmap(nums[lo:lo+r.block]))
 	}
-	union := roaring.FastOr(append(slices.Clip(r.blocks), entriesBitmap(nums[len(r.blocks)*r.block:]))...)
-	if union.GetCardinality() != uint64(len(nums)) {
-		return r // some item has several values
+	if r.values == nil {
+		return r // some item has several values: OR the blocks
 	}
 	r.prefix = make([]*roaring.Bitmap, len(r.blocks)+1)
 	r.prefix[0] = roaring.New()
@@ -62,6 +64,29 @@ func newNumRange(nums []numEntry) numRange {
 	return r
 }
 
+// itemValues maps each item to its one numeric value, or returns nil when
+// some item has several (or item indices are too sparse for an array).
+func itemValues(nums []numEntry) []float64 {
+	maxItem := uint32(0)
+	for _, e := range nums {
+		maxItem = max(maxItem, e.item)
+	}
+	if uint64(maxItem) > 4*uint64(len(nums))+4096 {
+		return nil
+	}
+	values := make([]float64, int(maxItem)+1)
+	for i := range values {
+		values[i] = math.NaN()
+	}
+	for _, e := range nums {
+		if !math.IsNaN(values[e.item]) {
+			return nil
+		}
+		values[e.item] = e.v
+	}
+	return values
+}
+
 func entriesBitmap(entries []numEntry) *roaring.Bitmap {
 	ids := make([]uint32, len(entries))
 	for i, e := range entries {
@@ -70,9 +95,8 @@ func entriesBitmap(entries []numEntry) *roaring.Bitmap {
 	return sortedBitmap(ids)
 }
 
-// query returns a new bitmap of the items with a value v such that
-// `v op bound` holds.
-func (r *numRange) query(op Op, bound float64) *roaring.Bitmap {
+// bounds returns the run nums[lo:hi] of entries v with `v op bound`.
+func (r *numRange) bounds(op Op, bound float64) (lo, hi int) {
 	// firstAbove(strict) is the first entry with v > bound (strict) or v >= bound.
 	firstAbove := func(strict bool) int {
 		i, _ := slices.BinarySearchFunc(r.nums, bound, func(e numEntry, b float64) int {
@@ -83,7 +107,7 @@ func (r *numRange) query(op Op, bound float64) *roaring.Bitmap {
 		})
 		return i
 	}
-	lo, hi := 0, len(r.nums)
+	lo, hi = 0, len(r.nums)
 	switch op {
 	case OpGt:
 		lo = firstAbove(true)
@@ -94,6 +118,30 @@ func (r *numRange) query(op Op, bound float64) *roaring.Bitmap {
 	case OpLe:
 		hi = firstAbove(true)
 	}
+	return lo, max(lo, hi)
+}
+
+// filter returns the candidates whose value satisfies `v op bound`, by
+// looking each up; for single-valued columns only. Cheaper than query when
+// the candidates are few and the range is wide.
+func (r *numRange) filter(cands *roaring.Bitmap, op Op, bound float64) *roaring.Bitmap {
+	var kept []uint32
+	it := cands.Iterator()
+	for it.HasNext() {
+		i := it.Next()
+		if int(i) < len(r.values) && compareNumber(op, r.values[i], bound) { // NaN compares false
+			kept = append(kept, i)
+		}
+	}
+	out := roaring.New()
+	out.AddMany(kept) // ascending, from the iterator
+	return out
+}
+
+// query returns a new bitmap of the items with a value v such that
+// `v op bound` holds.
+func (r *numRange) query(op Op, bound float64) *roaring.Bitmap {
+	lo, hi := r.bounds(op, bound)
 	if lo >= hi {
 		return roaring.New()
 	}
