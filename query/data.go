@@ -357,3 +357,18 @@ func (s *Server) handleAudience(r *request) error {
 	}
 	return writeJSON(r.ctx, map[string]any{"status": "ok", "result": out, "count": len(out)})
 }
+
+// handleLabelStats answers GET /v2/stats/labels: per recommendation label,
+// impressions, clicks and the sales of products clicked from it earlier
+// in the same session.
+func (s *Server) handleLabelStats(r *request) error {
+	st, serr := s.backend.StoreData(r.store)
+	if serr != nil {
+		return s.backendErr(serr)
+	}
+	out := map[string]engine.LabelStats{}
+	if st != nil {
+		out = st.Labels()
+	}
+	return writeJSON(r.ctx, map[string]any{"status": "ok", "labels": out})
+}

@@ -300,6 +300,10 @@ func (s *Server) recs(l logic) func(*request) error {
 		if err != nil {
 			return err
 		}
+		labels, err := r.p.list("labels")
+		if err != nil {
+			return err
+		}
 		ranked, err := l.run(r, st)
 		if err != nil {
 			return err
@@ -337,6 +341,9 @@ func (s *Server) recs(l logic) func(*request) error {
 					dbg.Sources = append(dbg.Sources, debugSource{"fallback:" + fb.name, len(more)})
 				}
 			}
+		}
+		if len(labels) > 0 && len(page) > 0 {
+			st.CountImpressions(labels)
 		}
 		var facets map[string]any
 		if len(facetNames) > 0 {

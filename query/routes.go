@@ -56,6 +56,8 @@ func (s *Server) buildRoutes() map[string]route {
 		{"/v2/recommendations/customer/substituting", accessPrivate, s.recs(logicCustomerSubstituting)},
 		// Audiences: which customers should get an offer on these products.
 		{"/v2/campaigns/customers", accessPrivate, s.handleAudience},
+		// Attribution of recommendation labels.
+		{"/v2/stats/labels", accessPrivate, s.handleLabelStats},
 
 		// Tracking (public key; returns need the private key): events go
 		// through Raft and change visitor/* answers on the next request.

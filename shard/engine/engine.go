@@ -198,8 +198,16 @@ func (e *Engine) Load(r shard.Reader) error {
 			return s.loadSession(id, value)
 		}
 		if kind == metaKind {
-			if len(value) == 8 {
-				s.version = binary.BigEndian.Uint64(value)
+			_, _, name, _ := parseKey(key)
+			switch name {
+			case "version":
+				if len(value) == 8 {
+					s.version = binary.BigEndian.Uint64(value)
+				}
+			case "labels":
+				if err := json.Unmarshal(value, &s.labels); err != nil {
+					return fmt.Errorf("store %s: bad label stats: %w", store, err)
+				}
 			}
 			return nil
 		}

@@ -57,9 +57,12 @@ const (
 // session is one visitor's recent behaviour.
 type session struct {
 	Recent []sessionItem `json:"r"`
-	Cart   []ingest.ID   `json:"c,omitempty"`
-	Email  string        `json:"e,omitempty"`
-	Last   int64         `json:"t"` // time of the latest event (unix ms)
+	// Clicked maps a product clicked in this session to the labels of
+	// the recommendation it was clicked from (sale attribution).
+	Clicked map[ingest.ID][]string `json:"l,omitempty"`
+	Cart    []ingest.ID            `json:"c,omitempty"`
+	Email   string                 `json:"e,omitempty"`
+	Last    int64                  `json:"t"` // time of the latest event (unix ms)
 }
 
 type sessionItem struct {
@@ -94,6 +97,13 @@ func (s *Store) applyEvents(w shard.Writer, body []byte) (Result, error) {
 	if err := s.evictSessions(w); err != nil {
 		return Result{}, err
 	}
+	if s.labelsDirty {
+		b, _ := json.Marshal(s.labels)
+		if err := w.Set(recordKey(s.ID, metaKind, "labels"), b); err != nil {
+			return Result{}, err
+		}
+		s.labelsDirty = false
+	}
 	return Result{Applied: len(evs)}, nil
 }
 
@@ -112,6 +122,7 @@ func (s *Store) track(e *Event) {
 		kind := compute.EventView
 		if e.Kind == EventClick {
 			kind = compute.EventClick
+			s.countClick(sess, e)
 		}
 		for _, p := range e.Products {
 			s.sessionAdd(sess, p, kind, e.Time)
@@ -136,6 +147,7 @@ func (s *Store) track(e *Event) {
 		}
 	case EventSale:
 		sess.Cart = nil
+		s.countSale(sess, e)
 	}
 	if e.Email != "" && sess.Email == "" {
 		sess.Email = e.Email
@@ -258,4 +270,77 @@ func (s *Store) VisitorEmail(visitor string) string {
 		return sess.Email
 	}
 	return ""
+}
+
+// LabelStats is the attribution of one recommendation label: how often it
+// was shown, clicked, and how many sold products were clicked from it
+// earlier in the same session.
+type LabelStats struct {
+	Impressions int64 `json:"impressions"`
+	Clicks      int64 `json:"clicks"`
+	Sales       int64 `json:"sales"`
+}
+
+func (s *Store) label(l string) *LabelStats {
+	st := s.labels[l]
+	if st == nil {
+		st = &LabelStats{}
+		s.labels[l] = st
+	}
+	return st
+}
+
+func (s *Store) countClick(sess *session, e *Event) {
+	if len(e.Labels) == 0 {
+		return
+	}
+	if sess.Clicked == nil {
+		sess.Clicked = make(map[ingest.ID][]string)
+	}
+	for _, p := range e.Products {
+		sess.Clicked[p] = e.Labels
+	}
+	for _, l := range e.Labels {
+		s.label(l).Clicks++
+	}
+	s.labelsDirty = true
+}
+
+func (s *Store) countSale(sess *session, e *Event) {
+	for _, p := range e.Products {
+		for _, l := range sess.Clicked[p] {
+			s.label(l).Sales++
+			s.labelsDirty = true
+		}
+	}
+	sess.Clicked = nil // a sale closes the attribution window
+}
+
+// CountImpressions records that an answer carrying these labels was
+// served. Impressions are counted where the read is served, not
+// replicated: they are reads, and a lost count on a crash is acceptable.
+func (s *Store) CountImpressions(labels []string) {
+	s.impMu.Lock()
+	for _, l := range labels {
+		s.impressions[l]++
+	}
+	s.impMu.Unlock()
+}
+
+// Labels reports every label's attribution.
+func (s *Store) Labels() map[string]LabelStats {
+	s.mu.RLock()
+	out := make(map[string]LabelStats, len(s.labels))
+	for l, st := range s.labels {
+		out[l] = *st
+	}
+	s.mu.RUnlock()
+	s.impMu.Lock()
+	for l, n := range s.impressions {
+		st := out[l]
+		st.Impressions = n
+		out[l] = st
+	}
+	s.impMu.Unlock()
+	return out
 }

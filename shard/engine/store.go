@@ -43,6 +43,12 @@ type Store struct {
 	// watched holds the latest product views of all visitors, oldest
 	// first (currently_watched).
 	watched []ingest.ID
+	// labels holds click and sale attribution per recommendation label
+	// (replicated through events); impressions are node-local.
+	labels      map[string]*LabelStats
+	labelsDirty bool
+	impMu       sync.Mutex
+	impressions map[string]int64
 
 	// unknownProductLines counts order lines that named a product absent
 	// from the catalog when applied (data health).
@@ -73,6 +79,8 @@ func newStore(id string, cfg Config) *Store {
 		buyerOrders: make(map[string][]ingest.ID),
 		items:       newItemIndex(),
 		sessions:    make(map[string]*session),
+		labels:      make(map[string]*LabelStats),
+		impressions: make(map[string]int64),
 		sales:       newSalesStats(cfg),
 	}
 }
