@@ -116,3 +116,19 @@ func TestAPIFilterAndFacets(t *testing.T) {
 		t.Fatalf("facets of a filtered answer = %v", vals)
 	}
 }
+
+func TestAPIOrderBy(t *testing.T) {
+	n := testNode(t, "")
+	c := newClient(t, n.HTTPAddr())
+	st := c.createStore("shop")
+	seedShop(t, c, st)
+	asc := c.do("GET", "/v2/recommendations/popular"+q(st, false, "orderby", "price", "order", "asc"), nil).ids()
+	if !slices.Equal(asc, []string{"bulb", "tea", "cup", "lamp"}) {
+		t.Fatalf("popular by price asc = %v", asc)
+	}
+	desc := c.do("GET", "/v2/recommendations/popular"+q(st, false, "orderby", "price", "order", "desc", "limit", "2"), nil).ids()
+	if !slices.Equal(desc, []string{"lamp", "cup"}) {
+		t.Fatalf("popular by price desc limit 2 = %v", desc)
+	}
+	expect(t, c.do("GET", "/v2/recommendations/popular"+q(st, false, "orderby", "price", "order", "sideways"), nil), 400, "bad_request")
+}

@@ -203,3 +203,45 @@ func (s *Server) handleProductFacets(r *request) error {
 	})
 	return writeJSON(r.ctx, map[string]any{"status": "ok", "facets": facetsOf(st, ids, names), "count": len(ids)})
 }
+
+// orderByAttribute sorts ids by a product attribute (numbers numerically,
+// strings by byte order; products lacking it last), keeping the incoming
+// order among equals.
+func orderByAttribute(st *engine.Store, ids []ingest.ID, attr string, desc bool) []ingest.ID {
+	cv := catalogOf(st)
+	key := func(id ingest.ID) (float64, string, bool) {
+		i, ok := cv.pos[id]
+		if !ok {
+			return 0, "", false
+		}
+		switch v := cv.attrs[i][attr].(type) {
+		case float64:
+			return v, "", true
+		case string:
+			return 0, v, true
+		case bool:
+			if v {
+				return 1, "", true
+			}
+			return 0, "", true
+		}
+		return 0, "", false
+	}
+	out := slices.Clone(ids)
+	sort.SliceStable(out, func(a, b int) bool {
+		na, sa, oka := key(out[a])
+		nb, sb, okb := key(out[b])
+		if oka != okb {
+			return oka
+		}
+		if na == nb && sa == sb {
+			return false
+		}
+		less := na < nb || na == nb && sa < sb
+		if desc {
+			return !less
+		}
+		return less
+	})
+	return out
+}

@@ -304,6 +304,17 @@ func (s *Server) recs(l logic) func(*request) error {
 		if err != nil {
 			return err
 		}
+		orderBy, err := r.p.str("orderby")
+		if err != nil {
+			return err
+		}
+		order, err := r.p.str("order")
+		if err != nil {
+			return err
+		}
+		if order != "" && order != "asc" && order != "desc" {
+			return errBadRequest("parameter \"order\" must be asc or desc, got %q", order)
+		}
 		ranked, err := l.run(r, st)
 		if err != nil {
 			return err
@@ -313,6 +324,12 @@ func (s *Server) recs(l logic) func(*request) error {
 			return engine.Recommendable(p) && (scope == nil || scope(p)) && (filterKeep == nil || filterKeep(id))
 		}
 		exclude := toIDs(excludeRaw)
+		if orderBy != "" {
+			// Sort the eligible candidates by the attribute; the logic's
+			// rank breaks ties.
+			all, _ := pick(ranked, exclude, keep, 0, candidateCap)
+			ranked = orderByAttribute(st, all, orderBy, order == "desc")
+		}
 		page, total := pick(ranked, exclude, keep, offset, limit)
 		var dbg *debugInfo
 		if debug {
@@ -352,7 +369,11 @@ func (s *Server) recs(l logic) func(*request) error {
 			all, _ := pick(ranked, exclude, keep, 0, candidateCap)
 			facets = facetsOf(st, all, facetNames)
 		}
-		return writeRecsFacets(r, st, page, attrs, dbg, facets)
+		x := recsExtra{debug: dbg, facets: facets}
+		if v, minted, _ := visitorParam(r); minted {
+			x.visitor = v
+		}
+		return writeRecsExtra(r, st, page, attrs, x)
 	}
 }
 
@@ -441,10 +462,18 @@ func pick(ranked, exclude []ingest.ID, keep func(ingest.ID) bool, offset, limit 
 // this is the hottest path of the server and encoding/json's reflection
 // would dominate it.
 func writeRecs(r *request, st *engine.Store, ids []ingest.ID, attrs []string, dbg *debugInfo) error {
-	return writeRecsFacets(r, st, ids, attrs, dbg, nil)
+	return writeRecsExtra(r, st, ids, attrs, recsExtra{debug: dbg})
 }
 
-func writeRecsFacets(r *request, st *engine.Store, ids []ingest.ID, attrs []string, dbg *debugInfo, facets map[string]any) error {
+// recsExtra are the optional parts of a recommendation answer.
+type recsExtra struct {
+	debug   *debugInfo
+	facets  map[string]any
+	visitor string // a visitor id minted for visitor=auto
+}
+
+func writeRecsExtra(r *request, st *engine.Store, ids []ingest.ID, attrs []string, x recsExtra) error {
+	dbg, facets := x.debug, x.facets
 	buf := bytebufferpool.Get()
 	defer bytebufferpool.Put(buf)
 	b := append(buf.B[:0], `{"status":"ok","result":[`...)
@@ -467,6 +496,10 @@ func writeRecsFacets(r *request, st *engine.Store, ids []ingest.ID, attrs []stri
 		}
 		b = append(b, `,"product_data":`...)
 		b = append(b, enc...)
+	}
+	if x.visitor != "" {
+		b = append(b, `,"visitor":`...)
+		b = appendJSONString(b, x.visitor)
 	}
 	if facets != nil {
 		enc, _ := json.Marshal(facets)
