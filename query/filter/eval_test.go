@@ -13,6 +13,9 @@ import (
 	"github.com/RoaringBitmap/roaring/v2"
 )
 
+// testID stands for a named id type such as ingest.ID.
+type testID string
+
 // semanticsCatalog exercises every decision documented in doc.go.
 func semanticsCatalog() []Item {
 	return []Item{
@@ -27,6 +30,8 @@ func semanticsCatalog() []Item {
 		{Index: 2, Attrs: map[string]any{
 			"id": 3.0, "price": json.Number("100"), "brand": "acme",
 			"categories": []float64{2, 4}, "tags": []string{}, "sizes": map[string]any{"m": 1},
+			"cat_ids": []testID{"5", "6"}, "code": testID("A1"), "count": int8(3), "weight": float32(1.5),
+			"nested": []any{[]any{1.0}, 2.0},
 		}},
 		{Index: 3, Attrs: map[string]any{}},
 		{Index: 4, Attrs: map[string]any{
@@ -86,6 +91,14 @@ func TestEvalSemantics(t *testing.T) {
 		{`unknown != 1`, nil},
 		{`unknown not in [1]`, nil},
 		{`sizes != 1`, nil},
+		// Named and sized Go types; nested lists' inner lists are ignored.
+		{`cat_ids contains 5`, []uint32{2}},
+		{`cat_ids in ['6']`, []uint32{2}},
+		{`code = 'A1'`, []uint32{2}},
+		{`count = 3`, []uint32{2}},
+		{`weight > 1.4 and weight < 1.6`, []uint32{2}},
+		{`nested = 1`, nil},
+		{`nested = 2`, []uint32{2}},
 		// Combinations from the Clerk docs and the architecture page.
 		{`price > 10 and categories in [1,2]`, []uint32{0, 2}},
 		{`brand = 'x' or on_sale = true`, []uint32{0}},

@@ -11,10 +11,11 @@ import (
 )
 
 // Item is the view of a product the index needs: its dense index in the
-// catalog (0..n-1, unique) and its attributes. Values may be string,
-// bool, float64 (or other Go integer and float types, json.Number) and
-// slices of those ([]string, []float64, []any ...); anything else counts
-// as absent.
+// catalog (0..n-1, unique) and its attributes. Values may be strings,
+// booleans, numbers (any Go integer or float type, json.Number; NaN and
+// infinities count as absent), types defined on those (an id type), and
+// slices or arrays of them; anything else (maps, nested lists) counts as
+// absent.
 type Item struct {
 	Index uint32
 	Attrs map[string]any
@@ -27,7 +28,7 @@ type Item struct {
 // NewIndex only records the items and their attribute names; each
 // attribute's index is built the first time a filter uses it (or by Warm),
 // because filters touch few of a catalog's attributes and a full build
-// costs several milliseconds per thousand products (BenchmarkNewIndex).
+// costs a few milliseconds of CPU per thousand products (BenchmarkNewIndex).
 // The index keeps the Attrs maps: do not modify them afterwards.
 type Index struct {
 	items []Item

@@ -3,6 +3,7 @@ package filter
 import (
 	"encoding/json"
 	"math"
+	"reflect"
 	"strconv"
 	"strings"
 )
@@ -108,6 +109,8 @@ func parseDecimal(s string) (float64, bool) {
 }
 
 // toScalar normalizes one Go value; ok is false for unsupported types.
+// Common types are switched on directly; named types (such as an id type
+// defined as a string) go through reflection.
 func toScalar(v any) (scalar, bool) {
 	switch x := v.(type) {
 	case string:
@@ -116,17 +119,9 @@ func toScalar(v any) (scalar, bool) {
 		return scalar{isBool: true, b: x}, true
 	case float64:
 		return numberScalar(x)
-	case float32:
-		return numberScalar(float64(x))
 	case int:
 		return numberScalar(float64(x))
 	case int64:
-		return numberScalar(float64(x))
-	case int32:
-		return numberScalar(float64(x))
-	case uint32:
-		return numberScalar(float64(x))
-	case uint64:
 		return numberScalar(float64(x))
 	case json.Number:
 		f, err := x.Float64()
@@ -134,6 +129,21 @@ func toScalar(v any) (scalar, bool) {
 			return scalar{}, false
 		}
 		return numberScalar(f)
+	case nil:
+		return scalar{}, false
+	}
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.String:
+		return stringScalar(rv.String()), true
+	case reflect.Bool:
+		return scalar{isBool: true, b: rv.Bool()}, true
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return numberScalar(float64(rv.Int()))
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return numberScalar(float64(rv.Uint()))
+	case reflect.Float32, reflect.Float64:
+		return numberScalar(rv.Float())
 	}
 	return scalar{}, false
 }
@@ -161,11 +171,20 @@ func normalize(buf []scalar, v any) (attrValue, bool) {
 	case []any:
 		return attrValue{list: true, elems: appendScalars(buf, x)}, true
 	}
-	s, ok := toScalar(v)
-	if !ok {
+	if s, ok := toScalar(v); ok {
+		return attrValue{elems: append(buf, s)}, true
+	}
+	// Slices of other element types, e.g. a named id type.
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Slice && rv.Kind() != reflect.Array {
 		return attrValue{}, false
 	}
-	return attrValue{elems: append(buf, s)}, true
+	for i := range rv.Len() {
+		if s, ok := toScalar(rv.Index(i).Interface()); ok {
+			buf = append(buf, s)
+		}
+	}
+	return attrValue{list: true, elems: buf}, true
 }
 
 func appendScalars[T any](buf []scalar, xs []T) []scalar {
