@@ -10,6 +10,7 @@ func (s *Server) buildRoutes() map[string]route {
 		{"/health", accessNone, s.handleHealth},
 		{"/ready", accessNone, s.handleReady},
 		{"/metrics", accessNone, s.handleMetrics},
+		{"/v2/openapi.json", accessNone, s.handleOpenAPI},
 		{"/v2/stores", accessAdmin, s.handleStores},
 		// Go profiles for operators: /debug/pprof/{heap,profile,goroutine,...}.
 		{"/debug/pprof", accessAdmin, s.handlePprof},
