@@ -516,3 +516,11 @@ func (t *logThrottle) allow(key string) (bool, int) {
 	e.last, e.suppressed = now, 0
 	return true, n
 }
+
+// RaftAppliedIndex is the last log index Raft has applied on this node,
+// configuration changes and no-ops included: how far a new replica has
+// caught up.
+func (g *Group) RaftAppliedIndex() uint64 { return g.raft.AppliedIndex() }
+
+// CommitIndex is the latest committed index this node knows.
+func (g *Group) CommitIndex() uint64 { return g.raft.CommitIndex() }

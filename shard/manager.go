@@ -43,6 +43,10 @@ type Config struct {
 	Bootstrap []Peer
 	// Join: start without bootstrapping; an existing leader adds us.
 	Join bool
+	// Lazy opens only the meta group; data shard groups are opened and
+	// closed by the caller (OpenShard, CloseShard) as the cluster's
+	// placement table assigns them to this node.
+	Lazy bool
 	// NewStateMachine builds the state machine of a group (a shard id from
 	// ShardGroupID, or MetaGroupID).
 	NewStateMachine func(groupID string) StateMachine
@@ -90,10 +94,13 @@ type Manager struct {
 	logDB   *kv.DB
 	stateDB *kv.DB
 	mux     *transport.Mux
-	shards  []*Group
 	meta    *Group
-	byID    map[string]*Group
+	count   int
 	logger  *slog.Logger
+
+	mu     sync.RWMutex // guards shards and byID
+	shards []*Group      // nil where the shard is not open here
+	byID   map[string]*Group
 
 	closeOnce sync.Once
 	closeErr  error
@@ -144,37 +151,101 @@ func (m *Manager) open() error {
 	if m.mux, err = transport.Listen(cfg.RaftBind, cfg.RaftAdvertise, m.logger); err != nil {
 		return err
 	}
+	m.count = n
+	m.shards = make([]*Group, n)
 	boot := cfg.Bootstrap
 	if len(boot) == 0 && !cfg.Join {
-		boot = []Peer{{ID: cfg.NodeID, Addr: m.mux.Addr().String()}}
+		boot = m.Self()
 	}
-	start := func(id string) (*Group, error) {
-		gc := cfg.Group
-		gc.GroupID, gc.NodeID, gc.DataDir = id, cfg.NodeID, cfg.DataDir
-		gc.LogDB, gc.StateDB, gc.Mux = m.logDB, m.stateDB, m.mux
-		gc.StateMachine = cfg.NewStateMachine(id)
-		gc.Bootstrap = boot
-		gc.Logger = logger
-		g, err := OpenGroup(gc)
-		if err != nil {
-			return nil, err
-		}
-		m.byID[id] = g
-		return g, nil
-	}
-	if m.meta, err = start(MetaGroupID); err != nil {
+	if m.meta, err = m.start(MetaGroupID, boot); err != nil {
 		return err
 	}
+	if cfg.Lazy {
+		m.logger.Info("meta group started; shard groups follow the placement table", "shards", n, "raft_addr", m.mux.Addr().String())
+		return nil
+	}
 	for i := range n {
-		g, err := start(ShardGroupID(i))
+		g, err := m.start(ShardGroupID(i), boot)
 		if err != nil {
 			return fmt.Errorf("cannot open shard %d: %w", i, err)
 		}
-		m.shards = append(m.shards, g)
+		m.shards[i] = g
 	}
 	m.logger.Info("raft groups started", "shards", n, "raft_addr", m.mux.Addr().String())
 	return nil
 }
+
+func (m *Manager) start(id string, boot []Peer) (*Group, error) {
+	cfg := m.cfg
+	gc := cfg.Group
+	gc.GroupID, gc.NodeID, gc.DataDir = id, cfg.NodeID, cfg.DataDir
+	gc.LogDB, gc.StateDB, gc.Mux = m.logDB, m.stateDB, m.mux
+	gc.StateMachine = cfg.NewStateMachine(id)
+	gc.Bootstrap = boot
+	gc.Logger = cfg.Logger
+	if gc.Logger == nil {
+		gc.Logger = slog.Default()
+	}
+	g, err := OpenGroup(gc)
+	if err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	m.byID[id] = g
+	m.mu.Unlock()
+	return g, nil
+}
+
+// Self is this node as a lone bootstrap voter.
+func (m *Manager) Self() []Peer {
+	return []Peer{{ID: m.cfg.NodeID, Addr: m.mux.Addr().String()}}
+}
+
+// ErrNotLocal means a data shard has no open group on this node.
+var ErrNotLocal = errors.New("shard is not open on this node")
+
+// OpenShard opens data shard i's group if it is not open yet. bootstrap
+// is used only when the group has no Raft state (see GroupConfig); empty
+// means wait to be added by the shard's leader.
+func (m *Manager) OpenShard(i int, bootstrap []Peer) (*Group, error) {
+	if i < 0 || i >= m.count {
+		return nil, fmt.Errorf("cannot open shard %d: out of range 0..%d", i, m.count-1)
+	}
+	if g := m.Shard(i); g != nil {
+		return g, nil
+	}
+	g, err := m.start(ShardGroupID(i), bootstrap)
+	if err != nil {
+		return nil, fmt.Errorf("cannot open shard %d: %w", i, err)
+	}
+	m.mu.Lock()
+	m.shards[i] = g
+	m.mu.Unlock()
+	return g, nil
+}
+
+// CloseShard shuts data shard i's group down on this node; its Raft log
+// and state stay in the databases (a later OpenShard resumes from them and
+// the leader brings them up to date).
+func (m *Manager) CloseShard(i int) error {
+	m.mu.Lock()
+	if i < 0 || i >= m.count || m.shards[i] == nil {
+		m.mu.Unlock()
+		return nil
+	}
+	g := m.shards[i]
+	m.shards[i] = nil
+	delete(m.byID, g.ID())
+	m.mu.Unlock()
+	if err := g.Shutdown(); err != nil {
+		return fmt.Errorf("cannot close shard %d: %w", i, err)
+	}
+	return nil
+}
+
+// Layer registers an extra stream layer on the node's Raft port, for
+// node-to-node control calls that should not need a port of their own.
+func (m *Manager) Layer(name string) (*transport.Layer, error) { return m.mux.Layer(name) }
 
 // shardCount reads the persisted shard count, persisting cfg.Shards on
 // first start.
@@ -204,29 +275,55 @@ func (m *Manager) shardCount() (int, error) {
 }
 
 // ShardCount is the fixed number of data shards.
-func (m *Manager) ShardCount() int { return len(m.shards) }
+func (m *Manager) ShardCount() int { return m.count }
 
 // ShardFor returns the shard index of a store.
-func (m *Manager) ShardFor(storeID string) int { return ShardFor(storeID, len(m.shards)) }
+func (m *Manager) ShardFor(storeID string) int { return ShardFor(storeID, m.count) }
 
-// Shard returns data shard i.
-func (m *Manager) Shard(i int) *Group { return m.shards[i] }
+// Shard returns data shard i, or nil when it is not open on this node.
+func (m *Manager) Shard(i int) *Group {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if i < 0 || i >= len(m.shards) {
+		return nil
+	}
+	return m.shards[i]
+}
 
 // Meta returns the meta group.
 func (m *Manager) Meta() *Group { return m.meta }
 
-// Groups returns the meta group followed by the data shards in order.
-func (m *Manager) Groups() []*Group { return append([]*Group{m.meta}, m.shards...) }
+// Groups returns the meta group followed by the open data shards in order.
+func (m *Manager) Groups() []*Group {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	out := []*Group{m.meta}
+	for _, g := range m.shards {
+		if g != nil {
+			out = append(out, g)
+		}
+	}
+	return out
+}
 
 // Group returns a group by id, or nil.
-func (m *Manager) Group(id string) *Group { return m.byID[id] }
+func (m *Manager) Group(id string) *Group {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.byID[id]
+}
 
 // RaftAddr is the node's advertised Raft address.
 func (m *Manager) RaftAddr() string { return m.mux.Addr().String() }
 
 // ProposeStore proposes a store-scoped command to its shard.
 func (m *Manager) ProposeStore(ctx context.Context, cmd *Command) (any, uint64, error) {
-	return m.shards[m.ShardFor(cmd.Store)].Propose(ctx, cmd)
+	i := m.ShardFor(cmd.Store)
+	g := m.Shard(i)
+	if g == nil {
+		return nil, 0, fmt.Errorf("shard %d: %w", i, ErrNotLocal)
+	}
+	return g.Propose(ctx, cmd)
 }
 
 // WaitReady blocks until every group knows a leader (on any node), or ctx
@@ -259,7 +356,13 @@ func (m *Manager) Close() error {
 		var errs []error
 		var wg sync.WaitGroup
 		var mu sync.Mutex
+		m.mu.Lock()
+		groups := make([]*Group, 0, len(m.byID))
 		for _, g := range m.byID {
+			groups = append(groups, g)
+		}
+		m.mu.Unlock()
+		for _, g := range groups {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()

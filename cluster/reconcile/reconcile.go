@@ -105,6 +105,9 @@ type Config struct {
 	// MetaVoters is the meta group's size (fewer while the cluster is
 	// smaller): 3 tolerates one failure, 5 two.
 	MetaVoters int
+	// MetaFollowers adds every other eligible node to the meta group as a
+	// non-voter, so that each node holds the registry and the table.
+	MetaFollowers bool
 }
 
 // MetaShard is the Shard of steps and status that concern the meta group.
@@ -322,7 +325,24 @@ func Next(cfg Config, in Input) Plan {
 		desired := metaVoters(cfg, plan.Eligible, *in.Meta)
 		st := *in.Meta
 		st.Shard = MetaShard
-		step, waiting, _ := shardStep(st, desired, unknown, true)
+		// Every other eligible node follows the meta group as a non-voter:
+		// each node then holds the store registry and the placement table
+		// locally (key checks and routing need no remote call).
+		var learners []string
+		for _, n := range plan.Eligible {
+			if cfg.MetaFollowers && !slices.Contains(desired, n) {
+				learners = append(learners, n)
+			}
+		}
+		step, waiting, _ := shardStep(st, desired, unknown, true, learners)
+		if step == nil {
+			for _, n := range learners {
+				if !slices.ContainsFunc(st.Replicas, func(r Replica) bool { return r.Node == n }) && unknown(n).placeable {
+					step = &Step{Kind: AddNonVoter, Shard: MetaShard, Node: n}
+					break
+				}
+			}
+		}
 		if waiting {
 			plan.Waiting = append(plan.Waiting, MetaShard)
 		}
@@ -349,7 +369,7 @@ func Next(cfg Config, in Input) Plan {
 			plan.Stalled = append(plan.Stalled, s)
 			continue
 		}
-		step, waiting, startsMove := shardStep(st, desired, unknown, inFlight < cfg.MaxMovesInFlight)
+		step, waiting, startsMove := shardStep(st, desired, unknown, inFlight < cfg.MaxMovesInFlight, nil)
 		if waiting {
 			plan.Waiting = append(plan.Waiting, s)
 		}
@@ -390,7 +410,8 @@ func metaVoters(cfg Config, eligible []string, st ShardStatus) []string {
 // shardStep returns at most one step for a shard, in priority order: get
 // leadership off a leaving node, promote a caught-up replica, add a missing
 // replica, remove a surplus one.
-func shardStep(st ShardStatus, desired []string, h func(string) health, mayStart bool) (step *Step, waiting, startsMove bool) {
+// Non-voters listed in learners are kept.
+func shardStep(st ShardStatus, desired []string, h func(string) health, mayStart bool, learners []string) (step *Step, waiting, startsMove bool) {
 	replica := func(n string) (Replica, bool) {
 		for _, r := range st.Replicas {
 			if r.Node == n {
@@ -444,6 +465,9 @@ func shardStep(st ShardStatus, desired []string, h func(string) health, mayStart
 	// unreachable nodes go first.
 	var surplus []Replica
 	for _, r := range st.Replicas {
+		if !r.Voter && slices.Contains(learners, r.Node) {
+			continue
+		}
 		if !slices.Contains(desired, r.Node) && (!r.Voter || allVoters) {
 			surplus = append(surplus, r)
 		}
