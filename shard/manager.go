@@ -99,7 +99,7 @@ type Manager struct {
 	logger  *slog.Logger
 
 	mu     sync.RWMutex // guards shards and byID
-	shards []*Group      // nil where the shard is not open here
+	shards []*Group     // nil where the shard is not open here
 	byID   map[string]*Group
 
 	closeOnce sync.Once
