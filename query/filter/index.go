@@ -77,8 +77,7 @@ type column struct {
 	termIDs  map[string]uint32 // text term -> index into eq and contains
 	eq       []postings        // scalar values and list elements
 	contains []postings        // list elements and number scalars
-	boolEq   [2]postings       // false, true: scalars and list elements
-	boolCont [2]postings       // false, true: list elements and scalars
+	boolEq   [2]postings       // false, true: scalars and elements (also contains: a boolean contains only itself)
 	strs     []strEntry        // distinct scalar strings
 	numRange
 }
@@ -153,38 +152,34 @@ type pair struct{ key, item uint32 }
 // postings in one pass, which is far cheaper than growing a bitmap per
 // term while scanning.
 type columnBuilder struct {
-	has              []uint32
-	termIDs          map[string]uint32
-	eq, contains     []pair
-	boolEq, boolCont [2][]uint32
-	strPairs         []pair // (term id, item) of scalar strings
-	nums             []numEntry
+	has        []uint32
+	termIDs    map[string]uint32
+	strPairs   []pair // (term id, item) of scalar strings
+	otherPairs []pair // of list elements and number scalars
+	boolEq     [2][]uint32
+	nums       []numEntry
 }
 
+// add records one item's value. Scalar strings and the rest are kept
+// apart because contains treats them differently (substring against
+// element equality); the usual column holds only one kind, and build then
+// shares one set of postings between the operators.
 func (cb *columnBuilder) add(item uint32, v attrValue) {
 	cb.has = push(cb.has, item)
-	var id uint32
 	for _, s := range v.elems {
-		inContains := v.list || !s.isString
 		if s.isBool {
 			cb.boolEq[b2i(s.b)] = push(cb.boolEq[b2i(s.b)], item)
-			if inContains {
-				cb.boolCont[b2i(s.b)] = push(cb.boolCont[b2i(s.b)], item)
-			}
 			continue
 		}
-		id = cb.termID(s)
-		cb.eq = push(cb.eq, pair{id, item})
-		if inContains {
-			cb.contains = push(cb.contains, pair{id, item})
+		p := pair{cb.termID(s), item}
+		if v.list || !s.isString {
+			cb.otherPairs = push(cb.otherPairs, p)
+		} else {
+			cb.strPairs = push(cb.strPairs, p)
 		}
 		if s.numeric {
 			cb.nums = push(cb.nums, numEntry{v: s.num, item: item})
 		}
-	}
-	if !v.list && v.elems[0].isString {
-		// A scalar string's term is its own text: id, set in the loop, names it.
-		cb.strPairs = push(cb.strPairs, pair{id, item})
 	}
 }
 
@@ -211,27 +206,30 @@ func (cb *columnBuilder) termID(s scalar) uint32 {
 }
 
 func (cb *columnBuilder) build() *column {
-	c := &column{
-		has:      sortedBitmap(cb.has),
-		termIDs:  cb.termIDs,
-		eq:       groupPostings(cb.eq, len(cb.termIDs)),
-		contains: groupPostings(cb.contains, len(cb.termIDs)),
+	n := len(cb.termIDs)
+	c := &column{has: sortedBitmap(cb.has), termIDs: cb.termIDs}
+	var strPostings []postings
+	switch {
+	case len(cb.strPairs) == 0: // numbers and lists: contains is equality
+		c.eq = groupPostings(cb.otherPairs, n)
+		c.contains = c.eq
+	case len(cb.otherPairs) == 0: // scalar strings only: contains is substring
+		c.eq = groupPostings(cb.strPairs, n)
+		strPostings = c.eq
+	default:
+		c.eq = groupPostings(append(slices.Clip(cb.strPairs), cb.otherPairs...), n)
+		c.contains = groupPostings(cb.otherPairs, n)
+		strPostings = groupPostings(cb.strPairs, n)
 	}
 	for i := range 2 {
 		c.boolEq[i] = postingsOf(cb.boolEq[i])
-		c.boolCont[i] = postingsOf(cb.boolCont[i])
 	}
-	strPostings := groupPostings(cb.strPairs, len(cb.termIDs))
-	n := 0
-	for _, p := range strPostings {
-		if p.any {
-			n++
-		}
-	}
-	c.strs = make([]strEntry, 0, n)
-	for s, id := range cb.termIDs {
-		if p := strPostings[id]; p.any {
-			c.strs = append(c.strs, strEntry{lower: strings.ToLower(s), items: p})
+	if strPostings != nil {
+		c.strs = make([]strEntry, 0, n)
+		for s, id := range cb.termIDs {
+			if p := strPostings[id]; p.any {
+				c.strs = append(c.strs, strEntry{lower: strings.ToLower(s), items: p})
+			}
 		}
 	}
 	c.numRange = newNumRange(cb.nums)
@@ -416,9 +414,9 @@ func (c *column) eqPostings(v Value) postings {
 
 func (c *column) containsPostings(v Value) postings {
 	if v.Kind == ValueBool {
-		return c.boolCont[b2i(v.Bool)]
+		return c.boolEq[b2i(v.Bool)]
 	}
-	if id, ok := c.termIDs[valueText(v)]; ok {
+	if id, ok := c.termIDs[valueText(v)]; ok && int(id) < len(c.contains) {
 		return c.contains[id]
 	}
 	return postings{}
