@@ -38,10 +38,11 @@
 //   - > >= < <= take a number. They compare numerically against numbers
 //     and against strings in plain decimal syntax ("12.50"); other values
 //     never match.
-//   - contains on a list means an element equals the value; on a string it
-//     is a case-insensitive substring test (Unicode lower-casing), since
-//     shoppers' text rarely agrees on case; on a number or boolean it is
-//     equality.
+//   - contains on a list means an element equals the value (the = rules
+//     above); on a string it is a case-insensitive substring test (Unicode
+//     lower-casing) for the text of the value, so `name contains 7` finds
+//     "Size 7" and a boolean finds no string; on a number or boolean
+//     attribute it is equality.
 //   - Attribute values that are not strings, finite numbers, booleans or
 //     flat lists of those (nested objects, NaN) are ignored, as if absent.
 //
