@@ -154,6 +154,7 @@ type readCache struct {
 	popular  cachedIDs
 	trending cachedIDs
 	newest   cachedIDs
+	recent   cachedIDs
 	// seeded caches answers of logics with seed products at
 	// seededVersion.
 	seeded        map[string][]ingest.ID
@@ -284,26 +285,26 @@ func (s *Store) scoredIDs(ranked []compute.Scored, seeds []ingest.ID) []ingest.I
 }
 
 // RecentlyBought lists the products of the latest sales, newest first,
-// each once.
+// each once. The list is cached per data version: only orders change it.
 func (s *Store) RecentlyBought() []ingest.ID {
 	sales := s.salesLocked()
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	rs := slices.Clone(sales.recent)
-	sort.SliceStable(rs, func(a, b int) bool { return rs[a].time > rs[b].time })
-	seen := make(map[int32]bool, len(rs))
-	var ids []ingest.ID
-	for _, r := range rs {
-		if seen[r.item] {
-			continue
+	return s.cached(&s.cache.recent, func() []ingest.ID {
+		rs := slices.Clone(sales.recent)
+		sort.SliceStable(rs, func(a, b int) bool { return rs[a].time > rs[b].time })
+		seen := make(map[int32]bool, len(rs))
+		var ids []ingest.ID
+		for _, r := range rs {
+			if seen[r.item] {
+				continue
+			}
+			seen[r.item] = true
+			id := s.items.ids[r.item]
+			if Recommendable(s.products[id]) {
+				ids = append(ids, id)
+			}
 		}
-		seen[r.item] = true
-		id := s.items.ids[r.item]
-		if Recommendable(s.products[id]) {
-			ids = append(ids, id)
-		}
-	}
-	return ids
+		return ids
+	})
 }
 
 // seedDepth bounds the neighbours taken per seed product.
