@@ -111,7 +111,7 @@ func (ix *Index) column(name string) *column {
 }
 
 func (ix *Index) buildColumn(name string) *column {
-	cb := &columnBuilder{termIDs: map[string]uint32{}}
+	cb := &columnBuilder{termIDs: map[string]uint32{}, numIDs: map[float64]uint32{}}
 	var buf []scalar
 	for _, it := range ix.items {
 		raw, ok := it.Attrs[name]
@@ -154,8 +154,9 @@ type pair struct{ key, item uint32 }
 type columnBuilder struct {
 	has        []uint32
 	termIDs    map[string]uint32
-	strPairs   []pair // (term id, item) of scalar strings
-	otherPairs []pair // of list elements and number scalars
+	numIDs     map[float64]uint32 // numbers already given a term id
+	strPairs   []pair             // (term id, item) of scalar strings
+	otherPairs []pair             // of list elements and number scalars
 	boolEq     [2][]uint32
 	nums       []numEntry
 }
@@ -195,13 +196,21 @@ func (cb *columnBuilder) termID(s scalar) uint32 {
 		}
 		return id
 	}
+	f := s.num
+	if f == 0 {
+		f = 0 // -0 and 0 are one term
+	}
+	if id, ok := cb.numIDs[f]; ok {
+		return id // repeated numbers (category ids) skip formatting
+	}
 	var buf [32]byte
-	text := appendNumberText(buf[:0], s.num)
+	text := appendNumberText(buf[:0], f)
 	id, ok := cb.termIDs[string(text)] // no allocation for the lookup
 	if !ok {
 		id = uint32(len(cb.termIDs))
 		cb.termIDs[string(text)] = id
 	}
+	cb.numIDs[f] = id
 	return id
 }
 

@@ -33,15 +33,7 @@ const (
 )
 
 func newNumRange(nums []numEntry) numRange {
-	slices.SortFunc(nums, func(a, b numEntry) int {
-		switch {
-		case a.v < b.v:
-			return -1
-		case a.v > b.v:
-			return 1
-		}
-		return cmp.Compare(a.item, b.item)
-	})
+	sortByValue(nums)
 	r := numRange{nums: nums, block: max(minRangeBlock, (len(nums)+maxPrefixes-1)/maxPrefixes)}
 	r.values = itemValues(nums)
 	if len(nums) < r.block {
@@ -85,6 +77,56 @@ func itemValues(nums []numEntry) []float64 {
 		values[e.item] = e.v
 	}
 	return values
+}
+
+// sortByValue sorts entries by value with a stable LSD radix sort on the
+// values' bits mapped to an order-preserving uint64 (negative floats
+// reversed), skipping bytes all keys share; several times faster than a
+// comparison sort on the catalog sizes here. Ties keep catalog order.
+func sortByValue(nums []numEntry) {
+	if len(nums) < 256 {
+		slices.SortStableFunc(nums, func(a, b numEntry) int { return cmp.Compare(a.v, b.v) })
+		return
+	}
+	keys := make([]uint64, len(nums))
+	for i, e := range nums {
+		keys[i] = orderedBits(e.v)
+	}
+	tmpKeys := make([]uint64, len(nums))
+	tmp := make([]numEntry, len(nums))
+	for shift := uint(0); shift < 64; shift += 8 {
+		var count [257]int
+		for _, k := range keys {
+			count[(k>>shift)&0xff+1]++
+		}
+		if count[(keys[0]>>shift)&0xff+1] == len(keys) {
+			continue // every key has this byte: the pass would not move anything
+		}
+		for b := 1; b < 257; b++ {
+			count[b] += count[b-1]
+		}
+		for i, k := range keys {
+			d := (k >> shift) & 0xff
+			tmpKeys[count[d]] = k
+			tmp[count[d]] = nums[i]
+			count[d]++
+		}
+		keys, tmpKeys = tmpKeys, keys
+		copy(nums, tmp)
+	}
+}
+
+// orderedBits maps a float to a uint64 with the same order (for non-NaN
+// values): flip all bits of negatives, only the sign bit of the rest.
+func orderedBits(f float64) uint64 {
+	if f == 0 {
+		f = 0 // -0 sorts with 0
+	}
+	b := math.Float64bits(f)
+	if b>>63 == 1 {
+		return ^b
+	}
+	return b | 1<<63
 }
 
 func entriesBitmap(entries []numEntry) *roaring.Bitmap {
