@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"testing"
 	"time"
 )
@@ -27,7 +29,11 @@ func startNull(t *testing.T, delay time.Duration) *NullServer {
 // retryTiming runs a timing check up to three times and fails only if every
 // attempt fails. The machine is shared (other packages' tests and builds run
 // alongside), and CPU starvation only ever adds latency or removes
-// throughput; a real bug in the timing fails every attempt alike.
+// throughput; a real bug in the timing fails every attempt alike. When all
+// attempts fail on a machine so starved that a 1 ms sleep overshoots by
+// more than 2 ms, the test is skipped with that measurement rather than
+// failed: such a machine cannot tell a timing bug from its own load.
+// Checks that hold under any load are made with t.Fatal inside check.
 func retryTiming(t *testing.T, check func() []string) {
 	t.Helper()
 	var problems []string
@@ -38,9 +44,24 @@ func retryTiming(t *testing.T, check func() []string) {
 		}
 		t.Logf("attempt %d: %v", attempt, problems)
 	}
+	if overshoot := sleepOvershoot(); overshoot > 2*time.Millisecond {
+		t.Skipf("machine too loaded to check timing (a 1 ms sleep overshoots by %v): %v", overshoot, problems)
+	}
 	for _, p := range problems {
 		t.Error(p)
 	}
+}
+
+// sleepOvershoot is the median extra time a 1 ms sleep takes.
+func sleepOvershoot() time.Duration {
+	var d []time.Duration
+	for range 21 {
+		start := time.Now()
+		time.Sleep(time.Millisecond)
+		d = append(d, time.Since(start)-time.Millisecond)
+	}
+	slices.Sort(d)
+	return d[len(d)/2]
 }
 
 func testConfig(url string) Config {
@@ -83,11 +104,15 @@ func TestOpenLoopLowRateMeasuresServiceTime(t *testing.T) {
 		if p50 < sleep {
 			t.Fatalf("p50 = %v, below the server's sleep of %v", p50, sleep)
 		}
-		if p50 > sleep+15*time.Millisecond {
+		// The median, not the tail: on a shared 2-core machine the tail
+		// carries other processes' time slices.
+		if p50 > sleep+20*time.Millisecond {
 			bad("p50 = %v, want about the server's %v", p50, sleep)
 		}
-		if p99 := res.Latency.Percentile(99); p99 > sleep+40*time.Millisecond {
-			bad("p99 = %v: queueing at a rate far below capacity", p99)
+		// Far below capacity nothing waits for a connection: requests
+		// leave on schedule.
+		if lag := time.Duration(res.SendLag.P90Us) * time.Microsecond; lag > 10*time.Millisecond {
+			bad("send lag p90 = %v: requests waited at a rate far below capacity", lag)
 		}
 		if res.Status["200"] != res.Responses || res.Errors != nil {
 			t.Fatalf("status = %v, errors = %v", res.Status, res.Errors)
@@ -160,6 +185,15 @@ func TestClosedLoopCount(t *testing.T) {
 		// 4 connections × 500 ms / 10 ms = 200 at most (+4 in flight at the end).
 		if res.Responses > 204 {
 			t.Fatalf("responses = %d, more than 4 connections can get from a 10 ms server in 500 ms", res.Responses)
+		}
+		// Little's law, whatever the load: N requests always in flight,
+		// each taking the mean latency, give N / mean per second.
+		little := float64(cfg.Connections) / (res.Latency.MeanUs / 1e6)
+		if math.Abs(res.RPS-little)/little > 0.3 {
+			t.Fatalf("rps = %.0f, but 4 connections at a mean latency of %.1f ms give %.0f", res.RPS, res.Latency.MeanUs/1000, little)
+		}
+		if p50 := res.Latency.Percentile(50); p50 < sleep {
+			t.Fatalf("p50 = %v, below the server's sleep of %v", p50, sleep)
 		}
 		if res.Responses < 120 {
 			bad("responses = %d, want about 4×50 = 200", res.Responses)
