@@ -304,3 +304,25 @@ func TestEvalConcurrent(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// Unknown attribute names come from requests, so the index must not
+// remember an unbounded number of them.
+func TestUnknownAttributesBounded(t *testing.T) {
+	ix := NewIndex(slices.Values(semanticsCatalog()))
+	for i := range maxCachedAbsent + 500 {
+		e := &Expr{Kind: KindCompare, Attr: fmt.Sprintf("nope%d", i), Op: OpNe, Value: Value{Kind: ValueNumber, Num: 1}}
+		if !ix.Eval(e).IsEmpty() {
+			t.Fatalf("unknown attribute %s matched", e.Attr)
+		}
+	}
+	cached := 0
+	ix.cols.Range(func(_, _ any) bool { cached++; return true })
+	if cached > maxCachedAbsent {
+		t.Fatalf("%d attribute entries cached after %d unknown names, limit %d", cached, maxCachedAbsent+500, maxCachedAbsent)
+	}
+	// Known attributes still work after the cache filled up.
+	e, _ := Parse(`brand = 'acme'`)
+	if got := ix.Eval(e).ToArray(); !slices.Equal(got, []uint32{2}) {
+		t.Fatalf("brand = 'acme' after many unknown names: %v", got)
+	}
+}

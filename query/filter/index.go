@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/RoaringBitmap/roaring/v2"
 )
@@ -25,20 +26,26 @@ type Item struct {
 // when the catalog changes and swap it in; an Index is safe for concurrent
 // use.
 //
-// NewIndex only records the items and their attribute names; each
-// attribute's index is built the first time a filter uses it (or by Warm),
-// because filters touch few of a catalog's attributes and a full build
-// costs a few milliseconds of CPU per thousand products (BenchmarkNewIndex).
-// The index keeps the Attrs maps: do not modify them afterwards.
+// NewIndex only records the items; each attribute's index is built the
+// first time a filter uses it (or by Warm), because filters touch few of a
+// catalog's attributes and a full build costs a few milliseconds of CPU
+// per thousand products (BenchmarkNewIndex). The index keeps the Attrs
+// maps: do not modify them afterwards.
 type Index struct {
-	items []Item
-	all   *roaring.Bitmap
-	cols  map[string]*lazyColumn // fixed at NewIndex: no lock needed to read
+	items  []Item
+	all    *roaring.Bitmap
+	cols   sync.Map     // attribute name -> *lazyColumn; read-mostly
+	absent atomic.Int64 // attributes found on no item, cached so far
 }
 
+// maxCachedAbsent bounds how many unknown attribute names (which come
+// from requests) are remembered; beyond it they are re-checked by a scan.
+const maxCachedAbsent = 1024
+
 type lazyColumn struct {
-	once sync.Once
-	col  *column // nil when no item has a supported value
+	once  sync.Once
+	col   *column // nil when no item has a supported value
+	evict bool    // col is nil and the absent cache is full
 }
 
 // postings are the items holding one value. Most values of an id or name
@@ -84,16 +91,11 @@ type column struct {
 
 // NewIndex records the items for indexing. Item indices must be unique.
 func NewIndex(items iter.Seq[Item]) *Index {
-	ix := &Index{cols: map[string]*lazyColumn{}}
+	ix := &Index{}
 	var ids []uint32
 	for it := range items {
 		ix.items = append(ix.items, it)
 		ids = append(ids, it.Index)
-		for name := range it.Attrs {
-			if ix.cols[name] == nil {
-				ix.cols[name] = &lazyColumn{}
-			}
-		}
 	}
 	ix.all = sortedBitmap(ids)
 	return ix
@@ -102,11 +104,18 @@ func NewIndex(items iter.Seq[Item]) *Index {
 // column returns the built index of one attribute, or nil when no item
 // has a supported value for it.
 func (ix *Index) column(name string) *column {
-	lc := ix.cols[name]
-	if lc == nil {
-		return nil
+	v, ok := ix.cols.Load(name)
+	if !ok {
+		v, _ = ix.cols.LoadOrStore(name, &lazyColumn{})
 	}
-	lc.once.Do(func() { lc.col = ix.buildColumn(name) })
+	lc := v.(*lazyColumn)
+	lc.once.Do(func() {
+		lc.col = ix.buildColumn(name)
+		lc.evict = lc.col == nil && ix.absent.Add(1) > maxCachedAbsent
+	})
+	if lc.evict {
+		ix.cols.CompareAndDelete(name, lc)
+	}
 	return lc.col
 }
 
@@ -136,8 +145,14 @@ func (ix *Index) buildColumn(name string) *column {
 // it; call it after NewIndex, off the query path.
 func (ix *Index) Warm(names ...string) {
 	if len(names) == 0 {
-		for name := range ix.cols {
-			ix.column(name)
+		seen := map[string]bool{}
+		for _, it := range ix.items {
+			for name := range it.Attrs {
+				if !seen[name] {
+					seen[name] = true
+					ix.column(name)
+				}
+			}
 		}
 		return
 	}
