@@ -1,0 +1,60 @@
+package engine
+
+import (
+	"encoding/json"
+	"fmt"
+	"testing"
+
+	"github.com/sibylhq/sibyl/ingest"
+	"github.com/sibylhq/sibyl/shard"
+)
+
+// BenchmarkApplyEvent measures applying one tracking event (a product
+// view) to a store with a session of typical length.
+func BenchmarkApplyEvent(b *testing.B) {
+	h := &harness{e: New(DefaultConfig()), kv: memKV{}}
+	var ps []ingest.Product
+	for i := range 1000 {
+		ps = append(ps, ingest.Product{ID: ingest.ID(fmt.Sprint(i)), Name: "p", Price: 1})
+	}
+	body, _ := json.Marshal(ps)
+	h.e.Apply(h.kv, &shard.Command{ID: "p", Store: "s", Op: "products.upsert", Body: body})
+	bodies := make([][]byte, 1000)
+	for i := range bodies {
+		bodies[i], _ = json.Marshal([]Event{{Kind: EventProduct, Visitor: fmt.Sprintf("v%d", i%200), Products: []ingest.ID{ingest.ID(fmt.Sprint(i % 1000))}, Time: int64(i)}})
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if res := h.e.Apply(h.kv, &shard.Command{ID: "e", Store: "s", Op: OpEvents, Body: bodies[i%len(bodies)]}); res == nil {
+			b.Fatal("nil result")
+		}
+	}
+}
+
+// BenchmarkPopularPick measures what the popular logic costs per request
+// after the list is cached: the first page of the ranked list.
+func BenchmarkPopular(b *testing.B) {
+	h := &harness{e: New(DefaultConfig()), kv: memKV{}}
+	var ps []ingest.Product
+	var os []ingest.Order
+	for i := range 4000 {
+		ps = append(ps, ingest.Product{ID: ingest.ID(fmt.Sprint(i)), Name: "p", Price: 1})
+	}
+	for i := range 20000 {
+		os = append(os, order(fmt.Sprint("o", i), fmt.Sprint("c", i%3000), int64(1700000000+i*60), fmt.Sprint(i%4000), fmt.Sprint((i*7)%4000), fmt.Sprint((i*13)%97)))
+	}
+	body, _ := json.Marshal(ps)
+	h.e.Apply(h.kv, &shard.Command{ID: "p", Store: "s", Op: "products.upsert", Body: body})
+	h.e.Apply(h.kv, &shard.Command{ID: "o", Store: "s", Op: "orders.upsert", Body: EncodeOrders(os)})
+	st := h.e.Store("s")
+	st.Popular()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if len(st.Popular()) == 0 {
+			b.Fatal("empty")
+		}
+		st.MostSoldWith([]ingest.ID{ingest.ID(fmt.Sprint(i % 4000))})
+	}
+}
