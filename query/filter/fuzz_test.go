@@ -37,7 +37,7 @@ func FuzzParse(f *testing.F) {
 	}
 	// Limits large enough that a canonical print (which can be longer than
 	// its source through added spaces and escapes) is never rejected for length.
-	p, err := NewParser(Config{MaxLength: 1 << 16, MaxDepth: 32, MaxListLength: 1 << 16})
+	p, err := NewParser(Config{MaxLength: 1 << 16, MaxDepth: 32, MaxListLength: 1 << 16, MaxComparisons: 1 << 16})
 	if err != nil {
 		f.Fatal(err)
 	}

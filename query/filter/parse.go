@@ -44,15 +44,16 @@ func errAt(pos int, msg string) *SyntaxError { return &SyntaxError{Pos: pos, Msg
 // Config bounds what the parser accepts, so a hostile filter cannot cost
 // unbounded memory or stack.
 type Config struct {
-	MaxLength     int // bytes of source
-	MaxDepth      int // nesting of parentheses
-	MaxListLength int // values in one [...] list
+	MaxLength      int // bytes of source
+	MaxDepth       int // nesting of parentheses
+	MaxListLength  int // values in one [...] list
+	MaxComparisons int // simple expressions; each may scan distinct values (contains)
 }
 
 // DefaultConfig allows filters far longer than Clerk clients send (a POST
 // body may list a few thousand ids) while keeping parse cost bounded.
 func DefaultConfig() Config {
-	return Config{MaxLength: 64 << 10, MaxDepth: 32, MaxListLength: 10000}
+	return Config{MaxLength: 64 << 10, MaxDepth: 32, MaxListLength: 10000, MaxComparisons: 256}
 }
 
 // Validate checks that every limit is positive.
@@ -64,6 +65,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("filter: MaxDepth must be positive, got %d", c.MaxDepth)
 	case c.MaxListLength <= 0:
 		return fmt.Errorf("filter: MaxListLength must be positive, got %d", c.MaxListLength)
+	case c.MaxComparisons <= 0:
+		return fmt.Errorf("filter: MaxComparisons must be positive, got %d", c.MaxComparisons)
 	}
 	return nil
 }
@@ -105,10 +108,11 @@ func (p *Parser) Parse(src string) (*Expr, error) {
 }
 
 type parseState struct {
-	cfg   Config
-	lex   lexer
-	tok   token // current token
-	depth int
+	cfg         Config
+	lex         lexer
+	tok         token // current token
+	depth       int
+	comparisons int
 }
 
 func (ps *parseState) advance() error {
@@ -196,6 +200,10 @@ func (ps *parseState) parseComparison() (*Expr, error) {
 		}
 		return nil, ps.unexpected(`an attribute name or "("`)
 	}
+	if ps.comparisons == ps.cfg.MaxComparisons {
+		return nil, errAt(ps.tok.pos, fmt.Sprintf("filter has more than %d comparisons", ps.cfg.MaxComparisons))
+	}
+	ps.comparisons++
 	e := &Expr{Kind: KindCompare, Attr: ps.tok.text, Pos: ps.tok.pos}
 	if err := ps.advance(); err != nil {
 		return nil, err

@@ -147,7 +147,7 @@ func TestParseErrors(t *testing.T) {
 }
 
 func TestParseLimits(t *testing.T) {
-	p, err := NewParser(Config{MaxLength: 40, MaxDepth: 2, MaxListLength: 3})
+	p, err := NewParser(Config{MaxLength: 40, MaxDepth: 2, MaxListLength: 3, MaxComparisons: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,6 +157,8 @@ func TestParseLimits(t *testing.T) {
 		{`(((a = 1)))`, `at 2: parentheses nested deeper than 2`},
 		{`a in [1, 2, 3]`, ``},
 		{`a in [1, 2, 3, 4]`, `at 15: list has more than 3 values`},
+		{`a = 1 or b = 2 and c = 3`, ``},
+		{`a = 1 or b = 2 and c = 3 or d = 4`, `at 28: filter has more than 3 comparisons`},
 	}
 	for _, tt := range tests {
 		_, err := p.Parse(tt.src)
@@ -180,9 +182,10 @@ func TestConfigValidate(t *testing.T) {
 		t.Fatalf("DefaultConfig invalid: %v", err)
 	}
 	for _, c := range []Config{
-		{MaxLength: 0, MaxDepth: 1, MaxListLength: 1},
-		{MaxLength: 1, MaxDepth: -1, MaxListLength: 1},
-		{MaxLength: 1, MaxDepth: 1, MaxListLength: 0},
+		{MaxLength: 0, MaxDepth: 1, MaxListLength: 1, MaxComparisons: 1},
+		{MaxLength: 1, MaxDepth: -1, MaxListLength: 1, MaxComparisons: 1},
+		{MaxLength: 1, MaxDepth: 1, MaxListLength: 0, MaxComparisons: 1},
+		{MaxLength: 1, MaxDepth: 1, MaxListLength: 1, MaxComparisons: 0},
 	} {
 		if _, err := NewParser(c); err == nil {
 			t.Errorf("NewParser(%+v) accepted an invalid config", c)
