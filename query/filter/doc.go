@@ -51,8 +51,8 @@
 // [Index] holds, per attribute, an inverted index (value -> roaring bitmap
 // of items) for =, !=, in, not in and contains, the distinct string values
 // for substring contains, and a value-sorted array with block bitmaps for
-// ranges; [Index.Eval] turns a filter into a bitmap with bitmap AND/OR/
-// AND-NOT. An attribute is indexed the first time a filter uses it (or by
+// ranges; [Index.Eval] turns a filter into a bitmap with bitmap AND, OR
+// and AND-NOT. An attribute is indexed the first time a filter uses it (or by
 // [Index.Warm]). [Match] evaluates one product's attributes directly, for
 // short candidate lists; the two agree (see TestIndexAgreesWithMatch).
 //
