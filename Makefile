@@ -4,7 +4,7 @@ BIN     ?= bin/sibyl
 DATA    ?= ./data/demo
 PKGS    := ./...
 
-.PHONY: build test test-race demo bench bench-full eval lint fmt clean
+.PHONY: build test test-race demo bench bench-node bench-full eval lint fmt clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/sibyl
@@ -29,6 +29,11 @@ demo: build
 # Quick benchmark run (under 5 minutes): writes bench/results/.
 bench: build
 	$(BIN) bench quick --out bench/results
+
+# Single-node figures: import rate, restart time, memory, popular and
+# most_sold_with beside the do-nothing ceiling (docs/benchmarks.md).
+bench-node: build
+	bash bench/single-node.sh bin/sibyl bench/results/single-node
 
 bench-full: build
 	$(BIN) bench full --out bench/results
