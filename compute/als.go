@@ -117,6 +117,8 @@ type Factors struct {
 	gram  []float32
 	reg   float32
 	alpha float32
+	// foldInv is (gram + reg I)^-1 for the Woodbury fold-in, or nil.
+	foldInv []float32
 }
 
 var bl = blas32.Implementation()
@@ -142,7 +144,20 @@ func (f *Factors) ScoreUsers(v []float32, dst []float32) {
 // visitor's session) who interacted with items with the given strengths
 // (nil weights mean 1 each), holding the item factors fixed: the exact
 // least-squares solve of the ALS user step. No retraining is needed.
+// Up to K/2 items it uses the per-model inverse (Woodbury, float32, a few
+// microseconds); beyond, or with negative weights, the direct float64
+// Cholesky solve (FoldInUserExact).
 func (f *Factors) FoldInUser(items []int32, weights []float32) []float32 {
+	out := make([]float32, f.K)
+	if f.foldInWoodbury(items, weights, out) {
+		return out
+	}
+	return f.FoldInUserExact(items, weights)
+}
+
+// FoldInUserExact is FoldInUser by a direct float64 Cholesky factorisation
+// of the k x k system (O(k^3), allocates): the reference solve.
+func (f *Factors) FoldInUserExact(items []int32, weights []float32) []float32 {
 	k := f.K
 	a := mat.NewSymDense(k, nil)
 	b := make([]float64, k)
@@ -228,6 +243,7 @@ func TrainALS(ctx context.Context, m *Interactions, cfg ALSConfig, progress func
 	}
 	f.gram = make([]float32, k*k)
 	computeGram(f.Item, m.NumItems, k, f.gram)
+	f.setFoldInInverse()
 	f.ItemNorm = make([]float32, m.NumItems)
 	for i := range f.ItemNorm {
 		v := f.ItemVector(int32(i))

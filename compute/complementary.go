@@ -1,6 +1,9 @@
 package compute
 
-import "math"
+import (
+	"math"
+	"slices"
+)
 
 // ItemCosine writes into dst the cosine similarity, in factor space, of
 // item to every item (NumItems values). Items with a zero vector get 0.
@@ -42,4 +45,65 @@ func BlendComplementary(cp *CoPurchase, f *Factors, item int32, k int, factorWei
 	}
 	scores[item] = float32(math.Inf(-1))
 	return TopK(scores, k, exclude, dst)
+}
+
+// blendWithNeighbours is BlendComplementary restricted to item's
+// co-purchases and cosNb, its best factor-cosine neighbours (best first).
+// Every other item scores factorWeight x a cosine no larger than cosNb's
+// last, which any co-purchase or listed neighbour matches or beats, so the
+// ranking is the full scan's whenever k listed neighbours survive exclude
+// (or the list covers the catalog); ok is false otherwise.
+func (c *CoPurchase) blendWithNeighbours(f *Factors, item int32, cosNb []Scored, k int, factorWeight float32, exclude []int32, dst []Scored) (out []Scored, ok bool) {
+	if len(cosNb) < f.NumItems-1 {
+		usable := 0
+		for _, s := range cosNb {
+			if !slices.Contains(exclude, s.Index) {
+				usable++
+			}
+		}
+		if usable < k {
+			return dst, false
+		}
+	}
+	var col TopKCollector
+	var hbuf [32]Scored
+	col.resetWith(k, hbuf[:])
+	yi, ni := f.ItemVector(item), f.ItemNorm[item]
+	cosine := func(j int32) float32 {
+		if d := ni * f.ItemNorm[j]; d > 0 {
+			return bl.Sdot(f.K, yi, 1, f.ItemVector(j), 1) / d
+		}
+		return 0
+	}
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	var row map[int32]float32
+	if int(item) < len(c.rows) {
+		row = c.rows[item]
+	}
+	var best float32
+	for j, n := range row {
+		if n >= c.cfg.MinCount {
+			best = max(best, c.normalise(n, j, c.cfg.Damping))
+		}
+	}
+	inRow := func(j int32) bool {
+		n, ok := row[j]
+		return ok && n >= c.cfg.MinCount && best > 0
+	}
+	if best > 0 {
+		for j, n := range row {
+			if n < c.cfg.MinCount || j == item || int(j) >= f.NumItems || slices.Contains(exclude, j) {
+				continue
+			}
+			col.Offer(j, c.normalise(n, j, c.cfg.Damping)/best+factorWeight*cosine(j))
+		}
+	}
+	for _, s := range cosNb {
+		if s.Index == item || inRow(s.Index) || slices.Contains(exclude, s.Index) {
+			continue
+		}
+		col.Offer(s.Index, factorWeight*s.Score)
+	}
+	return col.AppendSorted(dst), true
 }

@@ -62,6 +62,12 @@ type ModelConfig struct {
 	// (see BlendComplementary); 0.2 was best on the basket protocol's
 	// validation window (0.633 vs 0.624 without).
 	ComplementFactorWeight float32
+	// ComplementCandidates is how many factor-cosine neighbours per item
+	// BuildModel keeps for Complementary, which then scores only them and
+	// the item's live co-purchases instead of the whole catalog (same
+	// ranking while at least k non-excluded neighbours remain; 0 = always
+	// scan the catalog).
+	ComplementCandidates int
 	// EventWeight is the interaction strength of a view, click and cart
 	// event (orders count 1 per order line) in the factor model and in
 	// session fold-in.
@@ -87,6 +93,7 @@ func DefaultModelConfig() ModelConfig {
 		Popularity:             DefaultPopularityConfig(),
 		Substitutes:            DefaultSubstituteConfig(),
 		ComplementFactorWeight: 0.2,
+		ComplementCandidates:   64,
 		EventWeight:            [3]float32{0.1, 0.2, 0.5},
 		RecencyHalfLife:        15 * 24 * 3600,
 		RecencyAlpha:           8,
@@ -111,6 +118,9 @@ func (c ModelConfig) Validate() error {
 	}
 	if c.RecencyHalfLife < 0 || c.RecencyAlpha < 0 {
 		return fmt.Errorf("recency half-life and alpha must be >= 0, got %d, %v", c.RecencyHalfLife, c.RecencyAlpha)
+	}
+	if c.ComplementCandidates < 0 {
+		return fmt.Errorf("complement candidates must be >= 0, got %d", c.ComplementCandidates)
 	}
 	if c.ComplementFactorWeight < 0 {
 		return fmt.Errorf("complement factor weight must be >= 0, got %v", c.ComplementFactorWeight)
@@ -216,7 +226,10 @@ type Model struct {
 	// lastBought[p] is the time of the user's last purchase of Train.Items[p].
 	lastBought  []int64
 	substitutes [][]Scored
-	cfg         ModelConfig
+	// complementCos[i] is item i's best factor-cosine neighbours (best
+	// first), or nil when ComplementCandidates is 0.
+	complementCos [][]Scored
+	cfg           ModelConfig
 }
 
 // BuildModel trains the factor model and the substitute lists from snap.
@@ -288,11 +301,15 @@ func BuildModel(ctx context.Context, snap *Snapshot, stats *Stats, cfg ModelConf
 	if stats != nil {
 		cb, cv = stats.CoBought, stats.CoViewed
 	}
-	subs, err := BuildSubstitutes(snap.NumItems, m.Factors, snap.Items, cb, cv, cfg.Substitutes, workers)
+	cosKeep := 0
+	if cfg.ComplementFactorWeight > 0 {
+		cosKeep = cfg.ComplementCandidates
+	}
+	subs, cos, err := buildItemLists(snap.NumItems, m.Factors, snap.Items, cb, cv, cfg.Substitutes, workers, cosKeep)
 	if err != nil {
 		return nil, fmt.Errorf("cannot build model at version %d: %w", snap.Version, err)
 	}
-	m.substitutes = subs
+	m.substitutes, m.complementCos = subs, cos
 	return m, nil
 }
 
@@ -350,9 +367,18 @@ func (m *Model) Recommend(v []float32, k int, exclude []int32, scratch []float32
 }
 
 // Complementary appends the k best complements of item: live co-purchase
-// scores blended with factor cosine. scratch must hold NumItems values.
+// scores blended with factor cosine (BlendComplementary's ranking). It
+// scores only the item's co-purchases and its precomputed factor
+// neighbours when they suffice, else scans the catalog. scratch must hold
+// NumItems values.
 func (m *Model) Complementary(st *Stats, item int32, k int, exclude []int32, scratch []float32, dst []Scored) []Scored {
-	return BlendComplementary(st.CoBought, m.Factors, item, k, m.cfg.ComplementFactorWeight, exclude, scratch, dst)
+	w := m.cfg.ComplementFactorWeight
+	if m.Factors != nil && w > 0 && item >= 0 && int(item) < len(m.complementCos) && int(item) < m.Factors.NumItems {
+		if out, ok := st.CoBought.blendWithNeighbours(m.Factors, item, m.complementCos[item], k, w, exclude, dst); ok {
+			return out
+		}
+	}
+	return BlendComplementary(st.CoBought, m.Factors, item, k, w, exclude, scratch, dst)
 }
 
 // Substitutes appends up to k precomputed substitutes of item.

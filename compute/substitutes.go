@@ -169,11 +169,19 @@ func pairCosine(c *CoPurchase, i, j int32) float32 {
 // f, coBought and coViewed may be nil; attrs may be nil or hold one entry
 // per item. Cost: one pass over the item factors per item, in parallel.
 func BuildSubstitutes(numItems int, f *Factors, attrs []ItemAttributes, coBought, coViewed *CoPurchase, cfg SubstituteConfig, workers int) ([][]Scored, error) {
+	subs, _, err := buildItemLists(numItems, f, attrs, coBought, coViewed, cfg, workers, 0)
+	return subs, err
+}
+
+// buildItemLists is BuildSubstitutes that also keeps every item's
+// cosNeighbours best factor-cosine neighbours (best first), which the
+// same pass computes anyway: the candidates of Model.Complementary.
+func buildItemLists(numItems int, f *Factors, attrs []ItemAttributes, coBought, coViewed *CoPurchase, cfg SubstituteConfig, workers, cosNeighbours int) (subs, cos [][]Scored, err error) {
 	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("cannot build substitutes: %w", err)
+		return nil, nil, fmt.Errorf("cannot build substitutes: %w", err)
 	}
 	if attrs != nil && len(attrs) != numItems {
-		return nil, fmt.Errorf("cannot build substitutes: %d attributes for %d items: %w", len(attrs), numItems, ErrIndex)
+		return nil, nil, fmt.Errorf("cannot build substitutes: %d attributes for %d items: %w", len(attrs), numItems, ErrIndex)
 	}
 	if workers <= 0 {
 		workers = 1
@@ -183,15 +191,20 @@ func BuildSubstitutes(numItems int, f *Factors, attrs []ItemAttributes, coBought
 		text = buildTextIndex(attrs)
 	}
 	out := make([][]Scored, numItems)
+	if cosNeighbours > 0 && f != nil {
+		cos = make([][]Scored, numItems)
+	}
+	keep := max(cfg.Candidates, cosNeighbours)
 	type scratch struct {
-		cos  []float32
-		cand []int32
-		top  *TopKCollector
+		cos    []float32
+		cand   []int32
+		top    *TopKCollector
+		sorted []Scored
 	}
 	scr := make([]scratch, workers)
 	for w := range scr {
 		scr[w].cos = make([]float32, numItems)
-		scr[w].top = NewTopKCollector(cfg.Candidates)
+		scr[w].top = NewTopKCollector(keep)
 	}
 	parallelRows(numItems, workers, func(w, lo, hi int) {
 		s := &scr[w]
@@ -200,14 +213,18 @@ func BuildSubstitutes(numItems int, f *Factors, attrs []ItemAttributes, coBought
 			hasF := f != nil && int(i) < f.NumItems && f.ItemNorm[i] > 0
 			if hasF {
 				f.ItemCosine(i, s.cos)
-				s.top.Reset(cfg.Candidates)
+				s.top.Reset(keep)
 				for j, c := range s.cos[:f.NumItems] {
 					if int32(j) != i {
 						s.top.Offer(int32(j), c)
 					}
 				}
-				for _, sc := range s.top.AppendSorted(nil) {
+				s.sorted = s.top.AppendSorted(s.sorted[:0])
+				for _, sc := range s.sorted[:min(cfg.Candidates, len(s.sorted))] {
 					s.cand = append(s.cand, sc.Index)
+				}
+				if cos != nil {
+					cos[i] = slices.Clone(s.sorted[:min(cosNeighbours, len(s.sorted))])
 				}
 			}
 			if text != nil {
@@ -239,5 +256,5 @@ func BuildSubstitutes(numItems int, f *Factors, attrs []ItemAttributes, coBought
 			out[i] = col.AppendSorted(nil)
 		}
 	})
-	return out, nil
+	return out, cos, nil
 }

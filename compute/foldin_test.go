@@ -1,0 +1,178 @@
+package compute
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"strconv"
+	"testing"
+)
+
+// TestFoldInWoodburyMatchesExact checks the per-model-inverse fold-in
+// against the direct float64 Cholesky solve, for item counts up to the
+// Woodbury limit (and past it, where FoldInUser falls back), with
+// weights, duplicates and unknown indices.
+func TestFoldInWoodburyMatchesExact(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		k         int
+		reg, alph float32
+	}{
+		{"k16 weak reg", 16, 0.1, 5},
+		{"k64 defaults", 64, 32, 8},
+		{"k64 large alpha", 64, 1, 40},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := randomInteractions(5, 400, 300, 12)
+			cfg := ALSConfig{Factors: tc.k, Iterations: 4, Regularization: tc.reg, Alpha: tc.alph, CGSteps: 3, InitStdDev: 0.1, Seed: 2}
+			f, err := TrainALS(context.Background(), m, cfg, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f.foldInv == nil {
+				t.Fatal("no fold-in inverse after training")
+			}
+			rng := rand.New(rand.NewPCG(7, 7))
+			var woodbury int
+			for trial := 0; trial < 200; trial++ {
+				n := 1 + rng.IntN(foldInMaxWoodbury(tc.k)+3)
+				items := make([]int32, n)
+				ws := make([]float32, n)
+				for j := range items {
+					items[j] = int32(rng.IntN(m.NumItems))
+					ws[j] = []float32{0.1, 0.5, 1, 3}[rng.IntN(4)]
+				}
+				if trial%10 == 0 {
+					items[0] = int32(m.NumItems + 5) // unknown: ignored by both
+				}
+				if trial%7 == 0 && n > 1 {
+					items[1] = items[n-1] // duplicate
+				}
+				if trial%5 == 0 {
+					ws = nil
+				}
+				out := make([]float32, tc.k)
+				if f.foldInWoodbury(items, ws, out) {
+					woodbury++
+				}
+				got := f.FoldInUser(items, ws)
+				want := f.FoldInUserExact(items, ws)
+				if rel := l2(diff(got, want)) / (l2(want) + 1e-12); rel > 1e-3 {
+					t.Fatalf("trial %d (%d items): relative error %.2g between fold-in and the exact solve", trial, n, rel)
+				}
+			}
+			if woodbury < 100 {
+				t.Fatalf("only %d of 200 trials used the Woodbury path", woodbury)
+			}
+		})
+	}
+}
+
+func TestFoldInWoodburyDeclines(t *testing.T) {
+	m := randomInteractions(5, 100, 80, 10)
+	f, err := TrainALS(context.Background(), m, ALSConfig{Factors: 8, Iterations: 2, Regularization: 1, Alpha: 2, CGSteps: 3, InitStdDev: 0.1, Seed: 2}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]float32, 8)
+	if f.foldInWoodbury(make([]int32, 9), nil, out) {
+		t.Error("Woodbury used for 9 items with k=8")
+	}
+	if f.foldInWoodbury([]int32{1, 2}, []float32{1, -1}, out) {
+		t.Error("Woodbury used with a negative weight")
+	}
+}
+
+func BenchmarkFoldIn(b *testing.B) {
+	m := randomInteractions(11, 3000, 4000, 25)
+	cfg := DefaultALSConfig(3000, 4000, m.NNZ())
+	cfg.Factors, cfg.Iterations = 64, 3
+	f, err := TrainALS(context.Background(), m, cfg, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, n := range []int{1, 4, 16, 32} {
+		items := make([]int32, n)
+		for j := range items {
+			items[j] = int32(j * 97)
+		}
+		b.Run("woodbury/items="+strconv.Itoa(n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				f.FoldInUser(items, nil)
+			}
+		})
+		b.Run("exact/items="+strconv.Itoa(n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				f.FoldInUserExact(items, nil)
+			}
+		})
+	}
+}
+
+// TestComplementaryNeighboursMatchScan checks that Model.Complementary
+// (co-purchases + precomputed factor neighbours) ranks like the full
+// catalog scan of BlendComplementary, with and without exclusions, and
+// when the exclusions eat the neighbour list (fallback).
+func TestComplementaryNeighboursMatchScan(t *testing.T) {
+	m := randomInteractions(13, 500, 600, 10)
+	snap := &Snapshot{NumUsers: 500, NumItems: 600}
+	for u := 0; u < 500; u++ {
+		items, _ := m.Row(int32(u))
+		// Split each user's items into a few orders so co-purchase rows
+		// are partial.
+		for lo := 0; lo < len(items); lo += 4 {
+			snap.Orders = append(snap.Orders, SnapshotOrder{User: int32(u), Time: int64(u), Items: items[lo:min(lo+4, len(items))]})
+		}
+	}
+	cfg := DefaultModelConfig()
+	cfg.ALS = ALSConfig{Factors: 16, Iterations: 3, Regularization: 1, Alpha: 4, CGSteps: 3, InitStdDev: 0.1, Seed: 3}
+	cfg.ComplementCandidates = 24
+	st, err := StatsFromSnapshot(snap, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	model, err := BuildModel(context.Background(), snap, st, cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(model.complementCos) != 600 || len(model.complementCos[0]) != 24 {
+		t.Fatalf("neighbour lists not built: %d lists", len(model.complementCos))
+	}
+	scratch := make([]float32, 600)
+	var fast, fallback int
+	for i := int32(0); i < 600; i++ {
+		for _, ex := range [][]int32{nil, {model.complementCos[i][0].Index, model.complementCos[i][3].Index}, indicesOf(model.complementCos[i][:20])} {
+			got := model.Complementary(st, i, 10, ex, scratch, nil)
+			want := BlendComplementary(st.CoBought, model.Factors, i, 10, cfg.ComplementFactorWeight, ex, scratch, nil)
+			if _, ok := st.CoBought.blendWithNeighbours(model.Factors, i, model.complementCos[i], 10, cfg.ComplementFactorWeight, ex, nil); ok {
+				fast++
+			} else {
+				fallback++
+			}
+			if len(got) != len(want) {
+				t.Fatalf("item %d exclude %v: %d results, scan gives %d", i, ex, len(got), len(want))
+			}
+			for r := range want {
+				// Cosines come from a dot product here and a matrix-vector
+				// product in the scan: equal up to rounding, so near-ties
+				// may swap.
+				if got[r].Index != want[r].Index && math.Abs(float64(got[r].Score-want[r].Score)) > 1e-5 {
+					t.Fatalf("item %d exclude %v rank %d: %+v, scan gives %+v", i, ex, r, got, want)
+				}
+			}
+		}
+	}
+	if fast < 1000 || fallback < 500 {
+		t.Fatalf("fast path %d times, fallback %d: the test does not exercise both", fast, fallback)
+	}
+}
+
+func indicesOf(s []Scored) []int32 {
+	out := make([]int32, len(s))
+	for i, x := range s {
+		out[i] = x.Index
+	}
+	return out
+}
