@@ -198,9 +198,9 @@ func (s *Store) cached(c *cachedIDs, build func() []ingest.ID) []ingest.ID {
 // order was changed or deleted since the last count.
 func (s *Store) salesLocked() *salesStats {
 	s.mu.RLock()
-	st := s.sales
+	st, stale := s.sales, s.sales.stale
 	s.mu.RUnlock()
-	if !st.stale {
+	if !stale {
 		return st
 	}
 	s.mu.Lock()
