@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
@@ -258,6 +259,13 @@ func benchGroup(ctx context.Context, rep *bench.Report, base bench.Config, o ben
 			}
 			fmt.Fprintf(os.Stderr, "bench: %s (%s, %v)...\n", cfg.Name, cfg.Mode, cfg.Duration)
 			res, err := bench.Run(ctx, cfg)
+			if errors.Is(err, bench.ErrNoResponses) {
+				// Too short a window for this endpoint's latency, or it is
+				// down: say so and measure the rest.
+				rep.Notes = append(rep.Notes, fmt.Sprintf("%s: %v", cfg.Name, err))
+				fmt.Fprintf(os.Stderr, "  %v\n", err)
+				continue
+			}
 			if err != nil {
 				return err
 			}
@@ -273,9 +281,20 @@ func benchGroup(ctx context.Context, rep *bench.Report, base bench.Config, o ben
 			if !slices.Contains(benchProfiles[profile].sweepScenarios, t.Name()) {
 				continue
 			}
+			if closedRPS[t.Name()] == 0 {
+				continue // its closed-loop run got nothing to scale from
+			}
 			rates = nil
 			for _, f := range benchProfiles[profile].sweepFractions {
-				rates = append(rates, max(1, float64(int(f*closedRPS[t.Name()]))))
+				r := f * closedRPS[t.Name()]
+				if r >= 10 {
+					r = math.Round(r)
+				} else {
+					r = max(0.1, math.Round(r*10)/10)
+				}
+				if len(rates) == 0 || rates[len(rates)-1] != r {
+					rates = append(rates, r)
+				}
 			}
 		}
 		if len(rates) == 0 {
@@ -286,6 +305,10 @@ func benchGroup(ctx context.Context, rep *bench.Report, base bench.Config, o ben
 		fmt.Fprintf(os.Stderr, "bench: sweep %s at %v/s...\n", cfg.Name, rates)
 		sw, err := bench.RunSweep(ctx, cfg, rates)
 		rep.Sweeps = append(rep.Sweeps, sw)
+		if errors.Is(err, bench.ErrNoResponses) {
+			rep.Notes = append(rep.Notes, fmt.Sprintf("sweep %s stopped: %v", cfg.Name, err))
+			continue
+		}
 		if err != nil {
 			return err
 		}
