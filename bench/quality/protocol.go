@@ -134,6 +134,11 @@ func SplitRetail(d *Retail, cutoff int64) *RetailSplit {
 	return s
 }
 
+// TrainUser reports whether customer u bought anything in train.
+func (s *RetailSplit) TrainUser(u int32) bool {
+	return u >= 0 && int(u) < s.Matrix.NumUsers && s.Matrix.Indptr[u] < s.Matrix.Indptr[u+1]
+}
+
 // PopularityScorer scores items by the number of distinct users who
 // interacted with them in m: the baseline of every table.
 func PopularityScorer(m *compute.Interactions) Scorer {
@@ -163,7 +168,10 @@ func FactorScorer(f *compute.Factors, known []bool) Scorer {
 type Row struct {
 	Model   string
 	Metrics compute.RankMetrics
-	Note    string
+	// Values holds columns that are not RankMetrics fields (by column
+	// name), e.g. one basket variant per column.
+	Values map[string]float64
+	Note   string
 }
 
 // Table is the result of one protocol.

@@ -3,6 +3,7 @@ package quality
 import (
 	"context"
 	"errors"
+	"math"
 	"os"
 	"slices"
 	"strings"
@@ -117,18 +118,76 @@ func TestRetailSubstitutesShareTheNeed(t *testing.T) {
 func TestBasketBeatsPopularity(t *testing.T) {
 	d := loadRetail(t)
 	s := SplitRetail(d, RetailCutoff)
-	cases := BasketCases(s.Test, s.Known)
-	pop := make([]float32, len(d.ItemIDs))
-	PopularityScorer(s.Matrix)(0, pop)
-	popHR := BasketHR(cases, func(q int32, dst []compute.Scored) []compute.Scored { return compute.TopK(pop, 10, []int32{q}, dst) })
 	cp, err := TrainCoPurchase(s.Train, len(d.ItemIDs), compute.DefaultCoPurchaseConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
-	hr := BasketHR(cases, func(q int32, dst []compute.Scored) []compute.Scored { return cp.MostSoldWith(q, 10, nil, dst) })
-	t.Logf("basket HR@10: popularity %.4f, co-purchase %.4f (%d orders)", popHR, hr, len(cases))
-	if hr < popHR+0.15 {
-		t.Errorf("co-purchase HR@10 %.4f does not clearly beat popularity %.4f", hr, popHR)
+	pop := make([]float32, len(d.ItemIDs))
+	PopularityScorer(s.Matrix)(0, pop)
+	pop11 := compute.TopK(pop, 11, nil, nil)
+	for _, v := range []BasketVariant{BasketProtocol, BasketVariants[len(BasketVariants)-1]} {
+		cases := BasketVariantCases(s.Test, s.Known, s.TrainUser, v)
+		popHR := BasketHR(cases, func(q int32, dst []compute.Scored) []compute.Scored { return popularTop(pop11, q, dst) })
+		hr := BasketHR(cases, func(q int32, dst []compute.Scored) []compute.Scored { return cp.MostSoldWith(q, 10, nil, dst) })
+		t.Logf("basket %q HR@10: popularity %.4f, co-purchase %.4f (%d queries)", v.Name, popHR, hr, len(cases))
+		if hr < popHR+0.15 {
+			t.Errorf("%s: co-purchase HR@10 %.4f does not clearly beat popularity %.4f", v.Name, hr, popHR)
+		}
+	}
+}
+
+func TestBasketVariantCases(t *testing.T) {
+	known := []bool{true, true, true, false}
+	orders := []Order{
+		{User: 0, Items: []int32{3, 1, 0, 2}}, // 3 unknown: ignored
+		{User: 1, Items: []int32{0, 1}},       // customer 1 never bought in train
+		{User: 0, Items: []int32{2, 3}},       // one known item: no case
+	}
+	trainUser := func(u int32) bool { return u == 0 }
+	type q struct {
+		query  int32
+		others []int32
+		weight float64
+	}
+	for _, tc := range []struct {
+		v    BasketVariant
+		want []q
+	}{
+		{BasketProtocol, []q{{1, []int32{0, 2}, 1}, {0, []int32{1, 2}, 1}, {2, []int32{1, 0}, 1}, {0, []int32{1}, 1}, {1, []int32{0}, 1}}},
+		{BasketVariant{Query: QueryEveryItem, PerOrder: true}, []q{{1, []int32{0, 2}, 1. / 3}, {0, []int32{1, 2}, 1. / 3}, {2, []int32{1, 0}, 1. / 3}, {0, []int32{1}, 0.5}, {1, []int32{0}, 0.5}}},
+		{BasketVariant{Query: QueryEveryItem, TrainCustomersOnly: true}, []q{{1, []int32{0, 2}, 1}, {0, []int32{1, 2}, 1}, {2, []int32{1, 0}, 1}}},
+		{BasketVariant{Query: QueryFirstLine}, []q{{1, []int32{0, 2}, 1}, {0, []int32{1}, 1}}},
+	} {
+		got := BasketVariantCases(orders, known, trainUser, tc.v)
+		if len(got) != len(tc.want) {
+			t.Fatalf("%+v: %d cases %+v, want %d", tc.v, len(got), got, len(tc.want))
+		}
+		for i, w := range tc.want {
+			if g := got[i]; g.Query != w.query || !slices.Equal(g.Others, w.others) || math.Abs(g.Weight-w.weight) > 1e-12 {
+				t.Fatalf("%+v case %d = %+v, want %+v", tc.v, i, g, w)
+			}
+		}
+	}
+	// A model that returns 1 for 0 and 0 for 1, nothing for 2: order A
+	// hits 2 of its 3 queries, order B both of its 2: 4/5 per query,
+	// (2/3 + 1) / 2 per order.
+	perQuery := BasketHR(BasketVariantCases(orders, known, trainUser, BasketProtocol), func(q int32, dst []compute.Scored) []compute.Scored {
+		if q == 2 {
+			return dst
+		}
+		return append(dst, compute.Scored{Index: 1 - q})
+	})
+	if math.Abs(perQuery-4./5) > 1e-12 {
+		t.Errorf("per-query HR = %v, want 4/5", perQuery)
+	}
+	perOrder := BasketHR(BasketVariantCases(orders, known, trainUser, BasketVariant{Query: QueryEveryItem, PerOrder: true}), func(q int32, dst []compute.Scored) []compute.Scored {
+		if q == 2 {
+			return dst
+		}
+		return append(dst, compute.Scored{Index: 1 - q})
+	})
+	if want := (2./3 + 1) / 2; math.Abs(perOrder-want) > 1e-12 {
+		t.Errorf("per-order HR = %v, want %v", perOrder, want)
 	}
 }
 

@@ -213,54 +213,93 @@ func RunML100K(ctx context.Context, d *ML100K, o Options) (Table, error) {
 	return t, nil
 }
 
-// RunBasket runs the basket check (see BasketCases for the definition).
-func RunBasket(ctx context.Context, d *Retail, o Options) (Table, error) {
-	s := SplitRetail(d, RetailCutoff)
-	cases := BasketCases(s.Test, s.Known)
-	t := Table{Protocol: ProtocolBasket, Columns: []string{"HR@10"}, Cases: len(cases)}
-	pop := make([]float32, len(d.ItemIDs))
+// basketRecommender is one model under the basket check.
+type basketRecommender struct {
+	name, note string
+	rec        func(q int32, dst []compute.Scored) []compute.Scored
+}
+
+// basketModels trains the basket check's models on train and returns them
+// in table order: popularity, raw co-purchase, damped co-purchase, factor
+// cosine, the production Model.Complementary.
+func basketModels(ctx context.Context, d *Retail, s *RetailSplit, o Options) ([]basketRecommender, error) {
+	n := len(d.ItemIDs)
+	pop := make([]float32, n)
 	PopularityScorer(s.Matrix)(0, pop)
-	t.Rows = append(t.Rows, Row{Model: "popularity", Metrics: compute.RankMetrics{Hit10: BasketHR(cases, func(q int32, dst []compute.Scored) []compute.Scored {
-		return compute.TopK(pop, 10, []int32{q}, dst)
-	})}})
+	pop11 := compute.TopK(pop, 11, nil, nil)
 	mc := compute.DefaultModelConfig()
-	cp, err := TrainCoPurchase(s.Train, len(d.ItemIDs), mc.CoPurchase)
+	cp, err := TrainCoPurchase(s.Train, n, mc.CoPurchase)
 	if err != nil {
-		return t, err
+		return nil, err
 	}
-	t.Rows = append(t.Rows, Row{Model: "most_sold_with (raw co-purchase counts)", Metrics: compute.RankMetrics{Hit10: BasketHR(cases, func(q int32, dst []compute.Scored) []compute.Scored {
-		return cp.MostSoldWith(q, 10, nil, dst)
-	})}})
 	dampCfg := mc.CoPurchase
 	dampCfg.Damping = 0.5
-	cpd, err := TrainCoPurchase(s.Train, len(d.ItemIDs), dampCfg)
+	cpd, err := TrainCoPurchase(s.Train, n, dampCfg)
 	if err != nil {
-		return t, err
+		return nil, err
 	}
-	t.Rows = append(t.Rows, Row{Model: "co-purchase c_ij/sqrt(n_j)", Metrics: compute.RankMetrics{Hit10: BasketHR(cases, func(q int32, dst []compute.Scored) []compute.Scored {
-		return cpd.Complementary(q, 10, nil, dst)
-	})}})
 	f, _, err := TrainALS(ctx, s.Matrix, alsConfig(s.Matrix, o.Seed))
 	if err != nil {
-		return t, err
+		return nil, err
 	}
-	scratch := make([]float32, len(d.ItemIDs))
-	t.Rows = append(t.Rows, Row{Model: "factor cosine only", Metrics: compute.RankMetrics{Hit10: BasketHR(cases, func(q int32, dst []compute.Scored) []compute.Scored {
-		f.ItemCosine(q, scratch)
-		for i, k := range s.Known {
-			if !k {
-				scratch[i] = -1e30
-			}
-		}
-		return compute.TopK(scratch, 10, []int32{q}, dst)
-	})}})
 	model, st, err := BuildRetailModel(ctx, d, s.Train, mc, o.Seed)
+	if err != nil {
+		return nil, err
+	}
+	scratch := make([]float32, n)
+	return []basketRecommender{
+		{name: "popularity", rec: func(q int32, dst []compute.Scored) []compute.Scored {
+			return popularTop(pop11, q, dst)
+		}},
+		{name: "most_sold_with (raw co-purchase counts)", rec: func(q int32, dst []compute.Scored) []compute.Scored {
+			return cp.MostSoldWith(q, 10, nil, dst)
+		}},
+		{name: "co-purchase c_ij/sqrt(n_j)", rec: func(q int32, dst []compute.Scored) []compute.Scored {
+			return cpd.Complementary(q, 10, nil, dst)
+		}},
+		{name: "factor cosine only", rec: func(q int32, dst []compute.Scored) []compute.Scored {
+			f.ItemCosine(q, scratch)
+			for i, k := range s.Known {
+				if !k {
+					scratch[i] = -1e30
+				}
+			}
+			return compute.TopK(scratch, 10, []int32{q}, dst)
+		}},
+		{name: "Model.Complementary (production defaults)", note: fmt.Sprintf("counts + %g x factor cosine (recency-weighted ALS)", mc.ComplementFactorWeight),
+			rec: func(q int32, dst []compute.Scored) []compute.Scored {
+				return model.Complementary(st, q, 10, nil, scratch, dst)
+			}},
+	}, nil
+}
+
+// RunBasket runs the basket check under every BasketVariants reading (one
+// column each; the first is BasketProtocol).
+func RunBasket(ctx context.Context, d *Retail, o Options) (Table, error) {
+	s := SplitRetail(d, RetailCutoff)
+	t := Table{Protocol: ProtocolBasket}
+	var cases [][]BasketCase
+	for _, v := range BasketVariants {
+		c := BasketVariantCases(s.Test, s.Known, s.TrainUser, v)
+		cases = append(cases, c)
+		t.Columns = append(t.Columns, "HR@10 "+v.Name)
+	}
+	t.Cases = len(cases[0])
+	models, err := basketModels(ctx, d, s, o)
 	if err != nil {
 		return t, err
 	}
-	t.Rows = append(t.Rows, Row{Model: "Model.Complementary (production defaults)", Metrics: compute.RankMetrics{Hit10: BasketHR(cases, func(q int32, dst []compute.Scored) []compute.Scored {
-		return model.Complementary(st, q, 10, nil, scratch, dst)
-	})}, Note: fmt.Sprintf("counts + %g x factor cosine (recency-weighted ALS)", mc.ComplementFactorWeight)})
+	for _, m := range models {
+		r := Row{Model: m.name, Note: m.note, Values: map[string]float64{}}
+		for i, c := range cases {
+			hr := BasketHR(c, m.rec)
+			r.Values[t.Columns[i]] = hr
+			if i == 0 {
+				r.Metrics.Hit10 = hr
+			}
+		}
+		t.Rows = append(t.Rows, r)
+	}
 	return t, nil
 }
 
@@ -272,7 +311,11 @@ func WriteMarkdown(w io.Writer, tables []Table) error {
 		for _, r := range t.Rows {
 			fmt.Fprintf(&b, "| %s |", r.Model)
 			for _, c := range t.Columns {
-				fmt.Fprintf(&b, " %.4f |", metric(r.Metrics, c))
+				v, ok := r.Values[c]
+				if !ok {
+					v = metric(r.Metrics, c)
+				}
+				fmt.Fprintf(&b, " %.4f |", v)
 			}
 			fmt.Fprintf(&b, " %s |\n", r.Note)
 		}

@@ -1,0 +1,174 @@
+package quality
+
+import (
+	"context"
+	"math"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/sibylhq/sibyl/compute"
+)
+
+// denseCo is an item x item co-occurrence matrix for offline exploration.
+type denseCo struct {
+	n int
+	v []float32
+}
+
+func (d *denseCo) row(i int32) []float32 { return d.v[int(i)*d.n : int(i+1)*d.n] }
+
+func (d *denseCo) addSet(items []int32, w float32) {
+	for _, a := range items {
+		r := d.row(a)
+		for _, b := range items {
+			if a != b {
+				r[b] += w
+			}
+		}
+	}
+}
+
+// basketSignals are the candidate signals of the complementary search,
+// trained on one period's orders.
+type basketSignals struct {
+	order, orderRecent, customer *denseCo
+	pop                          []float32
+	known                        []bool
+	f                            *compute.Factors
+}
+
+func newBasketSignals(t *testing.T, d *Retail, s *RetailSplit) *basketSignals {
+	n := len(d.ItemIDs)
+	b := &basketSignals{order: &denseCo{n, make([]float32, n*n)}, orderRecent: &denseCo{n, make([]float32, n*n)}, customer: &denseCo{n, make([]float32, n*n)}, pop: make([]float32, n), known: s.Known}
+	var ref int64
+	for _, o := range s.Train {
+		ref = max(ref, o.Time)
+	}
+	for _, o := range s.Train {
+		items := o.Items
+		if len(items) > 100 {
+			items = items[:100]
+		}
+		b.order.addSet(items, 1)
+		b.orderRecent.addSet(items, compute.RecencyWeight(ref-o.Time, 60*86400))
+	}
+	for u := 0; u < s.Matrix.NumUsers; u++ {
+		items, _ := s.Matrix.Row(int32(u))
+		if len(items) > 300 {
+			continue
+		}
+		b.customer.addSet(items, 1/float32(math.Log2(2+float64(len(items)))))
+	}
+	PopularityScorer(s.Matrix)(0, b.pop)
+	f, _, err := TrainALS(context.Background(), s.Matrix, alsConfig(s.Matrix, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.f = f
+	return b
+}
+
+type blendCfg struct {
+	recent, customer, factor, pop float32
+	damp                          float64
+}
+
+func (b *basketSignals) recommender(c blendCfg) func(q int32, dst []compute.Scored) []compute.Scored {
+	n := len(b.pop)
+	sc := make([]float32, n)
+	cos := make([]float32, n)
+	var maxPop float32
+	for _, p := range b.pop {
+		maxPop = max(maxPop, p)
+	}
+	norm := func(r []float32) float32 {
+		var m float32
+		for _, x := range r {
+			m = max(m, x)
+		}
+		if m == 0 {
+			return 0
+		}
+		return 1 / m
+	}
+	return func(q int32, dst []compute.Scored) []compute.Scored {
+		ro, rr, rc := b.order.row(q), b.orderRecent.row(q), b.customer.row(q)
+		no, nr, nc := norm(ro), norm(rr), norm(rc)
+		if c.factor != 0 {
+			b.f.ItemCosine(q, cos)
+		}
+		for j := range sc {
+			if !b.known[j] {
+				sc[j] = float32(math.Inf(-1))
+				continue
+			}
+			v := ro[j]*no + c.recent*rr[j]*nr + c.customer*rc[j]*nc + c.pop*b.pop[j]/maxPop
+			if c.factor != 0 {
+				v += c.factor * cos[j]
+			}
+			if c.damp != 0 && b.pop[j] > 0 {
+				v /= float32(math.Pow(float64(b.pop[j]), c.damp))
+			}
+			sc[j] = v
+		}
+		sc[q] = float32(math.Inf(-1))
+		return compute.TopK(sc, 10, nil, dst)
+	}
+}
+
+// TestExploreBasket records the complementary search on the basket
+// protocol: configurations are compared on the validation window (last 30
+// days of train) and reported on test. Run with SIBYL_EXPLORE=1.
+func TestExploreBasket(t *testing.T) {
+	if os.Getenv("SIBYL_EXPLORE") == "" {
+		t.Skip("set SIBYL_EXPLORE=1 to run the complementary search (a few minutes)")
+	}
+	d := loadRetail(t)
+	test := SplitRetail(d, RetailCutoff)
+	inner := *d
+	inner.Orders = test.Train
+	val := SplitRetail(&inner, RetailCutoff-ValidationDays*86400)
+	valCases := BasketVariantCases(val.Test, val.Known, val.TrainUser, BasketProtocol)
+	testCases := BasketVariantCases(test.Test, test.Known, test.TrainUser, BasketProtocol)
+	vs, ts := newBasketSignals(t, &inner, val), newBasketSignals(t, d, test)
+	var cfgs []blendCfg
+	for _, r := range []float32{0, 1, 2} {
+		for _, cu := range []float32{0, 1, 2} {
+			for _, f := range []float32{0, 0.1} {
+				for _, p := range []float32{0, 0.02} {
+					cfgs = append(cfgs, blendCfg{recent: r, customer: cu, factor: f, pop: p})
+				}
+			}
+		}
+	}
+	cfgs = append(cfgs, blendCfg{damp: -0.25}, blendCfg{damp: 0.25})
+	valHR, testHR := make([]float64, len(cfgs)), make([]float64, len(cfgs))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(cfgs) {
+					return
+				}
+				valHR[i] = BasketHR(valCases, vs.recommender(cfgs[i]))
+				testHR[i] = BasketHR(testCases, ts.recommender(cfgs[i]))
+			}
+		}()
+	}
+	wg.Wait()
+	best := 0
+	for i, c := range cfgs {
+		if valHR[i] > valHR[best] {
+			best = i
+		}
+		t.Logf("%+v val %.4f test %.4f", c, valHR[i], testHR[i])
+	}
+	t.Logf("BEST on validation %+v: val %.4f test %.4f (raw counts: val %.4f test %.4f)", cfgs[best], valHR[best], testHR[best], valHR[0], testHR[0])
+}
