@@ -20,6 +20,9 @@ type NullServerConfig struct {
 	// Delay is slept before answering; zero (the ceiling) answers at once.
 	// Tests use a fixed delay to check the load generator's timing.
 	Delay time.Duration
+	// ServerTiming makes it report its own time in a Server-Timing
+	// header, as Sibyl does (tests of server-side latency).
+	ServerTiming bool
 }
 
 // NullServer is a do-nothing fasthttp server on a random loopback port: it
@@ -50,8 +53,12 @@ func StartNullServer(cfg NullServerConfig) (*NullServer, error) {
 		Name: "sibyl-null",
 		Handler: func(ctx *fasthttp.RequestCtx) {
 			s.requests.Add(1)
+			start := time.Now()
 			if cfg.Delay > 0 {
 				time.Sleep(cfg.Delay)
+			}
+			if cfg.ServerTiming {
+				ctx.Response.Header.Set("Server-Timing", fmt.Sprintf("app;dur=%.3f", float64(time.Since(start).Microseconds())/1000))
 			}
 			ctx.SetContentType("application/json")
 			ctx.SetBody(nullBody)

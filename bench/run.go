@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -44,6 +45,10 @@ type Result struct {
 	// schedule: high values mean every connection was busy (queueing,
 	// already inside Latency) or the generator lacked CPU.
 	SendLag *Summary `json:"send_lag,omitempty"`
+	// Server is the time the server reports spending on each request
+	// (its Server-Timing "app;dur=" header), without network and client:
+	// nil when the server sends no such header.
+	Server *Summary `json:"server,omitempty"`
 	// Behind (open loop) says the offered rate was not kept: fewer than
 	// 95% of the planned requests were answered in time, or some were
 	// never sent. For the ceiling it means the load generator itself is
@@ -155,8 +160,9 @@ type worker struct {
 	labels   map[string]*labelStats
 	status   map[int]int64
 	lag      *latencyHistogram
-	attempts int64     // measured requests sent (answered or failed)
-	lastDone time.Time // completion of the last measured request
+	server   *latencyHistogram // Server-Timing durations
+	attempts int64             // measured requests sent (answered or failed)
+	lastDone time.Time         // completion of the last measured request
 	req      Request
 	hreq     *fasthttp.Request
 	hresp    *fasthttp.Response
@@ -242,9 +248,9 @@ func (w *worker) send(ep endpoint, timeout time.Duration, from time.Time, measur
 		s.errors[transportErrorKind(err)]++
 		return
 	}
-	// Client-side latency only for now. When the server reports its own
-	// time (an X-Response-Time-Us style header), read it here from
-	// w.hresp.Header and record it in a second histogram.
+	if d, ok := serverTiming(w.hresp.Header.Peek("Server-Timing")); ok {
+		w.server.Record(d)
+	}
 	code := w.hresp.StatusCode()
 	w.status[code]++
 	s.n++
@@ -310,6 +316,7 @@ func measure(ctx context.Context, cfg Config) (Result, error) {
 			labels: map[string]*labelStats{},
 			status: map[int]int64{},
 			lag:    newLatencyHistogram(),
+			server: newLatencyHistogram(),
 			hreq:   fasthttp.AcquireRequest(),
 			hresp:  fasthttp.AcquireResponse(),
 			timer:  time.NewTimer(time.Hour),
@@ -399,9 +406,11 @@ func collect(cfg Config, workers []*worker, start, warmEnd, end time.Time, nsPer
 	byLabel := map[string]*acc{}
 	var attempts int64
 	lag := newLatencyHistogram()
+	server := newLatencyHistogram()
 	lastDone := end
 	for _, w := range workers {
 		attempts += w.attempts
+		server.Merge(w.server)
 		if w.lastDone.After(lastDone) {
 			lastDone = w.lastDone
 		}
@@ -451,6 +460,9 @@ func collect(cfg Config, workers []*worker, start, warmEnd, end time.Time, nsPer
 		res.SendLag = &s
 		res.Behind = res.Unsent > 0 || res.RPS < 0.95*cfg.Rate
 	}
+	if ss := server.Summary(); ss.Count > 0 {
+		res.Server = &ss
+	}
 	if len(byLabel) > 1 {
 		res.Endpoints = map[string]EndpointResult{}
 		for label, a := range byLabel {
@@ -477,4 +489,22 @@ func ceilTicket(d time.Duration, nsPerReq float64) int64 {
 		i--
 	}
 	return i
+}
+
+// serverTiming reads the duration of a W3C Server-Timing header such as
+// "app;dur=0.153" (milliseconds).
+func serverTiming(h []byte) (time.Duration, bool) {
+	i := bytes.Index(h, []byte("dur="))
+	if i < 0 {
+		return 0, false
+	}
+	v := h[i+4:]
+	if j := bytes.IndexAny(v, ",;"); j >= 0 {
+		v = v[:j]
+	}
+	ms, err := strconv.ParseFloat(string(v), 64)
+	if err != nil || ms < 0 {
+		return 0, false
+	}
+	return time.Duration(ms * float64(time.Millisecond)), true
 }

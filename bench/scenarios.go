@@ -49,7 +49,32 @@ var endpointScenarios = []endpointScenario{
 	{name: "new", build: recs("new", false)},
 	{name: "recently_bought", build: recs("recently_bought", false)},
 	{name: "most_sold_with", build: recs("most_sold_with", true)},
-	{name: "complementary", build: recs("complementary", true)},
+	{name: "complementary", build: modelRecs("complementary")},
+	{name: "substituting", build: modelRecs("substituting")},
+	{name: "visitor_complementary", build: func(d *Dataset, k Keys) (Target, error) {
+		c, err := NewChoice(d.Products, d.Sales)
+		if err != nil {
+			return nil, err
+		}
+		return &visitorTarget{label: "visitor_complementary", logic: "visitor/complementary", keys: k, products: c}, nil
+	}},
+	{name: "popular_filtered", build: func(d *Dataset, k Keys) (Target, error) {
+		// A filter the index answers: a price band and an attribute.
+		return NewTemplate("popular_filtered", "GET", "/v2/recommendations/popular?key="+url.QueryEscape(k.Public)+
+			"&limit=10&filter="+url.QueryEscape("price >= 1.5 and price < 5 and name contains 'bag'"), nil)
+	}},
+	{name: "log_product", build: func(d *Dataset, k Keys) (Target, error) {
+		c, err := NewChoice(d.Products, d.Sales)
+		if err != nil {
+			return nil, err
+		}
+		v, err := NewChoice(d.Customers, nil)
+		if err != nil {
+			return nil, err
+		}
+		return NewTemplate("log_product", "GET", "/v2/log/product?key="+url.QueryEscape(k.Public)+"&visitor=v{customer}&product={product}",
+			map[string]*Choice{"product": c, "customer": v})
+	}},
 	{name: "customer_history", private: true, build: func(d *Dataset, k Keys) (Target, error) {
 		c, err := NewChoice(d.Customers, nil)
 		if err != nil {
@@ -168,4 +193,16 @@ func ingestOrders(d *Dataset, k Keys) (Target, error) {
 		body = append(body, ']')
 		*req = Request{Label: "ingest_orders", Method: "POST", Path: path, Body: body, ContentType: "application/json"}
 	}}, nil
+}
+
+// modelRecs is a seeded logic that uses the trained model: it waits for
+// the model before it is measured.
+func modelRecs(logic string) func(*Dataset, Keys) (Target, error) {
+	return func(d *Dataset, k Keys) (Target, error) {
+		t, err := recs(logic, true)(d, k)
+		if err != nil {
+			return nil, err
+		}
+		return modelTarget{Target: t, keys: k}, nil
+	}
 }

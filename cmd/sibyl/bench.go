@@ -165,6 +165,14 @@ func runBench(ctx context.Context, o benchOptions, profile, command string) erro
 	if err != nil {
 		return err
 	}
+	for _, t := range targets {
+		if p, ok := t.(bench.Preparer); ok {
+			fmt.Fprintf(os.Stderr, "bench: preparing %s...\n", t.Name())
+			if err := p.Prepare(ctx, o.urls); err != nil {
+				return fmt.Errorf("preparing %s: %w", t.Name(), err)
+			}
+		}
+	}
 	base := bench.DefaultConfig()
 	base.URLs = o.urls
 	base.Mode = bench.Mode(o.mode)
@@ -185,7 +193,7 @@ func runBench(ctx context.Context, o benchOptions, profile, command string) erro
 	// model recomputation, which would disturb the read measurements.
 	var reads, writes []bench.Target
 	for _, t := range targets {
-		if strings.HasPrefix(t.Name(), "ingest") || t.Name() == "retail_replay" {
+		if strings.HasPrefix(t.Name(), "ingest") || strings.HasPrefix(t.Name(), "log_") || t.Name() == "retail_replay" {
 			writes = append(writes, t)
 		} else {
 			reads = append(reads, t)
