@@ -47,13 +47,14 @@ func BlendComplementary(cp *CoPurchase, f *Factors, item int32, k int, factorWei
 	return TopK(scores, k, exclude, dst)
 }
 
-// blendWithNeighbours is BlendComplementary restricted to item's
-// co-purchases and cosNb, its best factor-cosine neighbours (best first).
-// Every other item scores factorWeight x a cosine no larger than cosNb's
-// last, which any co-purchase or listed neighbour matches or beats, so the
-// ranking is the full scan's whenever k listed neighbours survive exclude
-// (or the list covers the catalog); ok is false otherwise.
-func (c *CoPurchase) blendWithNeighbours(f *Factors, item int32, cosNb []Scored, k int, factorWeight float32, exclude []int32, dst []Scored) (out []Scored, ok bool) {
+// blendWithNeighbours is Model.complementaryScan restricted to item's
+// co-purchases, its built partners (built, sorted by index, scores >= 0)
+// and cosNb, its best factor-cosine neighbours (best first). Every other
+// item scores factorWeight x a cosine no larger than cosNb's last, which
+// any listed neighbour matches or beats, so the ranking is the full
+// scan's whenever k listed neighbours survive exclude (or the list covers
+// the catalog); ok is false otherwise.
+func (c *CoPurchase) blendWithNeighbours(f *Factors, item int32, cosNb, built []Scored, k int, factorWeight float32, exclude []int32, dst []Scored) (out []Scored, ok bool) {
 	if len(cosNb) < f.NumItems-1 {
 		usable := 0
 		for _, s := range cosNb {
@@ -96,11 +97,17 @@ func (c *CoPurchase) blendWithNeighbours(f *Factors, item int32, cosNb []Scored,
 			if n < c.cfg.MinCount || j == item || int(j) >= f.NumItems || slices.Contains(exclude, j) {
 				continue
 			}
-			col.Offer(j, c.normalise(n, j, c.cfg.Damping)/best+factorWeight*cosine(j))
+			col.Offer(j, factorWeight*cosine(j)+builtScore(built, j)+c.normalise(n, j, c.cfg.Damping)/best)
 		}
 	}
+	for _, s := range built {
+		if s.Index == item || int(s.Index) >= f.NumItems || inRow(s.Index) || slices.Contains(exclude, s.Index) {
+			continue
+		}
+		col.Offer(s.Index, factorWeight*cosine(s.Index)+s.Score)
+	}
 	for _, s := range cosNb {
-		if s.Index == item || inRow(s.Index) || slices.Contains(exclude, s.Index) {
+		if s.Index == item || inRow(s.Index) || builtScore(built, s.Index) > 0 || slices.Contains(exclude, s.Index) {
 			continue
 		}
 		col.Offer(s.Index, factorWeight*s.Score)

@@ -2,6 +2,7 @@ package compute
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"strconv"
@@ -112,10 +113,17 @@ func BenchmarkFoldIn(b *testing.B) {
 }
 
 // TestComplementaryNeighboursMatchScan checks that Model.Complementary
-// (co-purchases + precomputed factor neighbours) ranks like the full
-// catalog scan of BlendComplementary, with and without exclusions, and
-// when the exclusions eat the neighbour list (fallback).
+// (co-purchases + built partners + precomputed factor neighbours) ranks
+// like scoring the whole catalog, with and without exclusions, and when
+// the exclusions eat the neighbour list (fallback); with the built
+// signals off, like BlendComplementary.
 func TestComplementaryNeighboursMatchScan(t *testing.T) {
+	for _, built := range []bool{true, false} {
+		t.Run(fmt.Sprintf("built=%v", built), func(t *testing.T) { testComplementaryNeighbours(t, built) })
+	}
+}
+
+func testComplementaryNeighbours(t *testing.T, built bool) {
 	m := randomInteractions(13, 500, 600, 10)
 	snap := &Snapshot{NumUsers: 500, NumItems: 600}
 	for u := 0; u < 500; u++ {
@@ -129,6 +137,9 @@ func TestComplementaryNeighboursMatchScan(t *testing.T) {
 	cfg := DefaultModelConfig()
 	cfg.ALS = ALSConfig{Factors: 16, Iterations: 3, Regularization: 1, Alpha: 4, CGSteps: 3, InitStdDev: 0.1, Seed: 3}
 	cfg.ComplementCandidates = 24
+	if !built {
+		cfg.ComplementRecentWeight, cfg.ComplementCustomerWeight = 0, 0
+	}
 	st, err := StatsFromSnapshot(snap, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -140,13 +151,23 @@ func TestComplementaryNeighboursMatchScan(t *testing.T) {
 	if len(model.complementCos) != 600 || len(model.complementCos[0]) != 24 {
 		t.Fatalf("neighbour lists not built: %d lists", len(model.complementCos))
 	}
+	if built != (len(model.complementBuilt) == 600 && len(model.complementBuilt[7]) == 24) {
+		t.Fatalf("built lists: %d lists, want them iff built=%v", len(model.complementBuilt), built)
+	}
 	scratch := make([]float32, 600)
 	var fast, fallback int
 	for i := int32(0); i < 600; i++ {
 		for _, ex := range [][]int32{nil, {model.complementCos[i][0].Index, model.complementCos[i][3].Index}, indicesOf(model.complementCos[i][:20])} {
 			got := model.Complementary(st, i, 10, ex, scratch, nil)
-			want := BlendComplementary(st.CoBought, model.Factors, i, 10, cfg.ComplementFactorWeight, ex, scratch, nil)
-			if _, ok := st.CoBought.blendWithNeighbours(model.Factors, i, model.complementCos[i], 10, cfg.ComplementFactorWeight, ex, nil); ok {
+			var want []Scored
+			var bl []Scored
+			if built {
+				bl = model.complementBuilt[i]
+				want = model.complementaryScan(st.CoBought, i, bl, 10, ex, scratch, nil)
+			} else {
+				want = BlendComplementary(st.CoBought, model.Factors, i, 10, cfg.ComplementFactorWeight, ex, scratch, nil)
+			}
+			if _, ok := st.CoBought.blendWithNeighbours(model.Factors, i, model.complementCos[i], bl, 10, cfg.ComplementFactorWeight, ex, nil); ok {
 				fast++
 			} else {
 				fallback++
@@ -175,4 +196,37 @@ func indicesOf(s []Scored) []int32 {
 		out[i] = x.Index
 	}
 	return out
+}
+
+func TestBuildComplementLists(t *testing.T) {
+	const day = 86400
+	cfg := DefaultModelConfig()
+	cfg.ComplementRecentHalfLife = 10 * day
+	ref := int64(100 * day)
+	snap := &Snapshot{NumUsers: 2, NumItems: 4, Orders: []SnapshotOrder{
+		{User: 0, Time: ref, Items: []int32{0, 1}},
+		{User: 0, Time: ref, Items: []int32{2}},
+		{User: 1, Time: ref - 10*day, Items: []int32{0, 2, 2}},
+	}}
+	lists := buildComplementLists(snap, cfg, ref, 2)
+	// Item 0. Recent: 1 with 1, 2 with 0.5 (one half-life old); divided
+	// by the best: 1 and 0.5. Customer: customer 0 ({0,1,2}) weighs
+	// 1/log2(5), customer 1 ({0,2}) 1/log2(4) = 0.5; so 1 scores
+	// 1/log2(5) = 0.4307 and 2 scores 0.9307, divided by the best: 0.4628
+	// and 1.
+	c0 := 1 / math.Log2(5)
+	want := []Scored{{1, float32(1 + c0/(c0+0.5))}, {2, 1.5}}
+	if got := lists[0]; len(got) != 2 || got[0].Index != 1 || got[1].Index != 2 ||
+		math.Abs(float64(got[0].Score-want[0].Score)) > 1e-5 || math.Abs(float64(got[1].Score-want[1].Score)) > 1e-5 {
+		t.Fatalf("item 0 list = %+v, want %+v", got, want)
+	}
+	if len(lists[3]) != 0 {
+		t.Fatalf("item 3 was never bought but has partners %+v", lists[3])
+	}
+	if s := builtScore(lists[0], 2); s != lists[0][1].Score {
+		t.Fatalf("builtScore(2) = %v", s)
+	}
+	if s := builtScore(lists[0], 3); s != 0 {
+		t.Fatalf("builtScore(3) = %v, want 0", s)
+	}
 }

@@ -221,7 +221,7 @@ type basketRecommender struct {
 
 // basketModels trains the basket check's models on train and returns them
 // in table order: popularity, raw co-purchase, damped co-purchase, factor
-// cosine, the production Model.Complementary.
+// cosine, Model.Complementary with the previous and the current defaults.
 func basketModels(ctx context.Context, d *Retail, s *RetailSplit, o Options) ([]basketRecommender, error) {
 	n := len(d.ItemIDs)
 	pop := make([]float32, n)
@@ -242,7 +242,15 @@ func basketModels(ctx context.Context, d *Retail, s *RetailSplit, o Options) ([]
 	if err != nil {
 		return nil, err
 	}
+	start := time.Now()
 	model, st, err := BuildRetailModel(ctx, d, s.Train, mc, o.Seed)
+	if err != nil {
+		return nil, err
+	}
+	build := time.Since(start)
+	prev := mc
+	prev.ComplementFactorWeight, prev.ComplementRecentWeight, prev.ComplementCustomerWeight = 0.2, 0, 0
+	prevModel, prevSt, err := BuildRetailModel(ctx, d, s.Train, prev, o.Seed)
 	if err != nil {
 		return nil, err
 	}
@@ -266,7 +274,13 @@ func basketModels(ctx context.Context, d *Retail, s *RetailSplit, o Options) ([]
 			}
 			return compute.TopK(scratch, 10, []int32{q}, dst)
 		}},
-		{name: "Model.Complementary (production defaults)", note: fmt.Sprintf("counts + %g x factor cosine (recency-weighted ALS)", mc.ComplementFactorWeight),
+		{name: "Model.Complementary (previous defaults)", note: "counts + 0.2 x factor cosine",
+			rec: func(q int32, dst []compute.Scored) []compute.Scored {
+				return prevModel.Complementary(prevSt, q, 10, nil, scratch, dst)
+			}},
+		{name: "Model.Complementary (production defaults)",
+			note: fmt.Sprintf("counts + %g x recent counts (half-life %dd) + %g x customer co-occurrence + %g x factor cosine; build %.1fs",
+				mc.ComplementRecentWeight, mc.ComplementRecentHalfLife/86400, mc.ComplementCustomerWeight, mc.ComplementFactorWeight, build.Seconds()),
 			rec: func(q int32, dst []compute.Scored) []compute.Scored {
 				return model.Complementary(st, q, 10, nil, scratch, dst)
 			}},
