@@ -82,11 +82,24 @@ func (c *CoPurchase) blendWithNeighbours(f *Factors, item int32, cosNb, built []
 	if int(item) < len(c.rows) {
 		row = c.rows[item]
 	}
+	cosBound := factorWeight * 1.001
 	var best float32
-	for j, n := range row {
-		if n >= c.cfg.MinCount {
-			best = max(best, c.normalise(n, j, c.cfg.Damping))
+	if c.cfg.Damping == 0 && int(item) < len(c.rowMax) {
+		// Undamped, the best score is the row's largest count, kept up
+		// to date by AddBasket.
+		if c.rowMax[item] >= c.cfg.MinCount {
+			best = c.rowMax[item]
 		}
+	} else {
+		for j, n := range row {
+			if n >= c.cfg.MinCount {
+				best = max(best, c.normalise(n, j, c.cfg.Damping))
+			}
+		}
+	}
+	var builtMax float32
+	for _, s := range built {
+		builtMax = max(builtMax, s.Score)
 	}
 	inRow := func(j int32) bool {
 		n, ok := row[j]
@@ -97,11 +110,26 @@ func (c *CoPurchase) blendWithNeighbours(f *Factors, item int32, cosNb, built []
 			if n < c.cfg.MinCount || j == item || int(j) >= f.NumItems || slices.Contains(exclude, j) {
 				continue
 			}
-			col.Offer(j, factorWeight*cosine(j)+builtScore(built, j)+c.normalise(n, j, c.cfg.Damping)/best)
+			live := c.normalise(n, j, c.cfg.Damping) / best
+			// The cosine is at most 1 (slack for rounding): skip the
+			// look-up and dot product when even the bounds cannot reach
+			// the kept top k.
+			fl, full := col.floor()
+			if full && live+builtMax+cosBound < fl {
+				continue
+			}
+			rest := builtScore(built, j) + live
+			if full && rest+cosBound < fl {
+				continue
+			}
+			col.Offer(j, factorWeight*cosine(j)+rest)
 		}
 	}
 	for _, s := range built {
 		if s.Index == item || int(s.Index) >= f.NumItems || inRow(s.Index) || slices.Contains(exclude, s.Index) {
+			continue
+		}
+		if fl, full := col.floor(); full && s.Score+cosBound < fl {
 			continue
 		}
 		col.Offer(s.Index, factorWeight*cosine(s.Index)+s.Score)

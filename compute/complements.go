@@ -155,9 +155,17 @@ func distinctItems(items []int32, maxLen, n int) []int32 {
 // builtScore is item j's built complement score in list (sorted by index),
 // 0 if absent.
 func builtScore(list []Scored, j int32) float32 {
-	p, ok := slices.BinarySearchFunc(list, j, func(s Scored, j int32) int { return int(s.Index - j) })
-	if !ok {
-		return 0
+	lo, hi := 0, len(list)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		switch x := list[m].Index; {
+		case x == j:
+			return list[m].Score
+		case x < j:
+			lo = m + 1
+		default:
+			hi = m
+		}
 	}
-	return list[p].Score
+	return 0
 }

@@ -56,6 +56,7 @@ type CoPurchase struct {
 	mu      sync.RWMutex
 	rows    []map[int32]float32
 	count   []float32 // baskets containing the item
+	rowMax  []float32 // largest co-count in each row (counts only grow)
 	baskets int64
 }
 
@@ -65,13 +66,14 @@ func NewCoPurchase(numItems int, cfg CoPurchaseConfig) (*CoPurchase, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("cannot create co-purchase counts: %w", err)
 	}
-	return &CoPurchase{cfg: cfg, rows: make([]map[int32]float32, numItems), count: make([]float32, numItems)}, nil
+	return &CoPurchase{cfg: cfg, rows: make([]map[int32]float32, numItems), count: make([]float32, numItems), rowMax: make([]float32, numItems)}, nil
 }
 
 func (c *CoPurchase) grow(n int) {
 	if n > len(c.rows) {
 		c.rows = append(c.rows, make([]map[int32]float32, n-len(c.rows))...)
 		c.count = append(c.count, make([]float32, n-len(c.count))...)
+		c.rowMax = append(c.rowMax, make([]float32, n-len(c.rowMax))...)
 	}
 }
 
@@ -107,6 +109,7 @@ func (c *CoPurchase) AddBasket(items []int32) {
 		for _, b := range uniq {
 			if b != a {
 				r[b]++
+				c.rowMax[a] = max(c.rowMax[a], r[b])
 			}
 		}
 	}

@@ -36,7 +36,8 @@ type foldInScratch struct {
 
 var foldInPool = sync.Pool{New: func() any { return new(foldInScratch) }}
 
-// setFoldInInverse stores P = (G + reg I)^-1 (float32, both triangles),
+// setFoldInInverse stores P = (G + reg I)^-1 (float32, both triangles, so
+// the general matrix-vector product, which gonum vectorises, applies it),
 // computed in float64. It leaves P nil if the matrix is not positive
 // definite (reg = 0 with a rank-deficient G), and fold-in then uses the
 // direct solve.
@@ -96,7 +97,7 @@ func (f *Factors) foldInWoodbury(items []int32, weights []float32, out []float32
 			return false
 		}
 		row := sc.v[len(sc.live)*k : (len(sc.live)+1)*k]
-		bl.Ssymv(blas.Upper, k, 1, f.foldInv, k, f.ItemVector(it), 1, 0, row, 1)
+		bl.Sgemv(blas.NoTrans, k, k, 1, f.foldInv, k, f.ItemVector(it), 1, 0, row, 1)
 		bl.Saxpy(k, 1+d, row, 1, sc.cz, 1)
 		if d > 0 {
 			sc.live = append(sc.live, j)

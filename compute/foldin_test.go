@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"testing"
 )
@@ -228,5 +229,57 @@ func TestBuildComplementLists(t *testing.T) {
 	}
 	if s := builtScore(lists[0], 3); s != 0 {
 		t.Fatalf("builtScore(3) = %v, want 0", s)
+	}
+}
+
+func TestComplementaryPrecomputed(t *testing.T) {
+	m := randomInteractions(17, 300, 200, 8)
+	snap := &Snapshot{NumUsers: 300, NumItems: 200}
+	for u := 0; u < 300; u++ {
+		items, _ := m.Row(int32(u))
+		snap.Orders = append(snap.Orders, SnapshotOrder{User: int32(u), Time: int64(u), Items: items[:len(items)/2]}, SnapshotOrder{User: int32(u), Time: int64(u), Items: items[len(items)/2:]})
+	}
+	cfg := DefaultModelConfig()
+	cfg.ALS = ALSConfig{Factors: 8, Iterations: 3, Regularization: 1, Alpha: 4, CGSteps: 3, InitStdDev: 0.1, Seed: 3}
+	cfg.ComplementCandidates = 16
+	st, err := StatsFromSnapshot(snap, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	model, err := BuildModel(context.Background(), snap, st, cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scratch := make([]float32, 200)
+	for i := int32(0); i < 200; i++ {
+		live := model.Complementary(st, i, 10, nil, scratch, nil)
+		pre := model.ComplementaryPrecomputed(i, 10, nil, nil)
+		if len(pre) != 10 {
+			t.Fatalf("item %d: %d precomputed complements, want 10", i, len(pre))
+		}
+		for r := range live {
+			if pre[r].Index != live[r].Index && math.Abs(float64(pre[r].Score-live[r].Score)) > 1e-5 {
+				t.Fatalf("item %d rank %d: precomputed %+v, live %+v", i, r, pre, live)
+			}
+		}
+		ex := indicesOf(pre[:3])
+		if got := model.ComplementaryPrecomputed(i, 10, ex, nil); len(got) != 10 || got[0] != pre[3] {
+			t.Fatalf("item %d excluding %v: %+v", i, ex, got)
+		}
+	}
+	// After build, new co-purchases move Complementary but not the
+	// precomputed list.
+	before := model.ComplementaryPrecomputed(0, 10, nil, nil)
+	for range 50 {
+		st.AddOrder(SnapshotOrder{User: 0, Items: []int32{0, 199}})
+	}
+	if slices.ContainsFunc(before, func(s Scored) bool { return s.Index == 199 }) {
+		t.Fatalf("199 already among the complements of 0: %+v", before)
+	}
+	if got := model.Complementary(st, 0, 10, nil, scratch, nil); !slices.ContainsFunc(got, func(s Scored) bool { return s.Index == 199 }) {
+		t.Fatalf("live complements of 0 = %+v, want 199 among them after 50 joint orders", got)
+	}
+	if after := model.ComplementaryPrecomputed(0, 10, nil, nil); !slices.Equal(after, before) {
+		t.Fatalf("precomputed list changed without a rebuild")
 	}
 }

@@ -245,7 +245,10 @@ type Model struct {
 	// complementBuilt[i] is item i's built complement scores (recent
 	// co-purchase + customer co-occurrence) sorted by index, or nil.
 	complementBuilt [][]Scored
-	cfg             ModelConfig
+	// complementTop[i] is item i's Complementary ranking at build time
+	// (ComplementCandidates entries), or nil.
+	complementTop [][]Scored
+	cfg           ModelConfig
 }
 
 // BuildModel trains the factor model and the substitute lists from snap.
@@ -327,6 +330,9 @@ func BuildModel(ctx context.Context, snap *Snapshot, stats *Stats, cfg ModelConf
 	}
 	m.substitutes, m.complementCos = subs, cos
 	m.complementBuilt = buildComplementLists(snap, cfg, ref, workers)
+	if cb != nil && m.Factors != nil && cfg.ComplementCandidates > 0 {
+		m.complementTop = m.buildComplementTop(cb, cfg.ComplementCandidates, workers)
+	}
 	return m, nil
 }
 
@@ -405,6 +411,50 @@ func (m *Model) Complementary(st *Stats, item int32, k int, exclude []int32, scr
 		}
 	}
 	return m.complementaryScan(st.CoBought, item, built, k, exclude, scratch, dst)
+}
+
+// buildComplementTop ranks every item's complements once, with the
+// co-purchase counts of cp at build time.
+func (m *Model) buildComplementTop(cp *CoPurchase, keep, workers int) [][]Scored {
+	n := m.Factors.NumItems
+	out := make([][]Scored, n)
+	scratch := make([][]float32, workers)
+	for w := range scratch {
+		scratch[w] = make([]float32, n)
+	}
+	parallelRows(n, workers, func(w, lo, hi int) {
+		for i := int32(lo); i < int32(hi); i++ {
+			var built []Scored
+			if int(i) < len(m.complementBuilt) {
+				built = m.complementBuilt[i]
+			}
+			out[i] = m.complementaryScan(cp, i, built, keep, nil, scratch[w], nil)
+		}
+	})
+	return out
+}
+
+// ComplementaryPrecomputed appends up to k of item's complements as
+// Complementary ranked them when the model was built (co-purchases since
+// then are not seen until the next build): a slice copy, for the hot
+// path. It returns fewer than k when exclusions empty the stored list
+// (ModelConfig.ComplementCandidates long) or the model has none; call
+// Complementary then.
+func (m *Model) ComplementaryPrecomputed(item int32, k int, exclude []int32, dst []Scored) []Scored {
+	if item < 0 || int(item) >= len(m.complementTop) {
+		return dst
+	}
+	n := 0
+	for _, s := range m.complementTop[item] {
+		if n >= k {
+			break
+		}
+		if !slices.Contains(exclude, s.Index) {
+			dst = append(dst, s)
+			n++
+		}
+	}
+	return dst
 }
 
 // complementaryScan is Complementary's ranking by scoring every item.

@@ -220,6 +220,18 @@ func BenchmarkModelQueries(b *testing.B) {
 			dst = model.Complementary(st, int32(i%4000), 10, nil, scratch, dst[:0])
 		}
 	})
+	b.Run("complementary_precomputed", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			dst = model.ComplementaryPrecomputed(int32(i%4000), 10, nil, dst[:0])
+		}
+	})
+	b.Run("complementary_catalog_scan", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			dst = BlendComplementary(st.CoBought, model.Factors, int32(i%4000), 10, cfg.ComplementFactorWeight, nil, scratch, dst[:0])
+		}
+	})
 	b.Run("most_sold_with", func(b *testing.B) {
 		b.ReportAllocs()
 		for i := 0; b.Loop(); i++ {

@@ -64,6 +64,15 @@ func (c *TopKCollector) Offer(idx int32, score float32) {
 	}
 }
 
+// floor returns the worst kept score once k entries are kept: a candidate
+// scoring below it cannot enter.
+func (c *TopKCollector) floor() (float32, bool) {
+	if c.k <= 0 || len(c.h) < c.k {
+		return 0, false
+	}
+	return c.h[0].Score, true
+}
+
 func (c *TopKCollector) up(i int) {
 	h := c.h
 	for i > 0 {

@@ -256,3 +256,54 @@ func TestML100KFiveFold(t *testing.T) {
 		t.Errorf("ml100k NDCG@10 %.4f (popularity %.4f), want >= 0.43", als, pop)
 	}
 }
+
+// BenchmarkRetailQueries measures the query-time model calls on the real
+// retail training data (3,659 items): Complementary on its neighbour
+// lists, its build-time list, the catalog scan, and a 4-item session
+// fold-in.
+func BenchmarkRetailQueries(b *testing.B) {
+	d, err := retailOnce()
+	if err != nil {
+		b.Skipf("online retail data absent: %v", err)
+	}
+	s := SplitRetail(d, RetailCutoff)
+	model, st, err := BuildRetailModel(context.Background(), d, s.Train, compute.DefaultModelConfig(), 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var queries []int32
+	for _, o := range s.Test {
+		for _, it := range o.Items {
+			if s.Known[it] {
+				queries = append(queries, it)
+			}
+		}
+	}
+	scratch := make([]float32, len(d.ItemIDs))
+	dst := make([]compute.Scored, 0, 10)
+	b.Run("complementary", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			dst = model.Complementary(st, queries[i%len(queries)], 10, nil, scratch, dst[:0])
+		}
+	})
+	b.Run("complementary_precomputed", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			dst = model.ComplementaryPrecomputed(queries[i%len(queries)], 10, nil, dst[:0])
+		}
+	})
+	b.Run("complementary_catalog_scan", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			dst = compute.BlendComplementary(st.CoBought, model.Factors, queries[i%len(queries)], 10, 0.1, nil, scratch, dst[:0])
+		}
+	})
+	b.Run("foldin_4_items", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			j := (4 * i) % (len(queries) - 4)
+			model.FoldIn(queries[j:j+4], nil)
+		}
+	})
+}
