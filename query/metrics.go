@@ -28,9 +28,14 @@ func newMetrics() *apiMetrics {
 	}
 }
 
+var statusClasses = [...]string{"", "1xx", "2xx", "3xx", "4xx", "5xx"}
+
 func (m *apiMetrics) observe(endpoint string, start time.Time, status int) {
 	d := time.Since(start)
-	class := fmt.Sprintf("%dxx", status/100)
+	class := "5xx"
+	if c := status / 100; c >= 1 && c <= 5 {
+		class = statusClasses[c]
+	}
 	key := endpoint + "|" + class
 	m.mu.Lock()
 	h := m.durations[endpoint]
