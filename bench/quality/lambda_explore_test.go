@@ -1,0 +1,73 @@
+package quality
+
+import (
+	"context"
+	"os"
+	"testing"
+
+	"github.com/sibylhq/sibyl/compute"
+)
+
+// TestExploreLambda records the regularisation search behind
+// compute.DefaultALSConfig's density rule: validation NDCG@10 per lambda
+// on ml100k (20 % of each base held out, five folds) and on the retail
+// validation window, never the test data. Run with SIBYL_EXPLORE=1.
+func TestExploreLambda(t *testing.T) {
+	if os.Getenv("SIBYL_EXPLORE") == "" {
+		t.Skip("set SIBYL_EXPLORE=1 to run the lambda search (a few minutes)")
+	}
+	ctx := context.Background()
+	lambdas := []float32{2, 4, 8, 16, 32, 64}
+	ml, err := LoadML100K(dataDir(t))
+	if err != nil {
+		t.Skipf("movielens data absent: %v", err)
+	}
+	mlSum := make([]float64, len(lambdas))
+	for f := 0; f < 5; f++ {
+		vm, vh := mlValidation(ml, f, 1)
+		if f == 0 {
+			t.Logf("ml100k validation: %d users x %d items, nnz %d, density %.4f", vm.NumUsers, vm.NumItems, vm.NNZ(), float64(vm.NNZ())/float64(vm.NumUsers*vm.NumItems))
+		}
+		for i, l := range lambdas {
+			cfg := alsConfig(vm, 1)
+			cfg.Regularization = l
+			fac, err := compute.TrainALS(ctx, vm, cfg, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mlSum[i] += compute.EvaluateFactors(fac, vm, vh).NDCG10 / 5
+		}
+	}
+	for i, l := range lambdas {
+		t.Logf("ml100k validation lambda %g: NDCG@10 %.4f", l, mlSum[i])
+	}
+	// For the record only (not for choosing): the same lambdas on the
+	// canonical test folds.
+	for _, l := range []float32{8, 16, 32} {
+		var sum float64
+		for f := 0; f < 5; f++ {
+			fold := ml.Fold(f)
+			cfg := alsConfig(fold.Matrix, 1)
+			cfg.Regularization = l
+			fac, err := compute.TrainALS(ctx, fold.Matrix, cfg, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum += Evaluate(fold.Cases, ml.NumItems, FactorScorer(fac, nil)).NDCG10 / 5
+		}
+		t.Logf("ml100k test folds lambda %g: NDCG@10 %.4f", l, sum)
+	}
+	d := loadRetail(t)
+	s := SplitRetail(d, RetailCutoff)
+	vm, vh := RetailValidation(s, RetailCutoff)
+	t.Logf("retail validation: %d users x %d items, nnz %d, density %.4f", vm.NumUsers, vm.NumItems, vm.NNZ(), float64(vm.NNZ())/float64(vm.NumUsers*vm.NumItems))
+	for _, l := range lambdas {
+		cfg := alsConfig(vm, 1)
+		cfg.Regularization = l
+		fac, err := compute.TrainALS(ctx, vm, cfg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("retail validation lambda %g: NDCG@10 %.4f", l, compute.EvaluateFactors(fac, vm, vh).NDCG10)
+	}
+}
