@@ -30,9 +30,10 @@ type replayStep struct {
 // cart add (complementary over the cart so far), then the sale (POST
 // /v2/orders with a fresh id per pass, when the private key is known).
 //
-// Tracking calls (/v2/log/product on a view, cart events, /v2/log/sale)
-// belong between these steps; the server does not route them yet, so
-// they are left out rather than counted as errors.
+// Tracking calls go between them as a shop's front end sends them: a
+// /v2/log/product per product page, a /v2/log/cart/add per cart add, and
+// a /v2/log/sale with the sale, all for the visitor named after the
+// order's customer (or the order, for guests).
 type Replay struct {
 	steps []replayStep
 	next  atomic.Int64
@@ -53,6 +54,11 @@ func NewReplay(d *Dataset, k Keys, maxOrders int) (*Replay, error) {
 	pub := "?key=" + url.QueryEscape(k.Public) + "&limit=10"
 	r := &Replay{}
 	for _, o := range orders {
+		visitor := "rv-" + o.Customer
+		if o.Customer == "" {
+			visitor = "rv-o" + o.ID
+		}
+		track := "?key=" + url.QueryEscape(k.Public) + "&visitor=" + url.QueryEscape(visitor)
 		r.steps = append(r.steps, replayStep{label: "home_popular", path: "/v2/recommendations/popular" + pub})
 		var cart []string
 		seen := map[string]bool{}
@@ -62,12 +68,19 @@ func NewReplay(d *Dataset, k Keys, maxOrders int) (*Replay, error) {
 			}
 			seen[l.ID] = true
 			one, _ := json.Marshal([]string{l.ID})
+			r.steps = append(r.steps, replayStep{label: "log_product", path: "/v2/log/product" + track + "&product=" + url.QueryEscape(l.ID)})
 			r.steps = append(r.steps, replayStep{label: "product_page_most_sold_with",
 				path: "/v2/recommendations/most_sold_with" + pub + "&products=" + url.QueryEscape(string(one))})
+			r.steps = append(r.steps, replayStep{label: "log_cart_add", path: "/v2/log/cart/add" + track + "&product=" + url.QueryEscape(l.ID)})
 			cart = append(cart, l.ID)
 			all, _ := json.Marshal(cart)
 			r.steps = append(r.steps, replayStep{label: "cart_complementary",
 				path: "/v2/recommendations/complementary" + pub + "&products=" + url.QueryEscape(string(all))})
+		}
+		if len(cart) > 0 {
+			all, _ := json.Marshal(cart)
+			r.steps = append(r.steps, replayStep{label: "log_sale",
+				path: "/v2/log/sale" + track + "&sale=" + url.QueryEscape(o.ID) + "&products=" + url.QueryEscape(string(all))})
 		}
 		if k.Private == "" {
 			continue

@@ -16,17 +16,26 @@ func TestReplayFollowsVisits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Order A first (earlier): home, x page, cart [x], z page, cart [x z], sale; then B.
+	// Order A first (earlier): home, per product its view, page, cart add
+	// and cart complementary, then the tracked sale and the order; then B.
 	want := []struct{ label, products string }{
 		{"home_popular", ""},
+		{"log_product", ""},
 		{"product_page_most_sold_with", `["x"]`},
+		{"log_cart_add", ""},
 		{"cart_complementary", `["x"]`},
+		{"log_product", ""},
 		{"product_page_most_sold_with", `["z"]`},
+		{"log_cart_add", ""},
 		{"cart_complementary", `["x","z"]`},
+		{"log_sale", `["x","z"]`},
 		{"sale_order", ""},
 		{"home_popular", ""},
+		{"log_product", ""},
 		{"product_page_most_sold_with", `["y"]`},
+		{"log_cart_add", ""},
 		{"cart_complementary", `["y"]`},
+		{"log_sale", `["y"]`},
 		{"sale_order", ""},
 	}
 	if r.Steps() != len(want) {
@@ -41,6 +50,16 @@ func TestReplayFollowsVisits(t *testing.T) {
 				t.Fatalf("pass %d step %d: %s, want %s", pass, i, req.Label, w.label)
 			}
 			u, _ := url.Parse(req.Path)
+			if strings.HasPrefix(req.Label, "log_") {
+				// Guest orders: the visitor is named after the order.
+				wantVisitor := "rv-oA"
+				if i > 10 {
+					wantVisitor = "rv-oB"
+				}
+				if got := u.Query().Get("visitor"); got != wantVisitor {
+					t.Errorf("step %d visitor = %q, want %q", i, got, wantVisitor)
+				}
+			}
 			if got := u.Query().Get("products"); got != w.products {
 				t.Errorf("step %d products = %q, want %q", i, got, w.products)
 			}
@@ -64,7 +83,7 @@ func TestReplayFollowsVisits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if noSales.Steps() != 5 {
-		t.Errorf("public-only replay of one order has %d steps, want 5", noSales.Steps())
+	if noSales.Steps() != 10 {
+		t.Errorf("public-only replay of one order has %d steps, want 10", noSales.Steps())
 	}
 }
