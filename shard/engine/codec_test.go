@@ -59,3 +59,23 @@ func FuzzDecodeOrder(f *testing.F) {
 		}
 	})
 }
+
+func TestSessionCodecRoundTrip(t *testing.T) {
+	in := &session{Last: 1700000000123, Email: "a@b.c", Cart: []ingest.ID{"x", "y"},
+		Recent:  []sessionItem{{"x", 0, 5}, {"ü", 2, -1}},
+		Clicked: map[ingest.ID][]string{"x": {"home", "pdp"}, "z": nil}}
+	out, err := decodeSession(in.encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Last != in.Last || out.Email != in.Email || !reflect.DeepEqual(out.Cart, in.Cart) || !reflect.DeepEqual(out.Recent, in.Recent) ||
+		!reflect.DeepEqual(out.Clicked["x"], in.Clicked["x"]) || len(out.Clicked) != 2 {
+		t.Fatalf("round trip:\n in  %+v\n out %+v", in, out)
+	}
+	b := in.encode()
+	for n := 0; n < len(b); n++ {
+		if _, err := decodeSession(b[:n]); err == nil {
+			t.Fatalf("truncated session of %d/%d bytes decoded", n, len(b))
+		}
+	}
+}

@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -85,11 +87,7 @@ func (s *Store) applyEvents(w shard.Writer, body []byte) (Result, error) {
 	}
 	for v := range touched {
 		if sess := s.sessions[v]; sess != nil {
-			b, err := json.Marshal(sess)
-			if err != nil {
-				return Result{}, err
-			}
-			if err := w.Set(recordKey(s.ID, sessionKind, ingest.ID(v)), b); err != nil {
+			if err := w.Set(recordKey(s.ID, sessionKind, ingest.ID(v)), sess.encode()); err != nil {
 				return Result{}, err
 			}
 		}
@@ -215,12 +213,88 @@ func (s *Store) evictSessions(w shard.Writer) error {
 const sessionKind ingest.Kind = "_sessions"
 
 func (s *Store) loadSession(visitor ingest.ID, value []byte) error {
-	var sess session
-	if err := json.Unmarshal(value, &sess); err != nil {
+	sess, err := decodeSession(value)
+	if err != nil {
 		return fmt.Errorf("store %s: bad session %q: %w", s.ID, visitor, err)
 	}
-	s.sessions[string(visitor)] = &sess
+	s.sessions[string(visitor)] = sess
 	return nil
+}
+
+// Sessions are rewritten on every event of their visitor, so they are
+// stored in a compact binary form rather than JSON (which cost 13% of a
+// tracking call's CPU): version, last time, email, cart ids, recent items
+// (id, kind, time), clicked products with their labels.
+const sessionCodecVersion = 1
+
+func (sess *session) encode() []byte {
+	b := make([]byte, 0, 64+24*len(sess.Recent))
+	b = append(b, sessionCodecVersion)
+	b = binary.AppendVarint(b, sess.Last)
+	b = appendString(b, sess.Email)
+	b = binary.AppendUvarint(b, uint64(len(sess.Cart)))
+	for _, id := range sess.Cart {
+		b = appendString(b, string(id))
+	}
+	b = binary.AppendUvarint(b, uint64(len(sess.Recent)))
+	for _, it := range sess.Recent {
+		b = appendString(b, string(it.ID))
+		b = append(b, byte(it.Kind))
+		b = binary.AppendVarint(b, it.Time)
+	}
+	clicked := make([]ingest.ID, 0, len(sess.Clicked))
+	for id := range sess.Clicked {
+		clicked = append(clicked, id)
+	}
+	sort.Slice(clicked, func(i, j int) bool { return clicked[i] < clicked[j] })
+	b = binary.AppendUvarint(b, uint64(len(clicked)))
+	for _, id := range clicked {
+		b = appendString(b, string(id))
+		labels := sess.Clicked[id]
+		b = binary.AppendUvarint(b, uint64(len(labels)))
+		for _, l := range labels {
+			b = appendString(b, l)
+		}
+	}
+	return b
+}
+
+var errCorruptSession = errors.New("corrupt session")
+
+func decodeSession(b []byte) (*session, error) {
+	d := decoder{b: b}
+	if v := d.byte(); v != sessionCodecVersion {
+		return nil, fmt.Errorf("%w: version %d", errCorruptSession, v)
+	}
+	sess := &session{Last: d.varint(), Email: d.string()}
+	n := d.uvarint()
+	for i := uint64(0); i < n && !d.err; i++ {
+		sess.Cart = append(sess.Cart, ingest.ID(d.string()))
+	}
+	n = d.uvarint()
+	for i := uint64(0); i < n && !d.err; i++ {
+		it := sessionItem{ID: ingest.ID(d.string())}
+		it.Kind = compute.EventKind(d.byte())
+		it.Time = d.varint()
+		sess.Recent = append(sess.Recent, it)
+	}
+	n = d.uvarint()
+	for i := uint64(0); i < n && !d.err; i++ {
+		if sess.Clicked == nil {
+			sess.Clicked = make(map[ingest.ID][]string)
+		}
+		id := ingest.ID(d.string())
+		m := d.uvarint()
+		var labels []string
+		for j := uint64(0); j < m && !d.err; j++ {
+			labels = append(labels, d.string())
+		}
+		sess.Clicked[id] = labels
+	}
+	if d.err || len(d.b) != 0 {
+		return nil, errCorruptSession
+	}
+	return sess, nil
 }
 
 // replayCoViews recounts the co-views of every loaded session, pairing
