@@ -19,17 +19,23 @@
 //     Snapshot (orders, events, item attributes) at a data version
 //     (Model.Version): the ALS factors (TrainALS: Hu, Koren and Volinsky
 //     2008 solved by conjugate gradient after Takács et al. 2011, float32,
-//     gonum BLAS, parallel and deterministic for a seed), precomputed
-//     substitute lists, and the training matrix for audience exclusion.
+//     gonum BLAS, parallel and deterministic for a seed) with the inverse
+//     used by fold-in, precomputed substitute lists, complement lists
+//     (recency-weighted co-purchase and customer co-occurrence partners,
+//     factor-cosine neighbours, and each item's complements ranked at
+//     build time), and the training matrix for audience exclusion.
 //     The caller publishes it with an atomic pointer swap; Retrainer does
 //     that for it, driven by RetrainPolicy (changes since the last build,
 //     model age).
-//   - Queries: Model.Complementary (co-purchase blended with factor
-//     cosine), CoPurchase.MostSoldWith (raw counts), Model.Substitutes and
+//   - Queries: Model.Complementary (live co-purchase blended with the
+//     built complement lists and factor cosine, scored over candidate
+//     lists rather than the catalog), Model.ComplementaryPrecomputed (the
+//     same ranking frozen at build time, a slice copy),
+//     CoPurchase.MostSoldWith (raw counts), Model.Substitutes and
 //     SubstitutesFor (customer/substituting), Model.Recommend with a
 //     UserVector (customer/complementary) or with FoldIn of a visitor's
-//     viewed/clicked/carted items (a real-time least-squares solve, no
-//     retrain), Model.Audience (customers most likely to want a product
+//     viewed/clicked/carted items (a real-time least-squares solve by the
+//     Woodbury identity on a per-model inverse, no retrain), Model.Audience (customers most likely to want a product
 //     set, excluding recent buyers), Popularity.Popular and Trending.
 //     Query methods take a caller-owned scratch slice and append to a
 //     caller-owned dst, so a hot path allocates nothing proportional to
