@@ -34,15 +34,15 @@ func (d *denseCo) addSet(items []int32, w float32) {
 // basketSignals are the candidate signals of the complementary search,
 // trained on one period's orders.
 type basketSignals struct {
-	order, orderRecent, customer *denseCo
-	pop                          []float32
-	known                        []bool
-	f                            *compute.Factors
+	order, orderRecent, customer, window *denseCo
+	pop                                  []float32
+	known                                []bool
+	f                                    *compute.Factors
 }
 
 func newBasketSignals(t *testing.T, d *Retail, s *RetailSplit) *basketSignals {
 	n := len(d.ItemIDs)
-	b := &basketSignals{order: &denseCo{n, make([]float32, n*n)}, orderRecent: &denseCo{n, make([]float32, n*n)}, customer: &denseCo{n, make([]float32, n*n)}, pop: make([]float32, n), known: s.Known}
+	b := &basketSignals{order: &denseCo{n, make([]float32, n*n)}, orderRecent: &denseCo{n, make([]float32, n*n)}, customer: &denseCo{n, make([]float32, n*n)}, window: &denseCo{n, make([]float32, n*n)}, pop: make([]float32, n), known: s.Known}
 	var ref int64
 	for _, o := range s.Train {
 		ref = max(ref, o.Time)
@@ -62,6 +62,30 @@ func newBasketSignals(t *testing.T, d *Retail, s *RetailSplit) *basketSignals {
 		}
 		b.customer.addSet(items, 1/float32(math.Log2(2+float64(len(items)))))
 	}
+	// Same-customer window: an order's items paired with the items of
+	// the customer's other orders within 14 days (a visit-level signal
+	// between the order and the customer's whole history).
+	byUser := map[int32][]Order{}
+	for _, o := range s.Train {
+		byUser[o.User] = append(byUser[o.User], o)
+	}
+	for _, orders := range byUser {
+		for a, oa := range orders {
+			for c, oc := range orders {
+				if a == c || oc.Time < oa.Time-14*86400 || oc.Time > oa.Time+14*86400 {
+					continue
+				}
+				for _, x := range oa.Items {
+					r := b.window.row(x)
+					for _, y := range oc.Items {
+						if x != y {
+							r[y] += 0.5
+						}
+					}
+				}
+			}
+		}
+	}
 	PopularityScorer(s.Matrix)(0, b.pop)
 	f, _, err := TrainALS(context.Background(), s.Matrix, alsConfig(s.Matrix, 1))
 	if err != nil {
@@ -72,8 +96,8 @@ func newBasketSignals(t *testing.T, d *Retail, s *RetailSplit) *basketSignals {
 }
 
 type blendCfg struct {
-	recent, customer, factor, pop float32
-	damp                          float64
+	recent, customer, factor, pop, window float32
+	damp                                  float64
 }
 
 func (b *basketSignals) recommender(c blendCfg) func(q int32, dst []compute.Scored) []compute.Scored {
@@ -95,8 +119,8 @@ func (b *basketSignals) recommender(c blendCfg) func(q int32, dst []compute.Scor
 		return 1 / m
 	}
 	return func(q int32, dst []compute.Scored) []compute.Scored {
-		ro, rr, rc := b.order.row(q), b.orderRecent.row(q), b.customer.row(q)
-		no, nr, nc := norm(ro), norm(rr), norm(rc)
+		ro, rr, rc, rw := b.order.row(q), b.orderRecent.row(q), b.customer.row(q), b.window.row(q)
+		no, nr, nc, nw := norm(ro), norm(rr), norm(rc), norm(rw)
 		if c.factor != 0 {
 			b.f.ItemCosine(q, cos)
 		}
@@ -105,7 +129,7 @@ func (b *basketSignals) recommender(c blendCfg) func(q int32, dst []compute.Scor
 				sc[j] = float32(math.Inf(-1))
 				continue
 			}
-			v := ro[j]*no + c.recent*rr[j]*nr + c.customer*rc[j]*nc + c.pop*b.pop[j]/maxPop
+			v := ro[j]*no + c.recent*rr[j]*nr + c.customer*rc[j]*nc + c.pop*b.pop[j]/maxPop + c.window*rw[j]*nw
 			if c.factor != 0 {
 				v += c.factor * cos[j]
 			}
@@ -121,7 +145,8 @@ func (b *basketSignals) recommender(c blendCfg) func(q int32, dst []compute.Scor
 
 // TestExploreBasket records the complementary search on the basket
 // protocol: configurations are compared on the validation window (last 30
-// days of train) and reported on test. Run with SIBYL_EXPLORE=1.
+// days of train) and reported on test. Run with SIBYL_EXPLORE=1 (the
+// weight grid, ~10 min) or SIBYL_EXPLORE=window (the 14-day window signal).
 func TestExploreBasket(t *testing.T) {
 	if os.Getenv("SIBYL_EXPLORE") == "" {
 		t.Skip("set SIBYL_EXPLORE=1 to run the complementary search (a few minutes)")
@@ -134,17 +159,25 @@ func TestExploreBasket(t *testing.T) {
 	valCases := BasketVariantCases(val.Test, val.Known, val.TrainUser, BasketProtocol)
 	testCases := BasketVariantCases(test.Test, test.Known, test.TrainUser, BasketProtocol)
 	vs, ts := newBasketSignals(t, &inner, val), newBasketSignals(t, d, test)
-	var cfgs []blendCfg
-	for _, r := range []float32{0, 1, 2} {
-		for _, cu := range []float32{0, 1, 2} {
-			for _, f := range []float32{0, 0.1} {
-				for _, p := range []float32{0, 0.02} {
-					cfgs = append(cfgs, blendCfg{recent: r, customer: cu, factor: f, pop: p})
+	cfgs := []blendCfg{{}}
+	if os.Getenv("SIBYL_EXPLORE") == "window" {
+		// Second round: a same-customer 14-day window signal on top of
+		// the chosen blend.
+		for _, w := range []float32{0, 0.5, 1, 2} {
+			cfgs = append(cfgs, blendCfg{recent: 1, customer: 1, factor: 0.1, window: w}, blendCfg{recent: 1, factor: 0.1, window: w})
+		}
+	} else {
+		for _, r := range []float32{0, 1, 2} {
+			for _, cu := range []float32{0, 1, 2} {
+				for _, f := range []float32{0, 0.1} {
+					for _, p := range []float32{0, 0.02} {
+						cfgs = append(cfgs, blendCfg{recent: r, customer: cu, factor: f, pop: p})
+					}
 				}
 			}
 		}
+		cfgs = append(cfgs, blendCfg{damp: -0.25}, blendCfg{damp: 0.25})
 	}
-	cfgs = append(cfgs, blendCfg{damp: -0.25}, blendCfg{damp: 0.25})
 	valHR, testHR := make([]float64, len(cfgs)), make([]float64, len(cfgs))
 	var next atomic.Int64
 	var wg sync.WaitGroup
