@@ -58,6 +58,8 @@ type Config struct {
 	Group shard.GroupConfig
 	// InMemory keeps storage in memory (tests only: nothing survives).
 	InMemory bool
+	// Cluster is the multi-node mode (off unless enabled or joining).
+	Cluster ClusterConfig
 }
 
 // DefaultConfig is `sibyl serve` with no flags: a single-node cluster with
@@ -77,6 +79,7 @@ func DefaultConfig() Config {
 		HTTP:               query.DefaultConfig(),
 		Engine:             engine.DefaultConfig(),
 		Group:              g,
+		Cluster:            DefaultClusterConfig(),
 	}
 }
 
@@ -116,6 +119,7 @@ func (c *Config) Validate() error {
 	if c.ModelCheckInterval <= 0 || c.ModelQuiet < 0 {
 		errs = append(errs, errors.New("model check interval must be positive and model quiet time not negative"))
 	}
+	errs = append(errs, c.validateCluster()...)
 	if err := c.Engine.Validate(); err != nil {
 		errs = append(errs, err)
 	}
@@ -133,6 +137,7 @@ type Node struct {
 	log     *slog.Logger
 	shards  *shard.Manager
 	reg     *meta.Registry
+	cl      *clusterNode // nil on a single node
 	http    *query.Server
 	token   string
 	started time.Time
@@ -153,6 +158,9 @@ func Open(cfg Config, log *slog.Logger) (*Node, error) {
 		return nil, fmt.Errorf("invalid configuration: %w", err)
 	}
 	n := &Node{cfg: cfg, log: log, reg: meta.NewRegistry(), engines: make(map[string]*engine.Engine), started: time.Now()}
+	if cfg.clustered() {
+		n.cl = &clusterNode{n: n, cfg: cfg.Cluster, ps: meta.NewPlacementState()}
+	}
 	if !cfg.InMemory {
 		if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 			return nil, fmt.Errorf("cannot create data dir %s: %w", cfg.DataDir, err)
@@ -179,6 +187,12 @@ func Open(cfg Config, log *slog.Logger) (*Node, error) {
 	sc.InMemory = cfg.InMemory
 	sc.Logger = n.log
 	sc.NewStateMachine = n.newStateMachine
+	if n.cl != nil {
+		// Groups follow the placement table; only the first node
+		// bootstraps the meta group, the others are added by its leader.
+		sc.Lazy = true
+		sc.Join = !cfg.bootstraps()
+	}
 	if n.shards, err = shard.Open(sc); err != nil {
 		return nil, fmt.Errorf("cannot open raft groups: %w", err)
 	}
@@ -194,6 +208,14 @@ func Open(cfg Config, log *slog.Logger) (*Node, error) {
 	}
 	loopCtx, stop := context.WithCancel(context.Background())
 	n.stop = stop
+	if n.cl != nil {
+		if err := n.startCluster(loopCtx); err != nil {
+			stop()
+			n.http.Shutdown(context.Background())
+			n.shards.Close()
+			return nil, err
+		}
+	}
 	n.wg.Add(1)
 	go n.modelLoop(loopCtx)
 	n.log.Info("sibyl node started", "http", n.http.Addr(), "raft", n.shards.RaftAddr(), "data_dir", cfg.DataDir, "shards", n.shards.ShardCount())
@@ -202,6 +224,9 @@ func Open(cfg Config, log *slog.Logger) (*Node, error) {
 
 func (n *Node) newStateMachine(groupID string) shard.StateMachine {
 	if groupID == shard.MetaGroupID {
+		if n.cl != nil {
+			return meta.NewMachine(n.reg, n.cl.ps)
+		}
 		return n.reg
 	}
 	e := engine.New(n.cfg.Engine)
@@ -317,6 +342,7 @@ func (n *Node) Propose(ctx context.Context, store, op string, body []byte) (any,
 
 func (n *Node) proposeErr(err error) error {
 	if errors.Is(err, shard.ErrNoQuorum) || errors.Is(err, shard.ErrNotLeader) || errors.Is(err, shard.ErrShutdown) ||
+		errors.Is(err, shard.ErrNotLocal) ||
 		errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("%w: %v", query.ErrUnavailable, err)
 	}
@@ -335,9 +361,40 @@ func (n *Node) StoreData(store string) (*engine.Store, error) {
 	return e.Store(store), nil
 }
 
+// Route implements query.Backend: a single node serves everything itself.
+func (n *Node) Route(store string, write bool) (string, error) {
+	if n.cl == nil {
+		return "", nil
+	}
+	return n.cl.route(store, write)
+}
+
+// Drain moves every replica off this node (cluster mode) and returns once
+// neither the placement table nor the meta group's voters list it.
+func (n *Node) Drain(ctx context.Context) error {
+	if n.cl == nil {
+		return errors.New("not in cluster mode")
+	}
+	return n.cl.leave(ctx)
+}
+
+// ID is the node's id.
+func (n *Node) ID() string { return n.cfg.NodeID }
+
+// GossipAddr is the node's membership address ("" on a single node).
+func (n *Node) GossipAddr() string {
+	if n.cl == nil {
+		return ""
+	}
+	return n.cl.members.Addr()
+}
+
 // Ready implements query.Backend: ready when the meta group and every
 // shard have a leader.
 func (n *Node) Ready() error {
+	if n.cl != nil {
+		return n.cl.readyErr()
+	}
 	if id, _ := n.shards.Meta().Leader(); id == "" {
 		return errors.New("the meta group has no leader yet")
 	}
@@ -376,6 +433,9 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	if n.stop != nil {
 		n.stop()
 		n.wg.Wait()
+	}
+	if n.cl != nil {
+		errs = append(errs, n.cl.shutdown(ctx))
 	}
 	if n.shards != nil {
 		errs = append(errs, n.shards.Close())

@@ -41,6 +41,11 @@ type Backend interface {
 	// StoreData returns the store's state for reads; nil when the store
 	// has no data yet.
 	StoreData(store string) (*engine.Store, error)
+	// Route says which node serves a request for store (a write, or a
+	// read): "" for this node, else that node's HTTP address. store ""
+	// with write means the meta group (store creation). An error means no
+	// node can serve it now (503).
+	Route(store string, write bool) (httpAddr string, err error)
 	// Ready reports whether the node can serve (nil) or why not.
 	Ready() error
 }
@@ -200,6 +205,10 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	if !ok && strings.HasPrefix(path, "/debug/pprof/") {
 		rt, ok = s.routes["/debug/pprof"]
 	}
+	if !ok && s.handleCluster(ctx) {
+		s.metrics.observe("/v2/cluster", start, ctx.Response.StatusCode())
+		return
+	}
 	if !ok {
 		s.writeError(ctx, errNotFound("no endpoint %s", path))
 		s.metrics.observe("unknown", start, ctx.Response.StatusCode())
@@ -227,6 +236,9 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, rt route) error {
 	}
 	r := &request{ctx: ctx, p: p, s: s}
 	if err := s.authorize(r, rt.access); err != nil {
+		return err
+	}
+	if fwd, err := s.forward(r, rt); fwd || err != nil {
 		return err
 	}
 	return rt.handler(r)

@@ -315,3 +315,9 @@ func (c *trackedConn) Close() error {
 	})
 	return err
 }
+
+// DialAddr is Dial for callers that do not speak raft's types: the layer
+// then carries any stream protocol (the node's control calls use HTTP).
+func (l *Layer) DialAddr(address string, timeout time.Duration) (net.Conn, error) {
+	return l.Dial(raft.ServerAddress(address), timeout)
+}

@@ -1,0 +1,520 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sibylhq/sibyl/cluster/control"
+	"github.com/sibylhq/sibyl/cluster/membership"
+	"github.com/sibylhq/sibyl/cluster/meta"
+	"github.com/sibylhq/sibyl/cluster/placement"
+	"github.com/sibylhq/sibyl/cluster/reconcile"
+	"github.com/sibylhq/sibyl/cluster/route"
+	"github.com/sibylhq/sibyl/query"
+	"github.com/sibylhq/sibyl/shard"
+)
+
+// ClusterConfig is the multi-node part of a node's configuration. The zero
+// Enabled with no Join is a single node, exactly as before clustering.
+type ClusterConfig struct {
+	// Enabled runs membership, the placement table and the reconciler.
+	// A non-empty Join implies it.
+	Enabled bool
+	// Join lists gossip addresses of cluster members (`--join`). A node
+	// whose own gossip address is the first seed, or an enabled node with
+	// no seeds, bootstraps the meta group; the others wait to be added.
+	Join []string
+	// GossipAdvertise and HTTPAdvertise are what peers dial when the bind
+	// addresses are not reachable as such ("" = derived from them).
+	GossipAdvertise, HTTPAdvertise string
+	// Membership is the gossip template (timings); the node fills in its
+	// identity, addresses and seeds.
+	Membership membership.Config
+	// Control tunes the reconciler (replication factor, grace period).
+	// Its shard count is the cluster's.
+	Control control.Config
+	// CatchUpLag is how many log entries a new replica may still miss
+	// when it is promoted to voter.
+	CatchUpLag uint64
+	// WatchInterval is how often the node re-checks its shard groups
+	// against the table (besides every table change).
+	WatchInterval time.Duration
+}
+
+// DefaultClusterConfig returns the defaults: replication factor 3, a five
+// minute grace period before a failed node's replicas are replaced.
+func DefaultClusterConfig() ClusterConfig {
+	cc := control.DefaultConfig()
+	cc.Reconcile.MetaFollowers = true
+	return ClusterConfig{
+		Membership:    membership.DefaultConfig(),
+		Control:       cc,
+		CatchUpLag:    256,
+		WatchInterval: time.Second,
+	}
+}
+
+// clustered reports whether the node runs in cluster mode.
+func (c *Config) clustered() bool { return c.Cluster.Enabled || len(c.Cluster.Join) > 0 }
+
+// bootstraps reports whether this node bootstraps the meta group.
+func (c *Config) bootstraps() bool {
+	j := c.Cluster.Join
+	if len(j) == 0 {
+		return true
+	}
+	return j[0] == c.GossipAddr || (c.Cluster.GossipAdvertise != "" && j[0] == c.Cluster.GossipAdvertise)
+}
+
+func (c *Config) validateCluster() []error {
+	if !c.clustered() {
+		return nil
+	}
+	var errs []error
+	if c.AdminToken == "" {
+		errs = append(errs, errors.New("cluster mode needs the admin token configured (SIBYL_ADMIN_TOKEN): every node must share it"))
+	}
+	if c.GossipAddr == "" {
+		errs = append(errs, errors.New("cluster mode needs a gossip address"))
+	}
+	if err := c.Cluster.Control.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Cluster.WatchInterval <= 0 {
+		errs = append(errs, errors.New("cluster watch interval must be positive"))
+	}
+	for _, s := range c.Cluster.Join {
+		if _, _, err := net.SplitHostPort(s); err != nil {
+			errs = append(errs, fmt.Errorf("join address %q: %w", s, err))
+		}
+	}
+	return errs
+}
+
+// clusterNode is the cluster half of a Node.
+type clusterNode struct {
+	n       *Node
+	cfg     ClusterConfig
+	self    string
+	log     *slog.Logger
+	ps      *meta.PlacementState
+	members *membership.Membership
+	router  *route.Router
+	ctl     *control.Controller
+	rpc     *rpc
+	httpAdv string
+	ready   []atomic.Bool // per shard: the local replica votes and may serve reads
+
+	tableOnce sync.Once // logs a shard-count mismatch once
+}
+
+// startCluster runs once storage, the Raft port and the HTTP server are up.
+func (n *Node) startCluster(ctx context.Context) error {
+	c := n.cl
+	c.self = n.cfg.NodeID
+	c.log = n.log
+	c.ready = make([]atomic.Bool, n.shards.ShardCount())
+	c.httpAdv = c.cfg.HTTPAdvertise
+	if c.httpAdv == "" {
+		c.httpAdv = advertised(n.http.Addr(), n.shards.RaftAddr())
+	}
+	var err error
+	if c.rpc, err = newRPC(n); err != nil {
+		return err
+	}
+	c.router = route.New(c.self, func(s int) bool { return s >= 0 && s < len(c.ready) && c.ready[s].Load() })
+	mc := c.cfg.Membership
+	mc.NodeID = c.self
+	mc.BindAddr = n.cfg.GossipAddr
+	mc.AdvertiseAddr = c.cfg.GossipAdvertise
+	mc.HTTPAddr = c.httpAdv
+	mc.RaftAddr = n.shards.RaftAddr()
+	mc.Seeds = c.cfg.Join
+	mc.Logger = n.log
+	if c.members, err = membership.New(mc); err != nil {
+		c.rpc.close()
+		return fmt.Errorf("cannot start membership: %w", err)
+	}
+	cc := c.cfg.Control
+	cc.Reconcile.Shards = n.shards.ShardCount()
+	cc.Logger = n.log
+	if c.ctl, err = control.New(cc, control.MembersOf(c.members), metaOf{c}, shardOps{c}); err != nil {
+		c.members.Shutdown()
+		c.rpc.close()
+		return err
+	}
+	n.wg.Add(3)
+	go func() { defer n.wg.Done(); c.ctl.Run(ctx) }()
+	go func() { defer n.wg.Done(); c.watchTable(ctx) }()
+	go func() { defer n.wg.Done(); c.watchMembers(ctx) }()
+	n.log.Info("cluster mode", "gossip", c.members.Addr(), "http_advertise", c.httpAdv, "join", c.cfg.Join, "bootstrap", n.cfg.bootstraps())
+	return nil
+}
+
+// advertised turns a listen address into one peers can dial: an
+// unspecified host takes the Raft advertise address's host.
+func advertised(listen, raftAdv string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return listen
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		if rh, _, err := net.SplitHostPort(raftAdv); err == nil {
+			host = rh
+		}
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// watchTable keeps the node's shard groups in line with the committed
+// table: it opens the groups the table gives this node, closes the ones
+// it no longer lists once the shard's leader has removed this node, and
+// commits the first table on the bootstrapping node.
+func (c *clusterNode) watchTable(ctx context.Context) {
+	t := time.NewTicker(c.cfg.WatchInterval)
+	defer t.Stop()
+	for {
+		changed := c.ps.Changed()
+		c.syncTable(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-changed:
+		case <-t.C:
+		}
+	}
+}
+
+func (c *clusterNode) syncTable(ctx context.Context) {
+	n := c.n
+	tab := c.ps.Table()
+	if tab.Version == 0 {
+		if n.cfg.bootstraps() && n.shards.Meta().IsLeader() {
+			c.commitFirstTable(ctx)
+		}
+		return
+	}
+	if len(tab.Shards) != n.shards.ShardCount() {
+		c.tableOnce.Do(func() {
+			c.log.Error("the cluster's shard count differs from this node's; start it with --shards matching the cluster and an empty data dir",
+				"cluster", len(tab.Shards), "node", n.shards.ShardCount())
+		})
+		return
+	}
+	c.router.SetTable(tab)
+	for s := range tab.Shards {
+		mine := tab.Has(s, c.self)
+		g := n.shards.Shard(s)
+		switch {
+		case mine && g == nil:
+			var boot []shard.Peer
+			if tab.Version == 1 && len(tab.Shards[s]) == 1 {
+				// The first table: this node's groups start alone, as on
+				// a single node; every later placement is a move.
+				boot = n.shards.Self()
+			}
+			if _, err := n.shards.OpenShard(s, boot); err != nil {
+				c.log.Error("cannot open shard group", "shard", s, "err", err)
+			}
+		case !mine && g != nil:
+			c.maybeClose(ctx, s)
+		}
+		c.ready[s].Store(c.localVoter(s))
+	}
+}
+
+// commitFirstTable places every shard on this node alone (v1).
+func (c *clusterNode) commitFirstTable(ctx context.Context) {
+	t, err := placement.Assign(c.n.shards.ShardCount(), 1, []string{c.self})
+	if err != nil {
+		c.log.Error("cannot build the first placement", "err", err)
+		return
+	}
+	t.Version = 1
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := (metaOf{c}).CommitTable(cctx, t); err != nil && !errors.Is(err, meta.ErrStalePlacement) {
+		c.log.Warn("cannot commit the first placement", "err", err)
+		return
+	}
+	c.log.Info("committed the first placement", "shards", len(t.Shards))
+}
+
+// maybeClose closes shard s's group once its leader no longer lists this
+// node: the table moved the shard away and the move is complete. Closing
+// earlier would take a voter out from under a quorum.
+func (c *clusterNode) maybeClose(ctx context.Context, s int) {
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	st, err := c.status(sctx, s, 1)
+	cancel()
+	if err != nil || st.Leader == "" || st.Leader == c.self {
+		return
+	}
+	for _, r := range st.Replicas {
+		if r.Node == c.self {
+			return
+		}
+	}
+	c.ready[s].Store(false)
+	gid := shard.ShardGroupID(s)
+	if err := c.n.shards.CloseShard(s); err != nil {
+		c.log.Warn("cannot close shard group", "shard", s, "err", err)
+	}
+	c.n.mu.Lock()
+	delete(c.n.engines, gid)
+	c.n.mu.Unlock()
+	c.log.Info("closed shard group moved off this node", "shard", s)
+}
+
+// localVoter reports whether this node's replica of shard s is open and a
+// voter in its own view of the configuration.
+func (c *clusterNode) localVoter(s int) bool {
+	g := c.n.shards.Shard(s)
+	if g == nil {
+		return false
+	}
+	voters, _, err := g.Configuration()
+	if err != nil {
+		return false
+	}
+	return slices.ContainsFunc(voters, func(p shard.Peer) bool { return p.ID == c.self })
+}
+
+// watchMembers feeds membership changes to the router and the reconciler.
+func (c *clusterNode) watchMembers(ctx context.Context) {
+	ch, cancel := c.members.Subscribe()
+	defer cancel()
+	t := time.NewTicker(c.cfg.WatchInterval)
+	defer t.Stop()
+	for {
+		c.setPeers()
+		select {
+		case <-ctx.Done():
+			return
+		case <-ch:
+			c.ctl.Kick()
+		case <-t.C:
+		}
+	}
+}
+
+func (c *clusterNode) setPeers() {
+	unhealthy := c.ctl.LastPlan().Unhealthy
+	var peers []route.Peer
+	for _, m := range c.members.Members() {
+		up := m.State == membership.Alive && !m.Leaving && !slices.Contains(unhealthy, m.ID)
+		peers = append(peers, route.Peer{ID: m.ID, HTTPAddr: m.HTTPAddr, Up: up})
+	}
+	c.router.SetPeers(peers)
+}
+
+// route implements Node.Route in cluster mode.
+func (c *clusterNode) route(store string, write bool) (string, error) {
+	n := c.n
+	if store == "" {
+		g := n.shards.Meta()
+		if g.IsLeader() {
+			return "", nil
+		}
+		id, _ := g.Leader()
+		if id == "" {
+			return "", fmt.Errorf("%w: the meta group has no leader (no quorum)", query.ErrUnavailable)
+		}
+		return c.httpOf(id)
+	}
+	s := n.shards.ShardFor(store)
+	g := n.shards.Shard(s)
+	if write {
+		leader := ""
+		if g != nil {
+			if leader = c.waitLeader(g); leader == "" {
+				// A replica without a leader: the local proposal fails
+				// at once with a clear no-quorum error (503).
+				return "", nil
+			}
+		}
+		t, err := c.router.Write(s, leader)
+		if err != nil {
+			return "", fmt.Errorf("%w: shard %d has no reachable leader: %v", query.ErrUnavailable, s, err)
+		}
+		if t.Local {
+			return "", nil
+		}
+		return t.HTTPAddr, nil
+	}
+	t, err := c.router.Read(s)
+	if err != nil {
+		if g != nil {
+			return "", nil // any live replica serves reads, even cut off
+		}
+		return "", fmt.Errorf("%w: no reachable replica of shard %d: %v", query.ErrUnavailable, s, err)
+	}
+	if t.Local {
+		return "", nil
+	}
+	return t.HTTPAddr, nil
+}
+
+// waitLeader returns g's leader, waiting up to one election timeout while
+// an election may be in progress.
+func (c *clusterNode) waitLeader(g *shard.Group) string {
+	deadline := time.Now().Add(c.n.cfg.Group.Timers.ElectionTimeout)
+	for {
+		if id, _ := g.Leader(); id != "" || time.Now().After(deadline) {
+			return id
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func (c *clusterNode) httpOf(id string) (string, error) {
+	m, ok := c.members.Member(id)
+	if !ok || m.HTTPAddr == "" || m.State != membership.Alive {
+		return "", fmt.Errorf("%w: node %s is not reachable", query.ErrUnavailable, id)
+	}
+	return m.HTTPAddr, nil
+}
+
+func (c *clusterNode) raftOf(id string) (string, error) {
+	if id == c.self {
+		return c.n.shards.RaftAddr(), nil
+	}
+	m, ok := c.members.Member(id)
+	if !ok || m.RaftAddr == "" {
+		return "", fmt.Errorf("node %s is not a known member", id)
+	}
+	return m.RaftAddr, nil
+}
+
+// group returns the local group of shard s (reconcile.MetaShard for the
+// meta group), or nil.
+func (c *clusterNode) group(s int) *shard.Group {
+	if s == reconcile.MetaShard {
+		return c.n.shards.Meta()
+	}
+	return c.n.shards.Shard(s)
+}
+
+// ready reports whether the cluster part can serve.
+func (c *clusterNode) readyErr() error {
+	n := c.n
+	if id, _ := n.shards.Meta().Leader(); id == "" {
+		return errors.New("the meta group has no leader yet")
+	}
+	tab := c.ps.Table()
+	if tab.Version == 0 {
+		return errors.New("no placement table yet")
+	}
+	for _, s := range tab.ShardsOf(c.self) {
+		g := n.shards.Shard(s)
+		if g == nil {
+			return fmt.Errorf("shard %d is not open yet", s)
+		}
+		if id, _ := g.Leader(); id == "" {
+			return fmt.Errorf("shard %d has no leader yet", s)
+		}
+	}
+	return nil
+}
+
+// shutdown hands leadership of the groups this node leads to other
+// voters, so that writes resume at once instead of after an election,
+// then stops gossip without a leave announcement: a stopped node is
+// treated as failed (its replicas stay for the grace period), because a
+// stop is usually a restart. `sibyl cluster leave` is the way to remove a
+// node for good.
+func (c *clusterNode) shutdown(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for _, g := range c.n.shards.Groups() {
+		if !g.IsLeader() {
+			continue
+		}
+		voters, _, err := g.Configuration()
+		if err != nil || len(voters) < 2 {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+			defer cancel()
+			if err := g.TransferLeadership(tctx, nil); err != nil {
+				c.log.Debug("leadership transfer on shutdown failed", "group", g.ID(), "err", err)
+			}
+		}()
+	}
+	wg.Wait()
+	err := c.members.Shutdown()
+	c.rpc.close()
+	return err
+}
+
+// leave drains this node: it asks the meta leader (through gossip) to move
+// every replica away and waits until neither the table nor the meta group
+// lists it. The process may then be stopped.
+func (c *clusterNode) leave(ctx context.Context) error {
+	if err := c.members.SetDraining(true); err != nil {
+		return err
+	}
+	c.log.Info("draining: waiting for the replicas to move away")
+	t := time.NewTicker(200 * time.Millisecond)
+	defer t.Stop()
+	for {
+		c.ctl.Kick()
+		left := len(c.ps.Table().ShardsOf(c.self))
+		st, err := c.status(ctx, reconcile.MetaShard, 1)
+		inMeta := err != nil || slices.ContainsFunc(st.Replicas, func(r reconcile.Replica) bool { return r.Node == c.self && r.Voter })
+		if left == 0 && !inMeta {
+			c.log.Info("drained")
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("drain not finished (%d shards still here, meta voter %v): %w", left, inMeta, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+// metaOf is the controller's view of the meta group.
+type metaOf struct{ c *clusterNode }
+
+// IsLeader is false until the bootstrapping node committed the first
+// table (each shard on that node alone): a table with several replicas
+// per shard could bootstrap no shard group.
+func (m metaOf) IsLeader() bool {
+	return m.c.n.shards.Meta().IsLeader() && m.c.ps.Version() > 0
+}
+func (m metaOf) Table() placement.Table { return m.c.ps.Table() }
+
+func (m metaOf) CommitTable(ctx context.Context, t placement.Table) error {
+	cmd, err := meta.NewSetPlacementCommand(t, time.Now().UnixMilli())
+	if err != nil {
+		return err
+	}
+	res, _, err := m.c.n.shards.Meta().Propose(ctx, cmd)
+	if err != nil {
+		return fmt.Errorf("cannot commit placement v%d: %w", t.Version, err)
+	}
+	if e, ok := res.(error); ok {
+		return e
+	}
+	return nil
+}
+
+// nodeList is for log lines.
+func nodeList(ps []shard.Peer) string {
+	ids := make([]string, len(ps))
+	for i, p := range ps {
+		ids[i] = p.ID
+	}
+	return strings.Join(ids, ",")
+}
