@@ -213,7 +213,15 @@ func (s *Store) evictSessions(w shard.Writer) error {
 const sessionKind ingest.Kind = "_sessions"
 
 func (s *Store) loadSession(visitor ingest.ID, value []byte) error {
-	sess, err := decodeSession(value)
+	var sess *session
+	var err error
+	if len(value) > 0 && value[0] == '{' {
+		// Written by a node before sessions went binary.
+		sess = &session{}
+		err = json.Unmarshal(value, sess)
+	} else {
+		sess, err = decodeSession(value)
+	}
 	if err != nil {
 		return fmt.Errorf("store %s: bad session %q: %w", s.ID, visitor, err)
 	}
