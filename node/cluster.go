@@ -71,7 +71,16 @@ func (c *Config) bootstraps() bool {
 	if len(j) == 0 {
 		return true
 	}
-	return j[0] == c.GossipAddr || (c.Cluster.GossipAdvertise != "" && j[0] == c.Cluster.GossipAdvertise)
+	if j[0] == c.GossipAddr || (c.Cluster.GossipAdvertise != "" && j[0] == c.Cluster.GossipAdvertise) {
+		return true
+	}
+	// Bound to all interfaces: the advertised gossip address is the Raft
+	// advertise host with the gossip port (containers, docker-compose).
+	raftAdv := c.RaftAdvertise
+	if raftAdv == "" {
+		raftAdv = c.RaftAddr
+	}
+	return c.Cluster.GossipAdvertise == "" && j[0] == advertised(c.GossipAddr, raftAdv)
 }
 
 func (c *Config) validateCluster() []error {

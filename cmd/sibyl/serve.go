@@ -48,6 +48,13 @@ func init() {
 	f.StringVar(&cfg.GossipAddr, "gossip-addr", cfg.GossipAddr, "address for cluster membership gossip")
 	f.StringVar(&cfg.NodeID, "node-id", "", "this node's id (default: generated at first start, kept in <data-dir>/node.id)")
 	f.IntVar(&cfg.Shards, "shards", cfg.Shards, "number of data shards, fixed when the cluster is first started")
+	f.BoolVar(&cfg.Cluster.Enabled, "cluster", false, "run in cluster mode even without --join (the first node of a cluster)")
+	f.StringSliceVar(&cfg.Cluster.Join, "join", nil, "gossip addresses of cluster members, comma-separated; the node whose own gossip address is first bootstraps the cluster")
+	f.StringVar(&cfg.Cluster.GossipAdvertise, "gossip-advertise", "", "gossip address peers dial, if not --gossip-addr")
+	f.StringVar(&cfg.Cluster.HTTPAdvertise, "http-advertise", "", "HTTP address other nodes forward requests to (default: --http-addr with the Raft advertise host)")
+	f.IntVar(&cfg.Cluster.Control.Reconcile.Replicas, "replicas", cfg.Cluster.Control.Reconcile.Replicas, "replication factor of every shard (fewer while the cluster is smaller)")
+	f.DurationVar(&cfg.Cluster.Control.Reconcile.GracePeriod, "grace-period", cfg.Cluster.Control.Reconcile.GracePeriod, "how long a failed node keeps its replicas before they are re-replicated")
+	f.DurationVar(&cfg.Cluster.Control.Reconcile.StabilizeTime, "stabilize-time", cfg.Cluster.Control.Reconcile.StabilizeTime, "how long a new node must have been alive before it receives replicas")
 	f.StringVar(&demo, "demo", "", "on first start, create a store named \"demo\" and import this Online Retail CSV into it")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	withEnvHelp(cmd)
@@ -63,10 +70,15 @@ func newLogger(level string) (*slog.Logger, error) {
 }
 
 func serve(cfg node.Config, demo, logLevel string, log *slog.Logger) error {
-	// A lone node is the only voter of its groups: short election timers
-	// make it leader (and ready) quickly after a restart.
-	cfg.Group.Timers = node.SingleNodeTimers()
-	if cfg.Group.RaftLogLevel == "warn" && logLevel != "debug" {
+	clustered := cfg.Cluster.Enabled || len(cfg.Cluster.Join) > 0
+	if !clustered {
+		// A lone node is the only voter of its groups: short election
+		// timers make it leader (and ready) quickly after a restart. A
+		// cluster keeps the long defaults (shard.DefaultRaftTimers): many
+		// groups per node heartbeat cheaply.
+		cfg.Group.Timers = node.SingleNodeTimers()
+	}
+	if !clustered && cfg.Group.RaftLogLevel == "warn" && logLevel != "debug" {
 		// Every group of a lone node "times out" waiting for a leader at
 		// start and elects itself: 65 warnings that mean nothing.
 		cfg.Group.RaftLogLevel = "error"
@@ -78,7 +90,14 @@ func serve(cfg node.Config, demo, logLevel string, log *slog.Logger) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	readyCtx, cancel := context.WithTimeout(ctx, time.Minute)
+	readyTimeout := time.Minute
+	if clustered {
+		// A joining node is ready once the meta leader has added it and
+		// given it shards, which needs the others up: wait as long as it
+		// takes (or until stopped).
+		readyTimeout = 24 * time.Hour
+	}
+	readyCtx, cancel := context.WithTimeout(ctx, readyTimeout)
 	err = n.WaitReady(readyCtx)
 	cancel()
 	if err != nil {

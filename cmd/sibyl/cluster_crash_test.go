@@ -1,0 +1,227 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The cluster kill -9 test: three `sibyl serve` processes form a cluster;
+// a writer streams orders (each acknowledged one is recorded) through all
+// three nodes while one node at a time is killed with SIGKILL at a random
+// moment and restarted, several times. Afterwards every acknowledged order
+// must be readable from every node, and no order id appears twice.
+
+type clusterProc struct {
+	t                         *testing.T
+	bin, dir, id              string
+	http, raft, gossip, first string
+	cmd                       *exec.Cmd
+	done                      chan struct{}
+	logPath                   string
+}
+
+func (p *clusterProc) start() {
+	p.t.Helper()
+	logf, err := os.OpenFile(p.logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.cmd = exec.Command(p.bin, "serve", "--data-dir", p.dir, "--node-id", p.id, "--http-addr", p.http,
+		"--raft-addr", p.raft, "--gossip-addr", p.gossip, "--join", p.first, "--shards", "8",
+		"--stabilize-time", "500ms", "--grace-period", "10m", "--log-level", "warn")
+	p.cmd.Env = append(os.Environ(), "SIBYL_ADMIN_TOKEN="+crashAdminToken)
+	p.cmd.Stdout, p.cmd.Stderr = logf, logf
+	if err := p.cmd.Start(); err != nil {
+		p.t.Fatal(err)
+	}
+	p.done = make(chan struct{})
+	go func() { p.cmd.Wait(); logf.Close(); close(p.done) }()
+}
+
+func (p *clusterProc) kill() {
+	if p.cmd != nil && p.cmd.Process != nil {
+		p.cmd.Process.Signal(syscall.SIGKILL)
+		<-p.done
+	}
+}
+
+func (p *clusterProc) ready() error {
+	resp, err := http.Get("http://" + p.http + "/ready")
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		return fmt.Errorf("node %s: /ready %d", p.id, resp.StatusCode)
+	}
+	return nil
+}
+
+func waitFor(t *testing.T, total time.Duration, fn func() error) {
+	t.Helper()
+	deadline := time.Now().Add(total)
+	for {
+		err := fn()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestClusterKill9WhileWriting(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts real processes")
+	}
+	bin := sibylBinary(t)
+	base := t.TempDir()
+	var procs []*clusterProc
+	for i := range 3 {
+		p := &clusterProc{t: t, bin: bin, id: fmt.Sprintf("c%d", i), dir: filepath.Join(base, fmt.Sprintf("c%d", i)),
+			http: freePort(t), raft: freePort(t), gossip: freePort(t), logPath: filepath.Join(base, fmt.Sprintf("c%d.log", i))}
+		procs = append(procs, p)
+	}
+	for _, p := range procs {
+		p.first = procs[0].gossip
+		p.start()
+		t.Cleanup(p.kill)
+	}
+	logs := func() string {
+		var b strings.Builder
+		for _, p := range procs {
+			l, _ := os.ReadFile(p.logPath)
+			fmt.Fprintf(&b, "--- %s\n%s\n", p.id, tail(l, 2000))
+		}
+		return b.String()
+	}
+	// Ready, with all three nodes placed (replication factor 3).
+	waitFor(t, 60*time.Second, func() error {
+		for _, p := range procs {
+			if err := p.ready(); err != nil {
+				return err
+			}
+		}
+		out, status, err := getJSON("http://"+procs[0].http+"/v2/cluster/status", crashAdminToken)
+		if err != nil || status != 200 {
+			return fmt.Errorf("status %d %v", status, err)
+		}
+		for _, s := range out["shards"].([]any) {
+			if reps := s.(map[string]any)["replicas"].([]any); len(reps) != 3 {
+				return fmt.Errorf("shard placed on %v, want 3 nodes", reps)
+			}
+		}
+		return nil
+	})
+	var keys storeKeys
+	waitFor(t, 30*time.Second, func() error {
+		out, status, err := post("http://"+procs[0].http, "/v2/stores", map[string]string{"name": "crash"}, crashAdminToken)
+		if err != nil || status != 200 {
+			return fmt.Errorf("create store: %d %v %v", status, err, out)
+		}
+		keys = storeKeys{out["public_key"].(string), out["private_key"].(string)}
+		return nil
+	})
+
+	// The writer: order i is sent until acknowledged or given up on; every
+	// acknowledged id is recorded.
+	var mu sync.Mutex
+	acked := map[string]bool{}
+	stop := make(chan struct{})
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			id := fmt.Sprintf("o%05d", i)
+			body := map[string]any{"orders": []map[string]any{{"id": id, "time": 1700000000 + i, "customer": "c1",
+				"products": []map[string]any{{"id": "p1", "quantity": 1, "price": 3}}}}}
+			p := procs[i%3]
+			_, status, err := post("http://"+p.http, "/v2/orders"+keys.q(), body, "")
+			if err == nil && status == 200 {
+				mu.Lock()
+				acked[id] = true
+				mu.Unlock()
+			}
+		}
+	}()
+	rng := rand.New(rand.NewPCG(7, uint64(time.Now().UnixNano())))
+	for round := range 3 {
+		time.Sleep(time.Duration(500+rng.IntN(1500)) * time.Millisecond)
+		victim := procs[rng.IntN(3)]
+		victim.kill()
+		t.Logf("round %d: killed %s", round, victim.id)
+		time.Sleep(time.Duration(rng.IntN(1000)) * time.Millisecond)
+		victim.start()
+		waitFor(t, 60*time.Second, victim.ready)
+	}
+	close(stop)
+	<-writerDone
+	mu.Lock()
+	want := make([]string, 0, len(acked))
+	for id := range acked {
+		want = append(want, id)
+	}
+	mu.Unlock()
+	slices.Sort(want)
+	if len(want) < 10 {
+		t.Fatalf("only %d writes acknowledged\n%s", len(want), logs())
+	}
+	t.Logf("%d acknowledged orders", len(want))
+	for _, p := range procs {
+		waitFor(t, 60*time.Second, func() error {
+			out, status, err := getJSON("http://"+p.http+"/v2/orders"+keys.q()+"&limit=10000", "")
+			if err != nil || status != 200 {
+				return fmt.Errorf("read via %s: %d %v", p.id, status, err)
+			}
+			seen := map[string]bool{}
+			for _, o := range out["result"].([]any) {
+				id := fmt.Sprint(o.(map[string]any)["id"])
+				if seen[id] {
+					return fmt.Errorf("order %s appears twice via %s", id, p.id)
+				}
+				seen[id] = true
+			}
+			for _, id := range want {
+				if !seen[id] {
+					return fmt.Errorf("acknowledged order %s missing via %s (%d orders there)", id, p.id, len(seen))
+				}
+			}
+			return nil
+		})
+	}
+}
+
+func getJSON(u, bearer string) (map[string]any, int, error) {
+	req, _ := http.NewRequest("GET", u, nil)
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	resp, err := (&http.Client{Timeout: 20 * time.Second}).Do(req)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return nil, resp.StatusCode, err
+	}
+	return out, resp.StatusCode, nil
+}
