@@ -5,6 +5,9 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"sync"
+
+	"github.com/RoaringBitmap/roaring/v2"
 
 	"github.com/sibylhq/sibyl/ingest"
 	"github.com/sibylhq/sibyl/query/filter"
@@ -19,7 +22,14 @@ type catalogView struct {
 	pos   map[ingest.ID]uint32
 	attrs []map[string]any
 	index *filter.Index
+
+	mu sync.Mutex
+	// filters caches evaluated filters by their text (read-only bitmaps).
+	filters map[string]*roaring.Bitmap
 }
+
+// filterCacheMax bounds the cached filter results per data version.
+const filterCacheMax = 1000
 
 func catalogOf(st *engine.Store) *catalogView {
 	return st.Derived("catalog", func() any {
@@ -103,7 +113,20 @@ func filterParam(r *request, st *engine.Store) (func(ingest.ID) bool, error) {
 		return nil, errBadRequest("filter %q: %v", src, err)
 	}
 	cv := catalogOf(st)
-	match := cv.index.Eval(expr)
+	// Shops send the same few filters over and over: evaluate each once
+	// per data version.
+	cv.mu.Lock()
+	match, ok := cv.filters[src]
+	cv.mu.Unlock()
+	if !ok {
+		match = cv.index.Eval(expr)
+		cv.mu.Lock()
+		if cv.filters == nil || len(cv.filters) >= filterCacheMax {
+			cv.filters = make(map[string]*roaring.Bitmap)
+		}
+		cv.filters[src] = match
+		cv.mu.Unlock()
+	}
 	return func(id ingest.ID) bool {
 		i, ok := cv.pos[id]
 		return ok && match.Contains(i)

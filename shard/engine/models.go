@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -220,7 +221,32 @@ func (s *Store) VisitorComplementary(items []ingest.ID, kinds []compute.EventKin
 		}
 	}
 	s.mu.RUnlock()
-	return s.recommendVector(sm, sm.m.FoldIn(idx, ks), idx)
+	// A page shows several slots for one session state: answer them from
+	// a cache keyed by the session's items and the model generation.
+	var key strings.Builder
+	for j, i := range idx {
+		key.WriteString(strconv.Itoa(int(i)))
+		key.WriteByte(byte('a' + ks[j]))
+	}
+	gen := s.modelGen.Load()
+	c := &s.cache
+	c.mu.Lock()
+	if c.visitorGen == gen {
+		if ids, ok := c.visitor[key.String()]; ok {
+			c.mu.Unlock()
+			return ids
+		}
+	}
+	c.mu.Unlock()
+	ids := s.recommendVector(sm, sm.m.FoldIn(idx, ks), idx)
+	c.mu.Lock()
+	if c.visitorGen != gen || len(c.visitor) >= seededCacheMax {
+		c.visitor = make(map[string][]ingest.ID)
+		c.visitorGen = gen
+	}
+	c.visitor[key.String()] = ids
+	c.mu.Unlock()
+	return ids
 }
 
 func (s *Store) recommendVector(sm *storeModel, v []float32, exclude []int32) []ingest.ID {

@@ -161,6 +161,10 @@ type readCache struct {
 	seededVersion cacheVersion
 	// text holds the product, category and page text indexes.
 	text [3]*textIndex
+	// visitor caches session fold-in answers by session items, per model
+	// generation (sessions are not part of the data version).
+	visitor    map[string][]ingest.ID
+	visitorGen uint64
 	// derived holds values other layers derive from the store (the
 	// query layer's filter index) at derivedVersion.
 	derived        map[string]any
