@@ -103,6 +103,9 @@ type Server struct {
 	routes  map[string]route
 	metrics *apiMetrics
 
+	// events merges concurrent tracking calls into replicated batches.
+	events *eventBatcher
+
 	ln   net.Listener
 	done sync.WaitGroup
 }
@@ -139,6 +142,9 @@ func New(cfg Config, b Backend, log *slog.Logger) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, backend: b, log: log, metrics: newMetrics()}
 	s.routes = s.buildRoutes()
+	s.events = newEventBatcher(func(ctx context.Context, store string, body []byte) (any, error) {
+		return b.Propose(ctx, store, engine.OpEvents, body)
+	}, 200*time.Microsecond, 512)
 	s.srv = &fasthttp.Server{
 		Handler:            s.handle,
 		Name:               "sibyl",
@@ -183,6 +189,7 @@ func (s *Server) Addr() string {
 // Shutdown stops accepting, waits for in-flight requests, and returns.
 func (s *Server) Shutdown(ctx context.Context) error {
 	err := s.srv.ShutdownWithContext(ctx)
+	s.events.wait()
 	s.done.Wait()
 	return err
 }

@@ -75,10 +75,9 @@ func (s *Server) track(kind string) func(*request) error {
 		if e.Visitor == "" && kind != engine.EventSale && kind != engine.EventReturned {
 			return errBadRequest("parameter \"visitor\" is required (an id, or \"auto\" to have one minted)")
 		}
-		body, _ := json.Marshal([]engine.Event{e})
 		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.WriteTimeout)
 		defer cancel()
-		res, perr := s.backend.Propose(ctx, r.store, engine.OpEvents, body)
+		res, perr := s.events.add(ctx, r.store, e)
 		if perr != nil {
 			return s.backendErr(perr)
 		}
