@@ -281,6 +281,7 @@ func TestKill9DuringImport(t *testing.T) {
 	// moment, check, restart, continue where the acknowledgements end.
 	var mu sync.Mutex
 	acked := map[ingest.ID]bool{}
+	ackedViews := map[string]string{} // visitor -> the product it viewed
 	next := 0
 	rng := rand.New(rand.NewPCG(1, uint64(time.Now().UnixNano())))
 	for round := 0; round < 3 && next < len(b); round++ {
@@ -303,6 +304,33 @@ func TestKill9DuringImport(t *testing.T) {
 				}
 			}()
 		}
+		// A tracker logs product views, one visitor per call, until the
+		// kill: an acknowledged event must be in its visitor's history
+		// after the restart.
+		trackDone := make(chan struct{})
+		go func() {
+			defer close(trackDone)
+			for n := 0; ; n++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				visitor := fmt.Sprintf("crash-%d-%d", round, n)
+				product := string(products[n%len(products)].ID)
+				resp, err := http.Get(base + "/v2/log/product?key=" + k.public + "&visitor=" + visitor + "&product=" + url.QueryEscape(product))
+				if err != nil {
+					continue
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode == 200 {
+					mu.Lock()
+					ackedViews[visitor] = product
+					mu.Unlock()
+				}
+			}
+		}()
 		killAfter := time.Duration(50+rng.IntN(400)) * time.Millisecond
 		go func() { time.Sleep(killAfter); x.kill(); close(stop) }()
 	feed:
@@ -316,6 +344,7 @@ func TestKill9DuringImport(t *testing.T) {
 		close(work)
 		wg.Wait()
 		<-stop
+		<-trackDone
 		mu.Lock()
 		n := len(acked)
 		mu.Unlock()
@@ -334,6 +363,17 @@ func TestKill9DuringImport(t *testing.T) {
 				t.Fatalf("round %d: %d of %d acknowledged orders missing after kill -9", round, len(chunk)-len(res), len(chunk))
 			}
 		}
+		mu.Lock()
+		views := len(ackedViews)
+		for visitor, product := range ackedViews {
+			hist := get(t, base, "/v2/recommendations/visitor/history", url.Values{"key": {k.public}, "visitor": {visitor}})["result"].([]any)
+			if len(hist) != 1 || hist[0] != product {
+				mu.Unlock()
+				t.Fatalf("round %d: acknowledged view of %s by %s lost after kill -9 (history %v)", round, product, visitor, hist)
+			}
+		}
+		mu.Unlock()
+		t.Logf("round %d: %d acknowledged tracking events all present", round, views)
 		next = 0 // re-send from the start: upserts make that safe
 	}
 
