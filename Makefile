@@ -4,7 +4,7 @@ BIN     ?= bin/sibyl
 DATA    ?= ./data/demo
 PKGS    := ./...
 
-.PHONY: build test test-race demo bench bench-node bench-full eval lint fmt clean
+.PHONY: build test test-race demo bench bench-node bench-scale bench-full eval lint fmt clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/sibyl
@@ -34,6 +34,11 @@ bench: build
 # most_sold_with beside the do-nothing ceiling (docs/benchmarks.md).
 bench-node: build
 	bash bench/single-node.sh bin/sibyl bench/results/single-node
+
+# Engine and model at scale on a generated store (bench/storegen):
+# SIBYL_SCALE=full for 1M customers, 100k products, 20M order lines.
+bench-scale:
+	$(GO) test ./bench/scale -run XXX -bench . -benchtime 1x -timeout 60m
 
 bench-full: build
 	$(BIN) bench full --out bench/results
