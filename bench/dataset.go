@@ -1,16 +1,13 @@
 package bench
 
 import (
-	"compress/gzip"
-	"encoding/csv"
 	"errors"
 	"fmt"
-	"io"
+	"github.com/sibylhq/sibyl/ingest"
 	"math"
 	"math/rand/v2"
 	"os"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -46,91 +43,56 @@ type OrderLine struct {
 var ErrNoData = errors.New("dataset not found")
 
 // LoadOnlineRetail reads the UCI Online Retail CSV (gzip), the one in
-// ../shared/data/online-retail/online_retail.csv.gz. Cancellations
-// (InvoiceNo "C...") and non-positive quantities are skipped. Data: Chen,
-// Sain and Guo (2012), "Data mining for the online retail industry",
+// ../shared/data/online-retail/online_retail.csv.gz, through the same
+// reader `sibyl import` uses (ingest.ReadOnlineRetail), so the ids the
+// load generator asks for are the ids the store holds. Data: Chen, Sain
+// and Guo (2012), "Data mining for the online retail industry",
 // J. Database Marketing & Customer Strategy Management 19(3):197-208,
 // CC BY 4.0.
 func LoadOnlineRetail(path string) (*Dataset, error) {
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("cannot open %s: %w", path, ErrNoData)
 	}
-	if err != nil {
-		return nil, fmt.Errorf("cannot open %s: %w", path, err)
-	}
-	defer f.Close()
-	gz, err := gzip.NewReader(f)
-	if err != nil {
-		return nil, fmt.Errorf("cannot read %s: %w", path, err)
-	}
-	r := csv.NewReader(gz)
-	r.ReuseRecord = true
-	header, err := r.Read()
-	if err != nil {
-		return nil, fmt.Errorf("cannot read the header of %s: %w", path, err)
-	}
-	want := []string{"InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice", "CustomerID", "Country"}
-	if strings.Join(header, ",") != strings.Join(want, ",") {
-		return nil, fmt.Errorf("cannot read %s: header %v, want %v", path, header, want)
-	}
 	d := &Dataset{Name: "online-retail"}
-	productIdx := map[string]int{}
-	customerSeen := map[string]bool{}
-	var cur *Order
-	for line := 2; ; line++ {
-		rec, err := r.Read()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("cannot read %s line %d: %w", path, line, err)
-		}
-		invoice, code := rec[0], strings.TrimSpace(rec[1])
-		if strings.HasPrefix(invoice, "C") || code == "" {
-			continue
-		}
-		qty, err := strconv.ParseFloat(rec[3], 64)
-		if err != nil {
-			return nil, fmt.Errorf("%s line %d: quantity %q: %w", path, line, rec[3], err)
-		}
-		if qty <= 0 {
-			continue
-		}
-		price, err := strconv.ParseFloat(rec[5], 64)
-		if err != nil {
-			return nil, fmt.Errorf("%s line %d: price %q: %w", path, line, rec[5], err)
-		}
-		if cur == nil || cur.ID != invoice {
-			t, err := time.Parse(time.DateTime, rec[4])
-			if err != nil {
-				return nil, fmt.Errorf("%s line %d: date %q: %w", path, line, rec[4], err)
-			}
-			customer := ""
-			if rec[6] != "" {
-				customer = strings.TrimSuffix(rec[6], ".0")
-				if !customerSeen[customer] {
-					customerSeen[customer] = true
-					d.Customers = append(d.Customers, customer)
-				}
-			}
-			d.Orders = append(d.Orders, Order{ID: invoice, Time: t.Unix(), Customer: customer})
-			cur = &d.Orders[len(d.Orders)-1]
-		}
-		i, ok := productIdx[code]
-		if !ok {
-			i = len(d.Products)
-			productIdx[code] = i
-			d.Products = append(d.Products, code)
-			d.Sales = append(d.Sales, 0)
-		}
-		d.Sales[i]++
-		cur.Products = append(cur.Products, OrderLine{ID: code, Quantity: qty, Price: price})
+	sink := &datasetSink{d: d, productIdx: map[string]int{}}
+	if _, err := ingest.ReadOnlineRetailFile(path, sink); err != nil {
+		return nil, fmt.Errorf("cannot read %s: %w", path, err)
 	}
 	if len(d.Orders) == 0 {
 		return nil, fmt.Errorf("cannot use %s: no orders", path)
 	}
 	return d, nil
+}
+
+type datasetSink struct {
+	d          *Dataset
+	productIdx map[string]int
+}
+
+func (s *datasetSink) Product(p *ingest.Product) error {
+	if _, ok := s.productIdx[string(p.ID)]; !ok {
+		s.productIdx[string(p.ID)] = len(s.d.Products)
+		s.d.Products = append(s.d.Products, string(p.ID))
+		s.d.Sales = append(s.d.Sales, 0)
+	}
+	return nil
+}
+
+func (s *datasetSink) Customer(c *ingest.Customer) error {
+	s.d.Customers = append(s.d.Customers, string(c.ID))
+	return nil
+}
+
+func (s *datasetSink) Order(o *ingest.Order) error {
+	out := Order{ID: string(o.ID), Time: o.Time, Customer: string(o.Customer)}
+	for _, l := range o.Products {
+		if i, ok := s.productIdx[string(l.ID)]; ok {
+			s.d.Sales[i]++
+		}
+		out.Products = append(out.Products, OrderLine{ID: string(l.ID), Quantity: l.Quantity, Price: l.Price})
+	}
+	s.d.Orders = append(s.d.Orders, out)
+	return nil
 }
 
 // SyntheticDataset makes a small store with power-law product popularity
