@@ -255,26 +255,11 @@ func firstNonEmpty(a, b string) string {
 // a category), then the fallback chain when the answer is short.
 func (s *Server) recs(l logic) func(*request) error {
 	return func(r *request) error {
-		limit, err := r.p.intParam("limit", s.cfg.DefaultLimit, 0, s.cfg.MaxLimit)
+		rp, err := s.parseRecParams(r)
 		if err != nil {
 			return err
 		}
-		offset, err := r.p.intParam("offset", 0, 0, s.cfg.MaxLimit)
-		if err != nil {
-			return err
-		}
-		excludeRaw, err := r.p.list("exclude")
-		if err != nil {
-			return err
-		}
-		attrs, err := r.p.list("attributes")
-		if err != nil {
-			return err
-		}
-		debug, err := r.p.boolParam("debug", false)
-		if err != nil {
-			return err
-		}
+		limit, offset, excludeRaw, attrs, debug := rp.limit, rp.offset, rp.exclude, rp.attributes, rp.debug
 		st, serr := s.backend.StoreData(r.store)
 		if serr != nil {
 			return s.backendErr(serr)
@@ -296,25 +281,7 @@ func (s *Server) recs(l logic) func(*request) error {
 		if err != nil {
 			return err
 		}
-		facetNames, err := r.p.list("facets")
-		if err != nil {
-			return err
-		}
-		labels, err := r.p.list("labels")
-		if err != nil {
-			return err
-		}
-		orderBy, err := r.p.str("orderby")
-		if err != nil {
-			return err
-		}
-		order, err := r.p.str("order")
-		if err != nil {
-			return err
-		}
-		if order != "" && order != "asc" && order != "desc" {
-			return errBadRequest("parameter \"order\" must be asc or desc, got %q", order)
-		}
+		facetNames, labels, orderBy, order := rp.facets, rp.labels, rp.orderBy, rp.order
 		ranked, err := l.run(r, st)
 		if err != nil {
 			return err
@@ -379,6 +346,47 @@ func (s *Server) recs(l logic) func(*request) error {
 
 // candidateCap bounds the products facets are counted over.
 const candidateCap = 5000
+
+// recParams are the parameters every recommendation logic takes.
+type recParams struct {
+	limit, offset       int
+	exclude, attributes []string
+	facets, labels      []string
+	orderBy, order      string
+	debug               bool
+}
+
+func (s *Server) parseRecParams(r *request) (recParams, error) {
+	var rp recParams
+	var err error
+	if rp.limit, err = r.p.intParam("limit", s.cfg.DefaultLimit, 0, s.cfg.MaxLimit); err != nil {
+		return rp, err
+	}
+	if rp.offset, err = r.p.intParam("offset", 0, 0, s.cfg.MaxLimit); err != nil {
+		return rp, err
+	}
+	for _, l := range []struct {
+		name string
+		dst  *[]string
+	}{{"exclude", &rp.exclude}, {"attributes", &rp.attributes}, {"facets", &rp.facets}, {"labels", &rp.labels}} {
+		if *l.dst, err = r.p.list(l.name); err != nil {
+			return rp, err
+		}
+	}
+	if rp.debug, err = r.p.boolParam("debug", false); err != nil {
+		return rp, err
+	}
+	if rp.orderBy, err = r.p.str("orderby"); err != nil {
+		return rp, err
+	}
+	if rp.order, err = r.p.str("order"); err != nil {
+		return rp, err
+	}
+	if rp.order != "" && rp.order != "asc" && rp.order != "desc" {
+		return rp, errBadRequest("parameter \"order\" must be asc or desc, got %q", rp.order)
+	}
+	return rp, nil
+}
 
 // debugInfo explains an answer (the `debug` parameter): which logic and
 // model produced how many results, and which fallback filled the rest.
