@@ -425,7 +425,20 @@ func (g *Group) wait(ctx context.Context, f raft.Future) error {
 func (g *Group) Shutdown() error {
 	g.closeOnce.Do(func() {
 		g.prop.close()
-		g.closeErr = g.raft.Shutdown().Error()
+		done := make(chan error, 1)
+		go func() { done <- g.raft.Shutdown().Error() }() // ends when raft has stopped
+		select {
+		case g.closeErr = <-done:
+		case <-time.After(2*g.cfg.Timers.ElectionTimeout + time.Second):
+			// hashicorp/raft v1.8 can win an election in the instant
+			// Shutdown runs: runCandidate sets Leader over Shutdown and the
+			// leader loop, which only checks the state, then never ends.
+			// Cut its transport: its lease lapses, it steps down and stops.
+			g.logger.Warn("raft did not stop in time; closing its transport so that it steps down")
+			g.trans.CloseStreams()
+			g.trans.Close()
+			g.closeErr = <-done
+		}
 		g.prop.wait()
 		g.trans.CloseStreams()
 		if err := g.trans.Close(); err != nil && g.closeErr == nil {

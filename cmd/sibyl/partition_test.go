@@ -105,7 +105,10 @@ func TestComposePartition(t *testing.T) {
 		exec.Command("docker", "network", "disconnect", part, c3).Run()
 		docker(t, "network", "connect", "--ip", "10.89.7.13", network, c3)
 	}
-	t.Cleanup(heal)
+	t.Cleanup(func() {
+		heal()
+		exec.Command("docker", "network", "rm", part).Run()
+	})
 	docker(t, "network", "connect", part, c3)
 	ip := docker(t, "inspect", "-f", "{{(index .NetworkSettings.Networks \""+part+"\").IPAddress}}", c3)
 	minority := "http://" + ip + ":8080"
