@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -434,33 +433,14 @@ func (c *clusterNode) readyErr() error {
 	return nil
 }
 
-// shutdown hands leadership of the groups this node leads to other
-// voters, so that writes resume at once instead of after an election,
-// then stops gossip without a leave announcement: a stopped node is
+// shutdown stops gossip without a leave announcement: a stopped node is
 // treated as failed (its replicas stay for the grace period), because a
 // stop is usually a restart. `sibyl cluster leave` is the way to remove a
-// node for good.
+// node for good. Leadership is not handed over first: with hashicorp/raft
+// v1.8 a transfer still in flight when Shutdown runs could keep the
+// group's raft from ever stopping (seen under load in node/testcluster);
+// the other voters elect a new leader within an election timeout.
 func (c *clusterNode) shutdown(ctx context.Context) error {
-	var wg sync.WaitGroup
-	for _, g := range c.n.shards.Groups() {
-		if !g.IsLeader() {
-			continue
-		}
-		voters, _, err := g.Configuration()
-		if err != nil || len(voters) < 2 {
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			tctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-			defer cancel()
-			if err := g.TransferLeadership(tctx, nil); err != nil {
-				c.log.Debug("leadership transfer on shutdown failed", "group", g.ID(), "err", err)
-			}
-		}()
-	}
-	wg.Wait()
 	err := c.members.Shutdown()
 	c.rpc.close()
 	return err
@@ -517,13 +497,4 @@ func (m metaOf) CommitTable(ctx context.Context, t placement.Table) error {
 		return e
 	}
 	return nil
-}
-
-// nodeList is for log lines.
-func nodeList(ps []shard.Peer) string {
-	ids := make([]string, len(ps))
-	for i, p := range ps {
-		ids[i] = p.ID
-	}
-	return strings.Join(ids, ",")
 }

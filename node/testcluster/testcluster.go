@@ -147,8 +147,18 @@ func (c *Cluster) Stop(i int) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := m.Node.Shutdown(ctx); err != nil {
-		c.t.Logf("shutdown of node %d: %v", i, err)
+	done := make(chan error, 1)
+	n := m.Node
+	go func() { done <- n.Shutdown(ctx) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			c.t.Logf("shutdown of node %d: %v", i, err)
+		}
+	case <-time.After(90 * time.Second):
+		// Report instead of hanging the whole package; the node's
+		// goroutines are leaked.
+		c.t.Errorf("shutdown of node %d did not finish in 90s", i)
 	}
 	m.Node = nil
 }
