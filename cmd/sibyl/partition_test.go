@@ -33,12 +33,15 @@ func TestComposePartition(t *testing.T) {
 	if token == "" {
 		token = "change-me-admin-token"
 	}
-	out, err := exec.Command("docker-compose", "ps", "-q", "sibyl-3").Output()
-	if err != nil || len(strings.TrimSpace(string(out))) == 0 {
-		t.Fatalf("cannot find the sibyl-3 container (is the cluster up?): %v", err)
+	// The container is looked up right before it is partitioned.
+	container := func() string {
+		out, err := exec.Command("docker-compose", "ps", "-q", "sibyl-3").Output()
+		if err != nil || len(strings.TrimSpace(string(out))) == 0 {
+			t.Fatalf("cannot find the sibyl-3 container (is the cluster up?): %v", err)
+		}
+		return strings.TrimSpace(string(out))
 	}
-	c3 := strings.TrimSpace(string(out))
-	network := docker(t, "inspect", "-f", "{{range $k, $v := .NetworkSettings.Networks}}{{$k}}{{end}}", c3)
+	container()
 	nodes := []string{"http://127.0.0.1:8081", "http://127.0.0.1:8082", "http://127.0.0.1:8083"}
 
 	waitFor(t, 3*time.Minute, func() error {
@@ -93,6 +96,8 @@ func TestComposePartition(t *testing.T) {
 	}
 
 	// Partition: node 3 alone on a network of its own.
+	c3 := container()
+	network := docker(t, "inspect", "-f", "{{range $k, $v := .NetworkSettings.Networks}}{{$k}}{{end}}", c3)
 	part := "sibyl-partition-test"
 	exec.Command("docker", "network", "create", part).Run() // exists already: fine
 	docker(t, "network", "disconnect", network, c3)
