@@ -292,51 +292,10 @@ func (s *Store) finishLoad() {
 	}
 }
 
-func (s *Store) has(kind ingest.Kind, id ingest.ID) bool {
-	switch kind {
-	case ingest.KindProducts:
-		_, ok := s.products[id]
-		return ok
-	case ingest.KindCategories:
-		_, ok := s.categories[id]
-		return ok
-	case ingest.KindCustomers:
-		_, ok := s.customers[id]
-		return ok
-	case ingest.KindOrders:
-		_, ok := s.orders[id]
-		return ok
-	case ingest.KindPages:
-		_, ok := s.pages[id]
-		return ok
-	}
-	return false
-}
+func (s *Store) has(kind ingest.Kind, id ingest.ID) bool { return s.record(kind, id) != nil }
 
 func (s *Store) recordJSON(kind ingest.Kind, id ingest.ID) ([]byte, bool) {
-	var v any
-	switch kind {
-	case ingest.KindProducts:
-		if r, ok := s.products[id]; ok {
-			v = r
-		}
-	case ingest.KindCategories:
-		if r, ok := s.categories[id]; ok {
-			v = r
-		}
-	case ingest.KindCustomers:
-		if r, ok := s.customers[id]; ok {
-			v = r
-		}
-	case ingest.KindOrders:
-		if r, ok := s.orders[id]; ok {
-			v = r
-		}
-	case ingest.KindPages:
-		if r, ok := s.pages[id]; ok {
-			v = r
-		}
-	}
+	v := s.record(kind, id)
 	if v == nil {
 		return nil, false
 	}
