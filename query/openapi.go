@@ -107,6 +107,13 @@ var apiDocs = map[string]opDoc{
 	"/v2/log/returned":    {summary: "returned products of a sale (private key)", params: []paramDoc{{"sale", "string", "order id"}, pProducts}},
 }
 
+// clusterDocs describe the /v2/cluster/<op> operations a clustered node
+// serves (query/forward.go's handleCluster, outside the route table).
+var clusterDocs = map[string]opDoc{
+	"/v2/cluster/status": {summary: "nodes, health, shards, leaders, placement version and moves (admin token)"},
+	"/v2/cluster/leave":  {summary: "drain this node: its replicas move away, then it leaves (admin token)"},
+}
+
 // openAPI builds the OpenAPI 3.1 document for the server's routes.
 func (s *Server) openAPI() ([]byte, error) {
 	paths := map[string]any{}
@@ -137,6 +144,11 @@ func (s *Server) openAPI() ([]byte, error) {
 			item["post"] = op // every endpoint takes a JSON body of the same names
 		}
 		paths[name] = item
+	}
+	for name, doc := range clusterDocs {
+		op := map[string]any{"summary": doc.summary, "security": security(accessAdmin),
+			"responses": map[string]any{"200": map[string]any{"description": "ok"}}}
+		paths[name] = map[string]any{"get": op, "post": op}
 	}
 	return json.MarshalIndent(map[string]any{
 		"openapi": "3.1.0",

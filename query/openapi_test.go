@@ -35,8 +35,8 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	if err := json.Unmarshal(b, &doc); err != nil {
 		t.Fatal(err)
 	}
-	if doc.OpenAPI != "3.1.0" || len(doc.Paths) != len(s.routes) {
-		t.Fatalf("openapi %q with %d paths for %d routes", doc.OpenAPI, len(doc.Paths), len(s.routes))
+	if doc.OpenAPI != "3.1.0" || len(doc.Paths) != len(s.routes)+len(clusterDocs) {
+		t.Fatalf("openapi %q with %d paths for %d routes and %d cluster operations", doc.OpenAPI, len(doc.Paths), len(s.routes), len(clusterDocs))
 	}
 	comp := doc.Paths["/v2/recommendations/complementary"]["get"].(map[string]any)
 	var names []string
