@@ -4,7 +4,7 @@ BIN     ?= bin/sibyl
 DATA    ?= ./data/demo
 PKGS    := ./...
 
-.PHONY: build test test-race demo bench bench-node bench-scale bench-full eval lint fmt clean
+.PHONY: build test test-race demo bench bench-node bench-scale bench-cluster bench-full eval lint fmt clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/sibyl
@@ -39,6 +39,11 @@ bench-node: build
 # SIBYL_SCALE=full for 1M customers, 100k products, 20M order lines.
 bench-scale:
 	$(GO) test ./bench/scale -run XXX -bench . -benchtime 1x -timeout 60m
+
+# Throughput against node count: a local 3-node cluster, popular on 1..3
+# of its nodes (bench/results/cluster, with the plot).
+bench-cluster: build
+	bash bench/cluster.sh bin/sibyl bench/results/cluster
 
 bench-full: build
 	$(BIN) bench full --out bench/results

@@ -40,6 +40,7 @@ type benchOptions struct {
 	ceiling     bool
 	data        string
 	demo        string
+	nodesSweep  bool
 	tenants     int
 	adminToken  string
 }
@@ -126,6 +127,7 @@ and a latency sweep; without --url they start a local node with the demo data fi
 	f.StringVar(&o.data, "data", "demo/online-retail.csv.gz", "Online Retail CSV to draw product and customer ids from (a synthetic store if absent)")
 	f.StringVar(&o.demo, "demo", "demo/online-retail.csv.gz", "data the local node of quick/full imports when no --url is given")
 	f.IntVar(&o.tenants, "tenants", 0, "also create this many generated stores and query across all of them (full: 1000)")
+	f.BoolVar(&o.nodesSweep, "nodes-sweep", false, "also measure the first read scenario on the first 1, 2, ... of the --url nodes (throughput against node count)")
 	f.StringVar(&o.adminToken, "admin-token", "", "cluster admin token for --tenants (default: $SIBYL_ADMIN_TOKEN; the local node's own)")
 	withEnvHelp(cmd)
 	root.AddCommand(cmd)
@@ -209,10 +211,37 @@ func runBench(ctx context.Context, o benchOptions, profile, command string) erro
 			return writeErr(err)
 		}
 	}
+	if o.nodesSweep {
+		if err := benchNodes(ctx, &rep, base, reads); err != nil {
+			return writeErr(err)
+		}
+	}
 	if err := bench.WriteReport(o.out, rep); err != nil {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "bench: report in %s\n", filepath.Join(o.out, bench.ReportMarkdown))
+	return nil
+}
+
+// benchNodes measures the first read scenario against the first k of the
+// --url nodes for k = 1..len(urls): throughput against node count, the
+// cluster plot of the report.
+func benchNodes(ctx context.Context, rep *bench.Report, base bench.Config, reads []bench.Target) error {
+	if len(reads) == 0 {
+		return fmt.Errorf("--nodes-sweep needs a read scenario or endpoint")
+	}
+	for k := 1; k <= len(base.URLs); k++ {
+		cfg := base
+		cfg.URLs = base.URLs[:k]
+		cfg.Target = reads[0]
+		cfg.Name = fmt.Sprintf("%s on %d node(s)", reads[0].Name(), k)
+		fmt.Fprintf(os.Stderr, "bench: %s...\n", cfg.Name)
+		res, err := bench.Run(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		rep.Cluster = append(rep.Cluster, bench.ClusterPoint{Nodes: k, Result: res})
+	}
 	return nil
 }
 
