@@ -37,6 +37,9 @@ func (n *Node) retrainDue(ctx context.Context) {
 		n.mu.Lock()
 		e := n.engines[g]
 		n.mu.Unlock()
+		if e == nil {
+			continue // the group was closed (moved away) since the list was taken
+		}
 		ids := e.StoreIDs()
 		sort.Strings(ids)
 		for _, id := range ids {
