@@ -23,21 +23,35 @@ import (
 // co-occurrence (their cost is quadratic in their item count).
 const complementMaxCustomerItems = 300
 
-func buildComplementLists(snap *Snapshot, cfg ModelConfig, ref int64, workers int) [][]Scored {
+// complementLists are BuildModel's per-item complement lists.
+type complementLists struct {
+	// built[i]: the blend of the recent and customer signals for item i's
+	// ComplementCandidates best partners, sorted by index (Complementary's
+	// ranked path adds them to the live counts).
+	built [][]Scored
+	// top[i]: item i's complements chosen by coverage, best first
+	// (ComplementCoverage > 0 and a factor model), else nil.
+	top [][]Scored
+}
+
+func buildComplementLists(snap *Snapshot, cfg ModelConfig, ref int64, workers int, f *Factors, cosNb [][]Scored) complementLists {
 	n, keep := snap.NumItems, cfg.ComplementCandidates
-	if n == 0 || keep == 0 || (cfg.ComplementRecentWeight == 0 && cfg.ComplementCustomerWeight == 0) {
-		return nil
+	coverage := cfg.ComplementCoverage > 0 && f != nil && f.NumItems >= n
+	if n == 0 || keep == 0 || (cfg.ComplementRecentWeight == 0 && cfg.ComplementCustomerWeight == 0 && !coverage) {
+		return complementLists{}
 	}
-	// Item -> orders (recent signal) and item -> customers (customer signal).
+	// Item -> orders (recent signal, coverage) and item -> customers
+	// (customer signal).
 	type basket struct {
-		items []int32
+		items []int32 // sorted: coverage looks picks up in them
 		w     float32
 	}
 	var baskets, customers []basket
-	if cfg.ComplementRecentWeight > 0 {
+	if cfg.ComplementRecentWeight > 0 || coverage {
 		for _, o := range snap.Orders {
 			items := distinctItems(o.Items, cfg.CoPurchase.MaxBasket, n)
 			if len(items) > 1 {
+				slices.Sort(items)
 				baskets = append(baskets, basket{items, RecencyWeight(ref-o.Time, cfg.ComplementRecentHalfLife)})
 			}
 		}
@@ -73,67 +87,126 @@ func buildComplementLists(snap *Snapshot, cfg ModelConfig, ref int64, workers in
 		return idx
 	}
 	orderIdx, custIdx := index(baskets), index(customers)
-	out := make([][]Scored, n)
+	// Recent popularity (orders holding the item, each weighted by
+	// recency), normalised by the best seller, and its best items, which
+	// are candidates for every item.
+	var popNow []float32
+	var popTop []int32
+	if coverage && cfg.ComplementPopularityWeight > 0 {
+		popNow = make([]float32, n)
+		for _, o := range snap.Orders {
+			w := RecencyWeight(ref-o.Time, cfg.ComplementPopularityHalfLife)
+			for _, it := range distinctItems(o.Items, len(o.Items), n) {
+				popNow[it] += w
+			}
+		}
+		if best := slices.Max(popNow); best > 0 {
+			for j := range popNow {
+				popNow[j] /= best
+			}
+		}
+		for _, s := range TopK(slices.Clone(popNow), keep, nil, nil) {
+			popTop = append(popTop, s.Index)
+		}
+	}
+	out := complementLists{built: make([][]Scored, n)}
+	if coverage {
+		out.top = make([][]Scored, n)
+	}
 	type scratch struct {
-		acc, sum []float32
-		touched  []int32
-		col      TopKCollector
+		recent, customer   []float32 // the item's signals over the catalog
+		touchedR, touchedC []int32
+		col                TopKCollector
+		cov                coverageScratch
 	}
 	scr := make([]scratch, workers)
 	for w := range scr {
-		scr[w].acc = make([]float32, n)
-		scr[w].sum = make([]float32, n)
+		scr[w].recent = make([]float32, n)
+		scr[w].customer = make([]float32, n)
+		if coverage {
+			scr[w].cov = newCoverageScratch(n)
+		}
+	}
+	// accumulate adds item i's baskets of bs into acc and returns the
+	// items touched and the best value.
+	accumulate := func(i int32, idx [][]int32, bs []basket, acc []float32, touched []int32) ([]int32, float32) {
+		touched = touched[:0]
+		for _, b := range idx[i] {
+			bk := bs[b]
+			if bk.w <= 0 {
+				continue
+			}
+			for _, j := range bk.items {
+				if j == i {
+					continue
+				}
+				if acc[j] == 0 {
+					touched = append(touched, j)
+				}
+				acc[j] += bk.w
+			}
+		}
+		var best float32
+		for _, j := range touched {
+			best = max(best, acc[j])
+		}
+		return touched, best
 	}
 	parallelRows(n, workers, func(w, lo, hi int) {
 		s := &scr[w]
 		for i := int32(lo); i < int32(hi); i++ {
-			var all []int32
-			for _, src := range []struct {
-				idx    [][]int32
-				bs     []basket
-				weight float32
-			}{{orderIdx, baskets, cfg.ComplementRecentWeight}, {custIdx, customers, cfg.ComplementCustomerWeight}} {
-				if src.weight == 0 {
-					continue
-				}
-				s.touched = s.touched[:0]
-				for _, b := range src.idx[i] {
-					bk := src.bs[b]
-					if bk.w <= 0 {
-						continue
-					}
-					for _, j := range bk.items {
-						if j == i {
-							continue
-						}
-						if s.acc[j] == 0 {
-							s.touched = append(s.touched, j)
-						}
-						s.acc[j] += bk.w
-					}
-				}
-				var best float32
-				for _, j := range s.touched {
-					best = max(best, s.acc[j])
-				}
-				for _, j := range s.touched {
-					if s.acc[j] > 0 {
-						if s.sum[j] == 0 {
-							all = append(all, j)
-						}
-						s.sum[j] += src.weight * s.acc[j] / best
-					}
-					s.acc[j] = 0
-				}
+			var bestR, bestC float32
+			s.touchedR, s.touchedC = s.touchedR[:0], s.touchedC[:0]
+			if len(baskets) > 0 {
+				s.touchedR, bestR = accumulate(i, orderIdx, baskets, s.recent, s.touchedR)
 			}
+			if cfg.ComplementCustomerWeight > 0 {
+				s.touchedC, bestC = accumulate(i, custIdx, customers, s.customer, s.touchedC)
+			}
+			// The ranked path's blend, kept for the item's best partners.
 			s.col.Reset(keep)
-			for _, j := range all {
-				s.col.Offer(j, s.sum[j])
-				s.sum[j] = 0
+			blend := func(j int32) float32 {
+				var v float32
+				if bestR > 0 {
+					v += cfg.ComplementRecentWeight * s.recent[j] / bestR
+				}
+				if bestC > 0 {
+					v += cfg.ComplementCustomerWeight * s.customer[j] / bestC
+				}
+				return v
 			}
-			list := s.col.AppendSorted(nil)
+			for _, j := range s.touchedR {
+				s.col.Offer(j, blend(j))
+			}
+			for _, j := range s.touchedC {
+				if s.recent[j] == 0 {
+					s.col.Offer(j, blend(j))
+				}
+			}
+			list := slices.DeleteFunc(s.col.AppendSorted(nil), func(x Scored) bool { return x.Score <= 0 })
 			slices.SortFunc(list, func(a, b Scored) int { return int(a.Index - b.Index) })
-			out[i] = list
+			out.built[i] = list
+			if coverage {
+				var nb []Scored
+				if int(i) < len(cosNb) {
+					nb = cosNb[i]
+				}
+				in := coverageInput{
+					item: i, keep: keep, p: cfg.ComplementCoverage,
+					orders: orderIdx[i], basketItems: func(b int32) []int32 { return baskets[b].items }, basketWeight: func(b int32) float32 { return baskets[b].w },
+					gain: s.recent, gainNorm: bestR, customer: s.customer, customerNorm: bestC,
+					customerWeight: cfg.ComplementCustomerWeight, factorWeight: cfg.ComplementFactorWeight,
+					popularity: popNow, popularityWeight: cfg.ComplementPopularityWeight,
+					f: f, cosNb: nb, candidates: [][]int32{s.touchedR, s.touchedC, popTop},
+				}
+				out.top[i] = s.cov.rank(&in)
+			}
+			for _, j := range s.touchedR {
+				s.recent[j] = 0
+			}
+			for _, j := range s.touchedC {
+				s.customer[j] = 0
+			}
 		}
 	})
 	return out

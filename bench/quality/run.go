@@ -249,8 +249,14 @@ func basketModels(ctx context.Context, d *Retail, s *RetailSplit, o Options) ([]
 	}
 	build := time.Since(start)
 	prev := mc
-	prev.ComplementFactorWeight, prev.ComplementRecentWeight, prev.ComplementCustomerWeight = 0.2, 0, 0
+	prev.ComplementFactorWeight, prev.ComplementRecentWeight, prev.ComplementCustomerWeight, prev.ComplementCoverage = 0.2, 0, 0, 0
 	prevModel, prevSt, err := BuildRetailModel(ctx, d, s.Train, prev, o.Seed)
+	if err != nil {
+		return nil, err
+	}
+	ranked := mc
+	ranked.ComplementCoverage, ranked.ComplementCustomerWeight = 0, 1
+	rankedModel, rankedSt, err := BuildRetailModel(ctx, d, s.Train, ranked, o.Seed)
 	if err != nil {
 		return nil, err
 	}
@@ -278,9 +284,13 @@ func basketModels(ctx context.Context, d *Retail, s *RetailSplit, o Options) ([]
 			rec: func(q int32, dst []compute.Scored) []compute.Scored {
 				return prevModel.Complementary(prevSt, q, 10, nil, scratch, dst)
 			}},
+		{name: "Model.Complementary, ranked blend (defaults before coverage)", note: "counts + recent counts (60d half-life) + customer co-occurrence + 0.1 x factor cosine",
+			rec: func(q int32, dst []compute.Scored) []compute.Scored {
+				return rankedModel.Complementary(rankedSt, q, 10, nil, scratch, dst)
+			}},
 		{name: "Model.Complementary (production defaults)",
-			note: fmt.Sprintf("counts + %g x recent counts (half-life %dd) + %g x customer co-occurrence + %g x factor cosine; build %.1fs",
-				mc.ComplementRecentWeight, mc.ComplementRecentHalfLife/86400, mc.ComplementCustomerWeight, mc.ComplementFactorWeight, build.Seconds()),
+			note: fmt.Sprintf("coverage %g of past baskets (recency half-life %dd) + %g x customer co-occurrence + %g x factor cosine; build %.1fs",
+				mc.ComplementCoverage, mc.ComplementRecentHalfLife/86400, mc.ComplementCustomerWeight, mc.ComplementFactorWeight, build.Seconds()),
 			rec: func(q int32, dst []compute.Scored) []compute.Scored {
 				return model.Complementary(st, q, 10, nil, scratch, dst)
 			}},

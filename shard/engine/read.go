@@ -322,13 +322,12 @@ func (s *Store) MostSoldWith(products []ingest.ID) []ingest.ID {
 	})
 }
 
-// Complementary ranks what is bought with the given products by the
-// normalised co-purchase score (compute.CoPurchase.Complementary), summed
-// over the seeds.
-//
-// With a trained model the co-purchase score is blended with the items'
-// factor-space cosine (compute.Model.Complementary), which fills in for
-// products with few orders.
+// Complementary ranks what is bought with the given products, summed
+// over the seeds. Without a model it is the normalised co-purchase score
+// (compute.CoPurchase.Complementary); with one, each seed's list is the
+// model's (compute.Model.Complementary): complements chosen at training
+// time to cover the seed's past baskets, then the live co-purchase blend
+// with factor cosine, which fills in for products with few orders.
 func (s *Store) Complementary(products []ingest.ID) []ingest.ID {
 	sm := s.model.Load()
 	return s.seeded("complementary", products, func(sales *salesStats, i int32, dst []compute.Scored) []compute.Scored {

@@ -1,0 +1,225 @@
+package compute
+
+import "slices"
+
+// Coverage ranking of complements.
+//
+// The basket question is "will any of these k suggestions be in the
+// shopper's basket?". Ranking partners by co-purchase count answers a
+// different one (how likely is each alone), and its top k are often
+// redundant: the same few past baskets put them all there. BuildModel
+// instead picks an item's complements greedily so that they cover the
+// item's past baskets, as in maximum coverage (Nemhauser, Wolsey and
+// Fisher 1978: greedy is within 1 - 1/e of the optimum for a monotone
+// submodular objective). Coverage is soft: each pick found in a past
+// basket removes the share p (ModelConfig.ComplementCoverage) of that
+// basket's remaining weight, so the objective is
+//
+//	sum over baskets b of w_b * (1 - (1-p)^(picks in b))
+//
+// plus the item-wise customer, recent-popularity and factor terms, which
+// do not decay. Recent popularity matters because a store's baskets
+// follow its season: what sells this fortnight is in many baskets,
+// whatever else they hold. p = 0
+// is the ranked co-purchase blend; p = 1 hard coverage (it chases
+// one-off baskets: worse on validation, docs/quality.md).
+//
+// Scores only fall as picks are made, so a lazy greedy (re-score the
+// heap's best, accept it while it still beats the runner-up; Minoux 1978)
+// is exact and scores each candidate a few times, not once per pick.
+
+// coverageInput is one item's data for coverageScratch.rank.
+type coverageInput struct {
+	item   int32
+	keep   int
+	p      float32
+	orders []int32 // the item's baskets
+	// basketItems returns a basket's distinct items, sorted.
+	basketItems  func(b int32) []int32
+	basketWeight func(b int32) float32
+	// gain[j]: recency-weighted count of the item's baskets holding j,
+	// gainNorm its largest value. rank lowers it as baskets get covered;
+	// the caller resets it.
+	gain           []float32
+	gainNorm       float32
+	customer       []float32
+	customerNorm   float32
+	customerWeight float32
+	// popularity: recent popularity, max 1, or nil.
+	popularity       []float32
+	popularityWeight float32
+	factorWeight     float32
+	f                *Factors
+	cosNb            []Scored  // the item's best factor neighbours, best first
+	candidates       [][]int32 // besides cosNb
+}
+
+type coverageScratch struct {
+	seen   []bool
+	cos    []float32 // factor cosine to the item, where hasCos
+	hasCos []bool
+	cands  []int32
+	resid  []float32
+	heap   []Scored
+}
+
+func newCoverageScratch(n int) coverageScratch {
+	return coverageScratch{seen: make([]bool, n), cos: make([]float32, n), hasCos: make([]bool, n)}
+}
+
+// rank returns in.item's in.keep complements by greedy soft coverage,
+// each with its score at the time it was picked (non-increasing).
+func (s *coverageScratch) rank(in *coverageInput) []Scored {
+	i, f := in.item, in.f
+	s.cands = s.cands[:0]
+	add := func(j int32) {
+		if j != i && !s.seen[j] {
+			s.seen[j] = true
+			s.cands = append(s.cands, j)
+		}
+	}
+	for _, c := range in.candidates {
+		for _, j := range c {
+			add(j)
+		}
+	}
+	// Candidates: the item's co-purchases and customer co-occurrences,
+	// the recent best sellers and the item's best factor neighbours.
+	// Others score only their cosine and popularity terms, each below
+	// what some candidate has: they are left out.
+	cosBound := float32(1)
+	for _, nb := range in.cosNb {
+		add(nb.Index)
+		s.cos[nb.Index], s.hasCos[nb.Index] = nb.Score, true
+	}
+	if len(in.cosNb) > 0 && len(in.cosNb) >= in.keep {
+		cosBound = in.cosNb[len(in.cosNb)-1].Score
+	}
+	yi, ni := f.ItemVector(i), f.ItemNorm[i]
+	cosine := func(j int32) float32 {
+		if !s.hasCos[j] {
+			var c float32
+			if d := ni * f.ItemNorm[j]; d > 0 {
+				c = bl.Sdot(f.K, yi, 1, f.ItemVector(j), 1) / d
+			}
+			s.cos[j], s.hasCos[j] = c, true
+		}
+		return s.cos[j]
+	}
+	// base is j's value without the factor term; the heap starts with
+	// cosBound in place of the cosines not yet computed (an upper bound),
+	// so only candidates reaching the top cost a dot product.
+	base := func(j int32) float32 {
+		var v float32
+		if in.gainNorm > 0 {
+			v += in.gain[j] / in.gainNorm
+		}
+		if in.customerNorm > 0 {
+			v += in.customerWeight * in.customer[j] / in.customerNorm
+		}
+		if in.popularity != nil {
+			v += in.popularityWeight * in.popularity[j]
+		}
+		return v
+	}
+	score := func(j int32) float32 { return base(j) + in.factorWeight*cosine(j) }
+	s.heap = s.heap[:0]
+	for _, j := range s.cands {
+		v := base(j)
+		if s.hasCos[j] {
+			v += in.factorWeight * s.cos[j]
+		} else {
+			v += in.factorWeight * cosBound
+		}
+		s.heap = append(s.heap, Scored{j, v})
+	}
+	h := scoredHeap(s.heap)
+	h.init()
+	s.resid = s.resid[:0]
+	for _, b := range in.orders {
+		s.resid = append(s.resid, in.basketWeight(b))
+	}
+	out := make([]Scored, 0, min(in.keep, len(h)))
+	for len(out) < in.keep && len(h) > 0 {
+		top := h.pop()
+		v := score(top.Index)
+		if len(h) > 0 && better(h[0], Scored{top.Index, v}) {
+			h.push(Scored{top.Index, v}) // stale: it fell since it was scored
+			continue
+		}
+		out = append(out, Scored{top.Index, v})
+		if in.p <= 0 {
+			continue
+		}
+		for k, b := range in.orders {
+			items := in.basketItems(b)
+			if s.resid[k] <= 0 {
+				continue
+			}
+			if _, ok := slices.BinarySearch(items, top.Index); !ok {
+				continue
+			}
+			d := s.resid[k] * in.p
+			s.resid[k] -= d
+			for _, j := range items {
+				if j != i {
+					in.gain[j] -= d
+				}
+			}
+		}
+	}
+	s.heap = h[:0]
+	for _, j := range s.cands {
+		s.seen[j], s.hasCos[j] = false, false
+	}
+	return out
+}
+
+// scoredHeap is a max-heap in ranking order (better first).
+type scoredHeap []Scored
+
+func (h scoredHeap) init() {
+	for i := len(h)/2 - 1; i >= 0; i-- {
+		h.down(i)
+	}
+}
+
+func (h scoredHeap) down(i int) {
+	for {
+		l := 2*i + 1
+		if l >= len(h) {
+			return
+		}
+		m := l
+		if r := l + 1; r < len(h) && better(h[r], h[l]) {
+			m = r
+		}
+		if !better(h[m], h[i]) {
+			return
+		}
+		h[i], h[m] = h[m], h[i]
+		i = m
+	}
+}
+
+func (h *scoredHeap) pop() Scored {
+	old := *h
+	top := old[0]
+	old[0] = old[len(old)-1]
+	*h = old[:len(old)-1]
+	h.down(0)
+	return top
+}
+
+func (h *scoredHeap) push(x Scored) {
+	*h = append(*h, x)
+	a := *h
+	for i := len(a) - 1; i > 0; {
+		p := (i - 1) / 2
+		if !better(a[i], a[p]) {
+			return
+		}
+		a[i], a[p] = a[p], a[i]
+		i = p
+	}
+}
