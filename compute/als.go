@@ -206,6 +206,37 @@ func (f *Factors) FoldInUserExact(items []int32, weights []float32) []float32 {
 // one extra pass over the data. Training stops early with ctx's error when
 // ctx is cancelled.
 func TrainALS(ctx context.Context, m *Interactions, cfg ALSConfig, progress func(iter int, loss float64)) (*Factors, error) {
+	t, err := NewALSTrainer(m, cfg)
+	if err != nil {
+		return nil, err
+	}
+	for it := 1; it <= cfg.Iterations; it++ {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("cannot train ALS: %w", err)
+		}
+		t.Iterate()
+		if progress != nil {
+			progress(it, alsLoss(m, t.f, cfg, t.workers))
+		}
+	}
+	return t.Finish(), nil
+}
+
+// ALSTrainer runs TrainALS one sweep at a time, for callers that time or
+// inspect single iterations (benchmarks). TrainALS is NewALSTrainer, then
+// cfg.Iterations calls of Iterate, then Finish. Not safe for concurrent
+// use.
+type ALSTrainer struct {
+	m, mt   *Interactions
+	cfg     ALSConfig
+	f       *Factors
+	gram    []float32
+	workers int
+	sweeps  int
+}
+
+// NewALSTrainer validates cfg and initialises the factors from cfg.Seed.
+func NewALSTrainer(m *Interactions, cfg ALSConfig) (*ALSTrainer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("cannot train ALS: %w", err)
 	}
@@ -223,33 +254,38 @@ func TrainALS(ctx context.Context, m *Interactions, cfg ALSConfig, progress func
 	for i := range f.Item {
 		f.Item[i] = float32(rng.NormFloat64()) * cfg.InitStdDev
 	}
-	mt := m.Transpose()
 	workers := cfg.Workers
 	if workers == 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	gram := make([]float32, k*k)
-	for it := 1; it <= cfg.Iterations; it++ {
-		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("cannot train ALS: %w", err)
-		}
-		computeGram(f.Item, m.NumItems, k, gram)
-		solveSide(m, f.User, f.Item, gram, cfg, workers)
-		computeGram(f.User, m.NumUsers, k, gram)
-		solveSide(mt, f.Item, f.User, gram, cfg, workers)
-		if progress != nil {
-			progress(it, alsLoss(m, f, cfg, workers))
-		}
-	}
+	return &ALSTrainer{m: m, mt: m.Transpose(), cfg: cfg, f: f, gram: make([]float32, k*k), workers: workers}, nil
+}
+
+// Iterate runs one full sweep: every user vector solved against the item
+// factors, then every item vector against the new user factors. One
+// sweep reads each of the matrix's NNZ non-zeros once per half.
+func (t *ALSTrainer) Iterate() {
+	m, f, k := t.m, t.f, t.cfg.Factors
+	computeGram(f.Item, m.NumItems, k, t.gram)
+	solveSide(m, f.User, f.Item, t.gram, t.cfg, t.workers)
+	computeGram(f.User, m.NumUsers, k, t.gram)
+	solveSide(t.mt, f.Item, f.User, t.gram, t.cfg, t.workers)
+	t.sweeps++
+}
+
+// Finish computes what queries need (item Gram matrix, fold-in inverse,
+// item norms) and returns the factors; the trainer must not be used
+// after.
+func (t *ALSTrainer) Finish() *Factors {
+	f, k := t.f, t.cfg.Factors
 	f.gram = make([]float32, k*k)
-	computeGram(f.Item, m.NumItems, k, f.gram)
+	computeGram(f.Item, f.NumItems, k, f.gram)
 	f.setFoldInInverse()
-	f.ItemNorm = make([]float32, m.NumItems)
+	f.ItemNorm = make([]float32, f.NumItems)
 	for i := range f.ItemNorm {
-		v := f.ItemVector(int32(i))
-		f.ItemNorm[i] = bl.Snrm2(k, v, 1)
+		f.ItemNorm[i] = bl.Snrm2(k, f.ItemVector(int32(i)), 1)
 	}
-	return f, nil
+	return f
 }
 
 // computeGram fills g (k x k, both triangles) with A^T A for the n x k

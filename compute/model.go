@@ -258,57 +258,18 @@ func BuildModel(ctx context.Context, snap *Snapshot, stats *Stats, cfg ModelConf
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("cannot build model at version %d: %w", snap.Version, err)
 	}
-	b := NewInteractionsBuilder(snap.NumUsers, snap.NumItems)
-	last := map[[2]int32]int64{}
-	// Recency is relative to the snapshot's time; a snapshot without one
-	// uses its newest order, so the weighting never silently turns off.
-	ref := snap.Time
-	if ref == 0 {
-		for _, o := range snap.Orders {
-			ref = max(ref, o.Time)
-		}
+	ref := snapshotTime(snap)
+	train, last, err := trainingMatrix(snap, cfg, ref)
+	if err != nil {
+		return nil, fmt.Errorf("cannot build model at version %d: %w", snap.Version, err)
 	}
-	for _, o := range snap.Orders {
-		if o.User < 0 {
-			continue
-		}
-		w := RecencyWeight(ref-o.Time, cfg.RecencyHalfLife)
-		for _, it := range o.Items {
-			if err := b.Add(o.User, it, w); err != nil {
-				return nil, fmt.Errorf("cannot build model at version %d: %w", snap.Version, err)
-			}
-			k := [2]int32{o.User, it}
-			last[k] = max(last[k], o.Time)
-		}
-	}
-	for _, e := range snap.Events {
-		if e.User >= 0 && int(e.Kind) < len(cfg.EventWeight) {
-			if err := b.Add(e.User, e.Item, cfg.EventWeight[e.Kind]); err != nil {
-				return nil, fmt.Errorf("cannot build model at version %d: %w", snap.Version, err)
-			}
-		}
-	}
-	train := b.Build(nil)
-	m := &Model{Version: snap.Version, Train: train, cfg: cfg, lastBought: make([]int64, train.NNZ())}
-	for u := 0; u < train.NumUsers; u++ {
-		for p := train.Indptr[u]; p < train.Indptr[u+1]; p++ {
-			m.lastBought[p] = last[[2]int32{int32(u), train.Items[p]}]
-		}
-	}
+	m := &Model{Version: snap.Version, Train: train, cfg: cfg, lastBought: last}
 	workers := cfg.Workers
 	if workers == 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
 	if train.NNZ() > 0 {
-		ac := cfg.ALS
-		if ac.Factors == 0 {
-			seed := ac.Seed
-			ac = DefaultALSConfig(train.NumUsers, train.NumItems, train.NNZ())
-			ac.Seed = seed
-			if cfg.RecencyHalfLife > 0 && cfg.RecencyAlpha > 0 {
-				ac.Alpha = cfg.RecencyAlpha
-			}
-		}
+		ac := cfg.FactorConfig(train)
 		ac.Workers = workers
 		f, err := TrainALS(ctx, train, ac, progress)
 		if err != nil {
@@ -334,6 +295,79 @@ func BuildModel(ctx context.Context, snap *Snapshot, stats *Stats, cfg ModelConf
 		m.complementTop = m.buildComplementTop(cb, cfg.ComplementCandidates, workers)
 	}
 	return m, nil
+}
+
+// snapshotTime is the "now" of recency weighting: the snapshot's time, or
+// its newest order's when it has none, so the weighting never silently
+// turns off.
+func snapshotTime(snap *Snapshot) int64 {
+	ref := snap.Time
+	if ref == 0 {
+		for _, o := range snap.Orders {
+			ref = max(ref, o.Time)
+		}
+	}
+	return ref
+}
+
+// TrainingMatrix returns the user x item matrix BuildModel trains the
+// factors on: each customer order line with its recency weight, plus each
+// customer event with its EventWeight.
+func TrainingMatrix(snap *Snapshot, cfg ModelConfig) (*Interactions, error) {
+	m, _, err := trainingMatrix(snap, cfg, snapshotTime(snap))
+	return m, err
+}
+
+// trainingMatrix is TrainingMatrix that also returns, per stored pair, the
+// time of the user's last purchase of the item (0 if never bought).
+func trainingMatrix(snap *Snapshot, cfg ModelConfig, ref int64) (*Interactions, []int64, error) {
+	b := NewInteractionsBuilder(snap.NumUsers, snap.NumItems)
+	last := map[[2]int32]int64{}
+	for _, o := range snap.Orders {
+		if o.User < 0 {
+			continue
+		}
+		w := RecencyWeight(ref-o.Time, cfg.RecencyHalfLife)
+		for _, it := range o.Items {
+			if err := b.Add(o.User, it, w); err != nil {
+				return nil, nil, err
+			}
+			k := [2]int32{o.User, it}
+			last[k] = max(last[k], o.Time)
+		}
+	}
+	for _, e := range snap.Events {
+		if e.User >= 0 && int(e.Kind) < len(cfg.EventWeight) {
+			if err := b.Add(e.User, e.Item, cfg.EventWeight[e.Kind]); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	train := b.Build(nil)
+	lastBought := make([]int64, train.NNZ())
+	for u := 0; u < train.NumUsers; u++ {
+		for p := train.Indptr[u]; p < train.Indptr[u+1]; p++ {
+			lastBought[p] = last[[2]int32{int32(u), train.Items[p]}]
+		}
+	}
+	return train, lastBought, nil
+}
+
+// FactorConfig is the ALS configuration BuildModel trains train with: c.ALS
+// when set, else DefaultALSConfig for its size (with c.ALS.Seed, and
+// RecencyAlpha when recency weighting is on). Workers is left to the
+// caller.
+func (c ModelConfig) FactorConfig(train *Interactions) ALSConfig {
+	ac := c.ALS
+	if ac.Factors == 0 {
+		seed := ac.Seed
+		ac = DefaultALSConfig(train.NumUsers, train.NumItems, train.NNZ())
+		ac.Seed = seed
+		if c.RecencyHalfLife > 0 && c.RecencyAlpha > 0 {
+			ac.Alpha = c.RecencyAlpha
+		}
+	}
+	return ac
 }
 
 // RecencyWeight is 2^(-age/halfLife), the strength of an interaction of
