@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -326,17 +327,27 @@ func parallelRows(n, workers int, fn func(w, lo, hi int)) {
 }
 
 // solveSide updates every row vector of x given the fixed other side y and
-// its Gram matrix, with CG on (G + reg I + Y^T (C_u - I) Y) x_u = Y^T C_u 1.
+// its Gram matrix, with cfg.CGSteps steps of CG on
+//
+//	(G + reg I + Y_u^T (C_u - I) Y_u) x_u = Y_u^T C_u 1
+//
+// warm-started from the current x_u (Hu et al.'s Gram trick: the dense
+// part G = Y^T Y is shared by every row, so a row costs O(k^2 + n_u k) per
+// step, n_u its non-zeros). Each row is solved by one goroutine with its
+// own scratch, so the result does not depend on the worker count.
 func solveSide(m *Interactions, x, y, gram []float32, cfg ALSConfig, workers int) {
 	k := cfg.Factors
-	type scratch struct{ r, p, ap []float32 }
-	scr := make([]scratch, workers)
-	for w := range scr {
-		scr[w] = scratch{make([]float32, k), make([]float32, k), make([]float32, k)}
+	// a0 = G + reg I, both triangles, so the dense product is one gemv.
+	a0 := slices.Clone(gram[:k*k])
+	for r := 0; r < k; r++ {
+		a0[r*k+r] += cfg.Regularization
 	}
-	reg, alpha := cfg.Regularization, cfg.Alpha
+	scr := make([]cgScratch, workers)
+	for w := range scr {
+		scr[w] = newCGScratch(k)
+	}
 	parallelRows(m.NumUsers, workers, func(w, lo, hi int) {
-		s := scr[w]
+		s := &scr[w]
 		for u := lo; u < hi; u++ {
 			items, ws := m.Row(int32(u))
 			xu := x[u*k : (u+1)*k]
@@ -344,42 +355,114 @@ func solveSide(m *Interactions, x, y, gram []float32, cfg ALSConfig, workers int
 				clear(xu)
 				continue
 			}
-			// r = b - A x
-			bl.Ssymv(blas.Upper, k, -1, gram, k, xu, 1, 0, s.r, 1)
-			bl.Saxpy(k, -reg, xu, 1, s.r, 1)
-			for j, it := range items {
-				yi := y[int(it)*k : int(it+1)*k]
-				c := 1 + alpha*ws[j]
-				d := bl.Sdot(k, yi, 1, xu, 1)
-				bl.Saxpy(k, c-(c-1)*d, yi, 1, s.r, 1)
-			}
-			copy(s.p, s.r)
-			rs := bl.Sdot(k, s.r, 1, s.r, 1)
-			for step := 0; step < cfg.CGSteps && rs > 1e-12; step++ {
-				bl.Ssymv(blas.Upper, k, 1, gram, k, s.p, 1, 0, s.ap, 1)
-				bl.Saxpy(k, reg, s.p, 1, s.ap, 1)
-				for j, it := range items {
-					yi := y[int(it)*k : int(it+1)*k]
-					c := 1 + alpha*ws[j]
-					d := bl.Sdot(k, yi, 1, s.p, 1)
-					bl.Saxpy(k, (c-1)*d, yi, 1, s.ap, 1)
-				}
-				pap := bl.Sdot(k, s.p, 1, s.ap, 1)
-				if pap <= 0 {
-					break
-				}
-				a := rs / pap
-				bl.Saxpy(k, a, s.p, 1, xu, 1)
-				bl.Saxpy(k, -a, s.ap, 1, s.r, 1)
-				rsNew := bl.Sdot(k, s.r, 1, s.r, 1)
-				beta := rsNew / rs
-				for q := range s.p {
-					s.p[q] = s.r[q] + beta*s.p[q]
-				}
-				rs = rsNew
-			}
+			s.solve(items, ws, xu, y, a0, cfg.Alpha, cfg.CGSteps)
 		}
 	})
+}
+
+// cgScratch is one worker's buffers for solveSide: the CG vectors and the
+// row's other-side vectors gathered into one contiguous block, so the
+// sparse part of every CG step is two gemv calls on memory that stays in
+// cache instead of 2 n_u BLAS-1 calls on scattered rows.
+type cgScratch struct {
+	k         int
+	r, p, ap  []float32
+	cm1, q    []float32 // per non-zero: confidence - 1, and Y_u v
+	yu        []float32 // gathered rows, up to gatherRows of them
+	gatherMax int
+}
+
+// gatherBytes bounds a worker's gathered block (half a typical L2).
+const gatherBytes = 512 << 10
+
+func newCGScratch(k int) cgScratch {
+	g := max(64, gatherBytes/(4*k))
+	return cgScratch{k: k, r: make([]float32, k), p: make([]float32, k), ap: make([]float32, k), gatherMax: g}
+}
+
+// solve runs the CG steps for one row in place on xu.
+func (s *cgScratch) solve(items []int32, ws, xu, y, a0 []float32, alpha float32, steps int) {
+	k, n := s.k, len(items)
+	if cap(s.cm1) < n {
+		s.cm1 = make([]float32, n)
+	}
+	s.cm1 = s.cm1[:n]
+	for j, w := range ws {
+		s.cm1[j] = alpha * w
+	}
+	// Rows that fit are gathered once for all steps; longer rows (the
+	// most popular items) are gathered block by block at every step.
+	gathered := n <= s.gatherMax
+	if gathered {
+		s.gather(items, y)
+	}
+	r, p, ap := s.r, s.p, s.ap
+	// r = b - A x = -(G + reg I) x + Y_u^T (c - (c-1) Y_u x)
+	bl.Sgemv(blas.NoTrans, k, k, -1, a0, k, xu, 1, 0, r, 1)
+	s.addSparse(items, y, xu, r, true, gathered)
+	copy(p, r)
+	rs := bl.Sdot(k, r, 1, r, 1)
+	for step := 0; step < steps && rs > 1e-12; step++ {
+		// ap = (G + reg I) p + Y_u^T (c-1) Y_u p
+		bl.Sgemv(blas.NoTrans, k, k, 1, a0, k, p, 1, 0, ap, 1)
+		s.addSparse(items, y, p, ap, false, gathered)
+		pap := bl.Sdot(k, p, 1, ap, 1)
+		if pap <= 0 {
+			break
+		}
+		a := rs / pap
+		bl.Saxpy(k, a, p, 1, xu, 1)
+		bl.Saxpy(k, -a, ap, 1, r, 1)
+		rsNew := bl.Sdot(k, r, 1, r, 1)
+		beta := rsNew / rs
+		for q := range p {
+			p[q] = r[q] + beta*p[q]
+		}
+		rs = rsNew
+	}
+}
+
+// gather copies the y rows of items[lo:] (at most gatherMax) into yu.
+func (s *cgScratch) gather(items []int32, y []float32) {
+	k := s.k
+	n := min(len(items), s.gatherMax)
+	if cap(s.yu) < n*k {
+		s.yu = make([]float32, n*k)
+	}
+	s.yu = s.yu[:n*k]
+	for j, it := range items[:n] {
+		copy(s.yu[j*k:(j+1)*k], y[int(it)*k:int(it+1)*k])
+	}
+}
+
+// addSparse adds Y_u^T f(Y_u v) to dst, with f(q)_j = c_j - (c_j-1) q_j
+// for the residual and (c_j-1) q_j for a CG step. gathered says yu
+// already holds every row.
+func (s *cgScratch) addSparse(items []int32, y, v, dst []float32, residual, gathered bool) {
+	k := s.k
+	if cap(s.q) < len(items) {
+		s.q = make([]float32, len(items))
+	}
+	for lo := 0; lo < len(items); lo += s.gatherMax {
+		hi := min(lo+s.gatherMax, len(items))
+		if !gathered {
+			s.gather(items[lo:hi], y)
+		}
+		rows := hi - lo
+		q := s.q[:rows]
+		bl.Sgemv(blas.NoTrans, rows, k, 1, s.yu, k, v, 1, 0, q, 1)
+		cm1 := s.cm1[lo:hi]
+		if residual {
+			for j, c := range cm1 {
+				q[j] = 1 + c - c*q[j]
+			}
+		} else {
+			for j, c := range cm1 {
+				q[j] *= c
+			}
+		}
+		bl.Sgemv(blas.Trans, rows, k, 1, s.yu, k, q, 1, 1, dst, 1)
+	}
 }
 
 // alsLoss is the full objective, using tr(X^T X Y^T Y) for the sum of

@@ -58,7 +58,6 @@ func benchmarkALSIterations(b *testing.B, m *Interactions, cfg ALSConfig) {
 		b.Fatal(err)
 	}
 	t.Iterate()
-	b.ReportMetric(float64(m.NNZ()), "nnz")
 	meter, err := cputime.Start()
 	if err != nil {
 		b.Fatal(err)
@@ -73,4 +72,5 @@ func benchmarkALSIterations(b *testing.B, m *Interactions, cfg ALSConfig) {
 		b.Fatal(err)
 	}
 	cputime.ReportPerCoreSecond(b, float64(m.NNZ())*float64(n), "nnz", cpu, wall, runtime.GOMAXPROCS(0))
+	b.ReportMetric(float64(m.NNZ()), "nnz")
 }
