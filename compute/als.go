@@ -38,9 +38,13 @@ type ALSConfig struct {
 	Regularization float32
 	// Alpha scales the confidence of an observed pair: c = 1 + Alpha*w.
 	Alpha float32
-	// CGSteps is the number of conjugate-gradient steps per vector and
-	// sweep; 2-4 is enough with warm starts (Takács et al. 2011).
+	// CGSteps is the number of conjugate-gradient steps per vector in the
+	// first sweep; 2-4 is enough with warm starts (Takács et al. 2011).
 	CGSteps int
+	// WarmCGSteps is the number of steps per vector in every later sweep,
+	// warm-started from the previous sweep's solution, which is already
+	// close; 0 means CGSteps.
+	WarmCGSteps int
 	// InitStdDev is the standard deviation of the random initial factors.
 	InitStdDev float32
 	// Seed makes training deterministic: the same data, config and seed
@@ -95,6 +99,9 @@ func (c ALSConfig) Validate() error {
 	}
 	if c.CGSteps <= 0 {
 		errs = append(errs, fmt.Errorf("cg steps must be positive, got %d", c.CGSteps))
+	}
+	if c.WarmCGSteps < 0 {
+		errs = append(errs, fmt.Errorf("warm cg steps must be >= 0, got %d", c.WarmCGSteps))
 	}
 	if c.InitStdDev <= 0 {
 		errs = append(errs, fmt.Errorf("init std dev must be positive, got %v", c.InitStdDev))
@@ -232,6 +239,7 @@ type ALSTrainer struct {
 	cfg     ALSConfig
 	f       *Factors
 	gram    []float32
+	partial []float32 // computeGramParallel's per-block sums
 	workers int
 	sweeps  int
 }
@@ -259,7 +267,7 @@ func NewALSTrainer(m *Interactions, cfg ALSConfig) (*ALSTrainer, error) {
 	if workers == 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	return &ALSTrainer{m: m, mt: m.Transpose(), cfg: cfg, f: f, gram: make([]float32, k*k), workers: workers}, nil
+	return &ALSTrainer{m: m, mt: m.Transpose(), cfg: cfg, f: f, gram: make([]float32, k*k), partial: make([]float32, gramBlocks*k*k), workers: workers}, nil
 }
 
 // Iterate runs one full sweep: every user vector solved against the item
@@ -267,10 +275,14 @@ func NewALSTrainer(m *Interactions, cfg ALSConfig) (*ALSTrainer, error) {
 // sweep reads each of the matrix's NNZ non-zeros once per half.
 func (t *ALSTrainer) Iterate() {
 	m, f, k := t.m, t.f, t.cfg.Factors
-	computeGram(f.Item, m.NumItems, k, t.gram)
-	solveSide(m, f.User, f.Item, t.gram, t.cfg, t.workers)
-	computeGram(f.User, m.NumUsers, k, t.gram)
-	solveSide(t.mt, f.Item, f.User, t.gram, t.cfg, t.workers)
+	cfg := t.cfg
+	if t.sweeps > 0 && cfg.WarmCGSteps > 0 {
+		cfg.CGSteps = cfg.WarmCGSteps
+	}
+	computeGramParallel(f.Item, m.NumItems, k, t.gram, t.partial, t.workers)
+	solveSide(m, f.User, f.Item, t.gram, cfg, t.workers)
+	computeGramParallel(f.User, m.NumUsers, k, t.gram, t.partial, t.workers)
+	solveSide(t.mt, f.Item, f.User, t.gram, cfg, t.workers)
 	t.sweeps++
 }
 
@@ -280,7 +292,7 @@ func (t *ALSTrainer) Iterate() {
 func (t *ALSTrainer) Finish() *Factors {
 	f, k := t.f, t.cfg.Factors
 	f.gram = make([]float32, k*k)
-	computeGram(f.Item, f.NumItems, k, f.gram)
+	computeGramParallel(f.Item, f.NumItems, k, f.gram, t.partial, t.workers)
 	f.setFoldInInverse()
 	f.ItemNorm = make([]float32, f.NumItems)
 	for i := range f.ItemNorm {
@@ -301,6 +313,50 @@ func computeGram(a []float32, n, k int, g []float32) {
 	}
 }
 
+// gramBlocks and gramMinRows fix how computeGramParallel splits the rows:
+// by the row count only, never by the worker count, so the float sums and
+// hence the factors are the same whatever the parallelism.
+const (
+	gramBlocks  = 16
+	gramMinRows = 256
+)
+
+// computeGramParallel is computeGram with the rows split into at most
+// gramBlocks fixed blocks, each block's A_b^T A_b computed by one worker
+// into partial (gramBlocks*k*k values), then summed in block order.
+func computeGramParallel(a []float32, n, k int, g, partial []float32, workers int) {
+	nb := max(1, min(gramBlocks, n/gramMinRows))
+	if nb == 1 {
+		computeGram(a, n, k, g)
+		return
+	}
+	rows := (n + nb - 1) / nb
+	parallelChunks(nb, 1, workers, func(_, lo, hi int) {
+		for b := lo; b < hi; b++ {
+			r0, r1 := b*rows, min((b+1)*rows, n)
+			pb := partial[b*k*k : (b+1)*k*k]
+			clear(pb)
+			if r1 > r0 {
+				bl.Ssyrk(blas.Upper, blas.Trans, k, r1-r0, 1, a[r0*k:r1*k], k, 0, pb, k)
+			}
+		}
+	})
+	clear(g)
+	for b := 0; b < nb; b++ {
+		pb := partial[b*k*k : (b+1)*k*k]
+		for r := 0; r < k; r++ {
+			for c := r; c < k; c++ {
+				g[r*k+c] += pb[r*k+c]
+			}
+		}
+	}
+	for r := 0; r < k; r++ {
+		for c := r + 1; c < k; c++ {
+			g[c*k+r] = g[r*k+c]
+		}
+	}
+}
+
 // rowChunk is the number of rows a worker claims at a time.
 const rowChunk = 32
 
@@ -308,6 +364,11 @@ const rowChunk = 32
 // goroutines and waits for them. Each chunk is handled by exactly one
 // goroutine, so results written per row are independent of scheduling.
 func parallelRows(n, workers int, fn func(w, lo, hi int)) {
+	parallelChunks(n, rowChunk, workers, fn)
+}
+
+// parallelChunks is parallelRows with chunks of the given size.
+func parallelChunks(n, chunk, workers int, fn func(w, lo, hi int)) {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
@@ -315,11 +376,11 @@ func parallelRows(n, workers int, fn func(w, lo, hi int)) {
 		go func(w int) {
 			defer wg.Done()
 			for {
-				lo := int(next.Add(rowChunk)) - rowChunk
+				lo := int(next.Add(int64(chunk))) - chunk
 				if lo >= n {
 					return
 				}
-				fn(w, lo, min(lo+rowChunk, n))
+				fn(w, lo, min(lo+chunk, n))
 			}
 		}(w)
 	}
@@ -372,8 +433,9 @@ type cgScratch struct {
 	gatherMax int
 }
 
-// gatherBytes bounds a worker's gathered block (half a typical L2).
-const gatherBytes = 512 << 10
+// gatherBytes bounds a worker's gathered block (half a typical L2); a
+// variable so tests can force the block-by-block path.
+var gatherBytes = 512 << 10
 
 func newCGScratch(k int) cgScratch {
 	g := max(64, gatherBytes/(4*k))

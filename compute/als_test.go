@@ -140,6 +140,42 @@ func TestALSDeterministic(t *testing.T) {
 	}
 }
 
+// TestALSDeterministicBlocked covers the paths small matrices skip: the
+// Gram matrix summed over fixed row blocks in parallel, and rows longer
+// than the gather buffer solved block by block. Neither may change the
+// factors with the worker count or the buffer size.
+func TestALSDeterministicBlocked(t *testing.T) {
+	m := zipfInteractions(8, 3000, 1500)
+	cfg := ALSConfig{Factors: 16, Iterations: 3, Regularization: 1, Alpha: 4, CGSteps: 3, WarmCGSteps: 2, InitStdDev: 0.05, Seed: 9}
+	train := func(workers int) *Factors {
+		c := cfg
+		c.Workers = workers
+		f, err := TrainALS(context.Background(), m, c, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	a := train(1)
+	if b := train(3); !slices.Equal(a.User, b.User) || !slices.Equal(a.Item, b.Item) {
+		t.Fatal("1 and 3 workers gave different factors")
+	}
+	mt := m.Transpose()
+	longest := 0
+	for i := 0; i < mt.NumUsers; i++ {
+		longest = max(longest, int(mt.Indptr[i+1]-mt.Indptr[i]))
+	}
+	saved := gatherBytes
+	gatherBytes = 4 * cfg.Factors * 64 // 64 rows
+	defer func() { gatherBytes = saved }()
+	if longest <= 64 {
+		t.Fatalf("longest item row %d, want > 64 to exercise the block path", longest)
+	}
+	if b := train(2); !slices.Equal(a.User, b.User) || !slices.Equal(a.Item, b.Item) {
+		t.Fatal("solving long rows block by block changed the factors")
+	}
+}
+
 func TestALSConfigValidate(t *testing.T) {
 	if err := DefaultALSConfig(1000, 500, 30000).Validate(); err != nil {
 		t.Fatalf("default config invalid: %v", err)

@@ -285,15 +285,25 @@ func BuildModel(ctx context.Context, snap *Snapshot, stats *Stats, cfg ModelConf
 	if cfg.ComplementFactorWeight > 0 {
 		cosKeep = cfg.ComplementCandidates
 	}
-	subs, cos, err := buildItemLists(snap.NumItems, m.Factors, snap.Items, cb, cv, cfg.Substitutes, workers, cosKeep)
+	m.complementBuilt = buildComplementLists(snap, cfg, ref, workers)
+	// Each item's complements are ranked once here, in the substitutes
+	// pass, from the factor-cosine row that pass computes anyway.
+	var rankTop func(w int, i int32, cos []float32)
+	if cb != nil && m.Factors != nil && cfg.ComplementCandidates > 0 {
+		m.complementTop = make([][]Scored, m.Factors.NumItems)
+		rankTop = func(_ int, i int32, cos []float32) {
+			var built []Scored
+			if int(i) < len(m.complementBuilt) {
+				built = m.complementBuilt[i]
+			}
+			m.complementTop[i] = m.rankComplements(cb, i, built, cfg.ComplementCandidates, nil, cos, nil)
+		}
+	}
+	subs, cos, err := buildItemLists(snap.NumItems, m.Factors, snap.Items, cb, cv, cfg.Substitutes, workers, cosKeep, rankTop)
 	if err != nil {
 		return nil, fmt.Errorf("cannot build model at version %d: %w", snap.Version, err)
 	}
 	m.substitutes, m.complementCos = subs, cos
-	m.complementBuilt = buildComplementLists(snap, cfg, ref, workers)
-	if cb != nil && m.Factors != nil && cfg.ComplementCandidates > 0 {
-		m.complementTop = m.buildComplementTop(cb, cfg.ComplementCandidates, workers)
-	}
 	return m, nil
 }
 
@@ -322,7 +332,6 @@ func TrainingMatrix(snap *Snapshot, cfg ModelConfig) (*Interactions, error) {
 // time of the user's last purchase of the item (0 if never bought).
 func trainingMatrix(snap *Snapshot, cfg ModelConfig, ref int64) (*Interactions, []int64, error) {
 	b := NewInteractionsBuilder(snap.NumUsers, snap.NumItems)
-	last := map[[2]int32]int64{}
 	for _, o := range snap.Orders {
 		if o.User < 0 {
 			continue
@@ -332,8 +341,6 @@ func trainingMatrix(snap *Snapshot, cfg ModelConfig, ref int64) (*Interactions, 
 			if err := b.Add(o.User, it, w); err != nil {
 				return nil, nil, err
 			}
-			k := [2]int32{o.User, it}
-			last[k] = max(last[k], o.Time)
 		}
 	}
 	for _, e := range snap.Events {
@@ -344,10 +351,19 @@ func trainingMatrix(snap *Snapshot, cfg ModelConfig, ref int64) (*Interactions, 
 		}
 	}
 	train := b.Build(nil)
+	// Every order line is in its (sorted) user row: find it there rather
+	// than keep a map of all pairs.
 	lastBought := make([]int64, train.NNZ())
-	for u := 0; u < train.NumUsers; u++ {
-		for p := train.Indptr[u]; p < train.Indptr[u+1]; p++ {
-			lastBought[p] = last[[2]int32{int32(u), train.Items[p]}]
+	for _, o := range snap.Orders {
+		if o.User < 0 {
+			continue
+		}
+		row, _ := train.Row(o.User)
+		base := train.Indptr[o.User]
+		for _, it := range o.Items {
+			if p, ok := slices.BinarySearch(row, it); ok {
+				lastBought[base+int64(p)] = max(lastBought[base+int64(p)], o.Time)
+			}
 		}
 	}
 	return train, lastBought, nil
@@ -447,27 +463,6 @@ func (m *Model) Complementary(st *Stats, item int32, k int, exclude []int32, scr
 	return m.complementaryScan(st.CoBought, item, built, k, exclude, scratch, dst)
 }
 
-// buildComplementTop ranks every item's complements once, with the
-// co-purchase counts of cp at build time.
-func (m *Model) buildComplementTop(cp *CoPurchase, keep, workers int) [][]Scored {
-	n := m.Factors.NumItems
-	out := make([][]Scored, n)
-	scratch := make([][]float32, workers)
-	for w := range scratch {
-		scratch[w] = make([]float32, n)
-	}
-	parallelRows(n, workers, func(w, lo, hi int) {
-		for i := int32(lo); i < int32(hi); i++ {
-			var built []Scored
-			if int(i) < len(m.complementBuilt) {
-				built = m.complementBuilt[i]
-			}
-			out[i] = m.complementaryScan(cp, i, built, keep, nil, scratch[w], nil)
-		}
-	})
-	return out
-}
-
 // ComplementaryPrecomputed appends up to k of item's complements as
 // Complementary ranked them when the model was built (co-purchases since
 // then are not seen until the next build): a slice copy, for the hot
@@ -493,9 +488,16 @@ func (m *Model) ComplementaryPrecomputed(item int32, k int, exclude []int32, dst
 
 // complementaryScan is Complementary's ranking by scoring every item.
 func (m *Model) complementaryScan(cp *CoPurchase, item int32, built []Scored, k int, exclude []int32, scratch []float32, dst []Scored) []Scored {
-	f, w := m.Factors, m.cfg.ComplementFactorWeight
-	scores := scratch[:f.NumItems]
-	f.ItemCosine(item, scores)
+	scores := scratch[:m.Factors.NumItems]
+	m.Factors.ItemCosine(item, scores)
+	return m.rankComplements(cp, item, built, k, exclude, scores, dst)
+}
+
+// rankComplements is complementaryScan given item's factor-cosine row
+// (f.ItemCosine), which it overwrites with the scores.
+func (m *Model) rankComplements(cp *CoPurchase, item int32, built []Scored, k int, exclude []int32, scores []float32, dst []Scored) []Scored {
+	w := m.cfg.ComplementFactorWeight
+	scores = scores[:m.Factors.NumItems]
 	for j := range scores {
 		scores[j] *= w
 	}
