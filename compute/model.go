@@ -506,15 +506,7 @@ func (m *Model) rankComplements(cp *CoPurchase, item int32, built []Scored, k in
 			scores[s.Index] += s.Score
 		}
 	}
-	var best float32
-	cp.ComplementaryScores(item, func(_ int32, s float32) { best = max(best, s) })
-	if best > 0 {
-		cp.ComplementaryScores(item, func(j int32, s float32) {
-			if int(j) < len(scores) {
-				scores[j] += s / best
-			}
-		})
-	}
+	cp.addNormalisedScores(item, scores)
 	scores[item] = float32(math.Inf(-1))
 	return TopK(scores, k, exclude, dst)
 }
