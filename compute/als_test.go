@@ -233,3 +233,41 @@ func BenchmarkTrainALS(b *testing.B) {
 		}
 	}
 }
+
+func TestTopCosinesMatchesCollector(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 4))
+	var buckets []uint16
+	top := NewTopKCollector(1)
+	for trial := 0; trial < 300; trial++ {
+		n := 1 + rng.IntN(3000)
+		cos := make([]float32, n)
+		for j := range cos {
+			switch r := rng.IntN(20); {
+			case r == 0:
+				cos[j] = float32(math.NaN())
+			case r == 1:
+				cos[j] = 1.0000001 // rounding can leave [-1, 1]
+			case r == 2:
+				cos[j] = -1.0000001
+			case r < 8:
+				cos[j] = float32(rng.IntN(3)) / 4 // ties
+			default:
+				cos[j] = float32(rng.Float64()*2 - 1)
+			}
+		}
+		keep := 1 + rng.IntN(min(n, 300)+10)
+		skip := int32(rng.IntN(n + 1))
+		c := NewTopKCollector(keep)
+		for j, s := range cos {
+			if int32(j) != skip {
+				c.Offer(int32(j), s)
+			}
+		}
+		want := c.AppendSorted(nil)
+		var got []Scored
+		got, buckets = topCosines(cos, keep, skip, top, buckets, []Scored{{-1, 0}})
+		if got[0] != (Scored{-1, 0}) || !slices.Equal(got[1:], want) {
+			t.Fatalf("trial %d (n %d, keep %d, skip %d): topCosines %v, collector %v", trial, n, keep, skip, got[1:], want)
+		}
+	}
+}

@@ -189,6 +189,51 @@ func BuildSubstitutes(numItems int, f *Factors, attrs []ItemAttributes, coBought
 	return subs, err
 }
 
+// cosBuckets is the resolution of topCosines' histogram over [-1, 1].
+const cosBuckets = 2048
+
+// topCosines appends to dst the keep best entries of the cosine row cos,
+// skipping index skip: what top (a TopKCollector) returns when offered
+// every entry, computed cheaper. A histogram of the row over [-1, 1]
+// finds the bucket that holds the keep-th best; only entries in it or
+// above (keep plus about one bucket's share) go through the heap,
+// instead of every entry that beats the heap's floor at the time. The
+// bucket index is monotone in the score, so no entry of the top keep is
+// skipped. buckets is scratch (returned for reuse).
+func topCosines(cos []float32, keep int, skip int32, top *TopKCollector, buckets []uint16, dst []Scored) ([]Scored, []uint16) {
+	if cap(buckets) < len(cos) {
+		buckets = make([]uint16, len(cos))
+	}
+	buckets = buckets[:len(cos)]
+	var hist [cosBuckets]int32
+	for j, c := range cos {
+		b := 0
+		if x := (c + 1) * (cosBuckets / 2); x >= cosBuckets-1 {
+			b = cosBuckets - 1
+		} else if x > 0 {
+			b = int(x)
+		}
+		buckets[j] = uint16(b)
+		if int32(j) != skip {
+			hist[b]++
+		}
+	}
+	from, seen := 0, int32(0)
+	for b := cosBuckets - 1; b >= 0; b-- {
+		if seen += hist[b]; seen >= int32(keep) {
+			from = b
+			break
+		}
+	}
+	top.Reset(keep)
+	for j, c := range cos {
+		if int(buckets[j]) >= from && int32(j) != skip && !top.rejects(int32(j), c) {
+			top.offer(int32(j), c)
+		}
+	}
+	return top.AppendSorted(dst), buckets
+}
+
 // buildItemLists is BuildSubstitutes that also keeps every item's
 // cosNeighbours best factor-cosine neighbours (best first), which the
 // same pass computes anyway: the candidates of Model.Complementary. When
@@ -224,10 +269,11 @@ func buildItemLists(numItems int, f *Factors, attrs []ItemAttributes, coBought, 
 	}
 	keep := max(cfg.Candidates, cosNeighbours)
 	type scratch struct {
-		cos    []float32
-		cand   []int32
-		top    *TopKCollector
-		sorted []Scored
+		cos     []float32
+		buckets []uint16
+		cand    []int32
+		top     *TopKCollector
+		sorted  []Scored
 	}
 	scr := make([]scratch, workers)
 	for w := range scr {
@@ -244,13 +290,7 @@ func buildItemLists(numItems int, f *Factors, attrs []ItemAttributes, coBought, 
 				f.ItemCosine(i, s.cos)
 			}
 			if hasF {
-				s.top.Reset(keep)
-				for j, c := range s.cos[:f.NumItems] {
-					if int32(j) != i && !s.top.rejects(int32(j), c) {
-						s.top.offer(int32(j), c)
-					}
-				}
-				s.sorted = s.top.AppendSorted(s.sorted[:0])
+				s.sorted, s.buckets = topCosines(s.cos[:f.NumItems], keep, i, s.top, s.buckets, s.sorted[:0])
 				for _, sc := range s.sorted[:min(cfg.Candidates, len(s.sorted))] {
 					s.cand = append(s.cand, sc.Index)
 				}
