@@ -245,6 +245,7 @@ type ALSTrainer struct {
 	f       *Factors
 	gram    []float32
 	partial []float32 // computeGramParallel's per-block sums
+	scratch []cgScratch
 	workers int
 	sweeps  int
 }
@@ -272,7 +273,7 @@ func NewALSTrainer(m *Interactions, cfg ALSConfig) (*ALSTrainer, error) {
 	if workers == 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	return &ALSTrainer{m: m, mt: m.Transpose(), cfg: cfg, f: f, gram: make([]float32, k*k), partial: make([]float32, gramBlocks*k*k), workers: workers}, nil
+	return &ALSTrainer{m: m, mt: m.Transpose(), cfg: cfg, f: f, gram: make([]float32, k*k), partial: make([]float32, gramBlocks*k*k), scratch: newCGScratches(workers, k), workers: workers}, nil
 }
 
 // Iterate runs one full sweep: every user vector solved against the item
@@ -285,9 +286,9 @@ func (t *ALSTrainer) Iterate() {
 		cfg.CGSteps = cfg.WarmCGSteps
 	}
 	computeGramParallel(f.Item, m.NumItems, k, t.gram, t.partial, t.workers)
-	solveSide(m, f.User, f.Item, t.gram, cfg, t.workers)
+	solveSideWith(m, f.User, f.Item, t.gram, cfg, t.scratch)
 	computeGramParallel(f.User, m.NumUsers, k, t.gram, t.partial, t.workers)
-	solveSide(t.mt, f.Item, f.User, t.gram, cfg, t.workers)
+	solveSideWith(t.mt, f.Item, f.User, t.gram, cfg, t.scratch)
 	t.sweeps++
 }
 
@@ -402,16 +403,27 @@ func parallelChunks(n, chunk, workers int, fn func(w, lo, hi int)) {
 // step, n_u its non-zeros). Each row is solved by one goroutine with its
 // own scratch, so the result does not depend on the worker count.
 func solveSide(m *Interactions, x, y, gram []float32, cfg ALSConfig, workers int) {
+	solveSideWith(m, x, y, gram, cfg, newCGScratches(workers, cfg.Factors))
+}
+
+func newCGScratches(workers, k int) []cgScratch {
+	scr := make([]cgScratch, workers)
+	for w := range scr {
+		scr[w] = newCGScratch(k)
+	}
+	return scr
+}
+
+// solveSideWith is solveSide with one scratch per worker, kept across
+// sweeps by ALSTrainer so the gather buffers are allocated once.
+func solveSideWith(m *Interactions, x, y, gram []float32, cfg ALSConfig, scr []cgScratch) {
 	k := cfg.Factors
 	// a0 = G + reg I, both triangles, so the dense product is one gemv.
 	a0 := slices.Clone(gram[:k*k])
 	for r := 0; r < k; r++ {
 		a0[r*k+r] += cfg.Regularization
 	}
-	scr := make([]cgScratch, workers)
-	for w := range scr {
-		scr[w] = newCGScratch(k)
-	}
+	workers := len(scr)
 	parallelRows(m.NumUsers, workers, func(w, lo, hi int) {
 		s := &scr[w]
 		for u := lo; u < hi; u++ {

@@ -75,6 +75,13 @@ func NewInteractionsBuilder(numUsers, numItems int) *InteractionsBuilder {
 	return &InteractionsBuilder{numUsers: numUsers, numItems: numItems}
 }
 
+// grow makes room for n more Add calls.
+func (b *InteractionsBuilder) grow(n int) {
+	b.users = slices.Grow(b.users, n)
+	b.items = slices.Grow(b.items, n)
+	b.weights = slices.Grow(b.weights, n)
+}
+
 // Add adds w to the (user, item) cell.
 func (b *InteractionsBuilder) Add(user, item int32, w float32) error {
 	if user < 0 || int(user) >= b.numUsers || item < 0 || int(item) >= b.numItems {

@@ -332,6 +332,11 @@ func TrainingMatrix(snap *Snapshot, cfg ModelConfig) (*Interactions, error) {
 // time of the user's last purchase of the item (0 if never bought).
 func trainingMatrix(snap *Snapshot, cfg ModelConfig, ref int64) (*Interactions, []int64, error) {
 	b := NewInteractionsBuilder(snap.NumUsers, snap.NumItems)
+	lines := len(snap.Events)
+	for _, o := range snap.Orders {
+		lines += len(o.Items)
+	}
+	b.grow(lines)
 	for _, o := range snap.Orders {
 		if o.User < 0 {
 			continue
