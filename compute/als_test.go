@@ -140,6 +140,42 @@ func TestALSDeterministic(t *testing.T) {
 	}
 }
 
+// TestALSDeterministicBlocked covers the paths small matrices skip: the
+// Gram matrix summed over fixed row blocks in parallel, and rows longer
+// than the gather buffer solved block by block. Neither may change the
+// factors with the worker count or the buffer size.
+func TestALSDeterministicBlocked(t *testing.T) {
+	m := zipfInteractions(8, 3000, 1500)
+	cfg := ALSConfig{Factors: 16, Iterations: 3, Regularization: 1, Alpha: 4, CGSteps: 3, WarmCGSteps: 2, InitStdDev: 0.05, Seed: 9}
+	train := func(workers int) *Factors {
+		c := cfg
+		c.Workers = workers
+		f, err := TrainALS(context.Background(), m, c, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	a := train(1)
+	if b := train(3); !slices.Equal(a.User, b.User) || !slices.Equal(a.Item, b.Item) {
+		t.Fatal("1 and 3 workers gave different factors")
+	}
+	mt := m.Transpose()
+	longest := 0
+	for i := 0; i < mt.NumUsers; i++ {
+		longest = max(longest, int(mt.Indptr[i+1]-mt.Indptr[i]))
+	}
+	saved := gatherBytes
+	gatherBytes = 4 * cfg.Factors * 64 // 64 rows
+	defer func() { gatherBytes = saved }()
+	if longest <= 64 {
+		t.Fatalf("longest item row %d, want > 64 to exercise the block path", longest)
+	}
+	if b := train(2); !slices.Equal(a.User, b.User) || !slices.Equal(a.Item, b.Item) {
+		t.Fatal("solving long rows block by block changed the factors")
+	}
+}
+
 func TestALSConfigValidate(t *testing.T) {
 	if err := DefaultALSConfig(1000, 500, 30000).Validate(); err != nil {
 		t.Fatalf("default config invalid: %v", err)
@@ -194,6 +230,44 @@ func BenchmarkTrainALS(b *testing.B) {
 	for b.Loop() {
 		if _, err := TrainALS(context.Background(), m, cfg, nil); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+func TestTopCosinesMatchesCollector(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 4))
+	var buckets []uint16
+	top := NewTopKCollector(1)
+	for trial := 0; trial < 300; trial++ {
+		n := 1 + rng.IntN(3000)
+		cos := make([]float32, n)
+		for j := range cos {
+			switch r := rng.IntN(20); {
+			case r == 0:
+				cos[j] = float32(math.NaN())
+			case r == 1:
+				cos[j] = 1.0000001 // rounding can leave [-1, 1]
+			case r == 2:
+				cos[j] = -1.0000001
+			case r < 8:
+				cos[j] = float32(rng.IntN(3)) / 4 // ties
+			default:
+				cos[j] = float32(rng.Float64()*2 - 1)
+			}
+		}
+		keep := 1 + rng.IntN(min(n, 300)+10)
+		skip := int32(rng.IntN(n + 1))
+		c := NewTopKCollector(keep)
+		for j, s := range cos {
+			if int32(j) != skip {
+				c.Offer(int32(j), s)
+			}
+		}
+		want := c.AppendSorted(nil)
+		var got []Scored
+		got, buckets = topCosines(cos, keep, skip, top, buckets, []Scored{{-1, 0}})
+		if got[0] != (Scored{-1, 0}) || !slices.Equal(got[1:], want) {
+			t.Fatalf("trial %d (n %d, keep %d, skip %d): topCosines %v, collector %v", trial, n, keep, skip, got[1:], want)
 		}
 	}
 }

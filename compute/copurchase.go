@@ -169,6 +169,39 @@ func (c *CoPurchase) ComplementaryScores(item int32, fn func(j int32, score floa
 	}
 }
 
+// addNormalisedScores adds to scores[j] (for j < len(scores)) item's
+// ComplementaryScores divided by the best of them, under one read lock.
+// Undamped, the best is the row's largest count, kept by AddBasket, so
+// the row is iterated once.
+func (c *CoPurchase) addNormalisedScores(item int32, scores []float32) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if item < 0 || int(item) >= len(c.rows) {
+		return
+	}
+	row := c.rows[item]
+	var best float32
+	if c.cfg.Damping == 0 {
+		if c.rowMax[item] >= c.cfg.MinCount {
+			best = c.rowMax[item]
+		}
+	} else {
+		for j, n := range row {
+			if n >= c.cfg.MinCount {
+				best = max(best, c.normalise(n, j, c.cfg.Damping))
+			}
+		}
+	}
+	if best <= 0 {
+		return
+	}
+	for j, n := range row {
+		if n >= c.cfg.MinCount && int(j) < len(scores) {
+			scores[j] += c.normalise(n, j, c.cfg.Damping) / best
+		}
+	}
+}
+
 func (c *CoPurchase) normalise(n float32, j int32, damping float64) float32 {
 	if damping == 0 {
 		return n

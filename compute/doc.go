@@ -18,8 +18,10 @@
 //   - Model is immutable and built in the background by BuildModel from a
 //     Snapshot (orders, events, item attributes) at a data version
 //     (Model.Version): the ALS factors (TrainALS: Hu, Koren and Volinsky
-//     2008 solved by conjugate gradient after Takács et al. 2011, float32,
-//     gonum BLAS, parallel and deterministic for a seed) with the inverse
+//     2008 solved by conjugate gradient after Takács et al. 2011, float32
+//     (4K bytes per user and per item), gonum BLAS on each row's
+//     gathered block, parallel and deterministic for a seed whatever the
+//     worker count) with the inverse
 //     used by fold-in, precomputed substitute lists, complement lists
 //     (each item's complements chosen by greedy soft coverage of its past
 //     baskets with customer co-occurrence, recent popularity and factor

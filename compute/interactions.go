@@ -59,15 +59,27 @@ func (m *Interactions) Transpose() *Interactions {
 }
 
 // InteractionsBuilder accumulates (user, item, weight) triples; repeated
-// pairs add up. The zero value is not usable; call NewInteractionsBuilder.
+// pairs add up, in the order they were added. The zero value is not
+// usable; call NewInteractionsBuilder.
 type InteractionsBuilder struct {
 	numUsers, numItems int
-	rows               []map[int32]float32
+	// The triples as added (12 bytes each); Build groups them by user
+	// with a counting sort, then sorts each row, instead of keeping a map
+	// per user.
+	users, items []int32
+	weights      []float32
 }
 
 // NewInteractionsBuilder returns a builder for a numUsers x numItems matrix.
 func NewInteractionsBuilder(numUsers, numItems int) *InteractionsBuilder {
-	return &InteractionsBuilder{numUsers: numUsers, numItems: numItems, rows: make([]map[int32]float32, numUsers)}
+	return &InteractionsBuilder{numUsers: numUsers, numItems: numItems}
+}
+
+// grow makes room for n more Add calls.
+func (b *InteractionsBuilder) grow(n int) {
+	b.users = slices.Grow(b.users, n)
+	b.items = slices.Grow(b.items, n)
+	b.weights = slices.Grow(b.weights, n)
 }
 
 // Add adds w to the (user, item) cell.
@@ -75,12 +87,9 @@ func (b *InteractionsBuilder) Add(user, item int32, w float32) error {
 	if user < 0 || int(user) >= b.numUsers || item < 0 || int(item) >= b.numItems {
 		return fmt.Errorf("cannot add interaction (%d, %d) to a %dx%d matrix: %w", user, item, b.numUsers, b.numItems, ErrIndex)
 	}
-	r := b.rows[user]
-	if r == nil {
-		r = make(map[int32]float32)
-		b.rows[user] = r
-	}
-	r[item] += w
+	b.users = append(b.users, user)
+	b.items = append(b.items, item)
+	b.weights = append(b.weights, w)
 	return nil
 }
 
@@ -88,24 +97,41 @@ func (b *InteractionsBuilder) Add(user, item int32, w float32) error {
 // cell value to the stored weight (e.g. log1p of a purchase count).
 func (b *InteractionsBuilder) Build(transform func(float32) float32) *Interactions {
 	m := &Interactions{NumUsers: b.numUsers, NumItems: b.numItems, Indptr: make([]int64, b.numUsers+1)}
-	nnz := 0
-	for _, r := range b.rows {
-		nnz += len(r)
+	// Counting sort of the triples by user, stable: each row keeps the
+	// order of its Add calls.
+	start := make([]int, b.numUsers+1)
+	for _, u := range b.users {
+		start[u+1]++
 	}
-	m.Items = make([]int32, 0, nnz)
-	m.Weights = make([]float32, 0, nnz)
-	for u, r := range b.rows {
-		start := len(m.Items)
-		for it := range r {
-			m.Items = append(m.Items, it)
-		}
-		slices.Sort(m.Items[start:])
-		for _, it := range m.Items[start:] {
-			w := r[it]
-			if transform != nil {
-				w = transform(w)
+	for u := 0; u < b.numUsers; u++ {
+		start[u+1] += start[u]
+	}
+	type cell struct {
+		item int32
+		w    float32
+	}
+	cells := make([]cell, len(b.users))
+	next := slices.Clone(start[:b.numUsers])
+	for t, u := range b.users {
+		cells[next[u]] = cell{b.items[t], b.weights[t]}
+		next[u]++
+	}
+	m.Items = make([]int32, 0, len(cells))
+	m.Weights = make([]float32, 0, len(cells))
+	for u := 0; u < b.numUsers; u++ {
+		row := cells[start[u]:start[u+1]]
+		// Stable, so repeated pairs are summed in Add order.
+		slices.SortStableFunc(row, func(x, y cell) int { return int(x.item) - int(y.item) })
+		for j := 0; j < len(row); {
+			it, sum := row[j].item, float32(0)
+			for ; j < len(row) && row[j].item == it; j++ {
+				sum += row[j].w
 			}
-			m.Weights = append(m.Weights, w)
+			if transform != nil {
+				sum = transform(sum)
+			}
+			m.Items = append(m.Items, it)
+			m.Weights = append(m.Weights, sum)
 		}
 		m.Indptr[u+1] = int64(len(m.Items))
 	}

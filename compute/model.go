@@ -287,57 +287,18 @@ func BuildModel(ctx context.Context, snap *Snapshot, stats *Stats, cfg ModelConf
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("cannot build model at version %d: %w", snap.Version, err)
 	}
-	b := NewInteractionsBuilder(snap.NumUsers, snap.NumItems)
-	last := map[[2]int32]int64{}
-	// Recency is relative to the snapshot's time; a snapshot without one
-	// uses its newest order, so the weighting never silently turns off.
-	ref := snap.Time
-	if ref == 0 {
-		for _, o := range snap.Orders {
-			ref = max(ref, o.Time)
-		}
+	ref := snapshotTime(snap)
+	train, last, err := trainingMatrix(snap, cfg, ref)
+	if err != nil {
+		return nil, fmt.Errorf("cannot build model at version %d: %w", snap.Version, err)
 	}
-	for _, o := range snap.Orders {
-		if o.User < 0 {
-			continue
-		}
-		w := RecencyWeight(ref-o.Time, cfg.RecencyHalfLife)
-		for _, it := range o.Items {
-			if err := b.Add(o.User, it, w); err != nil {
-				return nil, fmt.Errorf("cannot build model at version %d: %w", snap.Version, err)
-			}
-			k := [2]int32{o.User, it}
-			last[k] = max(last[k], o.Time)
-		}
-	}
-	for _, e := range snap.Events {
-		if e.User >= 0 && int(e.Kind) < len(cfg.EventWeight) {
-			if err := b.Add(e.User, e.Item, cfg.EventWeight[e.Kind]); err != nil {
-				return nil, fmt.Errorf("cannot build model at version %d: %w", snap.Version, err)
-			}
-		}
-	}
-	train := b.Build(nil)
-	m := &Model{Version: snap.Version, Train: train, cfg: cfg, lastBought: make([]int64, train.NNZ())}
-	for u := 0; u < train.NumUsers; u++ {
-		for p := train.Indptr[u]; p < train.Indptr[u+1]; p++ {
-			m.lastBought[p] = last[[2]int32{int32(u), train.Items[p]}]
-		}
-	}
+	m := &Model{Version: snap.Version, Train: train, cfg: cfg, lastBought: last}
 	workers := cfg.Workers
 	if workers == 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
 	if train.NNZ() > 0 {
-		ac := cfg.ALS
-		if ac.Factors == 0 {
-			seed := ac.Seed
-			ac = DefaultALSConfig(train.NumUsers, train.NumItems, train.NNZ())
-			ac.Seed = seed
-			if cfg.RecencyHalfLife > 0 && cfg.RecencyAlpha > 0 {
-				ac.Alpha = cfg.RecencyAlpha
-			}
-		}
+		ac := cfg.FactorConfig(train)
 		ac.Workers = workers
 		f, err := TrainALS(ctx, train, ac, progress)
 		if err != nil {
@@ -353,17 +314,119 @@ func BuildModel(ctx context.Context, snap *Snapshot, stats *Stats, cfg ModelConf
 	if cfg.ComplementFactorWeight > 0 {
 		cosKeep = cfg.ComplementCandidates
 	}
-	subs, cos, err := buildItemLists(snap.NumItems, m.Factors, snap.Items, cb, cv, cfg.Substitutes, workers, cosKeep)
+	// With coverage, the complement lists need the factor neighbours of
+	// the substitutes pass and come after it; the ranked lists are
+	// ranked once in that pass, from the factor-cosine row it computes
+	// anyway.
+	coverage := cfg.ComplementCoverage > 0 && m.Factors != nil
+	var rankTop func(w int, i int32, cos []float32)
+	if !coverage {
+		m.complementBuilt = buildComplementLists(snap, cfg, ref, workers, nil, nil).built
+		if cb != nil && m.Factors != nil && cfg.ComplementCandidates > 0 {
+			m.complementTop = make([][]Scored, m.Factors.NumItems)
+			rankTop = func(_ int, i int32, cos []float32) {
+				var built []Scored
+				if int(i) < len(m.complementBuilt) {
+					built = m.complementBuilt[i]
+				}
+				m.complementTop[i] = m.rankComplements(cb, i, built, cfg.ComplementCandidates, nil, cos, nil)
+			}
+		}
+	}
+	subs, cos, err := buildItemLists(snap.NumItems, m.Factors, snap.Items, cb, cv, cfg.Substitutes, workers, cosKeep, rankTop)
 	if err != nil {
 		return nil, fmt.Errorf("cannot build model at version %d: %w", snap.Version, err)
 	}
 	m.substitutes, m.complementCos = subs, cos
-	lists := buildComplementLists(snap, cfg, ref, workers, m.Factors, m.complementCos)
-	m.complementBuilt, m.complementTop = lists.built, lists.top
-	if m.complementTop == nil && cb != nil && m.Factors != nil && cfg.ComplementCandidates > 0 {
-		m.complementTop = m.buildComplementTop(cb, cfg.ComplementCandidates, workers)
+	if coverage {
+		lists := buildComplementLists(snap, cfg, ref, workers, m.Factors, m.complementCos)
+		m.complementBuilt, m.complementTop = lists.built, lists.top
 	}
 	return m, nil
+}
+
+// snapshotTime is the "now" of recency weighting: the snapshot's time, or
+// its newest order's when it has none, so the weighting never silently
+// turns off.
+func snapshotTime(snap *Snapshot) int64 {
+	ref := snap.Time
+	if ref == 0 {
+		for _, o := range snap.Orders {
+			ref = max(ref, o.Time)
+		}
+	}
+	return ref
+}
+
+// TrainingMatrix returns the user x item matrix BuildModel trains the
+// factors on: each customer order line with its recency weight, plus each
+// customer event with its EventWeight.
+func TrainingMatrix(snap *Snapshot, cfg ModelConfig) (*Interactions, error) {
+	m, _, err := trainingMatrix(snap, cfg, snapshotTime(snap))
+	return m, err
+}
+
+// trainingMatrix is TrainingMatrix that also returns, per stored pair, the
+// time of the user's last purchase of the item (0 if never bought).
+func trainingMatrix(snap *Snapshot, cfg ModelConfig, ref int64) (*Interactions, []int64, error) {
+	b := NewInteractionsBuilder(snap.NumUsers, snap.NumItems)
+	lines := len(snap.Events)
+	for _, o := range snap.Orders {
+		lines += len(o.Items)
+	}
+	b.grow(lines)
+	for _, o := range snap.Orders {
+		if o.User < 0 {
+			continue
+		}
+		w := RecencyWeight(ref-o.Time, cfg.RecencyHalfLife)
+		for _, it := range o.Items {
+			if err := b.Add(o.User, it, w); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	for _, e := range snap.Events {
+		if e.User >= 0 && int(e.Kind) < len(cfg.EventWeight) {
+			if err := b.Add(e.User, e.Item, cfg.EventWeight[e.Kind]); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	train := b.Build(nil)
+	// Every order line is in its (sorted) user row: find it there rather
+	// than keep a map of all pairs.
+	lastBought := make([]int64, train.NNZ())
+	for _, o := range snap.Orders {
+		if o.User < 0 {
+			continue
+		}
+		row, _ := train.Row(o.User)
+		base := train.Indptr[o.User]
+		for _, it := range o.Items {
+			if p, ok := slices.BinarySearch(row, it); ok {
+				lastBought[base+int64(p)] = max(lastBought[base+int64(p)], o.Time)
+			}
+		}
+	}
+	return train, lastBought, nil
+}
+
+// FactorConfig is the ALS configuration BuildModel trains train with: c.ALS
+// when set, else DefaultALSConfig for its size (with c.ALS.Seed, and
+// RecencyAlpha when recency weighting is on). Workers is left to the
+// caller.
+func (c ModelConfig) FactorConfig(train *Interactions) ALSConfig {
+	ac := c.ALS
+	if ac.Factors == 0 {
+		seed := ac.Seed
+		ac = DefaultALSConfig(train.NumUsers, train.NumItems, train.NNZ())
+		ac.Seed = seed
+		if c.RecencyHalfLife > 0 && c.RecencyAlpha > 0 {
+			ac.Alpha = c.RecencyAlpha
+		}
+	}
+	return ac
 }
 
 // RecencyWeight is 2^(-age/halfLife), the strength of an interaction of
@@ -480,27 +543,6 @@ func (m *Model) complementaryRanked(st *Stats, item int32, k int, exclude []int3
 	return m.complementaryScan(st.CoBought, item, built, k, exclude, scratch, dst)
 }
 
-// buildComplementTop ranks every item's complements once, with the
-// co-purchase counts of cp at build time.
-func (m *Model) buildComplementTop(cp *CoPurchase, keep, workers int) [][]Scored {
-	n := m.Factors.NumItems
-	out := make([][]Scored, n)
-	scratch := make([][]float32, workers)
-	for w := range scratch {
-		scratch[w] = make([]float32, n)
-	}
-	parallelRows(n, workers, func(w, lo, hi int) {
-		for i := int32(lo); i < int32(hi); i++ {
-			var built []Scored
-			if int(i) < len(m.complementBuilt) {
-				built = m.complementBuilt[i]
-			}
-			out[i] = m.complementaryScan(cp, i, built, keep, nil, scratch[w], nil)
-		}
-	})
-	return out
-}
-
 // ComplementaryPrecomputed appends up to k of item's complements as
 // Complementary ranked them when the model was built (co-purchases since
 // then are not seen until the next build): a slice copy, for the hot
@@ -526,9 +568,16 @@ func (m *Model) ComplementaryPrecomputed(item int32, k int, exclude []int32, dst
 
 // complementaryScan is Complementary's ranking by scoring every item.
 func (m *Model) complementaryScan(cp *CoPurchase, item int32, built []Scored, k int, exclude []int32, scratch []float32, dst []Scored) []Scored {
-	f, w := m.Factors, m.cfg.ComplementFactorWeight
-	scores := scratch[:f.NumItems]
-	f.ItemCosine(item, scores)
+	scores := scratch[:m.Factors.NumItems]
+	m.Factors.ItemCosine(item, scores)
+	return m.rankComplements(cp, item, built, k, exclude, scores, dst)
+}
+
+// rankComplements is complementaryScan given item's factor-cosine row
+// (f.ItemCosine), which it overwrites with the scores.
+func (m *Model) rankComplements(cp *CoPurchase, item int32, built []Scored, k int, exclude []int32, scores []float32, dst []Scored) []Scored {
+	w := m.cfg.ComplementFactorWeight
+	scores = scores[:m.Factors.NumItems]
 	for j := range scores {
 		scores[j] *= w
 	}
@@ -537,15 +586,7 @@ func (m *Model) complementaryScan(cp *CoPurchase, item int32, built []Scored, k 
 			scores[s.Index] += s.Score
 		}
 	}
-	var best float32
-	cp.ComplementaryScores(item, func(_ int32, s float32) { best = max(best, s) })
-	if best > 0 {
-		cp.ComplementaryScores(item, func(j int32, s float32) {
-			if int(j) < len(scores) {
-				scores[j] += s / best
-			}
-		})
-	}
+	cp.addNormalisedScores(item, scores)
 	scores[item] = float32(math.Inf(-1))
 	return TopK(scores, k, exclude, dst)
 }

@@ -158,25 +158,90 @@ func pairCosine(c *CoPurchase, i, j int32) float32 {
 	if c == nil {
 		return 0
 	}
-	n := c.Count(i, j)
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.pairCosineLocked(c.rowLocked(i), i, j)
+}
+
+// rowLocked is item i's co-count row, or nil; c.mu must be held.
+func (c *CoPurchase) rowLocked(i int32) map[int32]float32 {
+	if i < 0 || int(i) >= len(c.rows) {
+		return nil
+	}
+	return c.rows[i]
+}
+
+// pairCosineLocked is pairCosine with i's row (rowLocked) looked up by
+// the caller, who holds c.mu for a whole candidate list.
+func (c *CoPurchase) pairCosineLocked(row map[int32]float32, i, j int32) float32 {
+	n := row[j]
 	if n == 0 {
 		return 0
 	}
-	return n / float32(math.Sqrt(float64(c.ItemCount(i))*float64(c.ItemCount(j))))
+	return n / float32(math.Sqrt(float64(c.count[i])*float64(c.count[j])))
 }
 
 // BuildSubstitutes precomputes every item's substitute list (best first).
 // f, coBought and coViewed may be nil; attrs may be nil or hold one entry
 // per item. Cost: one pass over the item factors per item, in parallel.
 func BuildSubstitutes(numItems int, f *Factors, attrs []ItemAttributes, coBought, coViewed *CoPurchase, cfg SubstituteConfig, workers int) ([][]Scored, error) {
-	subs, _, err := buildItemLists(numItems, f, attrs, coBought, coViewed, cfg, workers, 0)
+	subs, _, err := buildItemLists(numItems, f, attrs, coBought, coViewed, cfg, workers, 0, nil)
 	return subs, err
+}
+
+// cosBuckets is the resolution of topCosines' histogram over [-1, 1].
+const cosBuckets = 2048
+
+// topCosines appends to dst the keep best entries of the cosine row cos,
+// skipping index skip: what top (a TopKCollector) returns when offered
+// every entry, computed cheaper. A histogram of the row over [-1, 1]
+// finds the bucket that holds the keep-th best; only entries in it or
+// above (keep plus about one bucket's share) go through the heap,
+// instead of every entry that beats the heap's floor at the time. The
+// bucket index is monotone in the score, so no entry of the top keep is
+// skipped. buckets is scratch (returned for reuse).
+func topCosines(cos []float32, keep int, skip int32, top *TopKCollector, buckets []uint16, dst []Scored) ([]Scored, []uint16) {
+	if cap(buckets) < len(cos) {
+		buckets = make([]uint16, len(cos))
+	}
+	buckets = buckets[:len(cos)]
+	var hist [cosBuckets]int32
+	for j, c := range cos {
+		b := 0
+		if x := (c + 1) * (cosBuckets / 2); x >= cosBuckets-1 {
+			b = cosBuckets - 1
+		} else if x > 0 {
+			b = int(x)
+		}
+		buckets[j] = uint16(b)
+		if int32(j) != skip {
+			hist[b]++
+		}
+	}
+	from, seen := 0, int32(0)
+	for b := cosBuckets - 1; b >= 0; b-- {
+		if seen += hist[b]; seen >= int32(keep) {
+			from = b
+			break
+		}
+	}
+	top.Reset(keep)
+	for j, c := range cos {
+		if int(buckets[j]) >= from && int32(j) != skip && !top.rejects(int32(j), c) {
+			top.offer(int32(j), c)
+		}
+	}
+	return top.AppendSorted(dst), buckets
 }
 
 // buildItemLists is BuildSubstitutes that also keeps every item's
 // cosNeighbours best factor-cosine neighbours (best first), which the
-// same pass computes anyway: the candidates of Model.Complementary.
-func buildItemLists(numItems int, f *Factors, attrs []ItemAttributes, coBought, coViewed *CoPurchase, cfg SubstituteConfig, workers, cosNeighbours int) (subs, cos [][]Scored, err error) {
+// same pass computes anyway: the candidates of Model.Complementary. When
+// f and withCosine are not nil, withCosine(w, i, cos) is called for every
+// item after its lists are built, with worker w's row of i's factor
+// cosine to every item (f.ItemCosine), which it may overwrite: the factor
+// pass is the costly part, so other per-item lists reuse it.
+func buildItemLists(numItems int, f *Factors, attrs []ItemAttributes, coBought, coViewed *CoPurchase, cfg SubstituteConfig, workers, cosNeighbours int, withCosine func(w int, i int32, cos []float32)) (subs, cos [][]Scored, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, nil, fmt.Errorf("cannot build substitutes: %w", err)
 	}
@@ -187,8 +252,16 @@ func buildItemLists(numItems int, f *Factors, attrs []ItemAttributes, coBought, 
 		workers = 1
 	}
 	var text *textIndex
+	var logPrice []float64
 	if attrs != nil {
 		text = buildTextIndex(attrs)
+		// ln p once per item: the price term is exp(-|ln p_i - ln p_j|/band).
+		logPrice = make([]float64, len(attrs))
+		for i, a := range attrs {
+			if a.Price > 0 {
+				logPrice[i] = math.Log(a.Price)
+			}
+		}
 	}
 	out := make([][]Scored, numItems)
 	if cosNeighbours > 0 && f != nil {
@@ -196,10 +269,11 @@ func buildItemLists(numItems int, f *Factors, attrs []ItemAttributes, coBought, 
 	}
 	keep := max(cfg.Candidates, cosNeighbours)
 	type scratch struct {
-		cos    []float32
-		cand   []int32
-		top    *TopKCollector
-		sorted []Scored
+		cos     []float32
+		buckets []uint16
+		cand    []int32
+		top     *TopKCollector
+		sorted  []Scored
 	}
 	scr := make([]scratch, workers)
 	for w := range scr {
@@ -210,16 +284,13 @@ func buildItemLists(numItems int, f *Factors, attrs []ItemAttributes, coBought, 
 		s := &scr[w]
 		for i := int32(lo); i < int32(hi); i++ {
 			s.cand = s.cand[:0]
-			hasF := f != nil && int(i) < f.NumItems && f.ItemNorm[i] > 0
-			if hasF {
+			inF := f != nil && int(i) < f.NumItems
+			hasF := inF && f.ItemNorm[i] > 0
+			if inF {
 				f.ItemCosine(i, s.cos)
-				s.top.Reset(keep)
-				for j, c := range s.cos[:f.NumItems] {
-					if int32(j) != i {
-						s.top.Offer(int32(j), c)
-					}
-				}
-				s.sorted = s.top.AppendSorted(s.sorted[:0])
+			}
+			if hasF {
+				s.sorted, s.buckets = topCosines(s.cos[:f.NumItems], keep, i, s.top, s.buckets, s.sorted[:0])
 				for _, sc := range s.sorted[:min(cfg.Candidates, len(s.sorted))] {
 					s.cand = append(s.cand, sc.Index)
 				}
@@ -236,6 +307,19 @@ func buildItemLists(numItems int, f *Factors, attrs []ItemAttributes, coBought, 
 			s.cand = slices.Compact(s.cand)
 			var col TopKCollector
 			col.Reset(cfg.ListLen)
+			// The live counts may be written meanwhile: read them under
+			// one read lock per item rather than three per candidate.
+			var rowV, rowB map[int32]float32
+			if coViewed != nil {
+				coViewed.mu.RLock()
+				rowV = coViewed.rowLocked(i)
+			}
+			if coBought != nil {
+				if coBought != coViewed {
+					coBought.mu.RLock()
+				}
+				rowB = coBought.rowLocked(i)
+			}
 			for _, j := range s.cand {
 				if j == i {
 					continue
@@ -247,13 +331,29 @@ func buildItemLists(numItems int, f *Factors, attrs []ItemAttributes, coBought, 
 				if attrs != nil {
 					score += cfg.Category*jaccard(attrs[i].Categories, attrs[j].Categories) + cfg.Text*text.cos(i, j)
 					if pi, pj := attrs[i].Price, attrs[j].Price; pi > 0 && pj > 0 {
-						score += cfg.Price * float32(math.Exp(-math.Abs(math.Log(pi/pj))/cfg.PriceBand))
+						score += cfg.Price * float32(math.Exp(-math.Abs(logPrice[i]-logPrice[j])/cfg.PriceBand))
 					}
 				}
-				score += cfg.CoView*pairCosine(coViewed, i, j) - cfg.CoBought*pairCosine(coBought, i, j)
+				var v, b float32
+				if rowV != nil {
+					v = coViewed.pairCosineLocked(rowV, i, j)
+				}
+				if rowB != nil {
+					b = coBought.pairCosineLocked(rowB, i, j)
+				}
+				score += cfg.CoView*v - cfg.CoBought*b
 				col.Offer(j, score)
 			}
+			if coViewed != nil {
+				coViewed.mu.RUnlock()
+			}
+			if coBought != nil && coBought != coViewed {
+				coBought.mu.RUnlock()
+			}
 			out[i] = col.AppendSorted(nil)
+			if inF && withCosine != nil {
+				withCosine(w, i, s.cos)
+			}
 		}
 	})
 	return out, cos, nil

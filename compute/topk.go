@@ -49,6 +49,25 @@ func (c *TopKCollector) resetWith(k int, buf []Scored) {
 
 // Offer considers one candidate. NaN and -Inf scores are ignored.
 func (c *TopKCollector) Offer(idx int32, score float32) {
+	if !c.rejects(idx, score) {
+		c.offer(idx, score)
+	}
+}
+
+// rejects is Offer's fast path, small enough to inline into scan loops:
+// once k entries are kept, most candidates rank below the worst of them.
+// NaN and -Inf never rank before a kept (finite) entry, so they are
+// rejected here too.
+func (c *TopKCollector) rejects(idx int32, score float32) bool {
+	n := len(c.h)
+	if n != c.k || n == 0 {
+		return false
+	}
+	r := c.h[0]
+	return !(score > r.Score || (score == r.Score && idx < r.Index))
+}
+
+func (c *TopKCollector) offer(idx int32, score float32) {
 	if c.k <= 0 || score != score || math.IsInf(float64(score), -1) {
 		return
 	}
@@ -142,7 +161,9 @@ func TopK(scores []float32, k int, exclude []int32, dst []Scored) []Scored {
 		}
 	}
 	for i, s := range scores {
-		c.Offer(int32(i), s)
+		if !c.rejects(int32(i), s) {
+			c.offer(int32(i), s)
+		}
 	}
 	for j := len(exclude) - 1; j >= 0; j-- {
 		if e := exclude[j]; e >= 0 && int(e) < len(scores) {
