@@ -34,18 +34,73 @@ type complementLists struct {
 	top [][]Scored
 }
 
+// buildComplementLists builds the lists for every item; f (may be nil
+// without coverage) supplies the factor cosines.
 func buildComplementLists(snap *Snapshot, cfg ModelConfig, ref int64, workers int, f *Factors, cosNb [][]Scored) complementLists {
-	n, keep := snap.NumItems, cfg.ComplementCandidates
-	coverage := cfg.ComplementCoverage > 0 && f != nil && f.NumItems >= n
-	if n == 0 || keep == 0 || (cfg.ComplementRecentWeight == 0 && cfg.ComplementCustomerWeight == 0 && !coverage) {
+	b := newComplementBuilder(snap, cfg, ref, workers, f != nil && f.NumItems >= snap.NumItems)
+	if b == nil {
 		return complementLists{}
 	}
+	rows := make([][]float32, workers)
+	parallelRows(snap.NumItems, workers, func(w, lo, hi int) {
+		for i := int32(lo); i < int32(hi); i++ {
+			var row []float32
+			if f != nil && int(i) < f.NumItems {
+				if rows[w] == nil {
+					rows[w] = make([]float32, f.NumItems)
+				}
+				row = rows[w]
+				f.ItemCosine(i, row)
+			}
+			var nb []Scored
+			if int(i) < len(cosNb) {
+				nb = cosNb[i]
+			}
+			b.item(w, i, row, nb)
+		}
+	})
+	return b.out
+}
+
+type complementBasket struct {
+	items []int32 // sorted
+	w     float32
+}
+
+// complementBuilder holds what every item's lists are computed from; item
+// computes one item's, so that BuildModel can run it inside the
+// substitutes pass with the factor-cosine row that pass has.
+type complementBuilder struct {
+	cfg                ModelConfig
+	n, keep            int
+	coverage           bool
+	baskets, customers []complementBasket
+	orderIdx, custIdx  [][]int32 // item -> baskets, item -> customers
+	popNow             []float32
+	popTop             []int32
+	scr                []complementScratch
+	out                complementLists
+}
+
+type complementScratch struct {
+	recent, customer   []float32 // the item's signals over the catalog
+	touchedR, touchedC []int32
+	col                TopKCollector
+	cov                coverageScratch
+}
+
+// newComplementBuilder returns nil when there is nothing to build.
+// coverage says whether factor cosines will be given (coverage needs
+// them).
+func newComplementBuilder(snap *Snapshot, cfg ModelConfig, ref int64, workers int, haveFactors bool) *complementBuilder {
+	n, keep := snap.NumItems, cfg.ComplementCandidates
+	coverage := cfg.ComplementCoverage > 0 && haveFactors
+	if n == 0 || keep == 0 || (cfg.ComplementRecentWeight == 0 && cfg.ComplementCustomerWeight == 0 && !coverage) {
+		return nil
+	}
+	type basket = complementBasket
 	// Item -> orders (recent signal, coverage) and item -> customers
 	// (customer signal).
-	type basket struct {
-		items []int32 // sorted: coverage looks picks up in them
-		w     float32
-	}
 	var baskets, customers []basket
 	if cfg.ComplementRecentWeight > 0 || coverage {
 		for _, o := range snap.Orders {
@@ -109,107 +164,101 @@ func buildComplementLists(snap *Snapshot, cfg ModelConfig, ref int64, workers in
 			popTop = append(popTop, s.Index)
 		}
 	}
-	out := complementLists{built: make([][]Scored, n)}
+	b := &complementBuilder{cfg: cfg, n: n, keep: keep, coverage: coverage, baskets: baskets, customers: customers,
+		orderIdx: orderIdx, custIdx: custIdx, popNow: popNow, popTop: popTop, scr: make([]complementScratch, workers)}
+	b.out.built = make([][]Scored, n)
 	if coverage {
-		out.top = make([][]Scored, n)
+		b.out.top = make([][]Scored, n)
 	}
-	type scratch struct {
-		recent, customer   []float32 // the item's signals over the catalog
-		touchedR, touchedC []int32
-		col                TopKCollector
-		cov                coverageScratch
-	}
-	scr := make([]scratch, workers)
-	for w := range scr {
-		scr[w].recent = make([]float32, n)
-		scr[w].customer = make([]float32, n)
+	for w := range b.scr {
+		b.scr[w].recent = make([]float32, n)
+		b.scr[w].customer = make([]float32, n)
 		if coverage {
-			scr[w].cov = newCoverageScratch(n)
+			b.scr[w].cov = newCoverageScratch(n)
 		}
 	}
-	// accumulate adds item i's baskets of bs into acc and returns the
-	// items touched and the best value.
-	accumulate := func(i int32, idx [][]int32, bs []basket, acc []float32, touched []int32) ([]int32, float32) {
-		touched = touched[:0]
-		for _, b := range idx[i] {
-			bk := bs[b]
-			if bk.w <= 0 {
+	return b
+}
+
+// accumulate adds item i's baskets of bs into acc and returns the items
+// touched and the best value.
+func accumulate(i int32, idx [][]int32, bs []complementBasket, acc []float32, touched []int32) ([]int32, float32) {
+	touched = touched[:0]
+	for _, b := range idx[i] {
+		bk := bs[b]
+		if bk.w <= 0 {
+			continue
+		}
+		for _, j := range bk.items {
+			if j == i {
 				continue
 			}
-			for _, j := range bk.items {
-				if j == i {
-					continue
-				}
-				if acc[j] == 0 {
-					touched = append(touched, j)
-				}
-				acc[j] += bk.w
+			if acc[j] == 0 {
+				touched = append(touched, j)
 			}
+			acc[j] += bk.w
 		}
-		var best float32
-		for _, j := range touched {
-			best = max(best, acc[j])
-		}
-		return touched, best
 	}
-	parallelRows(n, workers, func(w, lo, hi int) {
-		s := &scr[w]
-		for i := int32(lo); i < int32(hi); i++ {
-			var bestR, bestC float32
-			s.touchedR, s.touchedC = s.touchedR[:0], s.touchedC[:0]
-			if len(baskets) > 0 {
-				s.touchedR, bestR = accumulate(i, orderIdx, baskets, s.recent, s.touchedR)
-			}
-			if cfg.ComplementCustomerWeight > 0 {
-				s.touchedC, bestC = accumulate(i, custIdx, customers, s.customer, s.touchedC)
-			}
-			// The ranked path's blend, kept for the item's best partners.
-			s.col.Reset(keep)
-			blend := func(j int32) float32 {
-				var v float32
-				if bestR > 0 {
-					v += cfg.ComplementRecentWeight * s.recent[j] / bestR
-				}
-				if bestC > 0 {
-					v += cfg.ComplementCustomerWeight * s.customer[j] / bestC
-				}
-				return v
-			}
-			for _, j := range s.touchedR {
-				s.col.Offer(j, blend(j))
-			}
-			for _, j := range s.touchedC {
-				if s.recent[j] == 0 {
-					s.col.Offer(j, blend(j))
-				}
-			}
-			list := slices.DeleteFunc(s.col.AppendSorted(nil), func(x Scored) bool { return x.Score <= 0 })
-			slices.SortFunc(list, func(a, b Scored) int { return int(a.Index - b.Index) })
-			out.built[i] = list
-			if coverage {
-				var nb []Scored
-				if int(i) < len(cosNb) {
-					nb = cosNb[i]
-				}
-				in := coverageInput{
-					item: i, keep: keep, p: cfg.ComplementCoverage,
-					orders: orderIdx[i], basketItems: func(b int32) []int32 { return baskets[b].items }, basketWeight: func(b int32) float32 { return baskets[b].w },
-					gain: s.recent, gainNorm: bestR, customer: s.customer, customerNorm: bestC,
-					customerWeight: cfg.ComplementCustomerWeight, factorWeight: cfg.ComplementFactorWeight,
-					popularity: popNow, popularityWeight: cfg.ComplementPopularityWeight,
-					f: f, cosNb: nb, candidates: [][]int32{s.touchedR, s.touchedC, popTop},
-				}
-				out.top[i] = s.cov.rank(&in)
-			}
-			for _, j := range s.touchedR {
-				s.recent[j] = 0
-			}
-			for _, j := range s.touchedC {
-				s.customer[j] = 0
-			}
+	var best float32
+	for _, j := range touched {
+		best = max(best, acc[j])
+	}
+	return touched, best
+}
+
+// item builds item i's lists with worker w's scratch. cosRow is i's factor
+// cosine to every item and cosNb its best neighbours, best first (both nil
+// without factors).
+func (b *complementBuilder) item(w int, i int32, cosRow []float32, cosNb []Scored) {
+	cfg, keep, s := b.cfg, b.keep, &b.scr[w]
+	var bestR, bestC float32
+	s.touchedR, s.touchedC = s.touchedR[:0], s.touchedC[:0]
+	if len(b.baskets) > 0 {
+		s.touchedR, bestR = accumulate(i, b.orderIdx, b.baskets, s.recent, s.touchedR)
+	}
+	if cfg.ComplementCustomerWeight > 0 {
+		s.touchedC, bestC = accumulate(i, b.custIdx, b.customers, s.customer, s.touchedC)
+	}
+	// The ranked path's blend, kept for the item's best partners.
+	s.col.Reset(keep)
+	blend := func(j int32) float32 {
+		var v float32
+		if bestR > 0 {
+			v += cfg.ComplementRecentWeight * s.recent[j] / bestR
 		}
-	})
-	return out
+		if bestC > 0 {
+			v += cfg.ComplementCustomerWeight * s.customer[j] / bestC
+		}
+		return v
+	}
+	for _, j := range s.touchedR {
+		s.col.Offer(j, blend(j))
+	}
+	for _, j := range s.touchedC {
+		if s.recent[j] == 0 {
+			s.col.Offer(j, blend(j))
+		}
+	}
+	list := slices.DeleteFunc(s.col.AppendSorted(nil), func(x Scored) bool { return x.Score <= 0 })
+	slices.SortFunc(list, func(a, b Scored) int { return int(a.Index - b.Index) })
+	b.out.built[i] = list
+	if b.coverage && cosRow != nil {
+		in := coverageInput{
+			item: i, keep: keep, p: cfg.ComplementCoverage,
+			orders: b.orderIdx[i], baskets: b.baskets,
+			gain: s.recent, gainNorm: bestR, customer: s.customer, customerNorm: bestC,
+			customerWeight: cfg.ComplementCustomerWeight, factorWeight: cfg.ComplementFactorWeight,
+			popularity: b.popNow, popularityWeight: cfg.ComplementPopularityWeight,
+			cosRow: cosRow, cosNb: cosNb, candidates: [][]int32{s.touchedR, s.touchedC, b.popTop},
+		}
+		b.out.top[i] = s.cov.rank(&in)
+	}
+	for _, j := range s.touchedR {
+		s.recent[j] = 0
+	}
+	for _, j := range s.touchedC {
+		s.customer[j] = 0
+	}
 }
 
 func distinctItems(items []int32, maxLen, n int) []int32 {

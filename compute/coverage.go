@@ -30,13 +30,11 @@ import "slices"
 
 // coverageInput is one item's data for coverageScratch.rank.
 type coverageInput struct {
-	item   int32
-	keep   int
-	p      float32
-	orders []int32 // the item's baskets
-	// basketItems returns a basket's distinct items, sorted.
-	basketItems  func(b int32) []int32
-	basketWeight func(b int32) float32
+	item    int32
+	keep    int
+	p       float32
+	orders  []int32 // the item's baskets, indices into baskets
+	baskets []complementBasket
 	// gain[j]: recency-weighted count of the item's baskets holding j,
 	// gainNorm its largest value. rank lowers it as baskets get covered;
 	// the caller resets it.
@@ -49,28 +47,31 @@ type coverageInput struct {
 	popularity       []float32
 	popularityWeight float32
 	factorWeight     float32
-	f                *Factors
+	cosRow           []float32 // the item's factor cosine to every item
 	cosNb            []Scored  // the item's best factor neighbours, best first
 	candidates       [][]int32 // besides cosNb
 }
 
 type coverageScratch struct {
-	seen   []bool
-	cos    []float32 // factor cosine to the item, where hasCos
-	hasCos []bool
-	cands  []int32
-	resid  []float32
-	heap   []Scored
+	seen  []bool
+	cands []int32
+	resid []float32
+	heap  []Scored
+	// occ lists, for each candidate j, the positions in orders of the
+	// baskets holding j: occ[start[j] : start[j]+count[j]].
+	count, start []int32
+	occ          []int32
+	inBaskets    []int32 // items with count > 0
 }
 
 func newCoverageScratch(n int) coverageScratch {
-	return coverageScratch{seen: make([]bool, n), cos: make([]float32, n), hasCos: make([]bool, n)}
+	return coverageScratch{seen: make([]bool, n), count: make([]int32, n), start: make([]int32, n)}
 }
 
 // rank returns in.item's in.keep complements by greedy soft coverage,
 // each with its score at the time it was picked (non-increasing).
 func (s *coverageScratch) rank(in *coverageInput) []Scored {
-	i, f := in.item, in.f
+	i := in.item
 	s.cands = s.cands[:0]
 	add := func(j int32) {
 		if j != i && !s.seen[j] {
@@ -78,39 +79,20 @@ func (s *coverageScratch) rank(in *coverageInput) []Scored {
 			s.cands = append(s.cands, j)
 		}
 	}
+	// Candidates: the item's co-purchases and customer co-occurrences,
+	// the recent best sellers and the item's best factor neighbours.
+	// Others score only their cosine and popularity terms, each below
+	// what some candidate has: they are left out.
 	for _, c := range in.candidates {
 		for _, j := range c {
 			add(j)
 		}
 	}
-	// Candidates: the item's co-purchases and customer co-occurrences,
-	// the recent best sellers and the item's best factor neighbours.
-	// Others score only their cosine and popularity terms, each below
-	// what some candidate has: they are left out.
-	cosBound := float32(1)
 	for _, nb := range in.cosNb {
 		add(nb.Index)
-		s.cos[nb.Index], s.hasCos[nb.Index] = nb.Score, true
 	}
-	if len(in.cosNb) > 0 && len(in.cosNb) >= in.keep {
-		cosBound = in.cosNb[len(in.cosNb)-1].Score
-	}
-	yi, ni := f.ItemVector(i), f.ItemNorm[i]
-	cosine := func(j int32) float32 {
-		if !s.hasCos[j] {
-			var c float32
-			if d := ni * f.ItemNorm[j]; d > 0 {
-				c = bl.Sdot(f.K, yi, 1, f.ItemVector(j), 1) / d
-			}
-			s.cos[j], s.hasCos[j] = c, true
-		}
-		return s.cos[j]
-	}
-	// base is j's value without the factor term; the heap starts with
-	// cosBound in place of the cosines not yet computed (an upper bound),
-	// so only candidates reaching the top cost a dot product.
-	base := func(j int32) float32 {
-		var v float32
+	score := func(j int32) float32 {
+		v := in.factorWeight * in.cosRow[j]
 		if in.gainNorm > 0 {
 			v += in.gain[j] / in.gainNorm
 		}
@@ -122,22 +104,37 @@ func (s *coverageScratch) rank(in *coverageInput) []Scored {
 		}
 		return v
 	}
-	score := func(j int32) float32 { return base(j) + in.factorWeight*cosine(j) }
 	s.heap = s.heap[:0]
 	for _, j := range s.cands {
-		v := base(j)
-		if s.hasCos[j] {
-			v += in.factorWeight * s.cos[j]
-		} else {
-			v += in.factorWeight * cosBound
-		}
-		s.heap = append(s.heap, Scored{j, v})
+		s.heap = append(s.heap, Scored{j, score(j)})
 	}
 	h := scoredHeap(s.heap)
 	h.init()
-	s.resid = s.resid[:0]
+	// Which of the item's baskets hold each item (a counting sort):
+	// occ[start[j] : start[j]+count[j]] are positions in in.orders.
+	s.resid, s.inBaskets = s.resid[:0], s.inBaskets[:0]
+	total := 0
 	for _, b := range in.orders {
-		s.resid = append(s.resid, in.basketWeight(b))
+		s.resid = append(s.resid, in.baskets[b].w)
+		for _, j := range in.baskets[b].items {
+			if s.count[j] == 0 {
+				s.inBaskets = append(s.inBaskets, j)
+			}
+			s.count[j]++
+			total++
+		}
+	}
+	off := int32(0)
+	for _, j := range s.inBaskets {
+		s.start[j], off = off, off+s.count[j]
+		s.count[j] = 0
+	}
+	s.occ = slices.Grow(s.occ[:0], total)[:total]
+	for k, b := range in.orders {
+		for _, j := range in.baskets[b].items {
+			s.occ[s.start[j]+s.count[j]] = int32(k)
+			s.count[j]++
+		}
 	}
 	out := make([]Scored, 0, min(in.keep, len(h)))
 	for len(out) < in.keep && len(h) > 0 {
@@ -151,26 +148,29 @@ func (s *coverageScratch) rank(in *coverageInput) []Scored {
 		if in.p <= 0 {
 			continue
 		}
-		for k, b := range in.orders {
-			items := in.basketItems(b)
+		j := top.Index
+		if s.count[j] == 0 {
+			continue // in none of the item's baskets
+		}
+		for _, k := range s.occ[s.start[j] : s.start[j]+s.count[j]] {
 			if s.resid[k] <= 0 {
-				continue
-			}
-			if _, ok := slices.BinarySearch(items, top.Index); !ok {
 				continue
 			}
 			d := s.resid[k] * in.p
 			s.resid[k] -= d
-			for _, j := range items {
-				if j != i {
-					in.gain[j] -= d
+			for _, x := range in.baskets[in.orders[k]].items {
+				if x != i {
+					in.gain[x] -= d
 				}
 			}
 		}
 	}
+	for _, j := range s.inBaskets {
+		s.count[j] = 0
+	}
 	s.heap = h[:0]
 	for _, j := range s.cands {
-		s.seen[j], s.hasCos[j] = false, false
+		s.seen[j] = false
 	}
 	return out
 }

@@ -65,10 +65,12 @@ type ModelConfig struct {
 	// ComplementRecentWeight and ComplementCustomerWeight blend the
 	// built complement signals (complements.go: recency-weighted
 	// co-purchase with ComplementRecentHalfLife seconds, and customer
-	// co-occurrence), each normalised by the item's best, into
-	// Complementary; 0 turns a signal off. 1 and 1 (half-life 60 days)
-	// were best on the basket validation window: HR@10 0.8004 vs 0.7951
-	// for live co-purchase counts alone.
+	// co-occurrence), each normalised by the item's best, into the ranked
+	// Complementary; 0 turns a signal off. Without coverage, 1 and 1
+	// (half-life 60 days) were best on the basket validation window:
+	// HR@10 0.8004 vs 0.7951 for live co-purchase counts alone. With
+	// coverage the customer term did not help (0.8084 at 0.5 vs 0.8106),
+	// so it is off and its pass skipped.
 	ComplementRecentWeight, ComplementCustomerWeight float32
 	ComplementRecentHalfLife                         int64
 	// ComplementCoverage (0..1, 0 = off) ranks an item's first
@@ -78,13 +80,15 @@ type ModelConfig struct {
 	// remaining weight, so the next picks favour baskets not yet
 	// covered. The gain term is the recency-weighted co-purchase
 	// (ComplementRecentHalfLife) normalised by the item's best, plus
+	// ComplementPopularityWeight x recent popularity,
 	// ComplementCustomerWeight x customer co-occurrence and
 	// ComplementFactorWeight x factor cosine. Complementary then serves
 	// that list (co-purchases newer than the model count from the next
 	// retrain; most_sold_with stays live) and fills what is left with
-	// the ranked blend. On the basket validation window 0.45 with
-	// customer weight 0.5 gave HR@10 0.8056 against 0.8004 for the
-	// ranked blend (docs/quality.md).
+	// the ranked blend. On the basket validation window, coverage 0.3
+	// with popularity 0.2 (14-day half-life), no customer term and
+	// factor 0.1 gave HR@10 0.8106 against 0.8004 for the ranked blend
+	// (docs/quality.md).
 	ComplementCoverage float32
 	// ComplementPopularityWeight adds this times the item's recent
 	// popularity (orders weighted by 2^(-age/ComplementPopularityHalfLife),
@@ -123,10 +127,10 @@ func DefaultModelConfig() ModelConfig {
 		Substitutes:                  DefaultSubstituteConfig(),
 		ComplementFactorWeight:       0.1,
 		ComplementRecentWeight:       1,
-		ComplementCustomerWeight:     0.5,
+		ComplementCustomerWeight:     0,
 		ComplementRecentHalfLife:     60 * 24 * 3600,
 		ComplementCandidates:         64,
-		ComplementCoverage:           0.45,
+		ComplementCoverage:           0.3,
 		ComplementPopularityWeight:   0.2,
 		ComplementPopularityHalfLife: 14 * 24 * 3600,
 		EventWeight:                  [3]float32{0.1, 0.2, 0.5},
@@ -314,17 +318,20 @@ func BuildModel(ctx context.Context, snap *Snapshot, stats *Stats, cfg ModelConf
 	if cfg.ComplementFactorWeight > 0 {
 		cosKeep = cfg.ComplementCandidates
 	}
-	// With coverage, the complement lists need the factor neighbours of
-	// the substitutes pass and come after it; the ranked lists are
-	// ranked once in that pass, from the factor-cosine row it computes
-	// anyway.
-	coverage := cfg.ComplementCoverage > 0 && m.Factors != nil
-	var rankTop func(w int, i int32, cos []float32)
-	if !coverage {
+	// Each item's complements are ranked once, in the substitutes pass,
+	// from the factor-cosine row that pass computes anyway: by coverage
+	// (complementBuilder) or by the ranked blend.
+	var rankTop func(w int, i int32, cos []float32, nb []Scored)
+	var cbuild *complementBuilder
+	if cfg.ComplementCoverage > 0 && m.Factors != nil {
+		if cbuild = newComplementBuilder(snap, cfg, ref, workers, true); cbuild != nil {
+			rankTop = cbuild.item
+		}
+	} else {
 		m.complementBuilt = buildComplementLists(snap, cfg, ref, workers, nil, nil).built
 		if cb != nil && m.Factors != nil && cfg.ComplementCandidates > 0 {
 			m.complementTop = make([][]Scored, m.Factors.NumItems)
-			rankTop = func(_ int, i int32, cos []float32) {
+			rankTop = func(_ int, i int32, cos []float32, _ []Scored) {
 				var built []Scored
 				if int(i) < len(m.complementBuilt) {
 					built = m.complementBuilt[i]
@@ -338,9 +345,8 @@ func BuildModel(ctx context.Context, snap *Snapshot, stats *Stats, cfg ModelConf
 		return nil, fmt.Errorf("cannot build model at version %d: %w", snap.Version, err)
 	}
 	m.substitutes, m.complementCos = subs, cos
-	if coverage {
-		lists := buildComplementLists(snap, cfg, ref, workers, m.Factors, m.complementCos)
-		m.complementBuilt, m.complementTop = lists.built, lists.top
+	if cbuild != nil {
+		m.complementBuilt, m.complementTop = cbuild.out.built, cbuild.out.top
 	}
 	return m, nil
 }

@@ -241,7 +241,7 @@ func topCosines(cos []float32, keep int, skip int32, top *TopKCollector, buckets
 // item after its lists are built, with worker w's row of i's factor
 // cosine to every item (f.ItemCosine), which it may overwrite: the factor
 // pass is the costly part, so other per-item lists reuse it.
-func buildItemLists(numItems int, f *Factors, attrs []ItemAttributes, coBought, coViewed *CoPurchase, cfg SubstituteConfig, workers, cosNeighbours int, withCosine func(w int, i int32, cos []float32)) (subs, cos [][]Scored, err error) {
+func buildItemLists(numItems int, f *Factors, attrs []ItemAttributes, coBought, coViewed *CoPurchase, cfg SubstituteConfig, workers, cosNeighbours int, withCosine func(w int, i int32, cos []float32, nb []Scored)) (subs, cos [][]Scored, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, nil, fmt.Errorf("cannot build substitutes: %w", err)
 	}
@@ -352,7 +352,11 @@ func buildItemLists(numItems int, f *Factors, attrs []ItemAttributes, coBought, 
 			}
 			out[i] = col.AppendSorted(nil)
 			if inF && withCosine != nil {
-				withCosine(w, i, s.cos)
+				var nb []Scored
+				if cos != nil {
+					nb = cos[i]
+				}
+				withCosine(w, i, s.cos, nb)
 			}
 		}
 	})

@@ -307,3 +307,26 @@ func BenchmarkRetailQueries(b *testing.B) {
 		}
 	})
 }
+
+// TestBasketComplementaryTarget is the CI guard of the basket protocol:
+// the production model's complementary (coverage lists) must keep the
+// issue's target HR@10 >= 0.80 and beat raw co-purchase counts.
+func TestBasketComplementaryTarget(t *testing.T) {
+	d := loadRetail(t)
+	s := SplitRetail(d, RetailCutoff)
+	model, st := retailModel(t, d, s)
+	cp, err := TrainCoPurchase(s.Train, len(d.ItemIDs), compute.DefaultCoPurchaseConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := BasketVariantCases(s.Test, s.Known, s.TrainUser, BasketProtocol)
+	scratch := make([]float32, len(d.ItemIDs))
+	hr := BasketHR(cases, func(q int32, dst []compute.Scored) []compute.Scored {
+		return model.Complementary(st, q, 10, nil, scratch, dst)
+	})
+	raw := BasketHR(cases, func(q int32, dst []compute.Scored) []compute.Scored { return cp.MostSoldWith(q, 10, nil, dst) })
+	t.Logf("basket HR@10: complementary %.4f, raw co-purchase %.4f (%d queries)", hr, raw, len(cases))
+	if hr < 0.80 || hr < raw+0.02 {
+		t.Errorf("complementary HR@10 %.4f: want >= 0.80 and at least 0.02 above raw co-purchase counts (%.4f)", hr, raw)
+	}
+}

@@ -289,8 +289,9 @@ func basketModels(ctx context.Context, d *Retail, s *RetailSplit, o Options) ([]
 				return rankedModel.Complementary(rankedSt, q, 10, nil, scratch, dst)
 			}},
 		{name: "Model.Complementary (production defaults)",
-			note: fmt.Sprintf("coverage %g of past baskets (recency half-life %dd) + %g x customer co-occurrence + %g x factor cosine; build %.1fs",
-				mc.ComplementCoverage, mc.ComplementRecentHalfLife/86400, mc.ComplementCustomerWeight, mc.ComplementFactorWeight, build.Seconds()),
+			note: fmt.Sprintf("coverage %g of past baskets (recency half-life %dd) + %g x recent popularity (half-life %dd) + %g x customer co-occurrence + %g x factor cosine; build %.1fs",
+				mc.ComplementCoverage, mc.ComplementRecentHalfLife/86400, mc.ComplementPopularityWeight, mc.ComplementPopularityHalfLife/86400,
+				mc.ComplementCustomerWeight, mc.ComplementFactorWeight, build.Seconds()),
 			rec: func(q int32, dst []compute.Scored) []compute.Scored {
 				return model.Complementary(st, q, 10, nil, scratch, dst)
 			}},
