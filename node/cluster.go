@@ -120,6 +120,10 @@ type clusterNode struct {
 	rpc     *rpc
 	httpAdv string
 	ready   []atomic.Bool // per shard: the local replica votes and may serve reads
+	// checked marks shards not open here whose leftover data (from a
+	// move finished while this node was down) has been looked for;
+	// only the table watch touches it.
+	checked []bool
 
 	tableOnce sync.Once // logs a shard-count mismatch once
 }
@@ -130,6 +134,7 @@ func (n *Node) startCluster(ctx context.Context) error {
 	c.self = n.cfg.NodeID
 	c.log = n.log
 	c.ready = make([]atomic.Bool, n.shards.ShardCount())
+	c.checked = make([]bool, n.shards.ShardCount())
 	c.httpAdv = c.cfg.HTTPAdvertise
 	if c.httpAdv == "" {
 		c.httpAdv = advertised(n.http.Addr(), n.shards.RaftAddr())
@@ -232,8 +237,11 @@ func (c *clusterNode) syncTable(ctx context.Context) {
 			if _, err := n.shards.OpenShard(s, boot); err != nil {
 				c.log.Error("cannot open shard group", "shard", s, "err", err)
 			}
+			c.checked[s] = false
 		case !mine && g != nil:
 			c.maybeClose(ctx, s)
+		case !mine && !c.checked[s]:
+			c.dropLeftovers(ctx, s)
 		}
 		c.ready[s].Store(c.localVoter(s))
 	}
@@ -280,6 +288,49 @@ func (c *clusterNode) maybeClose(ctx context.Context, s int) {
 	delete(c.n.engines, gid)
 	c.n.mu.Unlock()
 	c.log.Info("closed shard group moved off this node", "shard", s)
+	c.dropData(s)
+}
+
+// dropData deletes closed shard s's Raft log, state and snapshots from
+// this node. The caller has seen the group's leader configuration without
+// this node; the committed table is checked once more here, so that data
+// of a group the table (again) places on this node is never deleted.
+func (c *clusterNode) dropData(s int) {
+	if c.ps.Table().Has(s, c.self) || c.n.shards.Shard(s) != nil {
+		return
+	}
+	start := time.Now()
+	keys, err := c.n.shards.DropShardData(s)
+	if err != nil {
+		c.log.Warn("cannot delete the data of a shard moved off this node", "shard", s, "err", err)
+		return
+	}
+	c.checked[s] = true
+	c.log.Info("deleted the data of a shard moved off this node", "shard", s, "keys", keys, "took", time.Since(start).Round(time.Millisecond).String())
+}
+
+// dropLeftovers deletes data of a shard this node does not hold, left
+// behind when the move away finished while the node was down (or before
+// deleting was done): only once the shard's leader is known and its
+// configuration does not list this node.
+func (c *clusterNode) dropLeftovers(ctx context.Context, s int) {
+	has, err := c.n.shards.HasShardData(s)
+	if err != nil || !has {
+		c.checked[s] = err == nil
+		return
+	}
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	st, err := c.status(sctx, s, 2)
+	cancel()
+	if err != nil || st.Leader == "" || st.Leader == c.self {
+		return // try again on the next pass
+	}
+	for _, r := range st.Replicas {
+		if r.Node == c.self {
+			return // still a member: the leader removes it first
+		}
+	}
+	c.dropData(s)
 }
 
 // localVoter reports whether this node's replica of shard s is open and a

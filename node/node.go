@@ -378,6 +378,11 @@ func (n *Node) Drain(ctx context.Context) error {
 	return n.cl.leave(ctx)
 }
 
+// HasShardData reports whether this node's storage holds any Raft log,
+// snapshot index or state of data shard s (a shard moved off the node has
+// none once its group is closed and its data deleted).
+func (n *Node) HasShardData(s int) (bool, error) { return n.shards.HasShardData(s) }
+
 // ID is the node's id.
 func (n *Node) ID() string { return n.cfg.NodeID }
 

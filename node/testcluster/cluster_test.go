@@ -183,6 +183,29 @@ func expectLeadersSpread(t *testing.T, c *Cluster, shards int) {
 	t.Logf("leaders spread: %v", leads)
 }
 
+// expectDataFollowsTable polls until every running node holds data of
+// exactly the shards the table places on it: a replica moved away has its
+// Raft log and state deleted, and no placed replica lost its data.
+func expectDataFollowsTable(t *testing.T, c *Cluster) {
+	t.Helper()
+	poll(t, 30*time.Second, func() error {
+		st := c.Status()
+		for _, m := range c.Running() {
+			for _, sh := range st.Shards {
+				placed := slices.Contains(sh.Replicas, m.Node.ID())
+				has, err := m.Node.HasShardData(sh.Shard)
+				if err != nil {
+					return err
+				}
+				if has != placed {
+					return fmt.Errorf("node %s: shard %d placed here %v, has data %v", m.Node.ID(), sh.Shard, placed, has)
+				}
+			}
+		}
+		return nil
+	})
+}
+
 // TestJoinRouteAndGrow: three nodes form a cluster and the leaderships
 // spread over them; a store created on one node is written through a
 // second and read through every node (reads and writes are forwarded to
@@ -217,6 +240,7 @@ func TestJoinRouteAndGrow(t *testing.T) {
 	if moved == 0 || moved > len(before)/3 {
 		t.Fatalf("growing 3 -> 4 nodes moved %d of %d replicas, want 1..%d", moved, len(before), len(before)/3)
 	}
+	expectDataFollowsTable(t, c)
 	if n := c.Status().Nodes; len(n) != 4 {
 		t.Fatalf("status lists %d nodes, want 4", len(n))
 	}
@@ -278,6 +302,12 @@ func TestDrainLeave(t *testing.T) {
 		}
 		return nil
 	})
+	expectDataFollowsTable(t, c)
+	for s := range DefaultOptions().Shards {
+		if has, err := c.Members[leaver].Node.HasShardData(s); has || err != nil {
+			t.Fatalf("drained node still holds data of shard %d (%v)", s, err)
+		}
+	}
 	c.Stop(leaver)
 	expectOrders(t, c, st, []string{"o1"})
 	writeOrder(t, c.Members[2].HTTP, st, "o2", "p1")
