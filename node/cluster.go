@@ -126,6 +126,8 @@ type clusterNode struct {
 	checked []bool
 
 	tableOnce sync.Once // logs a shard-count mismatch once
+	// announceLeave makes shutdown announce a gossip leave (after Leave).
+	announceLeave atomic.Bool
 }
 
 // startCluster runs once storage, the Raft port and the HTTP server are up.
@@ -486,13 +488,18 @@ func (c *clusterNode) readyErr() error {
 
 // shutdown stops gossip without a leave announcement: a stopped node is
 // treated as failed (its replicas stay for the grace period), because a
-// stop is usually a restart. `sibyl cluster leave` is the way to remove a
-// node for good. Leadership is not handed over first: with hashicorp/raft
-// v1.8 a transfer still in flight when Shutdown runs could keep the
-// group's raft from ever stopping (seen under load in node/testcluster);
-// the other voters elect a new leader within an election timeout.
+// stop is usually a restart; after Node.Leave it announces the leave, so
+// the others record it as left. `sibyl cluster leave` (or serve's
+// --leave-on-terminate) is the way to remove a node for good. Leadership
+// is not handed over first: the other voters elect a new leader within an
+// election timeout, and a node that drained leads nothing.
 func (c *clusterNode) shutdown(ctx context.Context) error {
-	err := c.members.Shutdown()
+	var err error
+	if c.announceLeave.Load() {
+		err = c.members.Leave(2 * time.Second)
+	} else {
+		err = c.members.Shutdown()
+	}
 	c.rpc.close()
 	return err
 }

@@ -137,7 +137,7 @@ func (c *clusterNode) clusterStatus(ctx context.Context) ClusterStatus {
 	for i, m := range members {
 		ns := NodeStatus{ID: m.ID, State: m.State.String(), HTTPAddr: m.HTTPAddr, RaftAddr: m.RaftAddr, Draining: m.Draining,
 			Replicas: len(tab.ShardsOf(m.ID)), Leads: -1}
-		if m.Leaving {
+		if m.Leaving && m.State != membership.Left {
 			ns.State = "leaving"
 		}
 		if info := infos[i]; info != nil {
