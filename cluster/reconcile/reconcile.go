@@ -15,7 +15,10 @@
 //     transfer leadership off the old replica if it leads -> remove it.
 //     A running leader is never removed directly, and at most one step per
 //     shard is issued per round so a shard never has two configuration
-//     changes in flight.
+//     changes in flight;
+//   - leaderships are spread: a healthy node leading more than its fair
+//     share plus a slack hands some to other voters of the same shards, a
+//     few per round, on shards with nothing else to do.
 package reconcile
 
 import (

@@ -56,8 +56,16 @@ func init() {
 	f.IntVar(&cfg.Cluster.Control.Reconcile.Replicas, "replicas", cfg.Cluster.Control.Reconcile.Replicas, "replication factor of every shard (fewer while the cluster is smaller)")
 	f.DurationVar(&cfg.Cluster.Control.Reconcile.GracePeriod, "grace-period", cfg.Cluster.Control.Reconcile.GracePeriod, "how long a failed node keeps its replicas before they are re-replicated")
 	f.DurationVar(&cfg.Cluster.Control.Reconcile.StabilizeTime, "stabilize-time", cfg.Cluster.Control.Reconcile.StabilizeTime, "how long a new node must have been alive before it receives replicas")
-	f.BoolVar(&lv.onTerminate, "leave-on-terminate", false, "cluster mode: on SIGTERM, drain this node (its replicas move to the others) and announce a leave before stopping, as `sibyl cluster leave` would; off, SIGTERM is a restart-like stop (the others keep its replicas for --grace-period). SIGINT never leaves")
+	f.BoolVar(&lv.onTerminate, "leave-on-terminate", false, "cluster mode: on SIGTERM, drain this node (its replicas move to the others) and announce a leave before stopping, as sibyl cluster leave would; off, SIGTERM is a restart-like stop (the others keep its replicas for --grace-period). SIGINT never leaves")
 	f.DurationVar(&lv.timeout, "leave-timeout", 5*time.Minute, "with --leave-on-terminate: the longest the drain may take; after it the leave is announced anyway and the remaining replicas are re-created from the other copies")
+	f.IntVar(&cfg.Cluster.Control.Reconcile.MaxMovesInFlight, "max-moves", cfg.Cluster.Control.Reconcile.MaxMovesInFlight,
+		"cluster mode, on the meta leader: how many shards may copy a new replica at once. Higher forms and rebalances a cluster faster "+
+			"(64 shards on 3 nodes: see docs/benchmarks.md) at the cost of more snapshot and log traffic and disk writes on the nodes receiving replicas")
+	f.IntVar(&cfg.Cluster.Control.Reconcile.MaxLeaderTransfers, "max-leader-transfers", cfg.Cluster.Control.Reconcile.MaxLeaderTransfers,
+		"cluster mode, on the meta leader: leadership transfers per reconcile round to spread shard leaders over the nodes (0: no balancing); "+
+			"each transfer pauses writes to that shard for about an election")
+	f.IntVar(&cfg.Cluster.Control.Reconcile.LeaderSlack, "leader-slack", cfg.Cluster.Control.Reconcile.LeaderSlack,
+		"cluster mode: how many shards above its fair share (shards / healthy nodes, rounded up) a node may lead before leaderships are moved off it")
 	f.StringVar(&demo, "demo", "", "on first start, create a store named \"demo\" and import this Online Retail CSV into it")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	withEnvHelp(cmd)
