@@ -120,8 +120,14 @@ type clusterNode struct {
 	rpc     *rpc
 	httpAdv string
 	ready   []atomic.Bool // per shard: the local replica votes and may serve reads
+	// checked marks shards not open here whose leftover data (from a
+	// move finished while this node was down) has been looked for;
+	// only the table watch touches it.
+	checked []bool
 
 	tableOnce sync.Once // logs a shard-count mismatch once
+	// announceLeave makes shutdown announce a gossip leave (after Leave).
+	announceLeave atomic.Bool
 }
 
 // startCluster runs once storage, the Raft port and the HTTP server are up.
@@ -130,6 +136,7 @@ func (n *Node) startCluster(ctx context.Context) error {
 	c.self = n.cfg.NodeID
 	c.log = n.log
 	c.ready = make([]atomic.Bool, n.shards.ShardCount())
+	c.checked = make([]bool, n.shards.ShardCount())
 	c.httpAdv = c.cfg.HTTPAdvertise
 	if c.httpAdv == "" {
 		c.httpAdv = advertised(n.http.Addr(), n.shards.RaftAddr())
@@ -232,8 +239,11 @@ func (c *clusterNode) syncTable(ctx context.Context) {
 			if _, err := n.shards.OpenShard(s, boot); err != nil {
 				c.log.Error("cannot open shard group", "shard", s, "err", err)
 			}
+			c.checked[s] = false
 		case !mine && g != nil:
 			c.maybeClose(ctx, s)
+		case !mine && !c.checked[s]:
+			c.dropLeftovers(ctx, s)
 		}
 		c.ready[s].Store(c.localVoter(s))
 	}
@@ -280,6 +290,49 @@ func (c *clusterNode) maybeClose(ctx context.Context, s int) {
 	delete(c.n.engines, gid)
 	c.n.mu.Unlock()
 	c.log.Info("closed shard group moved off this node", "shard", s)
+	c.dropData(s)
+}
+
+// dropData deletes closed shard s's Raft log, state and snapshots from
+// this node. The caller has seen the group's leader configuration without
+// this node; the committed table is checked once more here, so that data
+// of a group the table (again) places on this node is never deleted.
+func (c *clusterNode) dropData(s int) {
+	if c.ps.Table().Has(s, c.self) || c.n.shards.Shard(s) != nil {
+		return
+	}
+	start := time.Now()
+	keys, err := c.n.shards.DropShardData(s)
+	if err != nil {
+		c.log.Warn("cannot delete the data of a shard moved off this node", "shard", s, "err", err)
+		return
+	}
+	c.checked[s] = true
+	c.log.Info("deleted the data of a shard moved off this node", "shard", s, "keys", keys, "took", time.Since(start).Round(time.Millisecond).String())
+}
+
+// dropLeftovers deletes data of a shard this node does not hold, left
+// behind when the move away finished while the node was down (or before
+// deleting was done): only once the shard's leader is known and its
+// configuration does not list this node.
+func (c *clusterNode) dropLeftovers(ctx context.Context, s int) {
+	has, err := c.n.shards.HasShardData(s)
+	if err != nil || !has {
+		c.checked[s] = err == nil
+		return
+	}
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	st, err := c.status(sctx, s, 2)
+	cancel()
+	if err != nil || st.Leader == "" || st.Leader == c.self {
+		return // try again on the next pass
+	}
+	for _, r := range st.Replicas {
+		if r.Node == c.self {
+			return // still a member: the leader removes it first
+		}
+	}
+	c.dropData(s)
 }
 
 // localVoter reports whether this node's replica of shard s is open and a
@@ -435,13 +488,18 @@ func (c *clusterNode) readyErr() error {
 
 // shutdown stops gossip without a leave announcement: a stopped node is
 // treated as failed (its replicas stay for the grace period), because a
-// stop is usually a restart. `sibyl cluster leave` is the way to remove a
-// node for good. Leadership is not handed over first: with hashicorp/raft
-// v1.8 a transfer still in flight when Shutdown runs could keep the
-// group's raft from ever stopping (seen under load in node/testcluster);
-// the other voters elect a new leader within an election timeout.
+// stop is usually a restart; after Node.Leave it announces the leave, so
+// the others record it as left. `sibyl cluster leave` (or serve's
+// --leave-on-terminate) is the way to remove a node for good. Leadership
+// is not handed over first: the other voters elect a new leader within an
+// election timeout, and a node that drained leads nothing.
 func (c *clusterNode) shutdown(ctx context.Context) error {
-	err := c.members.Shutdown()
+	var err error
+	if c.announceLeave.Load() {
+		err = c.members.Leave(2 * time.Second)
+	} else {
+		err = c.members.Shutdown()
+	}
 	c.rpc.close()
 	return err
 }

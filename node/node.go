@@ -378,6 +378,25 @@ func (n *Node) Drain(ctx context.Context) error {
 	return n.cl.leave(ctx)
 }
 
+// Leave removes this node from the cluster for good: it drains (Drain)
+// and makes the following Shutdown announce a gossip leave, so the others
+// record the node as left rather than failed. When ctx ends before the
+// drain finishes, the leave is still announced: the meta leader then
+// re-creates the remaining replicas elsewhere at once, without waiting
+// for the grace period.
+func (n *Node) Leave(ctx context.Context) error {
+	if n.cl == nil {
+		return errors.New("not in cluster mode")
+	}
+	n.cl.announceLeave.Store(true)
+	return n.cl.leave(ctx)
+}
+
+// HasShardData reports whether this node's storage holds any Raft log,
+// snapshot index or state of data shard s (a shard moved off the node has
+// none once its group is closed and its data deleted).
+func (n *Node) HasShardData(s int) (bool, error) { return n.shards.HasShardData(s) }
+
 // ID is the node's id.
 func (n *Node) ID() string { return n.cfg.NodeID }
 

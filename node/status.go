@@ -39,6 +39,11 @@ type PlanInfo struct {
 	Waiting []int    `json:"waiting,omitempty"`
 	Stalled []int    `json:"stalled,omitempty"`
 	Steps   []string `json:"steps,omitempty"`
+	// Leaders counts the data shards each healthy node led at the start
+	// of the round; LeaderLimit is the most one may lead before the
+	// reconciler transfers leaderships off it.
+	Leaders     map[string]int `json:"leaders,omitempty"`
+	LeaderLimit int            `json:"leader_limit,omitempty"`
 }
 
 // ClusterStatus is the answer of GET /v2/cluster/status.
@@ -58,8 +63,9 @@ type NodeStatus struct {
 	HTTPAddr string `json:"http"`
 	RaftAddr string `json:"raft"`
 	Draining bool   `json:"draining,omitempty"`
-	// Replicas and Leads count the shards the table places here and the
-	// groups it leads (-1 when the node did not answer).
+	// Replicas and Leads count the data shards the table places here and
+	// the data shard groups it leads (-1 when the node did not answer;
+	// the meta group is not counted: see ClusterStatus.MetaLeader).
 	Replicas int `json:"replicas"`
 	Leads    int `json:"leads"`
 }
@@ -88,7 +94,8 @@ func (c *clusterNode) localInfo() LocalInfo {
 	}
 	if info.MetaLeader {
 		p := c.ctl.LastPlan()
-		pi := &PlanInfo{Eligible: p.Eligible, Unhealthy: p.Unhealthy, Waiting: p.Waiting, Stalled: p.Stalled}
+		pi := &PlanInfo{Eligible: p.Eligible, Unhealthy: p.Unhealthy, Waiting: p.Waiting, Stalled: p.Stalled,
+			Leaders: p.Leaders, LeaderLimit: p.LeaderLimit}
 		for _, s := range p.Steps {
 			pi.Steps = append(pi.Steps, s.String())
 		}
@@ -130,12 +137,15 @@ func (c *clusterNode) clusterStatus(ctx context.Context) ClusterStatus {
 	for i, m := range members {
 		ns := NodeStatus{ID: m.ID, State: m.State.String(), HTTPAddr: m.HTTPAddr, RaftAddr: m.RaftAddr, Draining: m.Draining,
 			Replicas: len(tab.ShardsOf(m.ID)), Leads: -1}
-		if m.Leaving {
+		if m.Leaving && m.State != membership.Left {
 			ns.State = "leaving"
 		}
 		if info := infos[i]; info != nil {
 			ns.Leads = 0
 			for _, g := range info.Groups {
+				if g.Shard == reconcile.MetaShard {
+					continue
+				}
 				if g.Leader == m.ID {
 					ns.Leads++
 					leaders[g.Shard] = m.ID

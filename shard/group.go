@@ -237,7 +237,21 @@ func (g *Group) open() error {
 		Stream:  layer,
 		MaxPool: 3,
 		Timeout: 10 * time.Second,
-		Logger:  hlog,
+		// Pipelined replication off (1 RPC in flight per follower). In
+		// hashicorp/raft v1.8 a pipeline deadlocks once a follower answers
+		// an append with Success=false (a log mismatch after a leader
+		// change, a replica being removed or restarting): pipelineDecode
+		// returns, nothing reads the pipeline's unbuffered doneCh any more,
+		// and the next pipelineSend blocks on inprogressCh for ever, since
+		// the pipeline is closed only after that send returns. The follower
+		// then gets heartbeats but no entries, and raft.Shutdown waits on
+		// that replication goroutine for ever (seen as node shutdowns
+		// hanging in node/testcluster; goroutine dump in the commit that
+		// set this). Without the pipeline every append has a timeout.
+		// Group commit already puts many commands in one entry, and raft
+		// sends up to 64 entries per append, so little is lost.
+		MaxRPCsInFlight: 1,
+		Logger:          hlog,
 	})
 
 	// Bootstrap exactly once: only a group with no term, no log and no
@@ -430,11 +444,12 @@ func (g *Group) Shutdown() error {
 		select {
 		case g.closeErr = <-done:
 		case <-time.After(2*g.cfg.Timers.ElectionTimeout + time.Second):
-			// hashicorp/raft v1.8 can win an election in the instant
-			// Shutdown runs: runCandidate sets Leader over Shutdown and the
-			// leader loop, which only checks the state, then never ends.
-			// Cut its transport: its lease lapses, it steps down and stops.
-			g.logger.Warn("raft did not stop in time; closing its transport so that it steps down")
+			// A backstop: raft waits for its replication goroutines, and
+			// one blocked in an RPC to an unresponsive peer ends with the
+			// transport's timeout. Closing the transport ends it sooner.
+			// (The hang once seen here was the pipeline deadlock that
+			// MaxRPCsInFlight: 1 above avoids.)
+			g.logger.Warn("raft did not stop in time; closing its transport")
 			g.trans.CloseStreams()
 			g.trans.Close()
 			g.closeErr = <-done

@@ -15,6 +15,7 @@ import (
 	"github.com/dgraph-io/badger/v4"
 
 	"github.com/sibylhq/sibyl/shard/kv"
+	"github.com/sibylhq/sibyl/shard/raftstore"
 	"github.com/sibylhq/sibyl/shard/transport"
 )
 
@@ -226,7 +227,7 @@ func (m *Manager) OpenShard(i int, bootstrap []Peer) (*Group, error) {
 
 // CloseShard shuts data shard i's group down on this node; its Raft log
 // and state stay in the databases (a later OpenShard resumes from them and
-// the leader brings them up to date).
+// the leader brings them up to date) until DropShardData deletes them.
 func (m *Manager) CloseShard(i int) error {
 	m.mu.Lock()
 	if i < 0 || i >= m.count || m.shards[i] == nil {
@@ -241,6 +242,59 @@ func (m *Manager) CloseShard(i int) error {
 		return fmt.Errorf("cannot close shard %d: %w", i, err)
 	}
 	return nil
+}
+
+// ErrShardOpen means an operation needs a closed shard group.
+var ErrShardOpen = errors.New("shard group is open on this node")
+
+// HasShardData reports whether this node's databases hold any Raft or
+// state data of data shard i.
+func (m *Manager) HasShardData(i int) (bool, error) {
+	gid := ShardGroupID(i)
+	for _, p := range raftstore.GroupPrefixes(gid) {
+		if ok, err := m.logDB.HasPrefix(p); ok || err != nil {
+			return ok, err
+		}
+	}
+	return m.stateDB.HasPrefix(groupPrefix(gid))
+}
+
+// DropShardData deletes a closed data shard's Raft log and stable state,
+// its applied state (the stores' keys) and its snapshots from this node.
+// The caller must know this node is no longer part of the group: the
+// replica's log may be needed for a quorum otherwise. A later OpenShard
+// starts the group empty; its leader sends a snapshot.
+func (m *Manager) DropShardData(i int) (keys int, err error) {
+	if i < 0 || i >= m.count {
+		return 0, fmt.Errorf("cannot drop shard %d: out of range 0..%d", i, m.count-1)
+	}
+	if m.Shard(i) != nil {
+		return 0, fmt.Errorf("cannot drop shard %d: %w", i, ErrShardOpen)
+	}
+	gid := ShardGroupID(i)
+	// Raft state first, then snapshots, then the applied state: a drop cut
+	// short leaves a group that reopens safely. Without Raft state the
+	// group starts empty and waits for its leader; applied state left
+	// behind is a consistent prefix of the same log (entries at or below
+	// its applied index are skipped, a snapshot replaces it). The other
+	// way round, a compacted log with neither snapshot nor state could not
+	// be replayed.
+	for _, p := range raftstore.GroupPrefixes(gid) {
+		n, err := m.logDB.DeletePrefix(p)
+		if err != nil {
+			return keys, fmt.Errorf("cannot drop shard %d's raft log: %w", i, err)
+		}
+		keys += n
+	}
+	if err := os.RemoveAll(filepath.Join(m.cfg.DataDir, "snapshots", gid)); err != nil {
+		return keys, fmt.Errorf("cannot drop shard %d's snapshots: %w", i, err)
+	}
+	n, err := m.stateDB.DeletePrefix(groupPrefix(gid))
+	if err != nil {
+		return keys, fmt.Errorf("cannot drop shard %d's state: %w", i, err)
+	}
+	keys += n
+	return keys, nil
 }
 
 // Layer registers an extra stream layer on the node's Raft port, for

@@ -3,6 +3,8 @@ package shard
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -291,5 +293,76 @@ func TestManagerCloseLeavesNoGoroutines(t *testing.T) {
 			t.Fatalf("%d goroutines after Close, %d before:\n%s", runtime.NumGoroutine(), base, buf[:runtime.Stack(buf, true)])
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestDropShardData: a closed shard's Raft log, stable state, applied
+// state and snapshots are deleted; an open shard refuses; the other
+// shards keep theirs; reopening the dropped shard starts it empty.
+func TestDropShardData(t *testing.T) {
+	dir := t.TempDir()
+	ms := &machines{}
+	m := openManager(t, testConfig("n1", dir, "127.0.0.1:0", 4, ms))
+	defer func() { m.Close() }()
+	if err := m.WaitReady(ctxTimeout(t, 10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 4 {
+		if _, _, err := m.Shard(i).Propose(ctxTimeout(t, 5*time.Second), setCmd(fmt.Sprintf("c%d", i), "k", fmt.Sprint(i), 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := m.Shard(1).Snapshot(); err != nil {
+		t.Fatal(err)
+	}
+	snapDir := filepath.Join(dir, "snapshots", ShardGroupID(1))
+	if ents, _ := os.ReadDir(snapDir); len(ents) == 0 {
+		t.Fatal("no snapshot written")
+	}
+	if _, err := m.DropShardData(1); !errors.Is(err, ErrShardOpen) {
+		t.Fatalf("drop of an open shard: %v, want ErrShardOpen", err)
+	}
+	if err := m.CloseShard(1); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := m.HasShardData(1); !ok || err != nil {
+		t.Fatalf("closed shard has data = %v, %v; want true", ok, err)
+	}
+	keys, err := m.DropShardData(1)
+	if err != nil || keys == 0 {
+		t.Fatalf("DropShardData = %d, %v", keys, err)
+	}
+	if ok, err := m.HasShardData(1); ok || err != nil {
+		t.Fatalf("after the drop, has data = %v, %v", ok, err)
+	}
+	if _, err := os.Stat(snapDir); !os.IsNotExist(err) {
+		t.Fatalf("snapshot dir still there: %v", err)
+	}
+	for _, i := range []int{0, 2, 3} {
+		if ok, _ := m.HasShardData(i); !ok {
+			t.Fatalf("shard %d lost its data", i)
+		}
+	}
+	// Reopened, the group has no state: it bootstraps again (a cluster
+	// node would instead wait for the leader's snapshot).
+	g, err := m.OpenShard(1, m.Self())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !g.Bootstrapped() || g.AppliedIndex() != 0 {
+		t.Fatalf("reopened shard: bootstrapped %v, applied %d; want a fresh group", g.Bootstrapped(), g.AppliedIndex())
+	}
+	if v, _ := ms.get("n1", ShardGroupID(1)).get("k"); v != "" {
+		t.Fatalf("reopened shard still holds k=%q", v)
+	}
+	// The others survive a restart with their state.
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	m = openManager(t, testConfig("n1", dir, "127.0.0.1:0", 4, ms))
+	for _, i := range []int{0, 2, 3} {
+		if v, _ := ms.get("n1", ShardGroupID(i)).get("k"); v != fmt.Sprint(i) {
+			t.Fatalf("shard %d after restart: k=%q, want %d", i, v, i)
+		}
 	}
 }

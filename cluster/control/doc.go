@@ -41,9 +41,10 @@
 //     AddVoter on the same id; TransferLeadership = raft
 //     LeadershipTransferToServer; RemoveReplica = raft RemoveServer. Each
 //     must fail with the shard's ErrNotLeader on a node that does not lead.
-//  7. Graceful shutdown: stop the controller, transfer leadership of the
-//     groups this node leads, membership.Leave (others record Left and
-//     drain it at once), then close the groups and storage. `sibyl drain`
-//     calls membership.SetDraining(true) and waits until the table and the
-//     meta group no longer list the node.
+//  7. Shutdown: stop the controller and stop gossip without a leave (a
+//     stop is usually a restart: the others wait out the grace period).
+//     Leaving for good (`sibyl cluster leave`, or serve's
+//     --leave-on-terminate) calls membership.SetDraining(true), waits until
+//     the table and the meta group no longer list the node, then shuts down
+//     with membership.Leave so that the others record it as left.
 package control

@@ -15,12 +15,16 @@
 //     transfer leadership off the old replica if it leads -> remove it.
 //     A running leader is never removed directly, and at most one step per
 //     shard is issued per round so a shard never has two configuration
-//     changes in flight.
+//     changes in flight;
+//   - leaderships are spread: a healthy node leading more than its fair
+//     share plus a slack hands some to other voters of the same shards, a
+//     few per round, on shards with nothing else to do.
 package reconcile
 
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"time"
@@ -102,6 +106,16 @@ type Config struct {
 	// MaxMovesInFlight caps the shards that are catching up a new replica at
 	// once, which bounds the snapshot traffic of a rebalance.
 	MaxMovesInFlight int
+	// MaxLeaderTransfers caps the leadership transfers one round issues to
+	// balance leaders over the nodes (0 turns balancing off). A transfer
+	// makes the shard refuse writes for a moment (until the new leader is
+	// elected), so balancing goes a few shards at a time.
+	MaxLeaderTransfers int
+	// LeaderSlack is how many groups above its fair share
+	// (ceil(led shards / healthy nodes)) a node may lead before leaderships
+	// are moved off it: a little slack keeps an election here and there
+	// from causing transfers.
+	LeaderSlack int
 	// MetaVoters is the meta group's size (fewer while the cluster is
 	// smaller): 3 tolerates one failure, 5 two.
 	MetaVoters int
@@ -114,15 +128,18 @@ type Config struct {
 const MetaShard = -1
 
 // DefaultConfig returns the defaults: 64 shards, 3 replicas, a 5 minute
-// grace period, 10 s stabilisation and 4 concurrent moves.
+// grace period, 10 s stabilisation, 4 concurrent moves, and leadership
+// balancing 2 transfers a round with a slack of 1.
 func DefaultConfig() Config {
 	return Config{
-		Shards:           64,
-		Replicas:         placement.DefaultReplicas,
-		GracePeriod:      5 * time.Minute,
-		StabilizeTime:    10 * time.Second,
-		MaxMovesInFlight: 4,
-		MetaVoters:       3,
+		Shards:             64,
+		Replicas:           placement.DefaultReplicas,
+		GracePeriod:        5 * time.Minute,
+		StabilizeTime:      10 * time.Second,
+		MaxMovesInFlight:   4,
+		MaxLeaderTransfers: 2,
+		LeaderSlack:        1,
+		MetaVoters:         3,
 	}
 }
 
@@ -137,6 +154,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: durations must not be negative", ErrBadConfig)
 	case c.MaxMovesInFlight <= 0:
 		return fmt.Errorf("%w: max moves in flight must be positive, got %d", ErrBadConfig, c.MaxMovesInFlight)
+	case c.MaxLeaderTransfers < 0 || c.LeaderSlack < 0:
+		return fmt.Errorf("%w: max leader transfers and leader slack must not be negative", ErrBadConfig)
 	case c.MetaVoters <= 0 || c.MetaVoters%2 == 0:
 		return fmt.Errorf("%w: meta voters must be a positive odd number, got %d", ErrBadConfig, c.MetaVoters)
 	}
@@ -231,6 +250,12 @@ type Plan struct {
 	Waiting []int
 	// Stalled lists table shards with no known leader or status.
 	Stalled []int
+	// Leaders counts the data shards each healthy eligible node leads, as
+	// observed at the start of the round (before its transfers).
+	Leaders map[string]int
+	// LeaderLimit is the most shards a node may lead before balancing
+	// moves leaderships off it (0: not computed this round).
+	LeaderLimit int
 }
 
 type health struct {
@@ -380,7 +405,108 @@ func Next(cfg Config, in Input) Plan {
 			}
 		}
 	}
+
+	// 4. Spread leaderships over the healthy nodes, on shards that are
+	// otherwise settled.
+	balanceLeaders(cfg, in, unknown, &plan)
 	return plan
+}
+
+// balanceLeaders adds up to MaxLeaderTransfers transfers from nodes that
+// lead more than LeaderLimit shards to voters of the same shards that lead
+// fewer than their fair share. Only shards with no other step this round,
+// no non-voter and exactly the table's replicas are touched, so balancing
+// never competes with a move. Every transfer takes one leadership from a
+// node above the limit to one below the fair share: the spread strictly
+// improves and cannot oscillate.
+func balanceLeaders(cfg Config, in Input, h func(string) health, plan *Plan) {
+	var cands []string
+	for _, n := range plan.Eligible {
+		if hn := h(n); hn.healthy && !hn.leaving {
+			cands = append(cands, n)
+		}
+	}
+	if len(cands) == 0 {
+		return
+	}
+	counts := make(map[string]int, len(cands))
+	for _, n := range cands {
+		counts[n] = 0
+	}
+	led := 0
+	for _, st := range in.Status {
+		if st.Leader == "" || st.Shard < 0 {
+			continue
+		}
+		led++
+		if _, ok := counts[st.Leader]; ok {
+			counts[st.Leader]++
+		}
+	}
+	plan.Leaders = maps.Clone(counts)
+	fair := (led + len(cands) - 1) / len(cands)
+	plan.LeaderLimit = fair + cfg.LeaderSlack
+	if len(cands) < 2 || cfg.MaxLeaderTransfers == 0 {
+		return
+	}
+	busy := make(map[int]bool)
+	for _, s := range plan.Steps {
+		busy[s.Shard] = true
+	}
+	settled := func(st ShardStatus) bool {
+		if busy[st.Shard] || st.Shard < 0 || st.Shard >= len(in.Table.Shards) {
+			return false
+		}
+		desired := in.Table.Shards[st.Shard]
+		if len(st.Replicas) != len(desired) {
+			return false
+		}
+		for _, r := range st.Replicas {
+			if !r.Voter || !slices.Contains(desired, r.Node) {
+				return false
+			}
+		}
+		return true
+	}
+	for range cfg.MaxLeaderTransfers {
+		// Sources from the busiest down; the first with a feasible
+		// transfer gives it, to the least loaded voter (then lowest
+		// shard), which keeps the choice deterministic.
+		sources := slices.Clone(cands)
+		slices.SortStableFunc(sources, func(a, b string) int { return counts[b] - counts[a] })
+		var best *Step
+		bestLoad := 0
+		for _, src := range sources {
+			if counts[src] <= plan.LeaderLimit {
+				break
+			}
+			for _, st := range in.Status {
+				if st.Leader != src || !settled(st) {
+					continue
+				}
+				for _, r := range st.Replicas {
+					c, ok := counts[r.Node]
+					if !ok || r.Node == src || c >= fair {
+						continue
+					}
+					if best == nil || c < bestLoad || c == bestLoad && r.Node < best.Node {
+						best = &Step{Kind: TransferLeadership, Shard: st.Shard, From: src, Node: r.Node}
+						bestLoad = c
+					}
+				}
+			}
+			if best != nil {
+				break
+			}
+		}
+		if best == nil {
+			return
+		}
+		plan.Steps = append(plan.Steps, *best)
+		busy[best.Shard] = true
+		counts[best.From]--
+		counts[best.Node]++
+	}
 }
 
 // metaVoters picks the meta group's desired voters: current voters that

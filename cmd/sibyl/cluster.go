@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -152,6 +154,14 @@ func printClusterStatus(w io.Writer, st node.ClusterStatus) {
 	tw.Flush()
 	if m := st.Moves; m != nil {
 		fmt.Fprintf(w, "\nmoves: %d pending steps, catching up %v, without leader %v, unhealthy nodes %v\n", len(m.Steps), m.Waiting, m.Stalled, m.Unhealthy)
+		if m.LeaderLimit > 0 {
+			ids := slices.Sorted(maps.Keys(m.Leaders))
+			var parts []string
+			for _, id := range ids {
+				parts = append(parts, fmt.Sprintf("%s %d", id, m.Leaders[id]))
+			}
+			fmt.Fprintf(w, "leaders per healthy node: %s (balanced while none leads more than %d)\n", strings.Join(parts, ", "), m.LeaderLimit)
+		}
 		for _, s := range m.Steps {
 			fmt.Fprintf(w, "  %s\n", s)
 		}

@@ -29,6 +29,7 @@ type clusterProc struct {
 	cmd                       *exec.Cmd
 	done                      chan struct{}
 	logPath                   string
+	extra                     []string // more serve flags
 }
 
 func (p *clusterProc) start() {
@@ -40,6 +41,7 @@ func (p *clusterProc) start() {
 	p.cmd = exec.Command(p.bin, "serve", "--data-dir", p.dir, "--node-id", p.id, "--http-addr", p.http,
 		"--raft-addr", p.raft, "--gossip-addr", p.gossip, "--join", p.first, "--shards", "8",
 		"--stabilize-time", "500ms", "--grace-period", "10m", "--log-level", "warn")
+	p.cmd.Args = append(p.cmd.Args, p.extra...)
 	p.cmd.Env = append(os.Environ(), "SIBYL_ADMIN_TOKEN="+crashAdminToken)
 	p.cmd.Stdout, p.cmd.Stderr = logf, logf
 	if err := p.cmd.Start(); err != nil {

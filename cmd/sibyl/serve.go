@@ -20,6 +20,7 @@ import (
 func init() {
 	cfg := node.DefaultConfig()
 	var demo, logLevel string
+	var lv leaveOptions
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run a Sibyl node (with no flags: a single-node cluster with data in ./data)",
@@ -37,7 +38,7 @@ func init() {
 			if err != nil {
 				return err
 			}
-			return serve(cfg, demo, logLevel, log)
+			return serve(cfg, demo, logLevel, lv, log)
 		},
 	}
 	f := cmd.Flags()
@@ -55,6 +56,16 @@ func init() {
 	f.IntVar(&cfg.Cluster.Control.Reconcile.Replicas, "replicas", cfg.Cluster.Control.Reconcile.Replicas, "replication factor of every shard (fewer while the cluster is smaller)")
 	f.DurationVar(&cfg.Cluster.Control.Reconcile.GracePeriod, "grace-period", cfg.Cluster.Control.Reconcile.GracePeriod, "how long a failed node keeps its replicas before they are re-replicated")
 	f.DurationVar(&cfg.Cluster.Control.Reconcile.StabilizeTime, "stabilize-time", cfg.Cluster.Control.Reconcile.StabilizeTime, "how long a new node must have been alive before it receives replicas")
+	f.BoolVar(&lv.onTerminate, "leave-on-terminate", false, "cluster mode: on SIGTERM, drain this node (its replicas move to the others) and announce a leave before stopping, as sibyl cluster leave would; off, SIGTERM is a restart-like stop (the others keep its replicas for --grace-period). SIGINT never leaves")
+	f.DurationVar(&lv.timeout, "leave-timeout", 5*time.Minute, "with --leave-on-terminate: the longest the drain may take; after it the leave is announced anyway and the remaining replicas are re-created from the other copies")
+	f.IntVar(&cfg.Cluster.Control.Reconcile.MaxMovesInFlight, "max-moves", cfg.Cluster.Control.Reconcile.MaxMovesInFlight,
+		"cluster mode, on the meta leader: how many shards may copy a new replica at once. Higher forms and rebalances a cluster faster "+
+			"(64 shards on 3 nodes: see docs/benchmarks.md) at the cost of more snapshot and log traffic and disk writes on the nodes receiving replicas")
+	f.IntVar(&cfg.Cluster.Control.Reconcile.MaxLeaderTransfers, "max-leader-transfers", cfg.Cluster.Control.Reconcile.MaxLeaderTransfers,
+		"cluster mode, on the meta leader: leadership transfers per reconcile round to spread shard leaders over the nodes (0: no balancing); "+
+			"each transfer pauses writes to that shard for about an election")
+	f.IntVar(&cfg.Cluster.Control.Reconcile.LeaderSlack, "leader-slack", cfg.Cluster.Control.Reconcile.LeaderSlack,
+		"cluster mode: how many shards above its fair share (shards / healthy nodes, rounded up) a node may lead before leaderships are moved off it")
 	f.StringVar(&demo, "demo", "", "on first start, create a store named \"demo\" and import this Online Retail CSV into it")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	withEnvHelp(cmd)
@@ -69,7 +80,13 @@ func newLogger(level string) (*slog.Logger, error) {
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
 }
 
-func serve(cfg node.Config, demo, logLevel string, log *slog.Logger) error {
+// leaveOptions are serve's --leave-on-terminate settings.
+type leaveOptions struct {
+	onTerminate bool
+	timeout     time.Duration
+}
+
+func serve(cfg node.Config, demo, logLevel string, lv leaveOptions, log *slog.Logger) error {
 	clustered := cfg.Cluster.Enabled || len(cfg.Cluster.Join) > 0
 	if !clustered {
 		// A lone node is the only voter of its groups: short election
@@ -88,8 +105,21 @@ func serve(cfg node.Config, demo, logLevel string, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
+	var sig os.Signal
+	sigSeen := make(chan struct{})
+	go func() {
+		defer close(sigSeen)
+		select {
+		case sig = <-sigs:
+			stop()
+		case <-ctx.Done():
+		}
+	}()
 	readyTimeout := time.Minute
 	if clustered {
 		// A joining node is ready once the meta leader has added it and
@@ -100,18 +130,40 @@ func serve(cfg node.Config, demo, logLevel string, log *slog.Logger) error {
 	readyCtx, cancel := context.WithTimeout(ctx, readyTimeout)
 	err = n.WaitReady(readyCtx)
 	cancel()
-	if err != nil {
+	switch {
+	case err != nil && ctx.Err() == nil:
 		n.Shutdown(context.Background())
 		return err
+	case err != nil:
+		// Stopped by a signal before ready: an orderly stop, not an error.
+		log.Info("stopped before ready", "waited_for", err)
+	default:
+		log.Info("ready", "startup", time.Since(start).Round(time.Millisecond).String())
 	}
-	log.Info("ready", "startup", time.Since(start).Round(time.Millisecond).String())
-	if demo != "" {
+	if demo != "" && err == nil {
 		if err := loadDemo(n, cfg.DataDir, demo); err != nil {
 			n.Shutdown(context.Background())
 			return fmt.Errorf("demo: %w", err)
 		}
 	}
 	<-ctx.Done()
+	<-sigSeen
+	if lv.onTerminate && clustered && sig == syscall.SIGTERM {
+		log.Info("SIGTERM with --leave-on-terminate: draining, then leaving the cluster", "timeout", lv.timeout)
+		lctx, cancel := context.WithTimeout(context.Background(), lv.timeout)
+		go func() {
+			// A second signal stops waiting for the drain.
+			select {
+			case <-sigs:
+				cancel()
+			case <-lctx.Done():
+			}
+		}()
+		if err := n.Leave(lctx); err != nil {
+			log.Warn("drain not finished; announcing the leave anyway", "err", err)
+		}
+		cancel()
+	}
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

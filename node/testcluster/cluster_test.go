@@ -153,14 +153,69 @@ func replicaSet(c *Cluster) map[string]bool {
 	return out
 }
 
-// TestJoinRouteAndGrow: three nodes form a cluster; a store created on one
-// node is written through a second and read through every node (reads
-// and writes are forwarded to replicas and leaders); a fourth node joins
-// and takes about a quarter of the replicas, never more than a third.
+// expectLeadersSpread polls until every running node leads at least one
+// shard and none leads more than the reconciler's limit (fair share plus
+// slack), with every shard led exactly once. The first node bootstraps
+// every group, so without balancing it would lead them all.
+func expectLeadersSpread(t *testing.T, c *Cluster, shards int) {
+	t.Helper()
+	poll(t, 60*time.Second, func() error {
+		st := c.Status()
+		if st.Moves == nil || st.Moves.LeaderLimit == 0 {
+			return fmt.Errorf("no leader limit in the plan yet")
+		}
+		total := 0
+		for _, n := range st.Nodes {
+			if n.Leads < 1 || n.Leads > st.Moves.LeaderLimit {
+				return fmt.Errorf("node %s leads %d shards, want 1..%d (%+v)", n.ID, n.Leads, st.Moves.LeaderLimit, st.Nodes)
+			}
+			total += n.Leads
+		}
+		if total != shards {
+			return fmt.Errorf("nodes lead %d shards in total, want %d", total, shards)
+		}
+		return nil
+	})
+	var leads []string
+	for _, n := range c.Status().Nodes {
+		leads = append(leads, fmt.Sprintf("%s:%d", n.ID, n.Leads))
+	}
+	t.Logf("leaders spread: %v", leads)
+}
+
+// expectDataFollowsTable polls until every running node holds data of
+// exactly the shards the table places on it: a replica moved away has its
+// Raft log and state deleted, and no placed replica lost its data.
+func expectDataFollowsTable(t *testing.T, c *Cluster) {
+	t.Helper()
+	poll(t, 30*time.Second, func() error {
+		st := c.Status()
+		for _, m := range c.Running() {
+			for _, sh := range st.Shards {
+				placed := slices.Contains(sh.Replicas, m.Node.ID())
+				has, err := m.Node.HasShardData(sh.Shard)
+				if err != nil {
+					return err
+				}
+				if has != placed {
+					return fmt.Errorf("node %s: shard %d placed here %v, has data %v", m.Node.ID(), sh.Shard, placed, has)
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// TestJoinRouteAndGrow: three nodes form a cluster and the leaderships
+// spread over them; a store created on one node is written through a
+// second and read through every node (reads and writes are forwarded to
+// replicas and leaders); a fourth node joins and takes about a quarter of
+// the replicas, never more than a third, and some leaderships.
 func TestJoinRouteAndGrow(t *testing.T) {
 	opts := DefaultOptions()
 	opts.Shards = 12
 	c := Start(t, 3, opts)
+	expectLeadersSpread(t, c, opts.Shards)
 	st := createStore(t, c.Members[0].HTTP, "shop")
 	var want []string
 	for i := range 6 {
@@ -185,9 +240,11 @@ func TestJoinRouteAndGrow(t *testing.T) {
 	if moved == 0 || moved > len(before)/3 {
 		t.Fatalf("growing 3 -> 4 nodes moved %d of %d replicas, want 1..%d", moved, len(before), len(before)/3)
 	}
+	expectDataFollowsTable(t, c)
 	if n := c.Status().Nodes; len(n) != 4 {
 		t.Fatalf("status lists %d nodes, want 4", len(n))
 	}
+	expectLeadersSpread(t, c, opts.Shards)
 	// The new node answers reads and writes for every store.
 	writeOrder(t, c.Members[3].HTTP, st, "o-new", "p2")
 	expectOrders(t, c, st, append(want, "o-new"))
@@ -245,6 +302,12 @@ func TestDrainLeave(t *testing.T) {
 		}
 		return nil
 	})
+	expectDataFollowsTable(t, c)
+	for s := range DefaultOptions().Shards {
+		if has, err := c.Members[leaver].Node.HasShardData(s); has || err != nil {
+			t.Fatalf("drained node still holds data of shard %d (%v)", s, err)
+		}
+	}
 	c.Stop(leaver)
 	expectOrders(t, c, st, []string{"o1"})
 	writeOrder(t, c.Members[2].HTTP, st, "o2", "p1")

@@ -5,6 +5,7 @@
 package testcluster
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"testing"
 	"time"
 
@@ -157,8 +159,12 @@ func (c *Cluster) Stop(i int) {
 		}
 	case <-time.After(90 * time.Second):
 		// Report instead of hanging the whole package; the node's
-		// goroutines are leaked.
-		c.t.Errorf("shutdown of node %d did not finish in 90s", i)
+		// goroutines are leaked. The stacks say where it hangs.
+		var b bytes.Buffer
+		pprof.Lookup("goroutine").WriteTo(&b, 2)
+		path := filepath.Join(os.TempDir(), fmt.Sprintf("sibyl-stuck-shutdown-n%d-%d.txt", i, time.Now().UnixNano()))
+		os.WriteFile(path, b.Bytes(), 0o644)
+		c.t.Errorf("shutdown of node %d did not finish in 90s; goroutine stacks in %s", i, path)
 	}
 	m.Node = nil
 }

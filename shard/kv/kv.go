@@ -213,3 +213,55 @@ func trim(s string) string {
 	}
 	return s
 }
+
+// DeletePrefix deletes every key that starts with prefix and returns how
+// many it deleted. It writes tombstones in batches (a WriteBatch) rather
+// than calling Badger's DropPrefix, which blocks every writer of the
+// database while it runs: the other Raft groups keep writing meanwhile.
+// Keys written under prefix while it runs may survive; callers delete
+// ranges nobody writes to any more.
+func (db *DB) DeletePrefix(prefix []byte) (int, error) {
+	if len(prefix) == 0 {
+		return 0, errors.New("kv: refusing to delete the empty prefix (the whole database)")
+	}
+	wb := db.NewWriteBatch()
+	defer wb.Cancel()
+	n := 0
+	err := db.View(func(txn *badger.Txn) error {
+		opts := badger.DefaultIteratorOptions
+		opts.PrefetchValues = false
+		opts.Prefix = prefix
+		it := txn.NewIterator(opts)
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			if err := wb.Delete(it.Item().KeyCopy(nil)); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	if err == nil {
+		err = wb.Flush()
+	}
+	if err != nil {
+		return 0, fmt.Errorf("cannot delete keys under prefix %q: %w", prefix, err)
+	}
+	return n, nil
+}
+
+// HasPrefix reports whether any key starts with prefix.
+func (db *DB) HasPrefix(prefix []byte) (bool, error) {
+	found := false
+	err := db.View(func(txn *badger.Txn) error {
+		opts := badger.DefaultIteratorOptions
+		opts.PrefetchValues = false
+		opts.Prefix = prefix
+		it := txn.NewIterator(opts)
+		defer it.Close()
+		it.Rewind()
+		found = it.Valid()
+		return nil
+	})
+	return found, err
+}

@@ -1,6 +1,7 @@
 package kv
 
 import (
+	"fmt"
 	"runtime"
 	"testing"
 	"time"
@@ -89,5 +90,44 @@ func TestOpenGCAndClose(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// DeletePrefix deletes exactly the keys under the prefix (more than one
+// WriteBatch's worth) and refuses the empty prefix.
+func TestDeletePrefix(t *testing.T) {
+	s := StateSizing()
+	s.InMemory = true
+	db, err := Open("", s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	wb := db.NewWriteBatch()
+	for i := range 20000 {
+		for _, p := range []string{"\x02s1", "\x03s10"} {
+			if err := wb.Set([]byte(fmt.Sprintf("%s/%06d", p, i)), []byte("v")); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := wb.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.DeletePrefix(nil); err == nil {
+		t.Fatal("empty prefix accepted")
+	}
+	n, err := db.DeletePrefix([]byte("\x02s1"))
+	if err != nil || n != 20000 {
+		t.Fatalf("DeletePrefix = %d, %v; want 20000", n, err)
+	}
+	if has, _ := db.HasPrefix([]byte("\x02s1")); has {
+		t.Fatal("keys left under the deleted prefix")
+	}
+	if has, _ := db.HasPrefix([]byte("\x03s10")); !has {
+		t.Fatal("the neighbouring group's keys were deleted")
+	}
+	if n, _ := db.DeletePrefix([]byte("\x03s10")); n != 20000 {
+		t.Fatalf("second prefix: %d keys deleted, want 20000", n)
 	}
 }

@@ -373,3 +373,9 @@ func readBytes(b []byte) (val, rest []byte, err error) {
 	val = append([]byte(nil), b[w:w+int(n)]...)
 	return val, b[w+int(n):], nil
 }
+
+// GroupPrefixes are the key prefixes of group's log and stable values in
+// the shared database: deleting both forgets the group's Raft state.
+func GroupPrefixes(group string) [][]byte {
+	return [][]byte{prefix(kindLog, group), prefix(kindStable, group)}
+}
