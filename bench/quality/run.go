@@ -280,7 +280,7 @@ func basketModels(ctx context.Context, d *Retail, s *RetailSplit, o Options) ([]
 			}
 			return compute.TopK(scratch, 10, []int32{q}, dst)
 		}},
-		{name: "Model.Complementary (previous defaults)", note: "counts + 0.2 x factor cosine",
+		{name: "Model.Complementary (first defaults)", note: "counts + 0.2 x factor cosine",
 			rec: func(q int32, dst []compute.Scored) []compute.Scored {
 				return prevModel.Complementary(prevSt, q, 10, nil, scratch, dst)
 			}},
