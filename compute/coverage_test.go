@@ -186,15 +186,7 @@ func TestCoverageMatchesGreedy(t *testing.T) {
 // Complementary serves the coverage list, then fills from the ranked
 // blend under its last score; exclusions hold throughout.
 func TestComplementaryCoverageThenRanked(t *testing.T) {
-	m := randomInteractions(17, 300, 200, 8)
-	snap := &Snapshot{NumUsers: 300, NumItems: 200}
-	for u := 0; u < 300; u++ {
-		items, _ := m.Row(int32(u))
-		snap.Orders = append(snap.Orders, SnapshotOrder{User: int32(u), Time: int64(u), Items: items[:len(items)/2]}, SnapshotOrder{User: int32(u), Time: int64(u), Items: items[len(items)/2:]})
-	}
-	cfg := DefaultModelConfig()
-	cfg.ALS = ALSConfig{Factors: 8, Iterations: 3, Regularization: 1, Alpha: 4, CGSteps: 3, InitStdDev: 0.1, Seed: 3}
-	cfg.ComplementCandidates = 16
+	snap, cfg := twoOrderShop()
 	st, err := StatsFromSnapshot(snap, cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -226,7 +226,9 @@ func TestBuildComplementLists(t *testing.T) {
 	}
 }
 
-func TestComplementaryPrecomputed(t *testing.T) {
+// twoOrderShop is a synthetic shop of 300 customers with two orders each
+// over 200 items, and a small model config for it.
+func twoOrderShop() (*Snapshot, ModelConfig) {
 	m := randomInteractions(17, 300, 200, 8)
 	snap := &Snapshot{NumUsers: 300, NumItems: 200}
 	for u := 0; u < 300; u++ {
@@ -236,6 +238,11 @@ func TestComplementaryPrecomputed(t *testing.T) {
 	cfg := DefaultModelConfig()
 	cfg.ALS = ALSConfig{Factors: 8, Iterations: 3, Regularization: 1, Alpha: 4, CGSteps: 3, InitStdDev: 0.1, Seed: 3}
 	cfg.ComplementCandidates = 16
+	return snap, cfg
+}
+
+func TestComplementaryPrecomputed(t *testing.T) {
+	snap, cfg := twoOrderShop()
 	cfg.ComplementCoverage = 0 // the ranked path's precomputed list
 	st, err := StatsFromSnapshot(snap, cfg)
 	if err != nil {

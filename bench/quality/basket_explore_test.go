@@ -182,23 +182,10 @@ func TestExploreBasket(t *testing.T) {
 		cfgs = append(cfgs, blendCfg{damp: -0.25}, blendCfg{damp: 0.25})
 	}
 	valHR, testHR := make([]float64, len(cfgs)), make([]float64, len(cfgs))
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= len(cfgs) {
-					return
-				}
-				valHR[i] = BasketHR(valCases, vs.recommender(cfgs[i]))
-				testHR[i] = BasketHR(testCases, ts.recommender(cfgs[i]))
-			}
-		}()
-	}
-	wg.Wait()
+	forEachParallel(len(cfgs), func(i int) {
+		valHR[i] = BasketHR(valCases, vs.recommender(cfgs[i]))
+		testHR[i] = BasketHR(testCases, ts.recommender(cfgs[i]))
+	})
 	best := 0
 	for i, c := range cfgs {
 		if valHR[i] > valHR[best] {
@@ -207,4 +194,20 @@ func TestExploreBasket(t *testing.T) {
 		t.Logf("%+v val %.4f test %.4f", c, valHR[i], testHR[i])
 	}
 	t.Logf("BEST on validation %+v: val %.4f test %.4f (raw counts: val %.4f test %.4f)", cfgs[best], valHR[best], testHR[best], valHR[0], testHR[0])
+}
+
+// forEachParallel runs fn(0..n-1) on GOMAXPROCS goroutines.
+func forEachParallel(n int, fn func(i int)) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
+				fn(i)
+			}
+		}()
+	}
+	wg.Wait()
 }

@@ -1,14 +1,12 @@
 package quality
 
 import (
+	"container/heap"
 	"math"
 	"os"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"unicode"
 
@@ -226,12 +224,12 @@ func (c *coverageSignals) recommender(cfg coverCfg) func(q int32, dst []compute.
 		for _, j := range cands {
 			h = append(h, compute.Scored{Index: j, Score: value(j)})
 		}
-		h.init()
+		heap.Init(&h)
 		for len(dst) < 10 && len(h) > 0 {
-			top := h.pop()
+			top := heap.Pop(&h).(compute.Scored)
 			if v := value(top.Index); len(h) > 0 && v < h[0].Score {
 				// Stale: its gain dropped since it was scored.
-				h.push(compute.Scored{Index: top.Index, Score: v})
+				heap.Push(&h, compute.Scored{Index: top.Index, Score: v})
 				continue
 			} else {
 				top.Score = v
@@ -260,60 +258,21 @@ func (c *coverageSignals) recommender(cfg coverCfg) func(q int32, dst []compute.
 	}
 }
 
-// lazyHeap is a max-heap on Score, ties to the lower index.
+// lazyHeap is a max-heap on Score, ties to the lower index, for
+// container/heap.
 type lazyHeap []compute.Scored
 
-func (h lazyHeap) less(a, b int) bool {
+func (h lazyHeap) Len() int { return len(h) }
+func (h lazyHeap) Less(a, b int) bool {
 	return h[a].Score > h[b].Score || (h[a].Score == h[b].Score && h[a].Index < h[b].Index)
 }
-func (h lazyHeap) init() {
-	for i := len(h)/2 - 1; i >= 0; i-- {
-		h.down(i)
-	}
-}
-func (h lazyHeap) down(i int) {
-	for {
-		l := 2*i + 1
-		if l >= len(h) {
-			return
-		}
-		m := l
-		if r := l + 1; r < len(h) && h.less(r, l) {
-			m = r
-		}
-		if !h.less(m, i) {
-			return
-		}
-		h[i], h[m] = h[m], h[i]
-		i = m
-	}
-}
-func (h *lazyHeap) pop() compute.Scored {
+func (h lazyHeap) Swap(a, b int) { h[a], h[b] = h[b], h[a] }
+func (h *lazyHeap) Push(x any)   { *h = append(*h, x.(compute.Scored)) }
+func (h *lazyHeap) Pop() any {
 	old := *h
-	top := old[0]
-	old[0] = old[len(old)-1]
+	x := old[len(old)-1]
 	*h = old[:len(old)-1]
-	h.down(0)
-	return top
-}
-func (h *lazyHeap) push(s compute.Scored) {
-	*h = append(*h, s)
-	i := len(*h) - 1
-	for i > 0 {
-		p := (i - 1) / 2
-		if !h.less(i, p) {
-			return
-		}
-		(*h)[i], (*h)[p] = (*h)[p], (*h)[i]
-		i = p
-	}
-}
-
-func b2f(b bool) float64 {
-	if b {
-		return 1
-	}
-	return 0
+	return x
 }
 
 // TestExploreCoverage compares coverage-chosen complement lists with the
@@ -335,32 +294,26 @@ func TestExploreCoverage(t *testing.T) {
 	valCases := BasketVariantCases(val.Test, val.Known, val.TrainUser, BasketProtocol)
 	testCases := BasketVariantCases(test.Test, test.Known, test.TrainUser, BasketProtocol)
 	vs, ts := newCoverageSignals(t, &inner, val, halfLife), newCoverageSignals(t, d, test, halfLife)
-	var cfgs []coverCfg
-	for _, pn := range []float32{0.2, 0.35, 0.5, 0.8} {
-		for _, f := range []float32{0, 0.1} {
-			for _, cu := range []float32{0, 0.5} {
-				cfgs = append(cfgs, coverCfg{p: 0.3, recency: true, customer: cu, factor: f, popNow: pn})
-			}
+	// The rounds of docs/quality.md: coverage strength, then name text,
+	// then recent popularity with the factor and customer terms.
+	cfgs := []coverCfg{{p: 0, customer: 1, recent: 1, factor: 0.1}}
+	for _, p := range []float32{0.3, 0.6, 1} {
+		cfgs = append(cfgs, coverCfg{p: p, recency: true, factor: 0.1})
+	}
+	cfgs = append(cfgs, coverCfg{p: 0.45, recency: true, customer: 0.5, factor: 0.1})
+	for _, nm := range []float32{0.05, 0.1, 0.2} {
+		cfgs = append(cfgs, coverCfg{p: 0.3, recency: true, factor: 0.1, name: nm})
+	}
+	for _, pn := range []float32{0, 0.2, 0.35, 0.5, 0.8} {
+		for _, fc := range [][2]float32{{0, 0}, {0.1, 0}, {0.1, 0.5}} {
+			cfgs = append(cfgs, coverCfg{p: 0.3, recency: true, factor: fc[0], customer: fc[1], popNow: pn})
 		}
 	}
 	valHR, testHR := make([]float64, len(cfgs)), make([]float64, len(cfgs))
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= len(cfgs) {
-					return
-				}
-				valHR[i] = BasketHR(valCases, vs.recommender(cfgs[i]))
-				testHR[i] = BasketHR(testCases, ts.recommender(cfgs[i]))
-			}
-		}()
-	}
-	wg.Wait()
+	forEachParallel(len(cfgs), func(i int) {
+		valHR[i] = BasketHR(valCases, vs.recommender(cfgs[i]))
+		testHR[i] = BasketHR(testCases, ts.recommender(cfgs[i]))
+	})
 	for i, c := range cfgs {
 		t.Logf("%+v val %.4f test %.4f", c, valHR[i], testHR[i])
 	}
