@@ -20,10 +20,10 @@ mkdir -p "$OUT"
 PID=
 trap '[ -n "$PID" ] && kill $PID 2>/dev/null; wait $PID 2>/dev/null; rm -rf "$DATA"' EXIT
 
-"$BIN" serve --data-dir "$DATA" --http-addr "$HTTP" --raft-addr "$RAFT" --log-level warn >>"$OUT/server.log" 2>&1 &
+"$BIN" serve --data-dir "$DATA/node" --http-addr "$HTTP" --raft-addr "$RAFT" --log-level warn >>"$DATA/server.log" 2>&1 &
 PID=$!
 until curl -sf "http://$HTTP/ready" >/dev/null; do sleep 0.05; done
-TOKEN=$(cat "$DATA/admin.token")
+TOKEN=$(cat "$DATA/node/admin.token")
 KEYS=$("$BIN" store create --url "http://$HTTP" --admin-token "$TOKEN" --name bench --json)
 PK=$(echo "$KEYS" | sed 's/.*"public_key":"\([^"]*\)".*/\1/')
 SK=$(echo "$KEYS" | sed 's/.*"private_key":"\([^"]*\)".*/\1/')
@@ -36,7 +36,10 @@ cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 events() { curl -s "http://$HTTP/metrics" | awk -F' ' '/^sibyl_http_requests_total\{endpoint="\/v2\/log\/product"/ {n+=$2} END {print n+0}'; }
 HZ=$(getconf CLK_TCK)
 
-echo "machine: $(nproc) CPUs, $(grep 'model name' /proc/cpuinfo | head -1 | cut -d: -f2 | xargs)"
+exec > >(tee "$OUT/summary.md")
+echo "Measured $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) CPUs ($(grep 'model name' /proc/cpuinfo | head -1 | cut -d: -f2 | xargs)), server and load generator on the same CPUs, $DUR per run after a 2 s warm-up."
+echo "Command: bench/tracking.sh $BIN $OUT ${CONNS[*]}"
+echo
 printf '| connections | events/s | p50 ms | p99 ms | server CPU ms / 1k events | load generator CPU ms / 1k events | load average at start |\n'
 printf '|---|---|---|---|---|---|---|\n'
 for c in "${CONNS[@]}"; do
