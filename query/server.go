@@ -84,7 +84,7 @@ func DefaultConfig() Config {
 		MaxLimit:     1000,
 
 		EventBatchMax:        1024,
-		EventBatchesInFlight: 2,
+		EventBatchesInFlight: 1,
 	}
 }
 
