@@ -2,6 +2,7 @@ package query
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -39,18 +40,18 @@ type eventBatcher struct {
 // storeEvents is one store's batch being collected and its batches being
 // proposed.
 type storeEvents struct {
-	pending  *eventBatch // collecting; nil when none
-	inFlight int         // batches proposed and not yet answered
-	leaders  int         // leaders waiting or proposing (the entry lives while > 0)
-	slot     *sync.Cond  // signalled when a proposal ends
+	pending *eventBatch   // collecting; nil when none
+	leaders int           // leaders waiting or proposing (the entry lives while > 0)
+	slots   chan struct{} // one token per batch being proposed (capacity inFlight)
 }
 
 type eventBatch struct {
-	body  []byte
-	count int
-	done  chan struct{}
-	res   any
-	err   error
+	body     []byte
+	count    int
+	deadline time.Time // its first call's arrival + the write timeout
+	done     chan struct{}
+	res      any
+	err      error
 }
 
 // eventBatcherConfig bounds a batch and the batches in flight per store.
@@ -73,12 +74,12 @@ func (b *eventBatcher) add(store string, e *engine.Event) (any, error) {
 	b.mu.Lock()
 	q := b.stores[store]
 	if q == nil {
-		q = &storeEvents{slot: sync.NewCond(&b.mu)}
+		q = &storeEvents{slots: make(chan struct{}, b.inFlight)}
 		b.stores[store] = q
 	}
 	batch, leader := q.pending, false
 	if batch == nil {
-		batch = &eventBatch{body: engine.NewEventBody(make([]byte, 0, 512)), done: make(chan struct{})}
+		batch = &eventBatch{body: engine.NewEventBody(make([]byte, 0, 512)), deadline: time.Now().Add(b.timeout), done: make(chan struct{})}
 		q.pending, leader = batch, true
 		q.leaders++
 	}
@@ -93,28 +94,36 @@ func (b *eventBatcher) add(store string, e *engine.Event) (any, error) {
 		return batch.res, batch.err
 	}
 	b.wg.Add(1)
-	defer b.wg.Done()
-	for q.inFlight >= b.inFlight {
-		q.slot.Wait()
-	}
-	if q.pending == batch {
-		q.pending = nil
-	}
-	q.inFlight++
 	b.mu.Unlock()
+	defer b.wg.Done()
 
-	ctx, cancel := context.WithTimeout(context.Background(), b.timeout)
-	batch.res, batch.err = b.propose(ctx, store, batch.body)
-	cancel()
+	// Wait for a slot, at most until the batch's deadline: no caller
+	// waits longer than the write timeout however many batches queue.
+	ctx, cancel := context.WithDeadline(context.Background(), batch.deadline)
+	defer cancel()
+	select {
+	case q.slots <- struct{}{}:
+		b.mu.Lock()
+		if q.pending == batch {
+			q.pending = nil
+		}
+		b.mu.Unlock()
+		batch.res, batch.err = b.propose(ctx, store, batch.body)
+		<-q.slots
+	case <-ctx.Done():
+		b.mu.Lock()
+		if q.pending == batch {
+			q.pending = nil
+		}
+		b.mu.Unlock()
+		batch.err = fmt.Errorf("%w: tracking batch waited for the previous one until the write timeout: %w", ErrUnavailable, ctx.Err())
+	}
 	close(batch.done)
 
 	b.mu.Lock()
-	q.inFlight--
 	q.leaders--
 	if q.leaders == 0 && q.pending == nil {
 		delete(b.stores, store)
-	} else {
-		q.slot.Signal()
 	}
 	b.mu.Unlock()
 	return batch.res, batch.err

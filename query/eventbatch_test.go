@@ -84,6 +84,43 @@ func TestEventBatcherSendsALoneEventAtOnce(t *testing.T) {
 	}
 }
 
+// A batch queued behind a slow commit fails with ErrUnavailable at its
+// write timeout instead of waiting for the commit ahead of it.
+func TestEventBatcherBoundsTheWaitForASlot(t *testing.T) {
+	release := make(chan struct{})
+	b := newEventBatcher(func(_ context.Context, _ string, body []byte) (any, error) {
+		<-release // a commit that overruns the write timeout
+		evs, err := engine.DecodeEvents(body)
+		return engine.Result{Applied: len(evs)}, err
+	}, eventBatcherConfig{Timeout: 100 * time.Millisecond, MaxCount: 64, MaxBytes: 1 << 20, InFlight: 1})
+	first := make(chan error, 1)
+	go func() {
+		_, err := b.add("s", &engine.Event{Kind: engine.EventProduct, Visitor: "v"})
+		first <- err
+	}()
+	for { // the first batch holds the store's only slot
+		b.mu.Lock()
+		busy := b.stores["s"] != nil && len(b.stores["s"].slots) == 1
+		b.mu.Unlock()
+		if busy {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	start := time.Now()
+	_, err := b.add("s", &engine.Event{Kind: engine.EventProduct, Visitor: "w"})
+	waited := time.Since(start)
+	close(release)
+	if !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("queued batch: %v, want ErrUnavailable", err)
+	}
+	if waited > time.Second {
+		t.Fatalf("queued batch waited %v with a 100ms write timeout", waited)
+	}
+	<-first
+	b.wait()
+}
+
 // BenchmarkEventBatcher is the batcher's own cost per event with 128
 // concurrent callers and a propose that only decodes.
 func BenchmarkEventBatcher(b *testing.B) {
