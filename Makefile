@@ -4,7 +4,7 @@ BIN     ?= bin/sibyl
 DATA    ?= ./data/demo
 PKGS    := ./...
 
-.PHONY: build test test-race demo bench bench-node bench-scale bench-cluster bench-full eval lint fmt clean
+.PHONY: build test test-race demo bench bench-node bench-tracking bench-scale bench-cluster bench-full eval lint fmt clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/sibyl
@@ -34,6 +34,12 @@ bench: build
 # most_sold_with beside the do-nothing ceiling (docs/benchmarks.md).
 bench-node: build
 	bash bench/single-node.sh bin/sibyl bench/results/single-node
+
+# Tracking throughput (log/product through Raft, fsync on) at 32, 64, 128
+# and 256 connections, with CPU per 1,000 events of the server and of the
+# load generator (docs/benchmarks.md).
+bench-tracking: build
+	bash bench/tracking.sh bin/sibyl bench/results/tracking
 
 # Engine and model at scale on a generated store (bench/storegen):
 # SIBYL_SCALE=full for 1M customers, 100k products, 20M order lines.

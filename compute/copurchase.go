@@ -115,6 +115,40 @@ func (c *CoPurchase) AddBasket(items []int32) {
 	}
 }
 
+// AddPairs counts a two-item basket {o, a} for each o in others, as
+// AddBasket([]int32{o, a}) would one by one, under one lock and without
+// allocating: a tracked view pairs with up to 20 recent items of its
+// session, and one AddBasket per pair was 15% of a tracking call's CPU.
+func (c *CoPurchase) AddPairs(a int32, others []int32) {
+	if a < 0 || len(others) == 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.grow(int(max(a, slices.Max(others))) + 1)
+	for _, o := range others {
+		c.baskets++
+		c.count[a]++
+		if o < 0 || o == a { // AddBasket's basket of one
+			continue
+		}
+		c.count[o]++
+		c.addPair(o, a)
+		c.addPair(a, o)
+	}
+}
+
+func (c *CoPurchase) addPair(a, b int32) {
+	r := c.rows[a]
+	if r == nil {
+		r = make(map[int32]float32)
+		c.rows[a] = r
+	}
+	v := r[b] + 1
+	r[b] = v
+	c.rowMax[a] = max(c.rowMax[a], v)
+}
+
 // Count returns how many baskets held both a and b.
 func (c *CoPurchase) Count(a, b int32) float32 {
 	c.mu.RLock()

@@ -1,6 +1,8 @@
 package compute
 
 import (
+	"math/rand/v2"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -148,5 +150,40 @@ func TestTrendingCacheFollowsSales(t *testing.T) {
 	p.AddSale(299, 500, now)
 	if got := p.Trending(now, 1, nil, nil); got[0].Index != 299 {
 		t.Fatalf("after a burst of item 299, trending = %v", got)
+	}
+}
+
+// AddPairs must count exactly what one AddBasket per pair counts: the
+// co-view counts of a restarted node are rebuilt pair by pair.
+func TestCoPurchaseAddPairsMatchesAddBasket(t *testing.T) {
+	one, _ := NewCoPurchase(0, DefaultCoPurchaseConfig())
+	pairs, _ := NewCoPurchase(0, DefaultCoPurchaseConfig())
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 2000 {
+		a := int32(rng.IntN(60))
+		others := make([]int32, rng.IntN(21))
+		for k := range others {
+			others[k] = int32(rng.IntN(70)) - 2 // some negative, some equal to a
+		}
+		for _, o := range others {
+			one.AddBasket([]int32{o, a})
+		}
+		pairs.AddPairs(a, others)
+	}
+	if one.Baskets() != pairs.Baskets() {
+		t.Fatalf("baskets %d != %d", one.Baskets(), pairs.Baskets())
+	}
+	for a := int32(-1); a < 72; a++ {
+		if one.ItemCount(a) != pairs.ItemCount(a) {
+			t.Fatalf("item %d count %v != %v", a, one.ItemCount(a), pairs.ItemCount(a))
+		}
+		for b := int32(-1); b < 72; b++ {
+			if one.Count(a, b) != pairs.Count(a, b) {
+				t.Fatalf("pair %d,%d count %v != %v", a, b, one.Count(a, b), pairs.Count(a, b))
+			}
+		}
+		if got, want := pairs.MostSoldWith(max(a, 0), 5, nil, nil), one.MostSoldWith(max(a, 0), 5, nil, nil); !reflect.DeepEqual(got, want) {
+			t.Fatalf("item %d: most sold with %v != %v", a, got, want)
+		}
 	}
 }

@@ -15,16 +15,18 @@ import (
 type apiMetrics struct {
 	set *metrics.Set
 	mu  sync.Mutex
-	// per endpoint and status class
+	// per endpoint, and per endpoint and status class (index 0..5 of
+	// statusClasses): looked up without building a key string, which was
+	// an allocation per request
 	durations map[string]*metrics.Histogram
-	counts    map[string]*metrics.Counter
+	counts    map[string]*[len(statusClasses)]*metrics.Counter
 }
 
 func newMetrics() *apiMetrics {
 	return &apiMetrics{
 		set:       metrics.NewSet(),
 		durations: make(map[string]*metrics.Histogram),
-		counts:    make(map[string]*metrics.Counter),
+		counts:    make(map[string]*[len(statusClasses)]*metrics.Counter),
 	}
 }
 
@@ -32,21 +34,25 @@ var statusClasses = [...]string{"", "1xx", "2xx", "3xx", "4xx", "5xx"}
 
 func (m *apiMetrics) observe(endpoint string, start time.Time, status int) {
 	d := time.Since(start)
-	class := "5xx"
+	class := 5
 	if c := status / 100; c >= 1 && c <= 5 {
-		class = statusClasses[c]
+		class = c
 	}
-	key := endpoint + "|" + class
 	m.mu.Lock()
 	h := m.durations[endpoint]
 	if h == nil {
 		h = m.set.NewHistogram(fmt.Sprintf(`sibyl_http_request_duration_seconds{endpoint=%q}`, endpoint))
 		m.durations[endpoint] = h
 	}
-	c := m.counts[key]
+	byClass := m.counts[endpoint]
+	if byClass == nil {
+		byClass = new([len(statusClasses)]*metrics.Counter)
+		m.counts[endpoint] = byClass
+	}
+	c := byClass[class]
 	if c == nil {
-		c = m.set.NewCounter(fmt.Sprintf(`sibyl_http_requests_total{endpoint=%q,status=%q}`, endpoint, class))
-		m.counts[key] = c
+		c = m.set.NewCounter(fmt.Sprintf(`sibyl_http_requests_total{endpoint=%q,status=%q}`, endpoint, statusClasses[class]))
+		byClass[class] = c
 	}
 	m.mu.Unlock()
 	h.Update(d.Seconds())

@@ -67,6 +67,11 @@ type Config struct {
 	DefaultLimit int
 	// MaxLimit caps limit+offset of a recommendation request.
 	MaxLimit int
+	// EventBatchMax caps the tracking events merged into one replicated
+	// command; EventBatchesInFlight is how many such commands of one
+	// store are being committed at once (see eventBatcher).
+	EventBatchMax        int
+	EventBatchesInFlight int
 }
 
 // DefaultConfig is the configuration of `sibyl serve` with no flags.
@@ -77,6 +82,9 @@ func DefaultConfig() Config {
 		WriteTimeout: 10 * time.Second,
 		DefaultLimit: 10,
 		MaxLimit:     1000,
+
+		EventBatchMax:        1024,
+		EventBatchesInFlight: 1,
 	}
 }
 
@@ -90,6 +98,9 @@ func (c Config) Validate() error {
 	}
 	if c.WriteTimeout <= 0 {
 		return errors.New("write timeout must be positive")
+	}
+	if c.EventBatchMax < 1 || c.EventBatchesInFlight < 1 {
+		return fmt.Errorf("need event batch max (%d) and event batches in flight (%d) >= 1", c.EventBatchMax, c.EventBatchesInFlight)
 	}
 	return nil
 }
@@ -144,7 +155,7 @@ func New(cfg Config, b Backend, log *slog.Logger) (*Server, error) {
 	s.routes = s.buildRoutes()
 	s.events = newEventBatcher(func(ctx context.Context, store string, body []byte) (any, error) {
 		return b.Propose(ctx, store, engine.OpEvents, body)
-	}, 200*time.Microsecond, 512)
+	}, eventBatcherConfig{Timeout: cfg.WriteTimeout, MaxCount: cfg.EventBatchMax, MaxBytes: 256 << 10, InFlight: cfg.EventBatchesInFlight})
 	s.srv = &fasthttp.Server{
 		Handler:            s.handle,
 		Name:               "sibyl",

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -14,6 +15,11 @@ import (
 type ProposerConfig struct {
 	// Linger is how long the first command of a batch waits for others.
 	Linger time.Duration
+	// FlushWhenIdle skips the linger when no entry of the group is in
+	// Raft: the first command after a quiet spell goes at once (with
+	// whatever is already queued), and batches form only while an entry
+	// is being committed, whose fsync is the wait worth sharing.
+	FlushWhenIdle bool
 	// MaxCommands and MaxBytes flush a batch early.
 	MaxCommands int
 	MaxBytes    int
@@ -30,6 +36,7 @@ type ProposerConfig struct {
 func DefaultProposerConfig() ProposerConfig {
 	return ProposerConfig{
 		Linger:         time.Millisecond,
+		FlushWhenIdle:  true,
 		MaxCommands:    512,
 		MaxBytes:       1 << 20,
 		QueueSize:      4096,
@@ -113,6 +120,8 @@ type proposer struct {
 
 	in      chan *proposal
 	waiting chan inflight
+	// pending counts entries handed to Raft and not yet resolved.
+	pending atomic.Int64
 	stop    chan struct{}
 	stopped sync.Once
 	wg      sync.WaitGroup
@@ -179,6 +188,11 @@ func (p *proposer) batchLoop() {
 			return
 		}
 		batch, bytes := []*proposal{first}, first.size
+		if p.cfg.FlushWhenIdle && p.pending.Load() == 0 {
+			batch = p.drainQueued(batch, bytes)
+			p.flush(batch)
+			continue
+		}
 		timer.Reset(p.cfg.Linger)
 	collect:
 		for len(batch) < p.cfg.MaxCommands {
@@ -202,6 +216,25 @@ func (p *proposer) batchLoop() {
 		timer.Stop()
 		p.flush(batch)
 	}
+}
+
+// drainQueued adds to batch the commands already queued, without
+// waiting, and flushes early the ones beyond the batch limits.
+func (p *proposer) drainQueued(batch []*proposal, bytes int) []*proposal {
+	for len(batch) < p.cfg.MaxCommands {
+		select {
+		case pr := <-p.in:
+			if bytes+pr.size > p.cfg.MaxBytes {
+				p.flush(batch)
+				batch, bytes = nil, 0
+			}
+			batch = append(batch, pr)
+			bytes += pr.size
+		default:
+			return batch
+		}
+	}
+	return batch
 }
 
 func (p *proposer) failQueued() {
@@ -236,6 +269,7 @@ func (p *proposer) flush(batch []*proposal) {
 	for i, pr := range batch {
 		cmds[i] = pr.cmd
 	}
+	p.pending.Add(1)
 	f := p.raft.Apply(EncodeBatch(cmds), p.cfg.EnqueueTimeout)
 	// Blocks when InFlight entries are pending: backpressure on callers.
 	p.waiting <- inflight{future: f, batch: batch}
@@ -246,7 +280,9 @@ func (p *proposer) flush(batch []*proposal) {
 func (p *proposer) waitLoop() {
 	defer p.wg.Done()
 	for in := range p.waiting {
-		if err := in.future.Error(); err != nil {
+		err := in.future.Error()
+		p.pending.Add(-1)
+		if err != nil {
 			fail(in.batch, p.mapErr(err))
 			continue
 		}

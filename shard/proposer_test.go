@@ -66,6 +66,7 @@ func TestProposerBatchesBySizeAndCount(t *testing.T) {
 	fr := &fakeRaft{state: raft.Leader}
 	cfg := DefaultProposerConfig()
 	cfg.Linger = 200 * time.Millisecond // long, so a loaded machine still batches
+	cfg.FlushWhenIdle = false
 	cfg.MaxCommands = 10
 	p := newProposer("g", fr, cfg)
 	defer func() { p.close(); p.wait() }()
@@ -156,6 +157,7 @@ func TestProposerRespectsMaxBytes(t *testing.T) {
 	fr := &fakeRaft{state: raft.Leader}
 	cfg := DefaultProposerConfig()
 	cfg.Linger = 50 * time.Millisecond
+	cfg.FlushWhenIdle = false
 	cfg.MaxBytes = 4 << 10
 	p := newProposer("g", fr, cfg)
 	defer func() { p.close(); p.wait() }()
@@ -181,5 +183,55 @@ func TestProposerRespectsMaxBytes(t *testing.T) {
 	}
 	if len(fr.entries) < 3 {
 		t.Fatalf("12 KB of commands in %d entries under a 4 KiB limit", len(fr.entries))
+	}
+}
+
+// With FlushWhenIdle a command on an idle group is not held for the
+// linger, and commands arriving while an entry is in Raft are batched.
+func TestProposerFlushesAtOnceWhenIdle(t *testing.T) {
+	fr := &fakeRaft{state: raft.Leader, hold: make(chan struct{})}
+	cfg := DefaultProposerConfig()
+	cfg.Linger = 300 * time.Millisecond
+	p := newProposer("g", fr, cfg)
+	defer func() { p.close(); p.wait() }()
+	ctx := context.Background()
+
+	start := time.Now()
+	first, err := p.propose(ctx, &Command{ID: "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The entry reaches Raft without lingering, while it is held there.
+	for {
+		fr.mu.Lock()
+		n := len(fr.entries)
+		fr.mu.Unlock()
+		if n == 1 {
+			break
+		}
+		if time.Since(start) > cfg.Linger/2 {
+			t.Fatalf("a lone command on an idle group was held %v (linger %v)", time.Since(start), cfg.Linger)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// Raft is busy now: these two linger and share one entry.
+	var later []*Future
+	for _, id := range []string{"b", "c"} {
+		f, err := p.propose(ctx, &Command{ID: id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		later = append(later, f)
+	}
+	close(fr.hold)
+	for _, f := range append([]*Future{first}, later...) {
+		if _, _, err := f.Wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fr.mu.Lock()
+	defer fr.mu.Unlock()
+	if len(fr.entries) != 2 || len(fr.entries[1]) != 2 {
+		t.Fatalf("entries %d, want 2 (the lone command, then b and c together)", len(fr.entries))
 	}
 }

@@ -58,6 +58,8 @@ func (h *harness) apply(store, op string, body any) any {
 	var err error
 	if orders, ok := body.([]ingest.Order); ok && op == "orders.upsert" {
 		b, err = EncodeUpsert(ingest.KindOrders, orders)
+	} else if evs, ok := body.([]Event); ok && op == OpEvents {
+		b = EncodeEvents(evs)
 	} else {
 		b, err = json.Marshal(body)
 	}

@@ -13,8 +13,8 @@ import (
 	"github.com/sibylhq/sibyl/shard"
 )
 
-// OpEvents carries tracking events (Clerk's log/* calls) of one store: a
-// JSON array of Event, stamped by the node that received them.
+// OpEvents carries tracking events (Clerk's log/* calls) of one store,
+// stamped by the node that received them (EncodeEvents; see eventcodec.go).
 const OpEvents = "events.log"
 
 // Event kinds, named as the API paths that log them.
@@ -74,8 +74,8 @@ type sessionItem struct {
 }
 
 func (s *Store) applyEvents(w shard.Writer, body []byte) (Result, error) {
-	var evs []Event
-	if err := json.Unmarshal(body, &evs); err != nil {
+	evs, err := DecodeEvents(body)
+	if err != nil {
 		return Result{}, fmt.Errorf("%w: malformed events: %v", ErrRejected, err)
 	}
 	touched := make(map[string]bool)
@@ -167,16 +167,24 @@ func (s *Store) sessionAdd(sess *session, p ingest.ID, kind compute.EventKind, t
 		return
 	}
 	idx := s.items.add(p)
-	from := max(0, len(sess.Recent)-sessionCoViewSpan)
-	for _, o := range sess.Recent[from:] {
-		if j, ok := s.items.lookup(o.ID); ok {
-			s.sales.CoViewed.AddBasket([]int32{j, idx})
-		}
-	}
+	s.countCoViews(idx, sess.Recent[max(0, len(sess.Recent)-sessionCoViewSpan):])
 	sess.Recent = append(sess.Recent, sessionItem{p, kind, t})
 	if len(sess.Recent) > sessionItemsKept {
 		sess.Recent = append(sess.Recent[:0], sess.Recent[len(sess.Recent)-sessionItemsKept:]...)
 	}
+}
+
+// countCoViews pairs item idx with each of recent (one two-item basket
+// per pair, in order).
+func (s *Store) countCoViews(idx int32, recent []sessionItem) {
+	var buf [sessionCoViewSpan]int32
+	others := buf[:0]
+	for _, o := range recent {
+		if j, ok := s.items.lookup(o.ID); ok {
+			others = append(others, j)
+		}
+	}
+	s.sales.CoViewed.AddPairs(idx, others)
 }
 
 // evictSessions drops the least recently seen tenth of the visitors when
@@ -316,12 +324,7 @@ func (s *Store) replayCoViews() {
 	for _, v := range visitors {
 		rec := s.sessions[v].Recent
 		for k, it := range rec {
-			idx := s.items.add(it.ID)
-			for _, o := range rec[max(0, k-sessionCoViewSpan):k] {
-				if j, ok := s.items.lookup(o.ID); ok {
-					s.sales.CoViewed.AddBasket([]int32{j, idx})
-				}
-			}
+			s.countCoViews(s.items.add(it.ID), rec[max(0, k-sessionCoViewSpan):k])
 		}
 	}
 }

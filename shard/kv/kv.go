@@ -58,11 +58,16 @@ func LogSizing() Sizing {
 		BlockCacheSize:   16 << 20,
 		IndexCacheSize:   8 << 20,
 		ValueLogFileSize: 256 << 20,
-		ValueThreshold:   4 << 10,
-		SyncWrites:       true,
-		NumCompactors:    2,
-		GCInterval:       5 * time.Minute,
-		GCDiscardRatio:   0.5,
+		// Entries below this stay in the synced WAL alone: one above it
+		// also goes to the value log, a second sync per commit (8 KiB
+		// entries: 4.2 ms per commit against 3.0 ms at 1 KiB on the
+		// development disk). Tracking batches (at most 256 KiB) and most
+		// import batches stay below it.
+		ValueThreshold: 512 << 10,
+		SyncWrites:     true,
+		NumCompactors:  2,
+		GCInterval:     5 * time.Minute,
+		GCDiscardRatio: 0.5,
 	}
 }
 
