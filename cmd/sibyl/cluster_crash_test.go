@@ -72,6 +72,13 @@ func (p *clusterProc) ready() error {
 
 func waitFor(t *testing.T, total time.Duration, fn func() error) {
 	t.Helper()
+	waitForOrDump(t, total, fn, nil)
+}
+
+// waitForOrDump is waitFor that adds dump() (the nodes' logs) to the
+// failure, so a timeout in CI can be told from a crashed node.
+func waitForOrDump(t *testing.T, total time.Duration, fn func() error, dump func() string) {
+	t.Helper()
 	deadline := time.Now().Add(total)
 	for {
 		err := fn()
@@ -79,6 +86,9 @@ func waitFor(t *testing.T, total time.Duration, fn func() error) {
 			return
 		}
 		if time.Now().After(deadline) {
+			if dump != nil {
+				t.Fatalf("%v\n%s", err, dump())
+			}
 			t.Fatal(err)
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -111,7 +121,7 @@ func TestClusterKill9WhileWriting(t *testing.T) {
 		return b.String()
 	}
 	// Ready, with all three nodes placed (replication factor 3).
-	waitFor(t, 60*time.Second, func() error {
+	waitForOrDump(t, 60*time.Second, func() error {
 		for _, p := range procs {
 			if err := p.ready(); err != nil {
 				return err
@@ -127,7 +137,7 @@ func TestClusterKill9WhileWriting(t *testing.T) {
 			}
 		}
 		return nil
-	})
+	}, logs)
 	var keys storeKeys
 	waitFor(t, 30*time.Second, func() error {
 		out, status, err := post("http://"+procs[0].http, "/v2/stores", map[string]string{"name": "crash"}, crashAdminToken)
@@ -172,7 +182,7 @@ func TestClusterKill9WhileWriting(t *testing.T) {
 		t.Logf("round %d: killed %s", round, victim.id)
 		time.Sleep(time.Duration(rng.IntN(1000)) * time.Millisecond)
 		victim.start()
-		waitFor(t, 60*time.Second, victim.ready)
+		waitForOrDump(t, 60*time.Second, victim.ready, logs)
 	}
 	close(stop)
 	<-writerDone
