@@ -34,8 +34,12 @@ WATCHDOG=
 cleanup() {
   [[ -n $WATCHDOG ]] && kill "$WATCHDOG" 2>/dev/null || true
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  sleep 2
+  for _ in $(seq 20); do # a graceful stop with data takes a few seconds
+    alive=0; for p in "${PIDS[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+    (( alive )) || break; sleep 0.5
+  done
   for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
   if [[ -n ${SIBYL_KEEP_LOGS:-} ]]; then mkdir -p "$SIBYL_KEEP_LOGS"; cp "$D"/*.log "$SIBYL_KEEP_LOGS"/ 2>/dev/null || true; fi
   rm -rf "$D"
 }
