@@ -4,7 +4,7 @@ BIN     ?= bin/sibyl
 DATA    ?= ./data/demo
 PKGS    := ./...
 
-.PHONY: build test test-race demo bench bench-node bench-tracking bench-scale bench-cluster bench-full eval lint fmt clean
+.PHONY: build test test-race demo bench bench-node bench-tracking bench-scale bench-cluster bench-rebalance bench-full eval lint fmt clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/sibyl
@@ -50,6 +50,13 @@ bench-scale:
 # of its nodes (bench/results/cluster, with the plot).
 bench-cluster: build
 	bash bench/cluster.sh bin/sibyl bench/results/cluster
+
+# Adding a 4th node to a 3-node cluster holding STORES demo-sized stores:
+# import rate, memory and disk per node, rebalance time and bytes moved
+# (docs/benchmarks.md; about 200 MiB of RSS per store on each of the 3 nodes).
+STORES ?= 10
+bench-rebalance: build
+	bash bench/rebalance.sh $(STORES) 4 bin/sibyl
 
 bench-full: build
 	$(BIN) bench full --out bench/results
