@@ -12,7 +12,7 @@ BIN=${1:-bin/sibyl}
 OUT=${2:-bench/results/tracking}
 shift 2 || true
 CONNS=("$@")
-[ ${#CONNS[@]} -eq 0 ] && CONNS=(32 64 128 256)
+[ ${#CONNS[@]} -eq 0 ] && CONNS=(32 64 128 256 512 1024)
 DUR=${SIBYL_BENCH_DURATION:-10s}
 DATA=$(mktemp -d /tmp/sibyl-tracking-XXXX)
 HTTP=127.0.0.1:${SIBYL_BENCH_PORT:-38180}
