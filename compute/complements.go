@@ -90,8 +90,8 @@ type complementScratch struct {
 }
 
 // newComplementBuilder returns nil when there is nothing to build.
-// coverage says whether factor cosines will be given (coverage needs
-// them).
+// haveFactors says whether item will be given factor cosines (coverage
+// needs them).
 func newComplementBuilder(snap *Snapshot, cfg ModelConfig, ref int64, workers int, haveFactors bool) *complementBuilder {
 	n, keep := snap.NumItems, cfg.ComplementCandidates
 	coverage := cfg.ComplementCoverage > 0 && haveFactors

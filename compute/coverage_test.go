@@ -1,7 +1,6 @@
 package compute
 
 import (
-	"context"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -69,14 +68,7 @@ func TestCoverageMatchesGreedy(t *testing.T) {
 	cfg.ComplementCandidates = 12
 	cfg.ComplementCoverage = 0.45
 	cfg.ComplementCustomerWeight = 0.5
-	st, err := StatsFromSnapshot(snap, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	model, err := BuildModel(context.Background(), snap, st, cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	model, _ := buildTestModel(t, snap, cfg)
 	// The signals, from scratch.
 	type set struct {
 		items []int32
@@ -187,14 +179,7 @@ func TestCoverageMatchesGreedy(t *testing.T) {
 // blend under its last score; exclusions hold throughout.
 func TestComplementaryCoverageThenRanked(t *testing.T) {
 	snap, cfg := twoOrderShop()
-	st, err := StatsFromSnapshot(snap, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	model, err := BuildModel(context.Background(), snap, st, cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	model, st := buildTestModel(t, snap, cfg)
 	scratch := make([]float32, 200)
 	served := 0
 	for i := int32(0); i < 200; i++ {

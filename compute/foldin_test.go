@@ -142,14 +142,7 @@ func testComplementaryNeighbours(t *testing.T, built bool) {
 	if !built {
 		cfg.ComplementRecentWeight, cfg.ComplementCustomerWeight = 0, 0
 	}
-	st, err := StatsFromSnapshot(snap, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	model, err := BuildModel(context.Background(), snap, st, cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	model, st := buildTestModel(t, snap, cfg)
 	if len(model.complementCos) != 600 || len(model.complementCos[0]) != 24 {
 		t.Fatalf("neighbour lists not built: %d lists", len(model.complementCos))
 	}
@@ -226,6 +219,20 @@ func TestBuildComplementLists(t *testing.T) {
 	}
 }
 
+// buildTestModel builds the live stats and the model of snap with cfg.
+func buildTestModel(t *testing.T, snap *Snapshot, cfg ModelConfig) (*Model, *Stats) {
+	t.Helper()
+	st, err := StatsFromSnapshot(snap, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	model, err := BuildModel(context.Background(), snap, st, cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return model, st
+}
+
 // twoOrderShop is a synthetic shop of 300 customers with two orders each
 // over 200 items, and a small model config for it.
 func twoOrderShop() (*Snapshot, ModelConfig) {
@@ -244,14 +251,7 @@ func twoOrderShop() (*Snapshot, ModelConfig) {
 func TestComplementaryPrecomputed(t *testing.T) {
 	snap, cfg := twoOrderShop()
 	cfg.ComplementCoverage = 0 // the ranked path's precomputed list
-	st, err := StatsFromSnapshot(snap, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	model, err := BuildModel(context.Background(), snap, st, cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	model, st := buildTestModel(t, snap, cfg)
 	scratch := make([]float32, 200)
 	for i := int32(0); i < 200; i++ {
 		live := model.Complementary(st, i, 10, nil, scratch, nil)

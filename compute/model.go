@@ -505,8 +505,8 @@ func (m *Model) Complementary(st *Stats, item int32, k int, exclude []int32, scr
 	start := len(dst)
 	dst = m.ComplementaryPrecomputed(item, k, exclude, dst)
 	if got := len(dst) - start; got < k {
-		skip := slices.Concat(exclude, indicesOf(m.complementTop[item]))
 		list := m.complementTop[item]
+		skip := slices.Concat(exclude, indicesOf(list))
 		last := list[len(list)-1].Score
 		if got > 0 {
 			last = dst[len(dst)-1].Score

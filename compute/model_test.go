@@ -38,14 +38,7 @@ func buildShop(t *testing.T) (*Model, *Stats) {
 	snap := shopSnapshot()
 	cfg := DefaultModelConfig()
 	cfg.ALS = ALSConfig{Factors: 2, Iterations: 10, Regularization: 2, Alpha: 2, CGSteps: 3, InitStdDev: 0.1, Seed: 3}
-	st, err := StatsFromSnapshot(snap, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := BuildModel(context.Background(), snap, st, cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, st := buildTestModel(t, snap, cfg)
 	return m, st
 }
 

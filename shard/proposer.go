@@ -198,12 +198,7 @@ func (p *proposer) batchLoop() {
 		for len(batch) < p.cfg.MaxCommands {
 			select {
 			case pr := <-p.in:
-				if bytes+pr.size > p.cfg.MaxBytes {
-					p.flush(batch)
-					batch, bytes = nil, 0
-				}
-				batch = append(batch, pr)
-				bytes += pr.size
+				batch, bytes = p.add(batch, bytes, pr)
 			case <-timer.C:
 				break collect
 			case <-p.stop:
@@ -218,18 +213,23 @@ func (p *proposer) batchLoop() {
 	}
 }
 
+// add appends pr to batch, flushing the batch first when pr would take
+// it past MaxBytes.
+func (p *proposer) add(batch []*proposal, bytes int, pr *proposal) ([]*proposal, int) {
+	if bytes+pr.size > p.cfg.MaxBytes {
+		p.flush(batch)
+		batch, bytes = nil, 0
+	}
+	return append(batch, pr), bytes + pr.size
+}
+
 // drainQueued adds to batch the commands already queued, without
 // waiting, and flushes early the ones beyond the batch limits.
 func (p *proposer) drainQueued(batch []*proposal, bytes int) []*proposal {
 	for len(batch) < p.cfg.MaxCommands {
 		select {
 		case pr := <-p.in:
-			if bytes+pr.size > p.cfg.MaxBytes {
-				p.flush(batch)
-				batch, bytes = nil, 0
-			}
-			batch = append(batch, pr)
-			bytes += pr.size
+			batch, bytes = p.add(batch, bytes, pr)
 		default:
 			return batch
 		}

@@ -70,6 +70,21 @@ func (p *clusterProc) ready() error {
 	return nil
 }
 
+// newClusterProcs returns n nodes named prefix0.. on free loopback ports
+// with their data and logs in a temporary folder; not started yet.
+func newClusterProcs(t *testing.T, prefix string, n int) []*clusterProc {
+	t.Helper()
+	bin := sibylBinary(t)
+	base := t.TempDir()
+	var procs []*clusterProc
+	for i := range n {
+		id := fmt.Sprintf("%s%d", prefix, i)
+		procs = append(procs, &clusterProc{t: t, bin: bin, id: id, dir: filepath.Join(base, id),
+			http: freePort(t), raft: freePort(t), gossip: freePort(t), logPath: filepath.Join(base, id+".log")})
+	}
+	return procs
+}
+
 func waitFor(t *testing.T, total time.Duration, fn func() error) {
 	t.Helper()
 	waitForOrDump(t, total, fn, nil)
@@ -99,14 +114,7 @@ func TestClusterKill9WhileWriting(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts real processes")
 	}
-	bin := sibylBinary(t)
-	base := t.TempDir()
-	var procs []*clusterProc
-	for i := range 3 {
-		p := &clusterProc{t: t, bin: bin, id: fmt.Sprintf("c%d", i), dir: filepath.Join(base, fmt.Sprintf("c%d", i)),
-			http: freePort(t), raft: freePort(t), gossip: freePort(t), logPath: filepath.Join(base, fmt.Sprintf("c%d.log", i))}
-		procs = append(procs, p)
-	}
+	procs := newClusterProcs(t, "c", 3)
 	for _, p := range procs {
 		p.first = procs[0].gossip
 		p.start()

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
@@ -17,14 +16,7 @@ func TestLeaveOnTerminate(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts real processes")
 	}
-	bin := sibylBinary(t)
-	base := t.TempDir()
-	var procs []*clusterProc
-	for i := range 3 {
-		p := &clusterProc{t: t, bin: bin, id: fmt.Sprintf("l%d", i), dir: filepath.Join(base, fmt.Sprintf("l%d", i)),
-			http: freePort(t), raft: freePort(t), gossip: freePort(t), logPath: filepath.Join(base, fmt.Sprintf("l%d.log", i))}
-		procs = append(procs, p)
-	}
+	procs := newClusterProcs(t, "l", 3)
 	procs[2].extra = []string{"--leave-on-terminate", "--leave-timeout", "90s"}
 	for _, p := range procs {
 		p.first = procs[0].gossip
