@@ -78,10 +78,7 @@ func (c *CoPurchase) blendWithNeighbours(f *Factors, item int32, cosNb, built []
 	}
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	var row map[int32]float32
-	if int(item) < len(c.rows) {
-		row = c.rows[item]
-	}
+	row := c.rowLocked(item)
 	cosBound := factorWeight * 1.001
 	var best float32
 	if c.cfg.Damping == 0 && int(item) < len(c.rowMax) {
@@ -91,24 +88,24 @@ func (c *CoPurchase) blendWithNeighbours(f *Factors, item int32, cosNb, built []
 			best = c.rowMax[item]
 		}
 	} else {
-		for j, n := range row {
+		c.eachLocked(item, func(j int32, n float32) {
 			if n >= c.cfg.MinCount {
 				best = max(best, c.normalise(n, j, c.cfg.Damping))
 			}
-		}
+		})
 	}
 	var builtMax float32
 	for _, s := range built {
 		builtMax = max(builtMax, s.Score)
 	}
 	inRow := func(j int32) bool {
-		n, ok := row[j]
-		return ok && n >= c.cfg.MinCount && best > 0
+		n := c.lookupLocked(item, row, j)
+		return n > 0 && n >= c.cfg.MinCount && best > 0
 	}
 	if best > 0 {
-		for j, n := range row {
+		c.eachLocked(item, func(j int32, n float32) {
 			if n < c.cfg.MinCount || j == item || int(j) >= f.NumItems || slices.Contains(exclude, j) {
-				continue
+				return
 			}
 			live := c.normalise(n, j, c.cfg.Damping) / best
 			// The cosine is at most 1 (slack for rounding): skip the
@@ -116,14 +113,14 @@ func (c *CoPurchase) blendWithNeighbours(f *Factors, item int32, cosNb, built []
 			// the kept top k.
 			fl, full := col.floor()
 			if full && live+builtMax+cosBound < fl {
-				continue
+				return
 			}
 			rest := builtScore(built, j) + live
 			if full && rest+cosBound < fl {
-				continue
+				return
 			}
 			col.Offer(j, factorWeight*cosine(j)+rest)
-		}
+		})
 	}
 	for _, s := range built {
 		if s.Index == item || int(s.Index) >= f.NumItems || inRow(s.Index) || slices.Contains(exclude, s.Index) {

@@ -49,15 +49,20 @@ func (c CoPurchaseConfig) Validate() error {
 // CoPurchase holds item-item co-occurrence counts over baskets (orders). It
 // is updated incrementally as orders arrive and queried concurrently: all
 // methods are safe for concurrent use. Queries scan one item's neighbour
-// row, so they cost O(row length), independent of the catalog size.
+// row, so they cost O(row length), independent of the catalog size. Rows
+// are compact sorted arrays (coRow); counts only grow (a deleted or
+// changed order makes the owner rebuild from scratch).
 type CoPurchase struct {
 	cfg CoPurchaseConfig
 
 	mu      sync.RWMutex
-	rows    []map[int32]float32
-	count   []float32 // baskets containing the item
-	rowMax  []float32 // largest co-count in each row (counts only grow)
+	rows    []coRow
+	wide    bool               // rows hold int32 indices (see coRow)
+	spill   map[uint64]float32 // counts of coSpill and more, by spillKey
+	count   []float32          // baskets containing the item
+	rowMax  []float32          // largest co-count in each row (counts only grow)
 	baskets int64
+	fresh   []int32 // AddBasket's scratch, under mu
 }
 
 // NewCoPurchase returns an empty structure for numItems items (it grows as
@@ -66,14 +71,19 @@ func NewCoPurchase(numItems int, cfg CoPurchaseConfig) (*CoPurchase, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("cannot create co-purchase counts: %w", err)
 	}
-	return &CoPurchase{cfg: cfg, rows: make([]map[int32]float32, numItems), count: make([]float32, numItems), rowMax: make([]float32, numItems)}, nil
+	c := &CoPurchase{cfg: cfg}
+	c.grow(numItems)
+	return c, nil
 }
 
 func (c *CoPurchase) grow(n int) {
 	if n > len(c.rows) {
-		c.rows = append(c.rows, make([]map[int32]float32, n-len(c.rows))...)
+		c.rows = append(c.rows, make([]coRow, n-len(c.rows))...)
 		c.count = append(c.count, make([]float32, n-len(c.count))...)
 		c.rowMax = append(c.rowMax, make([]float32, n-len(c.rowMax))...)
+	}
+	if n > narrowLimit && !c.wide {
+		c.widen()
 	}
 }
 
@@ -92,26 +102,35 @@ func (c *CoPurchase) AddBasket(items []int32) {
 	if len(uniq) == 0 {
 		return
 	}
+	// Sorted, each row's new neighbours come out ascending, ready for
+	// one merge per row.
+	slices.Sort(uniq)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.grow(int(slices.Max(uniq)) + 1)
+	c.grow(int(uniq[len(uniq)-1]) + 1)
 	c.baskets++
 	for _, a := range uniq {
 		c.count[a]++
 		if len(uniq) == 1 {
 			continue
 		}
-		r := c.rows[a]
-		if r == nil {
-			r = make(map[int32]float32)
-			c.rows[a] = r
-		}
+		r := &c.rows[a]
+		fresh := c.fresh[:0]
 		for _, b := range uniq {
-			if b != a {
-				r[b]++
-				c.rowMax[a] = max(c.rowMax[a], r[b])
+			if b == a {
+				continue
+			}
+			if k, ok := c.find(r, b); ok {
+				c.rowMax[a] = max(c.rowMax[a], c.incrementAt(a, r, k))
+			} else {
+				fresh = append(fresh, b)
 			}
 		}
+		if len(fresh) > 0 {
+			c.insertNew(r, fresh)
+			c.rowMax[a] = max(c.rowMax[a], 1)
+		}
+		c.fresh = fresh
 	}
 }
 
@@ -139,13 +158,13 @@ func (c *CoPurchase) AddPairs(a int32, others []int32) {
 }
 
 func (c *CoPurchase) addPair(a, b int32) {
-	r := c.rows[a]
-	if r == nil {
-		r = make(map[int32]float32)
-		c.rows[a] = r
+	r := &c.rows[a]
+	v := float32(1)
+	if k, ok := c.find(r, b); ok {
+		v = c.incrementAt(a, r, k)
+	} else {
+		c.insertNew(r, []int32{b})
 	}
-	v := r[b] + 1
-	r[b] = v
 	c.rowMax[a] = max(c.rowMax[a], v)
 }
 
@@ -153,10 +172,10 @@ func (c *CoPurchase) addPair(a, b int32) {
 func (c *CoPurchase) Count(a, b int32) float32 {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	if a < 0 || int(a) >= len(c.rows) || c.rows[a] == nil {
+	if a < 0 || int(a) >= len(c.rows) {
 		return 0
 	}
-	return c.rows[a][b]
+	return c.lookupLocked(a, &c.rows[a], b)
 }
 
 // ItemCount returns how many baskets held item.
@@ -193,14 +212,11 @@ func (c *CoPurchase) Complementary(item int32, k int, exclude []int32, dst []Sco
 func (c *CoPurchase) ComplementaryScores(item int32, fn func(j int32, score float32)) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	if item < 0 || int(item) >= len(c.rows) {
-		return
-	}
-	for j, n := range c.rows[item] {
+	c.eachLocked(item, func(j int32, n float32) {
 		if n >= c.cfg.MinCount {
 			fn(j, c.normalise(n, j, c.cfg.Damping))
 		}
-	}
+	})
 }
 
 // addNormalisedScores adds to scores[j] (for j < len(scores)) item's
@@ -213,27 +229,26 @@ func (c *CoPurchase) addNormalisedScores(item int32, scores []float32) {
 	if item < 0 || int(item) >= len(c.rows) {
 		return
 	}
-	row := c.rows[item]
 	var best float32
 	if c.cfg.Damping == 0 {
 		if c.rowMax[item] >= c.cfg.MinCount {
 			best = c.rowMax[item]
 		}
 	} else {
-		for j, n := range row {
+		c.eachLocked(item, func(j int32, n float32) {
 			if n >= c.cfg.MinCount {
 				best = max(best, c.normalise(n, j, c.cfg.Damping))
 			}
-		}
+		})
 	}
 	if best <= 0 {
 		return
 	}
-	for j, n := range row {
+	c.eachLocked(item, func(j int32, n float32) {
 		if n >= c.cfg.MinCount && int(j) < len(scores) {
 			scores[j] += c.normalise(n, j, c.cfg.Damping) / best
 		}
-	}
+	})
 }
 
 func (c *CoPurchase) normalise(n float32, j int32, damping float64) float32 {
@@ -252,11 +267,10 @@ func (c *CoPurchase) top(item int32, k int, exclude []int32, dst []Scored, dampi
 	var col TopKCollector
 	var hbuf [32]Scored
 	col.resetWith(k, hbuf[:])
-	for j, n := range c.rows[item] {
-		if n < minCount || slices.Contains(exclude, j) {
-			continue
+	c.eachLocked(item, func(j int32, n float32) {
+		if n >= minCount && !slices.Contains(exclude, j) {
+			col.Offer(j, c.normalise(n, j, damping))
 		}
-		col.Offer(j, c.normalise(n, j, damping))
-	}
+	})
 	return col.AppendSorted(dst)
 }

@@ -164,17 +164,20 @@ func pairCosine(c *CoPurchase, i, j int32) float32 {
 }
 
 // rowLocked is item i's co-count row, or nil; c.mu must be held.
-func (c *CoPurchase) rowLocked(i int32) map[int32]float32 {
-	if i < 0 || int(i) >= len(c.rows) {
+func (c *CoPurchase) rowLocked(i int32) *coRow {
+	if i < 0 || int(i) >= len(c.rows) || len(c.rows[i].cnt) == 0 {
 		return nil
 	}
-	return c.rows[i]
+	return &c.rows[i]
 }
 
 // pairCosineLocked is pairCosine with i's row (rowLocked) looked up by
 // the caller, who holds c.mu for a whole candidate list.
-func (c *CoPurchase) pairCosineLocked(row map[int32]float32, i, j int32) float32 {
-	n := row[j]
+func (c *CoPurchase) pairCosineLocked(row *coRow, i, j int32) float32 {
+	return c.cosineOf(c.lookupLocked(i, row, j), i, j)
+}
+
+func (c *CoPurchase) cosineOf(n float32, i, j int32) float32 {
 	if n == 0 {
 		return 0
 	}
@@ -309,7 +312,7 @@ func buildItemLists(numItems int, f *Factors, attrs []ItemAttributes, coBought, 
 			col.Reset(cfg.ListLen)
 			// The live counts may be written meanwhile: read them under
 			// one read lock per item rather than three per candidate.
-			var rowV, rowB map[int32]float32
+			var rowV, rowB *coRow
 			if coViewed != nil {
 				coViewed.mu.RLock()
 				rowV = coViewed.rowLocked(i)
@@ -320,6 +323,9 @@ func buildItemLists(numItems int, f *Factors, attrs []ItemAttributes, coBought, 
 				}
 				rowB = coBought.rowLocked(i)
 			}
+			// s.cand is ascending: each row is searched from where the
+			// previous candidate was found.
+			var atV, atB int
 			for _, j := range s.cand {
 				if j == i {
 					continue
@@ -334,12 +340,14 @@ func buildItemLists(numItems int, f *Factors, attrs []ItemAttributes, coBought, 
 						score += cfg.Price * float32(math.Exp(-math.Abs(logPrice[i]-logPrice[j])/cfg.PriceBand))
 					}
 				}
-				var v, b float32
+				var v, b, n float32
 				if rowV != nil {
-					v = coViewed.pairCosineLocked(rowV, i, j)
+					n, atV = coViewed.seekLocked(i, rowV, j, atV)
+					v = coViewed.cosineOf(n, i, j)
 				}
 				if rowB != nil {
-					b = coBought.pairCosineLocked(rowB, i, j)
+					n, atB = coBought.seekLocked(i, rowB, j, atB)
+					b = coBought.cosineOf(n, i, j)
 				}
 				score += cfg.CoView*v - cfg.CoBought*b
 				col.Offer(j, score)
