@@ -122,8 +122,8 @@ func TestCoRowsMatchReference(t *testing.T) {
 	checkAgainst(t, c, ref, items)
 }
 
-// A count past 16 bits moves to the spill map and stays exact.
-func TestCoRowsSpillPastUint16(t *testing.T) {
+// A count past a byte moves to the spill map and stays exact.
+func TestCoRowsSpillPastByte(t *testing.T) {
 	c, _ := NewCoPurchase(0, DefaultCoPurchaseConfig())
 	const n = coSpill + 2000
 	for range n {

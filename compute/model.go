@@ -28,6 +28,7 @@ type Event struct {
 }
 
 // SnapshotOrder is one order with dense indices (User -1 for a guest).
+// Model building only reads Items, so a caller may share them.
 type SnapshotOrder struct {
 	User  int32
 	Time  int64

@@ -40,12 +40,12 @@ func (c *retailCollector) Order(o *ingest.Order) error {
 	return nil
 }
 
-func heapInUse() uint64 {
+func heapLive() uint64 {
 	runtime.GC()
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	return ms.HeapInuse
+	return ms.HeapAlloc
 }
 
 // BenchmarkRetailStoreMemory loads the bundled Online Retail demo (an
@@ -73,7 +73,7 @@ func BenchmarkRetailStoreMemory(b *testing.B) {
 		return body
 	}
 	for b.Loop() {
-		before := heapInUse()
+		before := heapLive()
 		e := New(DefaultConfig())
 		apply := func(op string, body []byte) {
 			if _, ok := e.Apply(discardKV{}, &shard.Command{ID: "x", Store: "s", Op: op, Time: 1, Body: body}).(Result); !ok {
@@ -90,11 +90,11 @@ func BenchmarkRetailStoreMemory(b *testing.B) {
 			apply("orders.upsert", enc(ingest.KindOrders, c.orders[i:min(i+500, len(c.orders))]))
 		}
 		st := e.Store("s")
-		loaded := heapInUse()
+		loaded := heapLive()
 		if err := st.Retrain(context.Background(), 1); err != nil {
 			b.Fatal(err)
 		}
-		trained := heapInUse()
+		trained := heapLive()
 		b.ReportMetric(float64(loaded-before)/(1<<20), "data-MiB")
 		b.ReportMetric(float64(trained-before)/(1<<20), "store-MiB")
 		if p := os.Getenv("SIBYL_HEAP_PROFILE"); p != "" {

@@ -114,12 +114,9 @@ func (s *Store) snapshot() (*compute.Snapshot, map[string]int32, []string, int64
 	}
 	for _, b := range buyers {
 		for _, oid := range s.buyerOrders[b] {
+			// A held order's items never change: the snapshot shares them.
 			o := s.orders[oid]
-			items := make([]int32, len(o.Products))
-			for k, l := range o.Products {
-				items[k], _ = s.items.lookup(l.ID)
-			}
-			snap.Orders = append(snap.Orders, compute.SnapshotOrder{User: users[b], Time: o.Time, Items: items})
+			snap.Orders = append(snap.Orders, compute.SnapshotOrder{User: users[b], Time: o.Time, Items: o.items()})
 		}
 	}
 	cats := make(map[ingest.ID]int32)
@@ -323,8 +320,8 @@ func (s *Store) Audience(products []ingest.ID, limit int) []string {
 			if o.Time <= sm.dataTime || o.Time < since {
 				break
 			}
-			for _, l := range o.Products {
-				if slices.Contains(products, l.ID) {
+			for _, i := range o.items() {
+				if slices.Contains(items, i) {
 					recent[b] = true
 				}
 			}

@@ -83,7 +83,7 @@ func (s *Store) record(kind ingest.Kind, id ingest.ID) any {
 		}
 	case ingest.KindOrders:
 		if r, ok := s.orders[id]; ok {
-			return r
+			return s.order(r)
 		}
 	case ingest.KindPages:
 		if r, ok := s.pages[id]; ok {
@@ -423,10 +423,10 @@ func (s *Store) CustomerHistory(customer ingest.ID, email string) ([]ingest.ID, 
 	seen := make(map[ingest.ID]bool)
 	var ids []ingest.ID
 	for k := len(orders) - 1; k >= 0; k-- {
-		for _, l := range s.orders[orders[k]].Products {
-			if !seen[l.ID] {
-				seen[l.ID] = true
-				ids = append(ids, l.ID)
+		for _, i := range s.orders[orders[k]].items() {
+			if id := s.items.ids[i]; !seen[id] {
+				seen[id] = true
+				ids = append(ids, id)
 			}
 		}
 	}

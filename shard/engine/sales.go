@@ -40,9 +40,10 @@ func newSalesStats(cfg Config) *salesStats {
 	return &salesStats{Stats: st}
 }
 
-func (s *salesStats) addOrder(o *ingest.Order, idx []int32) {
+func (s *salesStats) addOrder(o *heldOrder) {
 	// One order line counts once whatever the quantity: popularity is how
 	// many orders want the item, not wholesale volume.
+	idx := o.items()
 	s.AddOrder(compute.SnapshotOrder{User: -1, Time: o.Time, Items: idx})
 	s.now = max(s.now, o.Time)
 	for _, i := range idx {
@@ -54,35 +55,22 @@ func (s *salesStats) addOrder(o *ingest.Order, idx []int32) {
 	}
 }
 
-// sameOrder reports whether replacing a by b changes no statistic.
-func sameOrder(a, b *ingest.Order) bool {
-	if a.Time != b.Time || len(a.Products) != len(b.Products) || a.Customer != b.Customer || a.Email != b.Email {
-		return false
-	}
-	for i := range a.Products {
-		if a.Products[i].ID != b.Products[i].ID {
-			return false
-		}
-	}
-	return true
-}
-
 // rebuildSales recounts the statistics from every order, in time order so
 // that the recent-sales list is right. Called with the store write-locked.
 func (s *Store) rebuildSales() {
 	fresh := newSalesStats(s.cfg)
-	orders := make([]*ingest.Order, 0, len(s.orders))
+	orders := make([]*heldOrder, 0, len(s.orders))
 	for _, o := range s.orders {
 		orders = append(orders, o)
 	}
-	slices.SortFunc(orders, func(a, b *ingest.Order) int {
+	slices.SortFunc(orders, func(a, b *heldOrder) int {
 		if a.Time != b.Time {
 			return int(a.Time - b.Time)
 		}
 		return compareIDs(a.ID, b.ID)
 	})
 	for _, o := range orders {
-		fresh.addOrder(o, s.lineIndices(o))
+		fresh.addOrder(o)
 	}
 	s.sales = fresh
 	s.replayCoViews()
@@ -96,12 +84,4 @@ func compareIDs(a, b ingest.ID) int {
 		return 1
 	}
 	return 0
-}
-
-func (s *Store) lineIndices(o *ingest.Order) []int32 {
-	idx := make([]int32, len(o.Products))
-	for k, l := range o.Products {
-		idx[k] = s.items.add(l.ID)
-	}
-	return idx
 }

@@ -25,7 +25,7 @@ type Store struct {
 	products   map[ingest.ID]*ingest.Product
 	categories map[ingest.ID]*ingest.Category
 	customers  map[ingest.ID]*ingest.Customer
-	orders     map[ingest.ID]*ingest.Order
+	orders     map[ingest.ID]*heldOrder
 	pages      map[ingest.ID]*ingest.Page
 
 	// byEmail maps a lower-cased email to the customer id that has it.
@@ -73,7 +73,7 @@ func newStore(id string, cfg Config) *Store {
 		products:    make(map[ingest.ID]*ingest.Product),
 		categories:  make(map[ingest.ID]*ingest.Category),
 		customers:   make(map[ingest.ID]*ingest.Customer),
-		orders:      make(map[ingest.ID]*ingest.Order),
+		orders:      make(map[ingest.ID]*heldOrder),
 		pages:       make(map[ingest.ID]*ingest.Page),
 		byEmail:     make(map[string]ingest.ID),
 		buyerOrders: make(map[string][]ingest.ID),
@@ -209,10 +209,10 @@ func (s *Store) store(w shard.Writer, kind ingest.Kind, rec any, id ingest.ID, s
 		return 0, err
 	}
 	if kind == ingest.KindOrders {
-		if prev := s.orders[id]; prev != nil && sameOrder(prev, rec.(*ingest.Order)) {
+		if prev := s.orders[id]; prev != nil && s.sameItems(prev, rec.(*ingest.Order)) {
 			// A re-import of the same order: swap the record, keep the
 			// statistics (they would come out the same).
-			s.orders[id] = rec.(*ingest.Order)
+			s.orders[id] = s.holdOrder(rec.(*ingest.Order))
 			return 0, nil
 		}
 	}
@@ -273,8 +273,8 @@ func (s *Store) load(kind ingest.Kind, value []byte) error {
 func (s *Store) finishLoad() {
 	s.unknownProductLines = 0
 	for _, o := range s.orders {
-		for _, l := range o.Products {
-			if _, ok := s.products[l.ID]; !ok {
+		for _, i := range o.items() {
+			if _, ok := s.products[s.items.ids[i]]; !ok {
 				s.unknownProductLines++
 			}
 		}
@@ -320,10 +320,11 @@ func (s *Store) index(kind ingest.Kind, rec any) int {
 	case *ingest.Page:
 		s.pages[r.ID] = r
 	case *ingest.Order:
-		s.orders[r.ID] = r
-		buyer := buyerKey(r)
+		h := s.holdOrder(r)
+		s.orders[r.ID] = h
+		buyer := buyerKey(h)
 		if buyer != "" {
-			s.buyerOrders[buyer] = insertByTime(s.buyerOrders[buyer], r, s.orders)
+			s.buyerOrders[buyer] = insertByTime(s.buyerOrders[buyer], h, s.orders)
 		}
 		unknown := 0
 		for _, l := range r.Products {
@@ -333,9 +334,8 @@ func (s *Store) index(kind ingest.Kind, rec any) int {
 		}
 		s.unknownProductLines += int64(unknown)
 		s.changes.Add(1)
-		idx := s.lineIndices(r)
 		if !s.sales.stale {
-			s.sales.addOrder(r, idx)
+			s.sales.addOrder(h)
 		}
 		return unknown
 	}
@@ -380,7 +380,7 @@ func (s *Store) remove(kind ingest.Kind, id ingest.ID) {
 	}
 }
 
-func buyerKey(o *ingest.Order) string {
+func buyerKey(o *heldOrder) string {
 	if o.Customer != "" {
 		return string(o.Customer)
 	}
@@ -392,8 +392,8 @@ func buyerKey(o *ingest.Order) string {
 
 // insertByTime keeps a buyer's order list sorted by (time, id); orders
 // mostly arrive in time order, so this is an append.
-func insertByTime(list []ingest.ID, o *ingest.Order, orders map[ingest.ID]*ingest.Order) []ingest.ID {
-	less := func(a *ingest.Order) bool { // a sorts after o
+func insertByTime(list []ingest.ID, o *heldOrder, orders map[ingest.ID]*heldOrder) []ingest.ID {
+	less := func(a *heldOrder) bool { // a sorts after o
 		return a.Time > o.Time || (a.Time == o.Time && a.ID > o.ID)
 	}
 	i := len(list)
