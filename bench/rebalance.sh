@@ -15,7 +15,8 @@
 #        SIBYL_KEEP_LOGS (dir to copy the node logs to),
 #        SIBYL_MIN_FREE_MIB (3072: below this MemAvailable the nodes are killed
 #        and the run given up, so that a too large N cannot swap or OOM a
-#        shared machine)
+#        shared machine), SIBYL_MEMORY_LIMIT (each node's --memory-limit, e.g.
+#        5GiB for 100 stores on this 24 GiB machine; unset: none)
 set -euo pipefail
 STORES=${1:-10}
 NODES=${2:-4}
@@ -85,8 +86,9 @@ cpu_ticks() { local t=0; for p in "$@"; do t=$(( t + $(awk '{print $14 + $15}' "
 report_nodes() { # label
   local i
   for i in "${!PIDS[@]}"; do
-    printf '  %s n%d: RSS %d MiB (peak %d MiB), data dir %d MiB\n' "$1" "$i" \
-      $(( $(kib VmRSS "${PIDS[$i]}") / 1024 )) $(( $(kib VmHWM "${PIDS[$i]}") / 1024 )) \
+    live=$(curl -s --max-time 5 "http://127.0.0.1:2938$i/metrics" | awk '$1 == "go_gc_heap_live_bytes" {printf "%d", $2 / 1048576}')
+    printf '  %s n%d: RSS %d MiB (peak %d MiB), heap live %s MiB, data dir %d MiB\n' "$1" "$i" \
+      $(( $(kib VmRSS "${PIDS[$i]}") / 1024 )) $(( $(kib VmHWM "${PIDS[$i]}") / 1024 )) "${live:-?}" \
       $(( $(du -sk "$D/n$i" | cut -f1) / 1024 ))
   done
 }
@@ -107,7 +109,7 @@ wait_idle() {
   echo "  nodes still busy ($c% of a core) after ${IDLE_TIMEOUT} s, going on"
 }
 
-echo "rebalance bench: $STORES stores, 3 -> $NODES nodes, max-moves $MOVES, $P imports at a time; $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "rebalance bench: $STORES stores, 3 -> $NODES nodes, max-moves $MOVES, $P imports at a time, memory limit ${SIBYL_MEMORY_LIMIT:-none}; $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; load $(cut -d' ' -f1-3 /proc/loadavg)"
 for i in 0 1 2; do start_node $i; done
 t0=$(date +%s.%N)
 until converged; do sleep 1; done
@@ -128,6 +130,8 @@ import_one() { # store number
   read -r PK SK <"$D/keys.$1"
   "$BIN" import --quiet --url "http://127.0.0.1:2938$(( $1 % 3 ))" --key "$PK" --private-key "$SK" \
     --batch 500 --concurrency 4 "$DEMO" >"$D/import.$1.log" 2>&1 || { echo "import $1 failed:"; tail -3 "$D/import.$1.log"; return 1; }
+  # progress: one line per store imported (minutes for 100 stores)
+  echo "  store $1 imported at $(date -u +%H:%M:%S), MemAvailable $(awk '/MemAvailable:/ {print int($2 / 1024)}' /proc/meminfo) MiB"
 }
 export -f import_one
 export BIN D DEMO

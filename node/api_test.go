@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -259,10 +260,22 @@ func TestAPIHealthAndMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	buf := make([]byte, 1<<20)
-	k, _ := resp.Body.Read(buf)
-	if !strings.Contains(string(buf[:k]), `sibyl_http_requests_total{endpoint="/health"`) {
-		t.Fatalf("metrics lack request counts: %.500s", buf[:k])
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(body), `sibyl_http_requests_total{endpoint="/health"`) {
+		t.Fatalf("metrics lack request counts: %.500s", body)
+	}
+	// The live heap, which sizing needs: a plausible byte count.
+	var live float64
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, "go_gc_heap_live_bytes "); ok {
+			live, _ = strconv.ParseFloat(v, 64)
+		}
+	}
+	if live < 1<<20 || live > 1<<34 {
+		t.Fatalf("go_gc_heap_live_bytes = %v, want a heap size", live)
 	}
 }
 

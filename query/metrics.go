@@ -2,31 +2,32 @@ package query
 
 import (
 	"fmt"
-	"github.com/valyala/fasthttp/pprofhandler"
+	"runtime/metrics"
 	"sync"
 	"time"
 
-	"github.com/VictoriaMetrics/metrics"
+	vm "github.com/VictoriaMetrics/metrics"
+	"github.com/valyala/fasthttp/pprofhandler"
 )
 
 // apiMetrics holds the API's request metrics, exposed at /metrics in
 // Prometheus text format. A Set per server keeps tests that start several
 // servers in one process apart.
 type apiMetrics struct {
-	set *metrics.Set
+	set *vm.Set
 	mu  sync.Mutex
 	// per endpoint, and per endpoint and status class (index 0..5 of
 	// statusClasses): looked up without building a key string, which was
 	// an allocation per request
-	durations map[string]*metrics.Histogram
-	counts    map[string]*[len(statusClasses)]*metrics.Counter
+	durations map[string]*vm.Histogram
+	counts    map[string]*[len(statusClasses)]*vm.Counter
 }
 
 func newMetrics() *apiMetrics {
 	return &apiMetrics{
-		set:       metrics.NewSet(),
-		durations: make(map[string]*metrics.Histogram),
-		counts:    make(map[string]*[len(statusClasses)]*metrics.Counter),
+		set:       vm.NewSet(),
+		durations: make(map[string]*vm.Histogram),
+		counts:    make(map[string]*[len(statusClasses)]*vm.Counter),
 	}
 }
 
@@ -46,7 +47,7 @@ func (m *apiMetrics) observe(endpoint string, start time.Time, status int) {
 	}
 	byClass := m.counts[endpoint]
 	if byClass == nil {
-		byClass = new([len(statusClasses)]*metrics.Counter)
+		byClass = new([len(statusClasses)]*vm.Counter)
 		m.counts[endpoint] = byClass
 	}
 	c := byClass[class]
@@ -62,7 +63,15 @@ func (m *apiMetrics) observe(endpoint string, start time.Time, status int) {
 func (s *Server) handleMetrics(r *request) error {
 	r.ctx.SetContentType("text/plain; version=0.0.4")
 	s.metrics.set.WritePrometheus(r.ctx)
-	metrics.WriteProcessMetrics(r.ctx)
+	vm.WriteProcessMetrics(r.ctx)
+	// What the last collection found live: the figure memory sizing needs
+	// (heap_alloc includes garbage not yet collected, RSS the collector's
+	// headroom up to twice this, or up to --memory-limit).
+	live := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(live)
+	if live[0].Value.Kind() == metrics.KindUint64 {
+		vm.WriteGaugeUint64(r.ctx, "go_gc_heap_live_bytes", live[0].Value.Uint64())
+	}
 	return nil
 }
 

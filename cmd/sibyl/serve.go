@@ -19,7 +19,7 @@ import (
 
 func init() {
 	cfg := node.DefaultConfig()
-	var demo, logLevel string
+	var demo, logLevel, memLimit string
 	var lv leaveOptions
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -36,6 +36,9 @@ func init() {
 			}
 			log, err := newLogger(logLevel)
 			if err != nil {
+				return err
+			}
+			if err := applyMemoryLimit(memLimit, log); err != nil {
 				return err
 			}
 			return serve(cfg, demo, logLevel, lv, log)
@@ -68,6 +71,9 @@ func init() {
 		"cluster mode: how many shards above its fair share (shards / healthy nodes, rounded up) a node may lead before leaderships are moved off it")
 	f.StringVar(&demo, "demo", "", "on first start, create a store named \"demo\" and import this Online Retail CSV into it")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	f.StringVar(&memLimit, "memory-limit", "", "soft limit of the node's Go heap, e.g. 4GiB or 512MiB (default: $GOMEMLIMIT, else none). "+
+		"Near it the collector runs more often instead of letting the heap grow to twice what is live: set it to what the node may use "+
+		"(a container's limit minus ~10%) when several nodes or other programs share a machine. It is not a hard cap: live data above it still fits, at more GC CPU")
 	withEnvHelp(cmd)
 	root.AddCommand(cmd)
 }
