@@ -14,7 +14,8 @@
 //     Stats.AddOrder / AddSession on every applied write, so counts,
 //     most_sold_with, popularity and trending are fresh at once. Safe for
 //     concurrent use; queries scan one item's neighbour row or the item
-//     list, never waiting for training.
+//     list, never waiting for training. A row is a sorted compact array
+//     (corow.go): memory per store bounds the stores per node.
 //   - Model is immutable and built in the background by BuildModel from a
 //     Snapshot (orders, events, item attributes) at a data version
 //     (Model.Version): the ALS factors (TrainALS: Hu, Koren and Volinsky
