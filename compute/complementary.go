@@ -80,20 +80,7 @@ func (c *CoPurchase) blendWithNeighbours(f *Factors, item int32, cosNb, built []
 	defer c.mu.RUnlock()
 	row := c.rowLocked(item)
 	cosBound := factorWeight * 1.001
-	var best float32
-	if c.cfg.Damping == 0 && int(item) < len(c.rowMax) {
-		// Undamped, the best score is the row's largest count, kept up
-		// to date by AddBasket.
-		if c.rowMax[item] >= c.cfg.MinCount {
-			best = c.rowMax[item]
-		}
-	} else {
-		c.eachLocked(item, func(j int32, n float32) {
-			if n >= c.cfg.MinCount {
-				best = max(best, c.normalise(n, j, c.cfg.Damping))
-			}
-		})
-	}
+	best := c.bestLocked(item)
 	var builtMax float32
 	for _, s := range built {
 		builtMax = max(builtMax, s.Score)

@@ -229,18 +229,7 @@ func (c *CoPurchase) addNormalisedScores(item int32, scores []float32) {
 	if item < 0 || int(item) >= len(c.rows) {
 		return
 	}
-	var best float32
-	if c.cfg.Damping == 0 {
-		if c.rowMax[item] >= c.cfg.MinCount {
-			best = c.rowMax[item]
-		}
-	} else {
-		c.eachLocked(item, func(j int32, n float32) {
-			if n >= c.cfg.MinCount {
-				best = max(best, c.normalise(n, j, c.cfg.Damping))
-			}
-		})
-	}
+	best := c.bestLocked(item)
 	if best <= 0 {
 		return
 	}
@@ -249,6 +238,29 @@ func (c *CoPurchase) addNormalisedScores(item int32, scores []float32) {
 			scores[j] += c.normalise(n, j, c.cfg.Damping) / best
 		}
 	})
+}
+
+// bestLocked is the largest normalised score in item's row (counts below
+// MinCount left out), 0 for none; c.mu must be held. Undamped it is the
+// row's largest count, kept up to date as counts grow, so the row is not
+// iterated.
+func (c *CoPurchase) bestLocked(item int32) float32 {
+	if item < 0 || int(item) >= len(c.rows) {
+		return 0
+	}
+	if c.cfg.Damping == 0 {
+		if c.rowMax[item] >= c.cfg.MinCount {
+			return c.rowMax[item]
+		}
+		return 0
+	}
+	var best float32
+	c.eachLocked(item, func(j int32, n float32) {
+		if n >= c.cfg.MinCount {
+			best = max(best, c.normalise(n, j, c.cfg.Damping))
+		}
+	})
+	return best
 }
 
 func (c *CoPurchase) normalise(n float32, j int32, damping float64) float32 {

@@ -190,14 +190,3 @@ func (c *CoPurchase) eachLocked(a int32, fn func(j int32, n float32)) {
 		fn(int32(j), c.countAt(a, r, k))
 	}
 }
-
-// memoryBytes is what the rows' storage holds (capacity, not length), for
-// tests and status.
-func (c *CoPurchase) memoryBytes() int {
-	b := 0
-	for k := range c.rows {
-		r := &c.rows[k]
-		b += 2*cap(r.narrow) + 4*cap(r.wide) + cap(r.cnt)
-	}
-	return b + len(c.rows)*(72+12) + len(c.spill)*16
-}

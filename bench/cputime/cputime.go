@@ -6,7 +6,9 @@ package cputime
 
 import (
 	"fmt"
+	"runtime"
 	"syscall"
+	"testing"
 	"time"
 )
 
@@ -61,4 +63,24 @@ func ReportPerCoreSecond(r Reporter, work float64, unit string, cpu, wall time.D
 	if wall > 0 && cores > 0 {
 		r.ReportMetric(work/(wall.Seconds()*float64(cores)), unit+"/wall-core-s")
 	}
+}
+
+// Loop runs op once per b.Loop iteration and reports work per
+// core-second (ReportPerCoreSecond) for workPerOp units of work per op;
+// warm-up belongs before the call.
+func Loop(b *testing.B, workPerOp float64, unit string, op func()) {
+	meter, err := Start()
+	if err != nil {
+		b.Fatal(err)
+	}
+	n := 0
+	for b.Loop() {
+		op()
+		n++
+	}
+	cpu, wall, err := meter.Elapsed()
+	if err != nil {
+		b.Fatal(err)
+	}
+	ReportPerCoreSecond(b, workPerOp*float64(n), unit, cpu, wall, runtime.GOMAXPROCS(0))
 }

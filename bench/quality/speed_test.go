@@ -3,7 +3,6 @@ package quality
 import (
 	"context"
 	"errors"
-	"runtime"
 	"testing"
 
 	"github.com/sibylhq/sibyl/bench/cputime"
@@ -47,20 +46,7 @@ func BenchmarkRetailALSIteration(b *testing.B) {
 		b.Fatal(err)
 	}
 	t.Iterate()
-	meter, err := cputime.Start()
-	if err != nil {
-		b.Fatal(err)
-	}
-	n := 0
-	for b.Loop() {
-		t.Iterate()
-		n++
-	}
-	cpu, wall, err := meter.Elapsed()
-	if err != nil {
-		b.Fatal(err)
-	}
-	cputime.ReportPerCoreSecond(b, float64(m.NNZ())*float64(n), "nnz", cpu, wall, runtime.GOMAXPROCS(0))
+	cputime.Loop(b, float64(m.NNZ()), "nnz", t.Iterate)
 	b.ReportMetric(float64(m.NNZ()), "nnz")
 }
 

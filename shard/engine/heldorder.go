@@ -36,6 +36,8 @@ func (s *Store) holdOrder(r *ingest.Order) *heldOrder {
 	h := &heldOrder{ID: r.ID, Time: r.Time, Customer: r.Customer, Email: r.Email, n: int32(n), cols: make([]int32, 3*n)}
 	for k, l := range r.Products {
 		h.cols[k] = s.items.add(l.ID)
+	}
+	for k, l := range r.Products {
 		q, okQ := packDecimal(l.Quantity)
 		p, okP := packDecimal(l.Price)
 		if !okQ || !okP {
@@ -43,10 +45,7 @@ func (s *Store) holdOrder(r *ingest.Order) *heldOrder {
 			h.unpacked = make([]ingest.OrderLine, n)
 			for i, l := range r.Products {
 				// The index's copy of the id: one string per product.
-				h.unpacked[i] = ingest.OrderLine{ID: s.items.ids[s.items.add(l.ID)], Quantity: l.Quantity, Price: l.Price}
-			}
-			for i := k + 1; i < n; i++ {
-				h.cols[i] = s.items.add(r.Products[i].ID)
+				h.unpacked[i] = ingest.OrderLine{ID: s.items.ids[h.cols[i]], Quantity: l.Quantity, Price: l.Price}
 			}
 			return h
 		}
