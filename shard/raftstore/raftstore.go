@@ -28,6 +28,10 @@ var ErrKeyNotFound = errors.New("not found")
 // ErrCorruptLog is returned when a stored log entry cannot be decoded.
 var ErrCorruptLog = errors.New("corrupt raft log entry")
 
+// ErrMissingLog is returned by CheckContiguous when entries raft will need
+// are not in the store.
+var ErrMissingLog = errors.New("raft log entries are missing")
+
 const (
 	kindLog    = 'l'
 	kindStable = 's'
@@ -147,6 +151,49 @@ func (s *Store) GetLog(index uint64, out *raft.Log) error {
 			out.Index = index
 			return nil
 		})
+	})
+}
+
+// CheckContiguous checks that every entry from `from` (or the first
+// stored entry, whichever is later) to the last is present, by walking the
+// keys (values are not read). A group opens only when it passes.
+//
+// hashicorp/raft panics when the log store lacks an entry it expects
+// (NewRaft's configuration scan and the apply loop both call panic on a
+// GetLog error: "panic: log not found"), so a log with a hole must be
+// refused before raft.NewRaft sees it. from is the first index raft will
+// read at start: one past the newest snapshot, or 1 without a snapshot.
+func (s *Store) CheckContiguous(from uint64) error {
+	s.mu.Lock()
+	first, last := s.first, s.last
+	s.mu.Unlock()
+	if last == 0 {
+		return nil // no log: raft starts from the snapshot alone, or empty
+	}
+	if from < first && from <= last {
+		return fmt.Errorf("group %s: entries %d..%d are needed but the log starts at %d: %w",
+			s.group, from, first-1, first, ErrMissingLog)
+	}
+	want := max(from, first)
+	return s.db.View(func(txn *badger.Txn) error {
+		opts := badger.DefaultIteratorOptions
+		opts.PrefetchValues = false
+		opts.Prefix = s.logPrefix
+		it := txn.NewIterator(opts)
+		defer it.Close()
+		for it.Seek(s.logKey(want)); it.ValidForPrefix(s.logPrefix) && want <= last; it.Next() {
+			got := s.indexOf(it.Item().Key())
+			if got != want {
+				return fmt.Errorf("group %s: entries %d..%d are missing from a log of %d..%d: %w",
+					s.group, want, got-1, first, last, ErrMissingLog)
+			}
+			want++
+		}
+		if want <= last {
+			return fmt.Errorf("group %s: entries %d..%d are missing from a log of %d..%d: %w",
+				s.group, want, last, first, last, ErrMissingLog)
+		}
+		return nil
 	})
 }
 
