@@ -241,3 +241,44 @@ func BenchmarkStoreLogSize(b *testing.B) {
 		})
 	}
 }
+
+// CheckContiguous accepts a log raft can read from `from` to the end and
+// refuses one with a hole or a missing head, which raft would meet with
+// "panic: log not found".
+func TestCheckContiguous(t *testing.T) {
+	db := openDB(t, t.TempDir())
+	defer db.Close()
+	s := mustStore(t, db, "g")
+	f := func(from uint64, wantErr bool) {
+		t.Helper()
+		err := s.CheckContiguous(from)
+		if (err != nil) != wantErr || (err != nil && !errors.Is(err, ErrMissingLog)) {
+			t.Fatalf("CheckContiguous(%d) = %v, want error %v", from, err, wantErr)
+		}
+	}
+	f(1, false) // empty log
+	var logs []*raft.Log
+	for i := uint64(1); i <= 20; i++ {
+		logs = append(logs, entry(i))
+	}
+	if err := s.StoreLogs(logs); err != nil {
+		t.Fatal(err)
+	}
+	f(1, false)
+	f(15, false)
+	f(25, false) // a snapshot ahead of the log: raft needs none of it
+	if err := s.DeleteRange(1, 5); err != nil {
+		t.Fatal(err)
+	}
+	f(1, true)  // raft would start at 1 but the log starts at 6
+	f(6, false) // after a snapshot at 5
+	if err := s.DeleteRange(10, 11); err != nil {
+		t.Fatal(err)
+	}
+	f(6, true)
+	f(12, false)
+	if err := s.DeleteRange(20, 20); err != nil { // a shorter tail is no hole
+		t.Fatal(err)
+	}
+	f(12, false)
+}
