@@ -65,7 +65,7 @@ func (f Floor) String() string {
 	case f.Bytes == 0 && f.Percent == 0:
 		return "0"
 	case f.Percent == 0:
-		return fmt.Sprintf("%d bytes", f.Bytes)
+		return bytesText(f.Bytes)
 	case f.Bytes == 0:
 		return fmt.Sprintf("%g%%", f.Percent)
 	}

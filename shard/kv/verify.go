@@ -74,7 +74,7 @@ func verifyTable(path string, compression options.CompressionType, opt badger.Op
 	}
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("the table cannot be parsed: %v", r)
+			err = fmt.Errorf("its blocks do not read back intact (Badger failed while checking them: %v)", r)
 		}
 	}()
 	t, err := table.OpenTable(mf, table.Options{
