@@ -68,7 +68,7 @@ func BenchmarkFullScan(b *testing.B) {
 	}{{"no-verification", options.NoVerification}, {"verify-blocks", options.OnBlockRead}} {
 		b.Run(mode.name, func(b *testing.B) {
 			db, err := badger.Open(badger.DefaultOptions(dir).WithLogger(nil).
-				WithBlockCacheSize(1<<20).WithChecksumVerificationMode(mode.m).WithVerifyValueChecksum(true))
+				WithBlockCacheSize(1 << 20).WithChecksumVerificationMode(mode.m).WithVerifyValueChecksum(true))
 			if err != nil {
 				b.Fatal(err)
 			}
