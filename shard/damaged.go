@@ -56,6 +56,11 @@ func (m *Manager) remedy(db string) string {
 	dir := m.cfg.DataDir
 	aside := fmt.Sprintf("mv %s %s", dir, dir+".damaged-"+stamp(time.Now()))
 	switch {
+	case db == "state-loaded":
+		// Found while a group loaded, after the database opened: the
+		// automatic repair runs only at open, so the operator moves it.
+		return fmt.Sprintf("stop the node, `mv %s %s` (kept, never needed again) and start it: every group's state is rebuilt "+
+			"from this node's Raft log and snapshots", filepath.Join(dir, "state"), filepath.Join(dir, "state.damaged-"+stamp(time.Now())))
 	case db == "state":
 		return fmt.Sprintf("start again with --repair-state: the damaged database is moved aside (never deleted) and every group's state is rebuilt "+
 			"from this node's Raft log and snapshots; or move %s aside yourself and start the node", filepath.Join(dir, "state"))

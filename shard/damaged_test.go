@@ -158,3 +158,42 @@ func TestRaftLogHoleRefused(t *testing.T) {
 	c := testConfig("n1", dir, "127.0.0.1:0", 1, &machines{})
 	expectRefusal(t, c, "raft-log", fmt.Sprintf("entries %d..%d are missing", last-3, last-2))
 }
+
+// A damaged value in the state's value log (values of 64 KiB and more live
+// there, outside the SSTables the open check reads) is refused when the
+// group loads: Badger itself only logs it and returns an empty value.
+func TestDamagedStateValueLogRefused(t *testing.T) {
+	dir := t.TempDir()
+	ms := &machines{}
+	m := openManager(t, testConfig("n1", dir, "127.0.0.1:0", 1, ms))
+	if err := m.WaitReady(ctxTimeout(t, 10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	big := strings.Repeat("v", 100<<10)
+	if _, _, err := m.ProposeStore(ctxTimeout(t, 5*time.Second), setCmd("c1", "big", big, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	vlogs, _ := filepath.Glob(filepath.Join(dir, "state", "*.vlog"))
+	damaged := ""
+	for _, p := range vlogs {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i := strings.Index(string(b), big[:64]); i >= 0 {
+			copy(b[i+50<<10:], "damage")
+			if err := os.WriteFile(p, b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			damaged = p
+		}
+	}
+	if damaged == "" {
+		t.Fatal("the big value is not in a state value-log file")
+	}
+	c := testConfig("n1", dir, "127.0.0.1:0", 1, &machines{})
+	expectRefusal(t, c, "state", "could not be read while group s0 loaded")
+}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -269,11 +270,34 @@ func (m *Manager) openState(sizing kv.Sizing) (*kv.DB, error) {
 	return kv.Open(dir, sizing, m.logger)
 }
 
+// readErrors returns a DamagedStorageError when Badger failed to read a
+// value while group id opened (the counters went up from the given ones) (its state machine loads every value of the
+// group; the log check reads every entry raft will need): Badger hands out
+// empty values instead of errors, and a group loaded from them would serve
+// silently incomplete data.
+func (m *Manager) readErrors(id string, logBefore, stateBefore int64) error {
+	if n := m.logDB.ReadErrors() - logBefore; n > 0 {
+		return &DamagedStorageError{DB: "raft-log", Remedy: m.remedy("raft-log"),
+			Err: fmt.Errorf("%d value(s) of the log database could not be read while group %s opened (the log above names them): %w", n, id, kv.ErrCorrupt)}
+	}
+	if n := m.stateDB.ReadErrors() - stateBefore; n > 0 {
+		return &DamagedStorageError{DB: "state", Remedy: m.remedy("state-loaded"),
+			Err: fmt.Errorf("%d value(s) of the state database could not be read while group %s loaded (the log above names them): %w", n, id, kv.ErrCorrupt)}
+	}
+	return nil
+}
+
 // groupErr turns a group's open error caused by damaged storage into the
 // refusal that says what to do.
 func (m *Manager) groupErr(err error) error {
-	if errors.Is(err, raftstore.ErrMissingLog) {
+	switch {
+	case errors.Is(err, raftstore.ErrMissingLog) || errors.Is(err, raftstore.ErrCorruptLog):
 		return &DamagedStorageError{DB: "raft-log", Err: err, Remedy: m.remedy("raft-log")}
+	case strings.Contains(err.Error(), "checksum"):
+		// Badger's read errors carry no sentinel (it formats them with
+		// %+v); past the log checks above, a checksum failure is the
+		// state's: a value-log entry read by StateMachine.Load.
+		return &DamagedStorageError{DB: "state", Err: err, Remedy: m.remedy("state-loaded")}
 	}
 	return err
 }
@@ -289,7 +313,14 @@ func (m *Manager) start(id string, boot []Peer) (*Group, error) {
 	if gc.Logger == nil {
 		gc.Logger = slog.Default()
 	}
+	logErrs, stateErrs := m.logDB.ReadErrors(), m.stateDB.ReadErrors()
 	g, err := OpenGroup(gc)
+	if err == nil {
+		err = m.readErrors(id, logErrs, stateErrs)
+		if err != nil {
+			g.Shutdown()
+		}
+	}
 	if err != nil {
 		return nil, m.groupErr(err)
 	}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -281,4 +283,47 @@ func TestCheckContiguous(t *testing.T) {
 		t.Fatal(err)
 	}
 	f(12, false)
+}
+
+// An entry big enough for Badger's value log (not covered by the open-time
+// table check) that is damaged there is refused by CheckContiguous, not
+// left for raft to panic on.
+func TestCheckContiguousReadsValueLog(t *testing.T) {
+	dir := t.TempDir()
+	db := openDB(t, dir)
+	s := mustStore(t, db, "g")
+	big := entry(1)
+	big.Data = bytes.Repeat([]byte("v"), 700<<10) // over the log's 512 KiB value threshold
+	if err := s.StoreLogs([]*raft.Log{big, entry(2)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CheckContiguous(1); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	vlogs, _ := filepath.Glob(filepath.Join(dir, "*.vlog"))
+	var damaged bool
+	for _, p := range vlogs {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i := bytes.Index(b, []byte("vvvvvvvv")); i >= 0 {
+			copy(b[i+300<<10:], "damage")
+			if err := os.WriteFile(p, b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			damaged = true
+		}
+	}
+	if !damaged {
+		t.Fatal("the big entry is not in a value-log file")
+	}
+	db = openDB(t, dir)
+	defer db.Close()
+	err := mustStore(t, db, "g").CheckContiguous(1)
+	if !errors.Is(err, ErrCorruptLog) {
+		t.Fatalf("CheckContiguous over a damaged value-log entry = %v", err)
+	}
+	t.Log(err)
 }
