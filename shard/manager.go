@@ -271,10 +271,11 @@ func (m *Manager) openState(sizing kv.Sizing) (*kv.DB, error) {
 }
 
 // readErrors returns a DamagedStorageError when Badger failed to read a
-// value while group id opened (the counters went up from the given ones) (its state machine loads every value of the
-// group; the log check reads every entry raft will need): Badger hands out
-// empty values instead of errors, and a group loaded from them would serve
-// silently incomplete data.
+// value while group id opened, i.e. its read-error counters went up from
+// logBefore and stateBefore. Opening reads everything that must be intact
+// (the state machine loads every value of the group; the log check reads
+// every entry raft will need), and Badger hands out empty values instead
+// of errors: a group loaded from them would serve incomplete data.
 func (m *Manager) readErrors(id string, logBefore, stateBefore int64) error {
 	if n := m.logDB.ReadErrors() - logBefore; n > 0 {
 		return &DamagedStorageError{DB: "raft-log", Remedy: m.remedy("raft-log"),
