@@ -23,6 +23,7 @@ import (
 	"github.com/sibylhq/sibyl/query"
 	"github.com/sibylhq/sibyl/shard"
 	"github.com/sibylhq/sibyl/shard/engine"
+	"github.com/sibylhq/sibyl/shard/kv"
 )
 
 // Config is a node's configuration. `sibyl serve` fills it from flags and
@@ -58,6 +59,13 @@ type Config struct {
 	Group shard.GroupConfig
 	// InMemory keeps storage in memory (tests only: nothing survives).
 	InMemory bool
+	// MinFreeDisk is the free-space floor under which writes answer 507;
+	// RepairState rebuilds a damaged state database from the node's Raft
+	// log and snapshots; FreeSpace is for tests (nil: statfs). See
+	// shard.Config.
+	MinFreeDisk kv.Floor
+	RepairState bool
+	FreeSpace   kv.FreeSpaceFunc
 	// Cluster is the multi-node mode (off unless enabled or joining).
 	Cluster ClusterConfig
 }
@@ -80,6 +88,8 @@ func DefaultConfig() Config {
 		Engine:             engine.DefaultConfig(),
 		Group:              g,
 		Cluster:            DefaultClusterConfig(),
+		MinFreeDisk:        kv.DefaultFloor(),
+		RepairState:        true,
 	}
 }
 
@@ -185,6 +195,7 @@ func Open(cfg Config, log *slog.Logger) (*Node, error) {
 	sc.Shards = cfg.Shards
 	sc.Group = cfg.Group
 	sc.InMemory = cfg.InMemory
+	sc.MinFreeDisk, sc.RepairState, sc.FreeSpace = cfg.MinFreeDisk, cfg.RepairState, cfg.FreeSpace
 	sc.Logger = n.log
 	sc.NewStateMachine = n.newStateMachine
 	if n.cl != nil {
@@ -306,6 +317,9 @@ func (n *Node) Authenticate(key string) (string, meta.KeyKind, bool) {
 // CreateStore implements query.Backend: the store's id and keys are minted
 // here and replicated through the meta group.
 func (n *Node) CreateStore(ctx context.Context, name string) (meta.StoreInfo, error) {
+	if err := n.shards.DiskFull(); err != nil {
+		return meta.StoreInfo{}, diskFullErr(err)
+	}
 	st, err := meta.NewStoreInfo(name, time.Now().UnixMilli())
 	if err != nil {
 		return meta.StoreInfo{}, err
@@ -341,6 +355,9 @@ func (n *Node) Propose(ctx context.Context, store, op string, body []byte) (any,
 }
 
 func (n *Node) proposeErr(err error) error {
+	if errors.Is(err, shard.ErrDiskFull) {
+		return diskFullErr(err)
+	}
 	if errors.Is(err, shard.ErrNoQuorum) || errors.Is(err, shard.ErrNotLeader) || errors.Is(err, shard.ErrShutdown) ||
 		errors.Is(err, shard.ErrNotLocal) ||
 		errors.Is(err, context.DeadlineExceeded) {

@@ -31,6 +31,10 @@ const (
 	ErrTypeRateLimited    = "rate_limited" // 429
 	ErrTypeUnavailable    = "unavailable"  // 503: no quorum, not ready, shutting down
 	ErrTypeInternal       = "internal"     // 500
+
+	// 507: the node's disk is under its free-space floor; writes are
+	// refused until space is freed, reads still work.
+	ErrTypeInsufficientStorage = "insufficient_storage"
 )
 
 func errBadRequest(format string, args ...any) *APIError {

@@ -208,6 +208,17 @@ func (g *Group) open() error {
 	if err != nil {
 		return err
 	}
+	// Raft panics on a missing entry it needs ("log not found"); refuse a
+	// log with a hole here, with an error, instead.
+	from := uint64(1)
+	if list, err := snaps.List(); err != nil {
+		return err
+	} else if len(list) > 0 {
+		from = list[0].Index + 1
+	}
+	if err := store.CheckContiguous(from); err != nil {
+		return err
+	}
 	g.fsm, err = NewFSM(cfg.StateDB, cfg.GroupID, cfg.StateMachine, cfg.DedupWindow, g.logger)
 	if err != nil {
 		return err

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -56,17 +57,44 @@ type Config struct {
 	Group GroupConfig
 	// InMemory keeps both databases in memory (tests).
 	InMemory bool
-	Logger   *slog.Logger
+	// RepairState: when the state database fails its integrity check at
+	// open, move it aside (state.damaged-<time>, never deleted) and
+	// rebuild every group's state from this node's Raft log and snapshots
+	// instead of refusing to start. See DamagedStorageError.
+	RepairState bool
+	// MinFreeDisk is the free-space floor of DataDir's file system under
+	// which ProposeStore refuses writes (ErrDiskFull); see kv.Floor.
+	MinFreeDisk kv.Floor
+	// FreeSpace measures the data dir's file system (nil: statfs; tests
+	// inject their own).
+	FreeSpace kv.FreeSpaceFunc
+	Logger    *slog.Logger
 }
+
+// ErrDiskFull is matched by the error of a write refused because the disk
+// is under the free-space floor (a *kv.DiskFullError).
+var ErrDiskFull = kv.ErrDiskFull
+
+// diskCheckEvery is how often the free-space floor is measured: a write
+// burst between two measurements must fit in the floor's headroom, and one
+// statfs per second costs nothing.
+const diskCheckEvery = time.Second
+
+// minFreeToStart is the least free space with which the databases are
+// opened: below it Badger's first memtable or value-log writes would fault
+// on their mmap'd files (SIGBUS) instead of failing with an error.
+const minFreeToStart = 32 << 20
 
 // DefaultConfig is a single-node cluster with data in ./data.
 func DefaultConfig() Config {
 	return Config{
-		NodeID:   "node1",
-		DataDir:  "data",
-		RaftBind: transport.DefaultRaftAddr,
-		Shards:   DefaultShards,
-		Group:    DefaultGroupConfig(),
+		NodeID:      "node1",
+		DataDir:     "data",
+		RaftBind:    transport.DefaultRaftAddr,
+		Shards:      DefaultShards,
+		Group:       DefaultGroupConfig(),
+		RepairState: true,
+		MinFreeDisk: kv.DefaultFloor(),
 	}
 }
 
@@ -86,7 +114,7 @@ func (c Config) Validate() error {
 	case c.Join && len(c.Bootstrap) > 0:
 		return errors.New("shard: Join and Bootstrap are mutually exclusive")
 	}
-	return nil
+	return c.MinFreeDisk.Validate()
 }
 
 // Manager owns a node's two Badgers, its Raft port and all its groups.
@@ -102,6 +130,12 @@ type Manager struct {
 	mu     sync.RWMutex // guards shards and byID
 	shards []*Group     // nil where the shard is not open here
 	byID   map[string]*Group
+
+	// disk refuses writes under the free-space floor; stopDisk and diskWG
+	// stop and wait for its refresh loop.
+	disk     *kv.SpaceGuard
+	stopDisk context.CancelFunc
+	diskWG   sync.WaitGroup
 
 	closeOnce sync.Once
 	closeErr  error
@@ -136,13 +170,19 @@ func (m *Manager) open() error {
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return fmt.Errorf("cannot create data dir: %w", err)
 	}
+	if err := m.openDiskGuard(); err != nil {
+		return err
+	}
 	logSizing, stateSizing := kv.LogSizing(), kv.StateSizing()
 	logSizing.InMemory, stateSizing.InMemory = cfg.InMemory, cfg.InMemory
 	var err error
 	if m.logDB, err = kv.Open(filepath.Join(cfg.DataDir, "raft-log"), logSizing, m.logger); err != nil {
+		if damaged(err) {
+			return &DamagedStorageError{DB: "raft-log", Err: err, Remedy: m.remedy("raft-log")}
+		}
 		return err
 	}
-	if m.stateDB, err = kv.Open(filepath.Join(cfg.DataDir, "state"), stateSizing, m.logger); err != nil {
+	if m.stateDB, err = m.openState(stateSizing); err != nil {
 		return err
 	}
 	n, err := m.shardCount()
@@ -176,6 +216,93 @@ func (m *Manager) open() error {
 	return nil
 }
 
+// openDiskGuard measures the data dir's free space, refuses to start on a
+// disk too full to open the databases, and starts the refresh loop.
+func (m *Manager) openDiskGuard() error {
+	floor, free := m.cfg.MinFreeDisk, m.cfg.FreeSpace
+	if m.cfg.InMemory && free == nil {
+		floor = kv.Floor{} // nothing on disk to protect
+	}
+	if floor != (kv.Floor{}) {
+		measure := free
+		if measure == nil {
+			measure = kv.StatFS
+		}
+		if avail, _, err := measure(m.cfg.DataDir); err == nil && avail < minFreeToStart {
+			return fmt.Errorf("cannot start: only %d MiB free on the file system of %s, and opening the databases needs %d MiB; free space (or move the data dir to a larger disk) and start again: %w",
+				avail>>20, m.cfg.DataDir, minFreeToStart>>20, ErrDiskFull)
+		}
+	}
+	m.disk = kv.NewSpaceGuard(m.cfg.DataDir, floor, free, m.logger)
+	ctx, cancel := context.WithCancel(context.Background())
+	m.stopDisk = cancel
+	m.diskWG.Add(1)
+	go func() {
+		defer m.diskWG.Done()
+		m.disk.Run(ctx, diskCheckEvery)
+	}()
+	return nil
+}
+
+// DiskFull returns a *kv.DiskFullError while the data dir's disk is under
+// the free-space floor, else nil (a cached answer, refreshed every second).
+func (m *Manager) DiskFull() error { return m.disk.Check() }
+
+// openState opens the state database, moving a damaged one aside when
+// RepairState allows: the groups then rebuild their state from their
+// snapshots and Raft log as they open (Group.catchUpFromSnapshot restores
+// the newest snapshot into the empty state, raft replays the log after it).
+func (m *Manager) openState(sizing kv.Sizing) (*kv.DB, error) {
+	dir := filepath.Join(m.cfg.DataDir, "state")
+	db, err := kv.Open(dir, sizing, m.logger)
+	if err == nil || !damaged(err) {
+		return db, err
+	}
+	if !m.cfg.RepairState {
+		return nil, &DamagedStorageError{DB: "state", Err: err, Remedy: m.remedy("state")}
+	}
+	aside, merr := moveAside(dir)
+	if merr != nil {
+		return nil, &DamagedStorageError{DB: "state", Err: err, Remedy: fmt.Sprintf("%v; %s", merr, m.remedy("state"))}
+	}
+	m.logger.Error("the state database is damaged: moved it aside; every group rebuilds its state from this node's Raft log and snapshots",
+		"err", err, "moved_to", aside)
+	return kv.Open(dir, sizing, m.logger)
+}
+
+// readErrors returns a DamagedStorageError when Badger failed to read a
+// value while group id opened, i.e. its read-error counters went up from
+// logBefore and stateBefore. Opening reads everything that must be intact
+// (the state machine loads every value of the group; the log check reads
+// every entry raft will need), and Badger hands out empty values instead
+// of errors: a group loaded from them would serve incomplete data.
+func (m *Manager) readErrors(id string, logBefore, stateBefore int64) error {
+	if n := m.logDB.ReadErrors() - logBefore; n > 0 {
+		return &DamagedStorageError{DB: "raft-log", Remedy: m.remedy("raft-log"),
+			Err: fmt.Errorf("%d value(s) of the log database could not be read while group %s opened (the log above names them): %w", n, id, kv.ErrCorrupt)}
+	}
+	if n := m.stateDB.ReadErrors() - stateBefore; n > 0 {
+		return &DamagedStorageError{DB: "state", Remedy: m.remedy("state-loaded"),
+			Err: fmt.Errorf("%d value(s) of the state database could not be read while group %s loaded (the log above names them): %w", n, id, kv.ErrCorrupt)}
+	}
+	return nil
+}
+
+// groupErr turns a group's open error caused by damaged storage into the
+// refusal that says what to do.
+func (m *Manager) groupErr(err error) error {
+	switch {
+	case errors.Is(err, raftstore.ErrMissingLog) || errors.Is(err, raftstore.ErrCorruptLog):
+		return &DamagedStorageError{DB: "raft-log", Err: err, Remedy: m.remedy("raft-log")}
+	case strings.Contains(err.Error(), "checksum"):
+		// Badger's read errors carry no sentinel (it formats them with
+		// %+v); past the log checks above, a checksum failure is the
+		// state's: a value-log entry read by StateMachine.Load.
+		return &DamagedStorageError{DB: "state", Err: err, Remedy: m.remedy("state-loaded")}
+	}
+	return err
+}
+
 func (m *Manager) start(id string, boot []Peer) (*Group, error) {
 	cfg := m.cfg
 	gc := cfg.Group
@@ -187,9 +314,16 @@ func (m *Manager) start(id string, boot []Peer) (*Group, error) {
 	if gc.Logger == nil {
 		gc.Logger = slog.Default()
 	}
+	logErrs, stateErrs := m.logDB.ReadErrors(), m.stateDB.ReadErrors()
 	g, err := OpenGroup(gc)
+	if err == nil {
+		err = m.readErrors(id, logErrs, stateErrs)
+		if err != nil {
+			g.Shutdown()
+		}
+	}
 	if err != nil {
-		return nil, err
+		return nil, m.groupErr(err)
 	}
 	m.mu.Lock()
 	m.byID[id] = g
@@ -302,23 +436,37 @@ func (m *Manager) DropShardData(i int) (keys int, err error) {
 func (m *Manager) Layer(name string) (*transport.Layer, error) { return m.mux.Layer(name) }
 
 // shardCount reads the persisted shard count, persisting cfg.Shards on
-// first start.
+// first start. The count is kept in both databases: a state database
+// rebuilt after damage (RepairState) gets it back from the log database
+// rather than from a flag that may differ from the cluster's.
 func (m *Manager) shardCount() (int, error) {
 	var n int
-	err := m.stateDB.Update(func(txn *badger.Txn) error {
-		stored, err := getUint64(txn, shardCountKey)
-		if err != nil {
+	read := func(db *kv.DB) (uint64, error) {
+		var v uint64
+		err := db.View(func(txn *badger.Txn) error {
+			var err error
+			v, err = getUint64(txn, shardCountKey)
 			return err
-		}
-		if stored == 0 {
-			n = m.cfg.Shards
-			return txn.Set(shardCountKey, binary.BigEndian.AppendUint64(nil, uint64(n)))
-		}
-		n = int(stored)
-		return nil
-	})
+		})
+		return v, err
+	}
+	stored, err := read(m.stateDB)
+	if err == nil && stored == 0 {
+		stored, err = read(m.logDB)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("cannot read shard count: %w", err)
+	}
+	n = int(stored)
+	if n == 0 {
+		n = m.cfg.Shards
+	}
+	for _, db := range []*kv.DB{m.stateDB, m.logDB} {
+		if err := db.Update(func(txn *badger.Txn) error {
+			return txn.Set(shardCountKey, binary.BigEndian.AppendUint64(nil, uint64(n)))
+		}); err != nil {
+			return 0, fmt.Errorf("cannot persist shard count: %w", err)
+		}
 	}
 	if n != m.cfg.Shards {
 		m.logger.Warn("ignoring configured shard count: the cluster was created with another",
@@ -371,7 +519,18 @@ func (m *Manager) Group(id string) *Group {
 func (m *Manager) RaftAddr() string { return m.mux.Addr().String() }
 
 // ProposeStore proposes a store-scoped command to its shard.
+//
+// Under the free-space floor it refuses with a *kv.DiskFullError (ErrDiskFull)
+// before proposing: the entry would have to be written by every replica,
+// and Badger crashes rather than fails when the disk fills. Only this
+// node's disk is checked: in cluster mode writes reach the shard's leader,
+// so the leader refuses when its own disk is low. A follower cannot refuse
+// what its leader sends without stalling the group, so it keeps appending
+// and applying into its floor's headroom (docs/architecture.md).
 func (m *Manager) ProposeStore(ctx context.Context, cmd *Command) (any, uint64, error) {
+	if err := m.disk.Check(); err != nil {
+		return nil, 0, err
+	}
 	i := m.ShardFor(cmd.Store)
 	g := m.Shard(i)
 	if g == nil {
@@ -428,6 +587,10 @@ func (m *Manager) Close() error {
 			}()
 		}
 		wg.Wait()
+		if m.stopDisk != nil {
+			m.stopDisk()
+			m.diskWG.Wait()
+		}
 		if m.mux != nil {
 			errs = append(errs, m.mux.Close())
 		}

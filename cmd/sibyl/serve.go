@@ -69,6 +69,10 @@ func init() {
 			"each transfer pauses writes to that shard for about an election")
 	f.IntVar(&cfg.Cluster.Control.Reconcile.LeaderSlack, "leader-slack", cfg.Cluster.Control.Reconcile.LeaderSlack,
 		"cluster mode: how many shards above its fair share (shards / healthy nodes, rounded up) a node may lead before leaderships are moved off it")
+	f.Var(floorFlag{&cfg.MinFreeDisk}, "min-free-disk", "free-space floor of the data dir's disk: under it writes answer 507 insufficient_storage (reads still work) "+
+		"until space is freed; a size (2GiB), a share of the disk (5%), both (the smaller applies) or 0 (off)")
+	f.BoolVar(&cfg.RepairState, "repair-state", cfg.RepairState, "when the state database fails its integrity check at start, move it aside (state.damaged-<time>) "+
+		"and rebuild it from this node's Raft log and snapshots; off, the node refuses to start and says what to do")
 	f.StringVar(&demo, "demo", "", "on first start, create a store named \"demo\" and import this Online Retail CSV into it")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&memLimit, "memory-limit", "", "soft limit of the node's Go heap, e.g. 4GiB or 512MiB (default: $GOMEMLIMIT, else none). "+

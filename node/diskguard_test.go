@@ -1,0 +1,219 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sibylhq/sibyl/shard"
+	"github.com/sibylhq/sibyl/shard/kv"
+)
+
+// diskTestConfig is testNode's configuration with storage in dir.
+func diskTestConfig(dir string) Config {
+	cfg := DefaultConfig()
+	cfg.DataDir = dir
+	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.RaftAddr = "127.0.0.1:0"
+	cfg.Shards = 4
+	cfg.AdminToken = "test-admin-token-0123456789"
+	cfg.Group.Timers = shard.FastRaftTimers()
+	cfg.ModelCheckInterval = 50 * time.Millisecond
+	cfg.ModelQuiet = 0
+	return cfg
+}
+
+func openDiskTestNode(t *testing.T, cfg Config) *Node {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	n, err := Open(cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := n.WaitReady(ctx); err != nil {
+		n.Shutdown(context.Background())
+		t.Fatal(err)
+	}
+	return n
+}
+
+// writesRefusedReadsServed checks the degraded mode: every kind of write
+// answers 507 insufficient_storage, reads answer.
+func writesRefusedReadsServed(t *testing.T, c *client, st testStore) {
+	t.Helper()
+	checkFor(t, 10*time.Second, func() error {
+		a := c.do("POST", "/v2/products"+q(st, true), `[{"id":"late","name":"Late","price":1}]`)
+		if a.Status != 507 || a.Body["type"] != "insufficient_storage" {
+			return errf("product write under the floor: %d %s", a.Status, a.Raw)
+		}
+		return nil
+	})
+	a := c.do("POST", "/v2/products"+q(st, true), `[{"id":"late","name":"Late","price":1}]`)
+	if msg, _ := a.Body["message"].(string); !strings.Contains(msg, "disk is nearly full") || !strings.Contains(msg, "reads still work") {
+		t.Fatalf("the 507 does not say what is wrong: %s", a.Raw)
+	}
+	expect(t, c.do("POST", "/v2/stores", map[string]string{"name": "more"}, "Authorization", "Bearer test-admin-token-0123456789"), 507, "insufficient_storage")
+	expect(t, c.do("GET", "/v2/log/product"+q(st, false, "product", "lamp", "visitor", "v1"), nil), 507, "insufficient_storage")
+	got := c.do("GET", "/v2/products"+q(st, true, "products", "lamp"), nil)
+	expect(t, got, 200, "")
+	if res, _ := got.Body["result"].([]any); len(res) != 1 {
+		t.Fatalf("read under the floor: %s", got.Raw)
+	}
+	expect(t, c.do("GET", "/v2/recommendations/popular"+q(st, false), nil), 200, "")
+}
+
+// writesResume checks that writes succeed again without a restart.
+func writesResume(t *testing.T, c *client, st testStore) {
+	t.Helper()
+	checkFor(t, 10*time.Second, func() error {
+		if a := c.do("POST", "/v2/products"+q(st, true), `[{"id":"late","name":"Late","price":1}]`); a.Status != 200 {
+			return errf("write after space returned: %d %s", a.Status, a.Raw)
+		}
+		return nil
+	})
+	if res, _ := c.do("GET", "/v2/products"+q(st, true, "products", "late"), nil).Body["result"].([]any); len(res) != 1 {
+		t.Fatal("the write accepted after space returned is not readable")
+	}
+}
+
+// The free-space floor with an injected measurement (fast): under it writes
+// answer 507 and reads work; above it again, writes resume by themselves.
+func TestDiskFloorRefusesWritesServesReads(t *testing.T) {
+	var free atomic.Uint64
+	free.Store(50 << 30)
+	cfg := diskTestConfig(t.TempDir())
+	cfg.MinFreeDisk = kv.Floor{Bytes: 1 << 30}
+	cfg.FreeSpace = func(string) (uint64, uint64, error) { return free.Load(), 100 << 30, nil }
+	n := openDiskTestNode(t, cfg)
+	defer n.Shutdown(context.Background())
+	c := newClient(t, n.HTTPAddr())
+	st := c.createStore("shop")
+	seedShop(t, c, st)
+
+	free.Store(512 << 20)
+	writesRefusedReadsServed(t, c, st)
+	free.Store(2 << 30)
+	writesResume(t, c, st)
+}
+
+// A node does not start on a disk too full to open its databases (Badger
+// would fault on its mmap'd files): it says so and exits cleanly.
+func TestDiskTooFullToStart(t *testing.T) {
+	cfg := diskTestConfig(t.TempDir())
+	cfg.FreeSpace = func(string) (uint64, uint64, error) { return 1 << 20, 100 << 30, nil }
+	n, err := Open(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err == nil {
+		n.Shutdown(context.Background())
+		t.Fatal("started with 1 MiB free")
+	}
+	if !errors.Is(err, shard.ErrDiskFull) || !strings.Contains(err.Error(), "free space") {
+		t.Fatalf("unclear refusal: %v", err)
+	}
+}
+
+// The attack of issue 11 on a real file system: a 64 MiB tmpfs filled by
+// another file while the node runs. Badger used to die with SIGBUS; now
+// writes answer 507, reads work, and writes resume once the file is gone.
+func TestHostileDiskFull(t *testing.T) {
+	if os.Getenv("SIBYL_HOSTILE") != "1" {
+		t.Skip("mounts a tmpfs and fills it: run with SIBYL_HOSTILE=1 (make test-hostile)")
+	}
+	mnt := t.TempDir()
+	if err := unix.Mount("tmpfs", mnt, "tmpfs", 0, "size=64m"); err != nil {
+		t.Skipf("cannot mount a 64 MiB tmpfs on %s (needs root): %v", mnt, err)
+	}
+	t.Cleanup(func() {
+		if err := unix.Unmount(mnt, unix.MNT_DETACH); err != nil {
+			t.Errorf("unmount %s: %v", mnt, err)
+		}
+	})
+	cfg := diskTestConfig(filepath.Join(mnt, "data"))
+	cfg.MinFreeDisk = kv.Floor{Bytes: 16 << 20}
+	n := openDiskTestNode(t, cfg)
+	defer func() { n.Shutdown(context.Background()) }() // n is replaced by the restart
+	c := newClient(t, n.HTTPAddr())
+	st := c.createStore("shop")
+	seedShop(t, c, st)
+
+	// Leave 6 MiB: under the floor, with room for what the node still
+	// writes by itself (heartbeats' term updates, memtable flushes).
+	free, _, err := kv.StatFS(mnt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	filler := filepath.Join(mnt, "filler")
+	if err := os.WriteFile(filler, make([]byte, free-6<<20), 0o600); err != nil {
+		t.Fatalf("cannot fill the tmpfs: %v", err)
+	}
+	writesRefusedReadsServed(t, c, st)
+	// Then fill it to the last byte, as another program would: the node
+	// writes nothing of its own accord while idle, and keeps serving.
+	fillUp(t, filler, mnt)
+	for range 20 {
+		writesRefusedReadsServed(t, c, st)
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	writesResume(t, c, st)
+
+	// A restart on a full disk refuses cleanly (it used to die with SIGBUS
+	// in Badger's open) and succeeds, with every write, once space is back.
+	if err := n.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filler, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fillUp(t, filler, mnt)
+	if n2, err := Open(cfg, nil); err == nil {
+		n2.Shutdown(context.Background())
+		t.Fatal("started on a full disk")
+	} else if !errors.Is(err, shard.ErrDiskFull) {
+		t.Fatalf("start on a full disk: %v", err)
+	}
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	n = openDiskTestNode(t, cfg)
+	c = newClient(t, n.HTTPAddr())
+	if res, _ := c.do("GET", "/v2/products"+q(st, true, "products", "late"), nil).Body["result"].([]any); len(res) != 1 {
+		t.Fatal("the write acknowledged before the restart is gone")
+	}
+}
+
+// fillUp appends to path until the file system has no space left.
+func fillUp(t *testing.T, path, mnt string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for chunk := make([]byte, 64<<10); ; {
+		if _, err := f.Write(chunk); err != nil {
+			if !errors.Is(err, unix.ENOSPC) {
+				t.Fatalf("filling the tmpfs: %v", err)
+			}
+			break
+		}
+	}
+	if free, _, _ := kv.StatFS(mnt); free > 64<<10 {
+		t.Fatalf("the tmpfs still has %d bytes free", free)
+	}
+}
