@@ -49,6 +49,10 @@ type Result struct {
 	UnknownProducts int `json:"unknown_products,omitempty"`
 }
 
+// maxStoreIDBytes bounds a command's store id (minted ids are "st_" and
+// 24 hex digits): it is part of every record key.
+const maxStoreIDBytes = 128
+
 // Engine holds every store of one shard.
 type Engine struct {
 	mu     sync.RWMutex
@@ -126,11 +130,14 @@ func (e *Engine) storeForWrite(id string) *Store {
 // Apply implements shard.StateMachine.
 func (e *Engine) Apply(w shard.Writer, cmd *shard.Command) any {
 	if cmd.Store == "" {
-		return fmt.Errorf("%w: command %s has no store", ErrRejected, cmd.ID)
+		return fmt.Errorf("%w: command %s has no store", ErrRejected, Quote(cmd.ID))
+	}
+	if len(cmd.Store) > maxStoreIDBytes {
+		return fmt.Errorf("%w: store id of %d bytes, at most %d allowed: %s", ErrRejected, len(cmd.Store), maxStoreIDBytes, Quote(cmd.Store))
 	}
 	kind, action, ok := splitOp(cmd.Op)
 	if !ok && cmd.Op != OpEvents {
-		return fmt.Errorf("%w: unknown op %q", ErrRejected, cmd.Op)
+		return fmt.Errorf("%w: unknown op %s", ErrRejected, Quote(cmd.Op))
 	}
 	s := e.storeForWrite(cmd.Store)
 	s.mu.Lock()
@@ -204,8 +211,8 @@ func (e *Engine) Load(r shard.Reader) error {
 				if len(value) == 8 {
 					s.version = binary.BigEndian.Uint64(value)
 				}
-			case "labels":
-				if err := json.Unmarshal(value, &s.labels); err != nil {
+			case labelsKey, labelsOtherKey:
+				if err := s.loadLabels(name, value); err != nil {
 					return fmt.Errorf("store %s: bad label stats: %w", store, err)
 				}
 			}
