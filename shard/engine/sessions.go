@@ -455,4 +455,3 @@ func (s *Store) VisitorEmail(visitor string) string {
 	}
 	return ""
 }
-
