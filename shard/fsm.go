@@ -310,7 +310,7 @@ func (f *FSM) applyCommand(txn *badger.Txn, w *batchWriter, added map[string]int
 func (f *FSM) applySM(w *batchWriter, c *Command) (res any) {
 	defer func() {
 		if p := recover(); p != nil {
-			f.logger.Error("state machine panicked applying a command; rejecting it", "group", f.group,
+			f.logger.Error("state machine panicked applying a command; rejecting it",
 				"op", c.Op, "store", c.Store, "panic", p, "stack", string(debug.Stack()))
 			res = fmt.Errorf("%w: %s: apply failed: %v", ErrBadCommand, c.Op, p)
 		}
@@ -332,7 +332,7 @@ func (f *FSM) rejected(index uint64, op string, err error) {
 		f.rejectsSuppressed.Add(1)
 		return
 	}
-	f.logger.Warn("command rejected at apply", "group", f.group, "index", index, "op", op, "err", err,
+	f.logger.Warn("command rejected at apply", "index", index, "op", op, "err", err,
 		"suppressed_since_last", f.rejectsSuppressed.Swap(0))
 }
 
