@@ -34,12 +34,13 @@ func (st *LabelStats) add(o LabelStats) {
 // took a node from 0.6 to 2.1 GB).
 const labelsKept = 1000
 
-// labelTable counts the labelsKept busiest labels; a new label arriving
-// when the table is full takes the place of the least counted one (ties:
-// the greatest name), whose counts move to the Other bucket (the
-// space-saving heuristic: a label counted often is never displaced by a
-// flood of labels seen once). The choice depends only on the counts and
-// names, so replicas applying the same events keep the same labels.
+// labelTable counts the labelsKept busiest labels. A new label arriving
+// when the table is full first makes room: the tenth least counted labels
+// (ties: the greatest names) move their counts to the Other bucket (a
+// batched space-saving heuristic: a label counted often is never displaced
+// by a flood of labels seen once, and one sort pays for labelsKept/10 new
+// labels). The choice depends only on the counts and names, so replicas
+// applying the same events keep the same labels.
 type labelTable struct {
 	m     map[string]*LabelStats
 	other LabelStats
@@ -47,16 +48,13 @@ type labelTable struct {
 
 func newLabelTable() labelTable { return labelTable{m: make(map[string]*LabelStats)} }
 
-// get returns l's counters, making room for it when needed. The scan for
-// the least counted label is O(labelsKept) and happens only for a label
-// not yet counted when the table is full, at most MaxEventLabels times
-// per event.
+// get returns l's counters, making room for it when needed.
 func (t *labelTable) get(l string) *LabelStats {
 	if st := t.m[l]; st != nil {
 		return st
 	}
 	if len(t.m) >= labelsKept {
-		t.evict(len(t.m) - labelsKept + 1)
+		t.evict(len(t.m) - labelsKept + labelsKept/10)
 	}
 	st := &LabelStats{}
 	t.m[l] = st
@@ -65,18 +63,22 @@ func (t *labelTable) get(l string) *LabelStats {
 
 // evict moves the n least counted labels to the Other bucket.
 func (t *labelTable) evict(n int) {
-	for range n {
-		victim, vw := "", int64(-1)
-		for l, st := range t.m {
-			if w := st.weight(); vw < 0 || w < vw || (w == vw && l > victim) {
-				victim, vw = l, w
-			}
+	if n <= 0 {
+		return
+	}
+	names := make([]string, 0, len(t.m))
+	for l := range t.m {
+		names = append(names, l)
+	}
+	slices.SortFunc(names, func(a, b string) int {
+		if c := cmp.Compare(t.m[a].weight(), t.m[b].weight()); c != 0 {
+			return c
 		}
-		if vw < 0 {
-			return
-		}
-		t.other.add(*t.m[victim])
-		delete(t.m, victim)
+		return cmp.Compare(b, a)
+	})
+	for _, l := range names[:min(n, len(names))] {
+		t.other.add(*t.m[l])
+		delete(t.m, l)
 	}
 }
 
