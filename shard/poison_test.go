@@ -241,4 +241,3 @@ func TestPoisonCommandsRejectedEverywhere(t *testing.T) {
 }
 
 func isErr(v any) bool { _, ok := v.(error); return ok }
-
