@@ -195,8 +195,10 @@ func DefaultLimits() Limits {
 		MaxEmailBytes:   254,
 		MaxVisitorBytes: 256,
 		MaxShortBytes:   256,
-		// 1,000 products of 1 KiB ids plus everything else.
-		MaxEventBytes: 1<<20 + 64<<10,
+		// 1,000 products of 1 KiB ids plus everything else (about
+		// 1,030,000 bytes), and below the proposer's 1 MiB per command,
+		// so the largest valid event always fits a command of its own.
+		MaxEventBytes: 1<<20 - 8<<10,
 		// A basket page seeds with its lines; 100 is a large basket, and
 		// each seed costs a neighbour-row scan (up to 200 candidates).
 		MaxSeeds:      100,

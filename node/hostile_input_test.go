@@ -66,6 +66,12 @@ func TestHostileRequestsRefused(t *testing.T) {
 	// The store works, and the biggest accepted requests are accepted.
 	expect(t, c.do("POST", "/v2/log/cart/add", pub(map[string]any{"visitor": "v1", "products": idList("c", 1000)})), 200, "")
 	expect(t, c.do("POST", "/v2/log/click", pub(map[string]any{"visitor": "v1", "product": "lamp", "labels": idList("l", 20)})), 200, "")
+	// The largest event allowed: 1,000 ids of 1 KiB fit one command.
+	longIDs := idList("", 1000)
+	for i := range longIDs {
+		longIDs[i] += strings.Repeat("i", 1024-len(longIDs[i]))
+	}
+	expect(t, c.do("POST", "/v2/log/cart/add", pub(map[string]any{"visitor": "v3", "products": longIDs, "labels": idList("l", 20), "email": strings.Repeat("e", 242) + "@example.com"})), 200, "")
 	expect(t, c.do("POST", "/v2/recommendations/complementary", pub(map[string]any{"products": append([]string{"lamp"}, idList("p", 99)...), "exclude": idList("e", 1000)})), 200, "")
 	a := c.do("GET", "/v2/stats/labels"+q(st, true, "limit", "5"), nil)
 	expect(t, a, 200, "")
