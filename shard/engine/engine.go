@@ -116,15 +116,31 @@ func (e *Engine) StoreIDs() []string {
 	return ids
 }
 
-func (e *Engine) storeForWrite(id string) *Store {
+func (e *Engine) storeForWrite(id string) (s *Store, created bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	s := e.stores[id]
+	s = e.stores[id]
 	if s == nil {
 		s = newStore(id, e.cfg)
 		e.stores[id] = s
+		created = true
 	}
-	return s
+	return s, created
+}
+
+// dropIfCreated forgets a store made for a command that was rejected:
+// the command wrote nothing, so the store must not exist in memory
+// either (rejected commands naming new stores would otherwise pile up
+// empty stores that a restart does not have).
+func (e *Engine) dropIfCreated(s *Store, created bool) {
+	if !created {
+		return
+	}
+	e.mu.Lock()
+	if e.stores[s.ID] == s {
+		delete(e.stores, s.ID)
+	}
+	e.mu.Unlock()
 }
 
 // Apply implements shard.StateMachine.
@@ -139,7 +155,7 @@ func (e *Engine) Apply(w shard.Writer, cmd *shard.Command) any {
 	if !ok && cmd.Op != OpEvents {
 		return fmt.Errorf("%w: unknown op %s", ErrRejected, Quote(cmd.Op))
 	}
-	s := e.storeForWrite(cmd.Store)
+	s, created := e.storeForWrite(cmd.Store)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var res Result
@@ -149,12 +165,14 @@ func (e *Engine) Apply(w shard.Writer, cmd *shard.Command) any {
 		// lists cached per data version: tracking traffic must not
 		// invalidate them.
 		if res, err = s.applyEvents(w, cmd.Body); err != nil {
+			e.dropIfCreated(s, created)
 			return err
 		}
 		return res
 	}
 	res, err = s.apply(w, kind, action, cmd)
 	if err != nil {
+		e.dropIfCreated(s, created)
 		return err
 	}
 	s.version++
