@@ -207,3 +207,29 @@ func TestHostileSeedFloodBoundedMemory(t *testing.T) {
 		t.Fatalf("seed cache holds %d bytes, bound %d", b, seededCacheBytes)
 	}
 }
+
+// TestHostileUnknownProductFloodDoesNotGrowIndex: views of product ids the
+// store does not know (any string the public key sends) stay in the
+// visitor's bounded session but never enter the item index or the
+// co-view statistics, which only the catalog and orders grow.
+func TestHostileUnknownProductFloodDoesNotGrowIndex(t *testing.T) {
+	h := newHarness(t)
+	seed(h)
+	st := h.e.Store("s1")
+	known := len(st.items.ids)
+	for r := range 100 {
+		var ids []ingest.ID
+		for i := range ApplyLimits.MaxEventProducts {
+			ids = append(ids, ingest.ID(fmt.Sprintf("unknown-%d-%d", r, i)))
+		}
+		h.mustApply("s1", OpEvents, []Event{{Kind: EventProduct, Visitor: fmt.Sprint("v", r%3), Products: ids, Time: int64(r)}})
+	}
+	// Known products viewed together still count.
+	h.mustApply("s1", OpEvents, []Event{{Kind: EventProduct, Visitor: "w", Products: []ingest.ID{"a", "c"}, Time: 200}})
+	if got := len(st.items.ids); got != known {
+		t.Fatalf("item index grew from %d to %d with unknown ids", known, got)
+	}
+	if items, _, _ := st.VisitorItems("v0"); len(items) != sessionItemsKept {
+		t.Fatalf("session keeps %d items, want %d", len(items), sessionItemsKept)
+	}
+}

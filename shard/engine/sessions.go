@@ -253,8 +253,12 @@ func (s *Store) sessionAdd(sess *session, p ingest.ID, kind compute.EventKind, t
 		sess.Recent = append(sess.Recent, it)
 		return
 	}
-	idx := s.items.add(p)
-	s.countCoViews(idx, sess.Recent[max(0, len(sess.Recent)-sessionCoViewSpan):])
+	// Only products the store knows (catalog or orders) get an index and
+	// co-view counts: ids sent by the public key alone must not grow the
+	// item index and the statistics without bound.
+	if idx, ok := s.items.lookup(p); ok {
+		s.countCoViews(idx, sess.Recent[max(0, len(sess.Recent)-sessionCoViewSpan):])
+	}
 	sess.Recent = append(sess.Recent, sessionItem{p, kind, t})
 	if len(sess.Recent) > sessionItemsKept {
 		sess.Recent = append(sess.Recent[:0], sess.Recent[len(sess.Recent)-sessionItemsKept:]...)
@@ -413,7 +417,7 @@ func decodeSession(b []byte) (*session, error) {
 }
 
 // replayCoViews recounts the co-views of every loaded session, pairing
-// items as sessionAdd did when they arrived.
+// items as sessionAdd did when they arrived (known products only).
 func (s *Store) replayCoViews() {
 	visitors := make([]string, 0, len(s.sessions))
 	for v := range s.sessions {
@@ -423,7 +427,9 @@ func (s *Store) replayCoViews() {
 	for _, v := range visitors {
 		rec := s.sessions[v].Recent
 		for k, it := range rec {
-			s.countCoViews(s.items.add(it.ID), rec[max(0, k-sessionCoViewSpan):k])
+			if idx, ok := s.items.lookup(it.ID); ok {
+				s.countCoViews(idx, rec[max(0, k-sessionCoViewSpan):k])
+			}
 		}
 	}
 }
