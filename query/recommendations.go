@@ -117,6 +117,9 @@ var (
 		if text == "" {
 			return nil, errBadRequest("parameter \"keywords\" is required: the text to find products for")
 		}
+		if n := r.limits().MaxNameBytes; len(text) > n {
+			return nil, errBadRequest("parameter \"keywords\" is %d bytes, at most %d allowed: %s", len(text), n, engine.Quote(text))
+		}
 		return st.Keywords(text), nil
 	}, false, nil}
 	logicPageProduct = logic{"page/product", func(r *request, st *engine.Store) ([]ingest.ID, error) {
