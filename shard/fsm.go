@@ -124,6 +124,7 @@ type FSM struct {
 	oldestID int64
 
 	rejects           atomic.Uint64
+	lastPanicLog      atomic.Int64
 	lastReject        atomic.Int64 // unix ns of the last logged rejection
 	rejectsSuppressed atomic.Uint64
 }
@@ -306,16 +307,28 @@ func (f *FSM) applyCommand(txn *badger.Txn, w *batchWriter, added map[string]int
 // command's writes are discarded, and a command that panics does so on
 // every replica and on every replay, so stopping would be a crash loop of
 // the whole group. The state machine validates before it changes memory,
-// so a panic means a bug; it is logged with its stack, unthrottled.
+// so a panic means a bug; it is logged with its stack (at most once per
+// rejectLogEvery, as other rejections).
 func (f *FSM) applySM(w *batchWriter, c *Command) (res any) {
 	defer func() {
 		if p := recover(); p != nil {
-			f.logger.Error("state machine panicked applying a command; rejecting it",
-				"op", c.Op, "store", c.Store, "panic", p, "stack", string(debug.Stack()))
-			res = fmt.Errorf("%w: %s: apply failed: %v", ErrBadCommand, c.Op, p)
+			now, last := time.Now().UnixNano(), f.lastPanicLog.Load()
+			if now-last >= int64(rejectLogEvery) && f.lastPanicLog.CompareAndSwap(last, now) {
+				f.logger.Error("state machine panicked applying a command; rejecting it",
+					"op", clip(c.Op), "store", clip(c.Store), "panic", p, "stack", string(debug.Stack()))
+			}
+			res = fmt.Errorf("%w: %s: apply failed: %v", ErrBadCommand, clip(c.Op), p)
 		}
 	}()
 	return f.sm.Apply(w, c)
+}
+
+// clip shortens a command's string for a log line or an error.
+func clip(s string) string {
+	if len(s) <= 64 {
+		return s
+	}
+	return fmt.Sprintf("%.64s... (%d bytes)", s, len(s))
 }
 
 // rejected logs a rejected command, at most once per rejectLogEvery per
@@ -332,7 +345,7 @@ func (f *FSM) rejected(index uint64, op string, err error) {
 		f.rejectsSuppressed.Add(1)
 		return
 	}
-	f.logger.Warn("command rejected at apply", "index", index, "op", op, "err", err,
+	f.logger.Warn("command rejected at apply", "index", index, "op", clip(op), "err", err,
 		"suppressed_since_last", f.rejectsSuppressed.Swap(0))
 }
 
