@@ -27,6 +27,21 @@ type engineNode struct {
 
 func openEngineNode(t *testing.T, dir string) *engineNode {
 	t.Helper()
+	n := openReplica(t, dir, "n1", true)
+	deadline := time.Now().Add(10 * time.Second)
+	for !n.g.IsLeader() {
+		if time.Now().After(deadline) {
+			t.Fatal("the group elected no leader in 10 s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return n
+}
+
+// openReplica opens node id's replica of group s0 from dir; bootstrap
+// makes it the group's first voter.
+func openReplica(t *testing.T, dir, id string, bootstrap bool) *engineNode {
+	t.Helper()
 	n := &engineNode{eng: engine.New(engine.DefaultConfig())}
 	var err error
 	ls, ss := kv.LogSizing(), kv.StateSizing()
@@ -41,20 +56,15 @@ func openEngineNode(t *testing.T, dir string) *engineNode {
 		t.Fatal(err)
 	}
 	c := shard.DefaultGroupConfig()
-	c.GroupID, c.NodeID, c.DataDir = "s0", "n1", dir
+	c.GroupID, c.NodeID, c.DataDir = "s0", id, dir
 	c.LogDB, c.StateDB, c.Mux = n.logDB, n.stateDB, n.mux
 	c.StateMachine = n.eng
-	c.Bootstrap = []shard.Peer{{ID: "n1", Addr: n.mux.Addr().String()}}
+	if bootstrap {
+		c.Bootstrap = []shard.Peer{{ID: id, Addr: n.mux.Addr().String()}}
+	}
 	c.Timers = shard.FastRaftTimers()
 	if n.g, err = shard.OpenGroup(c); err != nil {
 		t.Fatal(err)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for !n.g.IsLeader() {
-		if time.Now().After(deadline) {
-			t.Fatal("the group elected no leader in 10 s")
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 	return n
 }
@@ -114,6 +124,50 @@ func state(t *testing.T, n *engineNode) string {
 		items, kinds, cart, st.VisitorEmail("v1"), labels, total, other, st.Product("p1") != nil)
 }
 
+// poisonCase is a command that must be rejected with an error wrapping
+// want.
+type poisonCase struct {
+	name string
+	cmd  *shard.Command
+	want error
+}
+
+// poisonCommands are the commands that once crashed every replica or
+// stalled a shard, and their relatives.
+func poisonCommands() []poisonCase {
+	mb := strings.Repeat("x", 1<<20)
+	huge := strings.Repeat("y", 100<<10)
+	twelveK := make([]string, 12_000)
+	for i := range twelveK {
+		twelveK[i] = fmt.Sprintf("label-%d", i)
+	}
+	return []poisonCase{
+		{"click 12k products x 12k labels", eventsCmd(engine.Event{Kind: engine.EventClick, Visitor: "v1", Products: ids("p", 12_000), Labels: twelveK, Time: 10}), engine.ErrRejected},
+		{"cart_add 300k ids", eventsCmd(engine.Event{Kind: engine.EventCartAdd, Visitor: "v1", Products: ids("c", 300_000), Time: 11}), engine.ErrRejected},
+		{"cart_remove 300k ids", eventsCmd(engine.Event{Kind: engine.EventCartRemove, Visitor: "v1", Products: ids("c", 300_000), Time: 11}), engine.ErrRejected},
+		{"product view with a 1 MB id", eventsCmd(engine.Event{Kind: engine.EventProduct, Visitor: "v1", Products: []ingest.ID{ingest.ID(mb)}, Time: 12}), engine.ErrRejected},
+		{"email of 1 MB", eventsCmd(engine.Event{Kind: engine.EventEmail, Visitor: "v1", Email: mb, Time: 13}), engine.ErrRejected},
+		{"visitor of 100 KB", eventsCmd(engine.Event{Kind: engine.EventProduct, Visitor: huge, Products: []ingest.ID{"p1"}, Time: 14}), engine.ErrRejected},
+		{"label of 100 KB", eventsCmd(engine.Event{Kind: engine.EventClick, Visitor: "v1", Products: []ingest.ID{"p1"}, Labels: []string{huge}, Time: 15}), engine.ErrRejected},
+		{"unknown event kind", eventsCmd(engine.Event{Kind: "explode", Visitor: "v1", Time: 16}), engine.ErrRejected},
+		// A good event before a bad one in the same command: nothing of
+		// the command may apply.
+		{"good then bad event", eventsCmd(
+			engine.Event{Kind: engine.EventEmail, Visitor: "v1", Email: "first@example.com", Time: 17},
+			engine.Event{Kind: engine.EventEmail, Visitor: "v1", Email: mb, Time: 17}), engine.ErrRejected},
+		{"events body of garbage", &shard.Command{ID: "g1", Store: "st1", Op: engine.OpEvents, Time: 20, Body: []byte("\x01\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff garbage")}, engine.ErrRejected},
+		{"events body of random bytes", &shard.Command{ID: "g2", Store: "st1", Op: engine.OpEvents, Time: 21, Body: bytes.Repeat([]byte{0x01, 0x80}, 5000)}, engine.ErrRejected},
+		{"product with a 1 MB id", &shard.Command{ID: "g3", Store: "st1", Op: engine.Op(ingest.KindProducts, engine.ActionUpsert), Time: 22,
+			Body: []byte(`[{"id":"p2","name":"ok"},{"id":"` + mb + `","name":"big"}]`)}, engine.ErrRejected},
+		{"orders of garbage", &shard.Command{ID: "g4", Store: "st1", Op: engine.Op(ingest.KindOrders, engine.ActionUpsert), Time: 23, Body: []byte{5, 1, 2, 3}}, engine.ErrRejected},
+		{"delete of a 1 MB id", &shard.Command{ID: "g5", Store: "st1", Op: engine.Op(ingest.KindProducts, engine.ActionDelete), Time: 24, Body: []byte(`["p1","` + mb + `"]`)}, engine.ErrRejected},
+		{"store id of 100 KB", &shard.Command{ID: "g6", Store: huge, Op: engine.OpEvents, Time: 25, Body: engine.EncodeEvents(nil)}, engine.ErrRejected},
+		{"record of 9 MiB", &shard.Command{ID: "g7", Store: "st1", Op: engine.Op(ingest.KindProducts, engine.ActionUpsert), Time: 27,
+			Body: []byte(`[{"id":"big","name":"x","description":"` + strings.Repeat("d", 9<<20) + `"}]`)}, engine.ErrRejected},
+		{"command id of 100 KB", &shard.Command{ID: huge, Store: "st1", Op: engine.OpEvents, Time: 26, Body: engine.EncodeEvents(nil)}, shard.ErrBadCommand},
+	}
+}
+
 // TestPoisonCommandsRejectedEverywhere proposes, straight into Raft (no
 // API, no proposer size check), each command that once crashed every
 // replica or stalled a shard: the 12,000 x 12,000 click, a 300,000-id
@@ -142,42 +196,8 @@ func TestPoisonCommandsRejectedEverywhere(t *testing.T) {
 		t.Fatalf("product upsert rejected: %v", res)
 	}
 
-	mb := strings.Repeat("x", 1<<20)
-	huge := strings.Repeat("y", 100<<10)
-	twelveK := make([]string, 12_000)
-	for i := range twelveK {
-		twelveK[i] = fmt.Sprintf("label-%d", i)
-	}
 	start := time.Now()
-	for _, tc := range []struct {
-		name string
-		cmd  *shard.Command
-		want error
-	}{
-		{"click 12k products x 12k labels", eventsCmd(engine.Event{Kind: engine.EventClick, Visitor: "v1", Products: ids("p", 12_000), Labels: twelveK, Time: 10}), engine.ErrRejected},
-		{"cart_add 300k ids", eventsCmd(engine.Event{Kind: engine.EventCartAdd, Visitor: "v1", Products: ids("c", 300_000), Time: 11}), engine.ErrRejected},
-		{"cart_remove 300k ids", eventsCmd(engine.Event{Kind: engine.EventCartRemove, Visitor: "v1", Products: ids("c", 300_000), Time: 11}), engine.ErrRejected},
-		{"product view with a 1 MB id", eventsCmd(engine.Event{Kind: engine.EventProduct, Visitor: "v1", Products: []ingest.ID{ingest.ID(mb)}, Time: 12}), engine.ErrRejected},
-		{"email of 1 MB", eventsCmd(engine.Event{Kind: engine.EventEmail, Visitor: "v1", Email: mb, Time: 13}), engine.ErrRejected},
-		{"visitor of 100 KB", eventsCmd(engine.Event{Kind: engine.EventProduct, Visitor: huge, Products: []ingest.ID{"p1"}, Time: 14}), engine.ErrRejected},
-		{"label of 100 KB", eventsCmd(engine.Event{Kind: engine.EventClick, Visitor: "v1", Products: []ingest.ID{"p1"}, Labels: []string{huge}, Time: 15}), engine.ErrRejected},
-		{"unknown event kind", eventsCmd(engine.Event{Kind: "explode", Visitor: "v1", Time: 16}), engine.ErrRejected},
-		// A good event before a bad one in the same command: nothing of
-		// the command may apply.
-		{"good then bad event", eventsCmd(
-			engine.Event{Kind: engine.EventEmail, Visitor: "v1", Email: "first@example.com", Time: 17},
-			engine.Event{Kind: engine.EventEmail, Visitor: "v1", Email: mb, Time: 17}), engine.ErrRejected},
-		{"events body of garbage", &shard.Command{ID: "g1", Store: "st1", Op: engine.OpEvents, Time: 20, Body: []byte("\x01\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff garbage")}, engine.ErrRejected},
-		{"events body of random bytes", &shard.Command{ID: "g2", Store: "st1", Op: engine.OpEvents, Time: 21, Body: bytes.Repeat([]byte{0x01, 0x80}, 5000)}, engine.ErrRejected},
-		{"product with a 1 MB id", &shard.Command{ID: "g3", Store: "st1", Op: engine.Op(ingest.KindProducts, engine.ActionUpsert), Time: 22,
-			Body: []byte(`[{"id":"p2","name":"ok"},{"id":"` + mb + `","name":"big"}]`)}, engine.ErrRejected},
-		{"orders of garbage", &shard.Command{ID: "g4", Store: "st1", Op: engine.Op(ingest.KindOrders, engine.ActionUpsert), Time: 23, Body: []byte{5, 1, 2, 3}}, engine.ErrRejected},
-		{"delete of a 1 MB id", &shard.Command{ID: "g5", Store: "st1", Op: engine.Op(ingest.KindProducts, engine.ActionDelete), Time: 24, Body: []byte(`["p1","` + mb + `"]`)}, engine.ErrRejected},
-		{"store id of 100 KB", &shard.Command{ID: "g6", Store: huge, Op: engine.OpEvents, Time: 25, Body: engine.EncodeEvents(nil)}, engine.ErrRejected},
-		{"record of 9 MiB", &shard.Command{ID: "g7", Store: "st1", Op: engine.Op(ingest.KindProducts, engine.ActionUpsert), Time: 27,
-			Body: []byte(`[{"id":"big","name":"x","description":"` + strings.Repeat("d", 9<<20) + `"}]`)}, engine.ErrRejected},
-		{"command id of 100 KB", &shard.Command{ID: huge, Store: "st1", Op: engine.OpEvents, Time: 26, Body: engine.EncodeEvents(nil)}, shard.ErrBadCommand},
-	} {
+	for _, tc := range poisonCommands() {
 		res := n.raw(t, tc.cmd)
 		err, _ := res.(error)
 		if !errors.Is(err, tc.want) {
@@ -241,3 +261,44 @@ func TestPoisonCommandsRejectedEverywhere(t *testing.T) {
 }
 
 func isErr(v any) bool { _, ok := v.(error); return ok }
+
+// TestPoisonCommandsSameOnEveryReplica: three replicas apply the poison
+// commands and a normal write after each; every replica rejects alike,
+// keeps up, and ends with the same state.
+func TestPoisonCommandsSameOnEveryReplica(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three replicas")
+	}
+	leader := openEngineNode(t, t.TempDir())
+	defer leader.close()
+	nodes := []*engineNode{leader}
+	for _, id := range []string{"n2", "n3"} {
+		n := openReplica(t, t.TempDir(), id, false)
+		defer n.close()
+		if err := leader.g.AddVoter(t.Context(), shard.Peer{ID: id, Addr: n.mux.Addr().String()}); err != nil {
+			t.Fatal(err)
+		}
+		nodes = append(nodes, n)
+	}
+	for i, tc := range poisonCommands() {
+		if err, _ := leader.raw(t, tc.cmd).(error); !errors.Is(err, tc.want) {
+			t.Fatalf("%s: %v, want %v", tc.name, err, tc.want)
+		}
+		if res := leader.raw(t, eventsCmd(engine.Event{Kind: engine.EventCartAdd, Visitor: "v1", Products: []ingest.ID{ingest.ID(fmt.Sprint("ok", i))}, Time: int64(i)})); isErr(res) {
+			t.Fatalf("normal write after %s: %v", tc.name, res)
+		}
+	}
+	want := state(t, leader)
+	for _, n := range nodes[1:] {
+		deadline := time.Now().Add(20 * time.Second)
+		for n.g.AppliedIndex() < leader.g.AppliedIndex() && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if got := state(t, n); got != want {
+			t.Fatalf("replica state differs:\n got %s\nwant %s", got, want)
+		}
+		if got, w := shard.FSMRejectedForTest(n.g), shard.FSMRejectedForTest(leader.g); got != w {
+			t.Fatalf("replica rejected %d commands, leader %d", got, w)
+		}
+	}
+}
