@@ -233,3 +233,38 @@ func TestHostileUnknownProductFloodDoesNotGrowIndex(t *testing.T) {
 		t.Fatalf("session keeps %d items, want %d", len(items), sessionItemsKept)
 	}
 }
+
+// TestHostileSessionFloodBoundedBytes: visitors with the largest sessions
+// allowed are evicted (least recently seen first) to keep a store's
+// encoded sessions under sessionBytesPerStore, and the stored state agrees
+// with memory after the evictions.
+func TestHostileSessionFloodBoundedBytes(t *testing.T) {
+	defer func(b int64) { sessionBytesPerStore = b }(sessionBytesPerStore)
+	sessionBytesPerStore = 2 << 20
+	h := newHarness(t)
+	var cart []ingest.ID
+	for i := range cartKept {
+		cart = append(cart, longID("c", i, ApplyLimits.MaxIDBytes))
+	}
+	for v := range 60 { // 60 sessions of ~200 KiB: 12 MiB without the bound
+		h.mustApply("s1", OpEvents, []Event{{Kind: EventBasketSet, Visitor: fmt.Sprint("v", v), Products: cart, Time: int64(v)}})
+	}
+	st := h.e.Store("s1")
+	var sum int64
+	for _, sess := range st.sessions {
+		sum += int64(len(sess.encode()))
+	}
+	if st.sessionBytes != sum || sum > sessionBytesPerStore {
+		t.Fatalf("sessions hold %d bytes (tracked %d), bound %d", sum, st.sessionBytes, sessionBytesPerStore)
+	}
+	if st.sessions["v59"] == nil || st.sessions["v0"] != nil {
+		t.Fatal("eviction did not drop the least recently seen first")
+	}
+	fresh := New(DefaultConfig())
+	if err := fresh.Load(h.kv); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(fresh.Store("s1").sessions); got != len(st.sessions) {
+		t.Fatalf("reloaded %d sessions, memory has %d", got, len(st.sessions))
+	}
+}

@@ -87,11 +87,13 @@ const (
 	// ids of 1 KiB, 50 clicked ids with 10 labels of 128 bytes, an email)
 	// is about 370 KiB. TestSessionWorstCaseSize checks it.
 	maxSessionBytes = 512 << 10
-	// sessionBytesPerStore bounds the encoded sessions of one store; the
-	// least recently seen go first (as for sessionsPerStore). Typical
-	// sessions are 1-2 KiB, so this binds only under a flood of large ones.
-	sessionBytesPerStore = 256 << 20
 )
+
+// sessionBytesPerStore bounds the encoded sessions of one store; the least
+// recently seen go first (as for sessionsPerStore). Typical sessions are
+// 1-2 KiB, so this binds only under a flood of large ones. A variable only
+// so that a test can lower it; every replica must use the same value.
+var sessionBytesPerStore int64 = 256 << 20
 
 func (s *Store) applyEvents(w shard.Writer, body []byte) (Result, error) {
 	evs, err := DecodeEvents(body)
