@@ -27,7 +27,7 @@ type engineNode struct {
 
 func openEngineNode(t *testing.T, dir string) *engineNode {
 	t.Helper()
-	n := openReplica(t, dir, "n1", true)
+	n := openReplica(t, dir, "n1", true, shard.FastRaftTimers())
 	deadline := time.Now().Add(10 * time.Second)
 	for !n.g.IsLeader() {
 		if time.Now().After(deadline) {
@@ -40,7 +40,7 @@ func openEngineNode(t *testing.T, dir string) *engineNode {
 
 // openReplica opens node id's replica of group s0 from dir; bootstrap
 // makes it the group's first voter.
-func openReplica(t *testing.T, dir, id string, bootstrap bool) *engineNode {
+func openReplica(t *testing.T, dir, id string, bootstrap bool, timers shard.RaftTimers) *engineNode {
 	t.Helper()
 	n := &engineNode{eng: engine.New(engine.DefaultConfig())}
 	var err error
@@ -62,7 +62,7 @@ func openReplica(t *testing.T, dir, id string, bootstrap bool) *engineNode {
 	if bootstrap {
 		c.Bootstrap = []shard.Peer{{ID: id, Addr: n.mux.Addr().String()}}
 	}
-	c.Timers = shard.FastRaftTimers()
+	c.Timers = timers
 	if n.g, err = shard.OpenGroup(c); err != nil {
 		t.Fatal(err)
 	}
@@ -269,11 +269,22 @@ func TestPoisonCommandsSameOnEveryReplica(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts three replicas")
 	}
-	leader := openEngineNode(t, t.TempDir())
+	// Slower than FastRaftTimers: the poison entries are megabytes, and a
+	// loaded 2-core machine must not lose the leader's lease mid-test.
+	timers := shard.FastRaftTimers()
+	timers.HeartbeatTimeout, timers.ElectionTimeout, timers.LeaderLeaseTimeout = time.Second, time.Second, 500*time.Millisecond
+	leader := openReplica(t, t.TempDir(), "n1", true, timers)
 	defer leader.close()
+	deadline := time.Now().Add(20 * time.Second)
+	for !leader.g.IsLeader() {
+		if time.Now().After(deadline) {
+			t.Fatal("no leader in 20 s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	nodes := []*engineNode{leader}
 	for _, id := range []string{"n2", "n3"} {
-		n := openReplica(t, t.TempDir(), id, false)
+		n := openReplica(t, t.TempDir(), id, false, timers)
 		defer n.close()
 		if err := leader.g.AddVoter(t.Context(), shard.Peer{ID: id, Addr: n.mux.Addr().String()}); err != nil {
 			t.Fatal(err)
