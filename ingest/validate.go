@@ -140,6 +140,35 @@ type Limits struct {
 	MaxListItems int
 	// MaxErrors caps the RecordErrors reported for one batch.
 	MaxErrors int
+
+	// The fields below bound one tracking call (log/*) and the list
+	// parameters of a recommendation call. The state machine checks every
+	// tracking event again at apply time against DefaultLimits (fixed, so
+	// every replica decides alike), so raising them above the defaults
+	// makes the API accept events that apply then rejects.
+
+	// MaxEventProducts bounds the products of one event (a sale's lines,
+	// a cart).
+	MaxEventProducts int
+	// MaxEventLabels bounds the recommendation labels of one event or
+	// request (attribution); MaxLabelBytes bounds each.
+	MaxEventLabels int
+	MaxLabelBytes  int
+	// MaxEmailBytes bounds an email anywhere (RFC 5321 caps a path at 256
+	// bytes with its brackets).
+	MaxEmailBytes int
+	// MaxVisitorBytes bounds a visitor id; MaxShortBytes bounds the other
+	// short event strings (the clicked recommendation's api name).
+	MaxVisitorBytes int
+	MaxShortBytes   int
+	// MaxEventBytes bounds the encoded size of one event.
+	MaxEventBytes int
+	// MaxSeeds bounds the seed products of one recommendation request;
+	// MaxExcludes its excluded products; MaxParamItems any other list
+	// parameter (attributes, facets).
+	MaxSeeds      int
+	MaxExcludes   int
+	MaxParamItems int
 }
 
 // DefaultLimits returns limits suited to the public HTTP API.
@@ -153,13 +182,38 @@ func DefaultLimits() Limits {
 		MaxExtraAttributes: 100,
 		MaxListItems:       10_000,
 		MaxErrors:          100,
+
+		// A shop's event names one product (a view, a click) or a cart
+		// or an order's lines: 1,000 is far above any checkout seen, and
+		// keeps one event's apply work (co-views, session updates) under
+		// a millisecond.
+		MaxEventProducts: 1_000,
+		// A slot carries one to a few labels; 20 leaves room and bounds
+		// the label statistics work per event.
+		MaxEventLabels:  20,
+		MaxLabelBytes:   128,
+		MaxEmailBytes:   254,
+		MaxVisitorBytes: 256,
+		MaxShortBytes:   256,
+		// 1,000 products of 1 KiB ids plus everything else (about
+		// 1,030,000 bytes), and below the proposer's 1 MiB per command,
+		// so the largest valid event always fits a command of its own.
+		MaxEventBytes: 1<<20 - 8<<10,
+		// A basket page seeds with its lines; 100 is a large basket, and
+		// each seed costs a neighbour-row scan (up to 200 candidates).
+		MaxSeeds:      100,
+		MaxExcludes:   1_000,
+		MaxParamItems: 100,
 	}
 }
 
 // Validate reports limits that cannot work.
 func (l Limits) Validate() error {
 	if l.MaxBodyBytes <= 0 || l.MaxRecords <= 0 || l.MaxIDBytes <= 0 || l.MaxNameBytes <= 0 ||
-		l.MaxTextBytes <= 0 || l.MaxExtraAttributes < 0 || l.MaxListItems <= 0 || l.MaxErrors <= 0 {
+		l.MaxTextBytes <= 0 || l.MaxExtraAttributes < 0 || l.MaxListItems <= 0 || l.MaxErrors <= 0 ||
+		l.MaxEventProducts <= 0 || l.MaxEventLabels <= 0 || l.MaxLabelBytes <= 0 || l.MaxEmailBytes <= 0 ||
+		l.MaxVisitorBytes <= 0 || l.MaxShortBytes <= 0 || l.MaxEventBytes <= 0 || l.MaxSeeds <= 0 ||
+		l.MaxExcludes <= 0 || l.MaxParamItems <= 0 {
 		return fmt.Errorf("every limit must be positive: %+v", l)
 	}
 	return nil

@@ -105,14 +105,14 @@ func (s *Server) writeRecords(r *request, kind ingest.Kind, action string) error
 }
 
 func (s *Server) deleteRecords(r *request, kind ingest.Kind) error {
-	ids, err := r.p.list(string(kind))
+	ids, err := r.p.listN(string(kind), s.cfg.Limits.MaxRecords)
 	if err != nil {
 		return err
 	}
 	if len(ids) == 0 {
 		body := bytes.TrimSpace(r.ctx.PostBody())
 		if len(body) > 0 && body[0] == '[' {
-			if ids, err = rawList(string(kind), body); err != nil {
+			if ids, err = rawList(string(kind), body, s.cfg.Limits.MaxRecords); err != nil {
 				return err
 			}
 		}
@@ -333,7 +333,7 @@ func checkPatches(body []byte, lim ingest.Limits) ([]byte, error) {
 // products": interest=<product id or list>, limit (default 100), best
 // first, leaving out customers who just bought them.
 func (s *Server) handleAudience(r *request) error {
-	interest, err := r.p.list("interest")
+	interest, err := r.seedsParam("interest")
 	if err != nil {
 		return err
 	}
@@ -360,15 +360,36 @@ func (s *Server) handleAudience(r *request) error {
 
 // handleLabelStats answers GET /v2/stats/labels: per recommendation label,
 // impressions, clicks and the sales of products clicked from it earlier
-// in the same session.
+// in the same session. The answer is a page (limit, default 100, at most
+// 1,000; offset) of the labels sorted busiest first: "labels" maps each
+// label of the page to its counts, "order" lists them in rank order,
+// "total" is the number of labels counted and "other" the counts of
+// labels displaced from the store's bounded tables (see engine.labelTable).
 func (s *Server) handleLabelStats(r *request) error {
+	limit, err := r.p.intParam("limit", 100, 0, 1000)
+	if err != nil {
+		return err
+	}
+	offset, err := r.p.intParam("offset", 0, 0, 1<<20)
+	if err != nil {
+		return err
+	}
 	st, serr := s.backend.StoreData(r.store)
 	if serr != nil {
 		return s.backendErr(serr)
 	}
 	out := map[string]engine.LabelStats{}
+	order := []string{}
+	total := 0
+	var other engine.LabelStats
 	if st != nil {
-		out = st.Labels()
+		var rows []engine.LabelRow
+		rows, total, other = st.LabelsPage(offset, limit)
+		for _, row := range rows {
+			out[row.Label] = row.LabelStats
+			order = append(order, row.Label)
+		}
 	}
-	return writeJSON(r.ctx, map[string]any{"status": "ok", "labels": out})
+	return writeJSON(r.ctx, map[string]any{"status": "ok", "labels": out, "order": order, "total": total,
+		"offset": offset, "limit": limit, "other": other})
 }

@@ -77,13 +77,21 @@ func (b *eventBatcher) add(store string, e *engine.Event) (any, error) {
 		q = &storeEvents{slots: make(chan struct{}, b.inFlight)}
 		b.stores[store] = q
 	}
+	// Encode first: an event that would take the pending batch past
+	// maxBytes starts a new one, so a batch never exceeds what the
+	// proposer takes (maxBytes plus one event, each under its limit) and
+	// one large event cannot fail the small ones batched with it.
+	enc := engine.AppendEvent(nil, e)
+	if q.pending != nil && q.pending.count > 0 && len(q.pending.body)+len(enc) > b.maxBytes {
+		q.pending = nil
+	}
 	batch, leader := q.pending, false
 	if batch == nil {
 		batch = &eventBatch{body: engine.NewEventBody(make([]byte, 0, 512)), deadline: time.Now().Add(b.timeout), done: make(chan struct{})}
 		q.pending, leader = batch, true
 		q.leaders++
 	}
-	batch.body = engine.AppendEvent(batch.body, e)
+	batch.body = append(batch.body, enc...)
 	batch.count++
 	if batch.count >= b.maxCount || len(batch.body) >= b.maxBytes {
 		q.pending = nil // full: the next event starts a new batch

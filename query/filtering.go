@@ -197,7 +197,7 @@ func facetsOf(st *engine.Store, ids []ingest.ID, names []string) map[string]any 
 // handleProductFacets answers product/facets: facet counts over the whole
 // catalog, or the `products` given, after `filter`.
 func (s *Server) handleProductFacets(r *request) error {
-	names, err := r.p.list("facets")
+	names, err := r.boundedList("facets", r.limits().MaxParamItems, r.limits().MaxIDBytes)
 	if err != nil {
 		return err
 	}

@@ -93,7 +93,7 @@ var apiDocs = map[string]opDoc{
 	"/v2/recommendations/customer/complementary":         recDoc("what a customer will buy next (private key)", pCustomer, pEmail),
 	"/v2/recommendations/customer/substituting":          recDoc("alternatives to a customer's purchases (private key)", pCustomer, pEmail),
 	"/v2/campaigns/customers":                            {summary: "audience: customers most likely to buy the products (private key)", params: []paramDoc{{"interest", "list", "product ids on offer"}, pLimit}},
-	"/v2/stats/labels":                                   {summary: "impressions, clicks and attributed sales per label (private key)"},
+	"/v2/stats/labels":                                   {summary: "impressions, clicks and attributed sales per label, busiest first, paged (private key)", params: []paramDoc{{"limit", "integer", "labels per page (default 100, at most 1000)"}, pOffset}},
 
 	"/v2/log/product":     {summary: "a product view", params: []paramDoc{pVisitor, {"product", "string", "product id"}}},
 	"/v2/log/click":       {summary: "a click on a recommendation", params: []paramDoc{pVisitor, {"product", "string", "product id"}, {"api", "string", "the logic clicked from"}, {"n", "integer", "position"}, pLabels}},

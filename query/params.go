@@ -135,16 +135,31 @@ func (p *params) boolParam(name string, def bool) (bool, error) {
 // list returns a list parameter. In a query string it is a JSON array
 // (`exclude=[1,"a"]`, Clerk's form) or comma-separated values; in a body,
 // a JSON array or a single value.
-func (p *params) list(name string) ([]string, error) {
+func (p *params) list(name string) ([]string, error) { return p.listN(name, defaultListMax) }
+
+// defaultListMax bounds any list parameter without a tighter limit of its
+// own (ingest.Limits: MaxSeeds, MaxExcludes, ...); it is the most records a
+// batch may hold.
+const defaultListMax = 10_000
+
+// listN is list with at most maxItems items (any number when negative):
+// a longer list is refused after reading maxItems+1 of its items, so a
+// list of a million ids costs no more than the limit to refuse.
+func (p *params) listN(name string, maxItems int) ([]string, error) {
 	if raw, ok := p.body[name]; ok {
-		return rawList(name, bytes.TrimSpace(raw))
+		return rawList(name, bytes.TrimSpace(raw), maxItems)
 	}
 	v := bytes.TrimSpace(p.args.Peek(name))
 	if len(v) == 0 {
 		return nil, nil
 	}
 	if v[0] == '[' {
-		return rawList(name, v)
+		return rawList(name, v, maxItems)
+	}
+	if maxItems >= 0 {
+		if n := bytes.Count(v, []byte(",")) + 1; n > maxItems {
+			return nil, errList(name, maxItems)
+		}
 	}
 	parts := strings.Split(string(v), ",")
 	out := parts[:0]
@@ -156,7 +171,11 @@ func (p *params) list(name string) ([]string, error) {
 	return out, nil
 }
 
-func rawList(name string, raw []byte) ([]string, error) {
+func errList(name string, maxItems int) error {
+	return errBadRequest("parameter %q has more than %d items", name, maxItems)
+}
+
+func rawList(name string, raw []byte, maxItems int) ([]string, error) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil, nil
 	}
@@ -167,9 +186,9 @@ func rawList(name string, raw []byte) ([]string, error) {
 		}
 		return []string{s}, nil
 	}
-	var items []json.RawMessage
-	if err := json.Unmarshal(raw, &items); err != nil {
-		return nil, errBadRequest("parameter %q must be a list: %v", name, err)
+	items, err := rawItems(name, raw, maxItems)
+	if err != nil {
+		return nil, err
 	}
 	out := make([]string, 0, len(items))
 	for _, it := range items {
@@ -180,6 +199,30 @@ func rawList(name string, raw []byte) ([]string, error) {
 		out = append(out, s)
 	}
 	return out, nil
+}
+
+// rawItems splits a JSON array into its items, refusing more than
+// maxItems (when >= 0) without decoding the rest.
+func rawItems(name string, raw []byte, maxItems int) ([]json.RawMessage, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if t, err := dec.Token(); err != nil || t != json.Delim('[') {
+		return nil, errBadRequest("parameter %q must be a list", name)
+	}
+	var items []json.RawMessage
+	for dec.More() {
+		if maxItems >= 0 && len(items) == maxItems {
+			return nil, errList(name, maxItems)
+		}
+		var it json.RawMessage
+		if err := dec.Decode(&it); err != nil {
+			return nil, errBadRequest("parameter %q must be a list: %v", name, err)
+		}
+		items = append(items, it)
+	}
+	if t, err := dec.Token(); err != nil || t != json.Delim(']') || len(bytes.TrimSpace(raw[dec.InputOffset():])) > 0 {
+		return nil, errBadRequest("parameter %q must be a list", name)
+	}
+	return items, nil
 }
 
 func abbreviate(b []byte) string {

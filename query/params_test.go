@@ -95,6 +95,11 @@ func FuzzParams(f *testing.F) {
 			if (e1 == nil) != (e2 == nil) || !slices.Equal(a, b) {
 				t.Fatalf("list %s not stable", name)
 			}
+			if c, err := p.listN(name, 3); err == nil && len(c) > 3 {
+				t.Fatalf("listN(%s, 3) returned %d items", name, len(c))
+			} else if err == nil && e1 == nil && len(a) <= 3 && !slices.Equal(a, c) {
+				t.Fatalf("listN(%s, 3) = %q, list = %q", name, c, a)
+			}
 			p.str(name)
 			p.intParam(name, 10, 0, 1000)
 			p.boolParam(name, false)

@@ -117,6 +117,9 @@ var (
 		if text == "" {
 			return nil, errBadRequest("parameter \"keywords\" is required: the text to find products for")
 		}
+		if n := r.limits().MaxNameBytes; len(text) > n {
+			return nil, errBadRequest("parameter \"keywords\" is %d bytes, at most %d allowed: %s", len(text), n, engine.Quote(text))
+		}
 		return st.Keywords(text), nil
 	}, false, nil}
 	logicPageProduct = logic{"page/product", func(r *request, st *engine.Store) ([]ingest.ID, error) {
@@ -224,7 +227,7 @@ func customerParams(r *request) (customer, email string, err error) {
 // seeded wraps a logic of the `products` parameter.
 func seeded(f func(*engine.Store, []ingest.ID) []ingest.ID) func(*request, *engine.Store) ([]ingest.ID, error) {
 	return func(r *request, st *engine.Store) ([]ingest.ID, error) {
-		raw, err := r.p.list("products")
+		raw, err := r.seedsParam("products")
 		if err != nil {
 			return nil, err
 		}
@@ -290,7 +293,7 @@ func (s *Server) recs(l logic) func(*request) error {
 			p := st.Product(id)
 			return engine.Recommendable(p) && (scope == nil || scope(p)) && (filterKeep == nil || filterKeep(id))
 		}
-		exclude := toIDs(excludeRaw)
+		exclude := newIDSet(toIDs(excludeRaw))
 		if orderBy != "" {
 			// Sort the eligible candidates by the attribute; the logic's
 			// rank breaks ties.
@@ -306,9 +309,9 @@ func (s *Server) recs(l logic) func(*request) error {
 			// The fallback chain: trending, popular, then newest (which
 			// holds every product, for scopes nothing sold in). A store
 			// with any products never answers an empty list.
-			seen := append(slices.Clone(exclude), ranked...)
-			if seeds, _ := r.p.list("products"); len(seeds) > 0 {
-				seen = append(seen, toIDs(seeds)...)
+			seen := newIDSet(toIDs(excludeRaw), ranked)
+			if seeds, _ := r.seedsParam("products"); len(seeds) > 0 {
+				seen.add(toIDs(seeds)...)
 			}
 			for _, fb := range []struct {
 				name string
@@ -320,7 +323,7 @@ func (s *Server) recs(l logic) func(*request) error {
 				more, n := pick(fb.list(), seen, keep, max(0, offset-total), limit-len(page))
 				total += n
 				page = append(page, more...)
-				seen = append(seen, more...)
+				seen.add(more...)
 				if dbg != nil && len(more) > 0 {
 					dbg.Sources = append(dbg.Sources, debugSource{"fallback:" + fb.name, len(more)})
 				}
@@ -365,11 +368,20 @@ func (s *Server) parseRecParams(r *request) (recParams, error) {
 	if rp.offset, err = r.p.intParam("offset", 0, 0, s.cfg.MaxLimit); err != nil {
 		return rp, err
 	}
+	// Each list bounded in items and item length: an exclude of 100k ids
+	// or a flood of unique labels costs no more than the limits.
+	lim := r.limits()
 	for _, l := range []struct {
-		name string
-		dst  *[]string
-	}{{"exclude", &rp.exclude}, {"attributes", &rp.attributes}, {"facets", &rp.facets}, {"labels", &rp.labels}} {
-		if *l.dst, err = r.p.list(l.name); err != nil {
+		name            string
+		dst             *[]string
+		items, itemSize int
+	}{
+		{"exclude", &rp.exclude, lim.MaxExcludes, lim.MaxIDBytes},
+		{"attributes", &rp.attributes, lim.MaxParamItems, lim.MaxIDBytes},
+		{"facets", &rp.facets, lim.MaxParamItems, lim.MaxIDBytes},
+		{"labels", &rp.labels, lim.MaxEventLabels, lim.MaxLabelBytes},
+	} {
+		if *l.dst, err = r.boundedList(l.name, l.items, l.itemSize); err != nil {
 			return rp, err
 		}
 	}
@@ -427,7 +439,7 @@ var modelLogics = map[string]bool{
 func (s *Server) checkLogicParams(r *request, l logic) error {
 	switch l.name {
 	case "most_sold_with", "complementary", "substituting":
-		if raw, err := r.p.list("products"); err != nil {
+		if raw, err := r.seedsParam("products"); err != nil {
 			return err
 		} else if len(raw) == 0 {
 			return errBadRequest("parameter \"products\" is required: a product id or a list of them")
@@ -444,11 +456,11 @@ func (s *Server) checkLogicParams(r *request, l logic) error {
 
 // pick applies exclude, keep, offset and limit to a ranked list. It
 // returns the page and the number of eligible products it passed.
-func pick(ranked, exclude []ingest.ID, keep func(ingest.ID) bool, offset, limit int) ([]ingest.ID, int) {
+func pick(ranked []ingest.ID, exclude idSet, keep func(ingest.ID) bool, offset, limit int) ([]ingest.ID, int) {
 	page := make([]ingest.ID, 0, limit)
 	n := 0
 	for _, id := range ranked {
-		if len(exclude) > 0 && slices.Contains(exclude, id) {
+		if exclude.has(id) {
 			continue
 		}
 		if !keep(id) {

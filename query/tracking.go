@@ -36,7 +36,7 @@ func (s *Server) track(kind string) func(*request) error {
 		if e.Email, err = r.p.str("email"); err != nil {
 			return err
 		}
-		if e.Labels, err = r.p.list("labels"); err != nil {
+		if e.Labels, err = r.p.listN("labels", r.limits().MaxEventLabels); err != nil {
 			return err
 		}
 		switch kind {
@@ -78,6 +78,11 @@ func (s *Server) track(kind string) func(*request) error {
 		if e.Visitor == "" && kind != engine.EventSale && kind != engine.EventReturned {
 			return errBadRequest("parameter \"visitor\" is required (an id, or \"auto\" to have one minted)")
 		}
+		// Every field bounded before the event joins a batch; Apply
+		// checks the same again on every replica.
+		if err := r.checkEvent(&e); err != nil {
+			return err
+		}
 		res, perr := s.events.add(r.store, &e)
 		if perr != nil {
 			return s.backendErr(perr)
@@ -106,15 +111,17 @@ func visitorParam(r *request) (visitor string, minted bool, err error) {
 		rand.Read(b)
 		return "v_" + hex.EncodeToString(b), true, nil
 	}
-	if len(v) > 256 {
-		return "", false, errBadRequest("parameter \"visitor\" is longer than 256 bytes")
+	if n := r.limits().MaxVisitorBytes; len(v) > n {
+		return "", false, errBadRequest("parameter \"visitor\" is %d bytes, at most %d allowed: %s", len(v), n, engine.Quote(v))
 	}
 	return v, false, nil
 }
 
 // productsParam reads `product` (one id) and `products` (ids, or Clerk
-// sale lines {"id":..,"quantity":..,"price":..}).
+// sale lines {"id":..,"quantity":..,"price":..}), at most MaxEventProducts
+// (a longer list is refused without decoding the rest).
 func productsParam(r *request) ([]ingest.ID, error) {
+	maxItems := r.limits().MaxEventProducts
 	var out []ingest.ID
 	if p, err := r.p.str("product"); err != nil {
 		return nil, err
@@ -122,9 +129,9 @@ func productsParam(r *request) ([]ingest.ID, error) {
 		out = append(out, ingest.ID(p))
 	}
 	if raw, ok := r.p.body["products"]; ok && len(raw) > 0 && raw[0] == '[' {
-		var lines []json.RawMessage
-		if err := json.Unmarshal(raw, &lines); err != nil {
-			return nil, errBadRequest("parameter \"products\": %v", err)
+		lines, err := rawItems("products", raw, maxItems)
+		if err != nil {
+			return nil, err
 		}
 		for _, l := range lines {
 			var line struct {
@@ -143,7 +150,7 @@ func productsParam(r *request) ([]ingest.ID, error) {
 		}
 		return out, nil
 	}
-	ids, err := r.p.list("products")
+	ids, err := r.p.listN("products", maxItems)
 	if err != nil {
 		return nil, err
 	}

@@ -2,12 +2,14 @@ package shard
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"math"
+	"runtime/debug"
 	"sync/atomic"
 	"time"
 
@@ -21,6 +23,28 @@ import (
 // applied: the command was a no-op. A client retrying after ErrNoQuorum
 // should treat it as success.
 var ErrDuplicateCommand = errors.New("command already applied")
+
+// ErrWriteTooLarge is the result of a command whose effects include a key
+// or value over MaxKeyBytes/MaxValueBytes: the state machine's Writer
+// refused it, and the command is rejected (none of its writes are kept).
+var ErrWriteTooLarge = errors.New("state write too large")
+
+// ErrBadCommand is the result of a command the FSM refuses before the state
+// machine sees it (an id too long to be a key).
+var ErrBadCommand = errors.New("malformed command")
+
+// Bounds of one state write and of a command id, fixed (never from a
+// node's configuration) so that every replica decides alike, and well
+// below Badger's own limits (keys of 65,000 bytes, values of the value log
+// file size, 256 MiB in kv's settings; kv must keep it above
+// MaxValueBytes). A write over them used to fail the whole WriteBatch,
+// and the FSM panicked on every replica and on every replay: a poison
+// pill. Now the Writer refuses it and the command is rejected.
+const (
+	MaxKeyBytes       = 8 << 10
+	MaxValueBytes     = 16 << 20
+	MaxCommandIDBytes = 1 << 10
+)
 
 // DefaultDedupWindow is how long applied command ids are remembered,
 // measured in command time (Command.Time), not wall-clock time.
@@ -98,6 +122,11 @@ type FSM struct {
 	// oldestID is a lower bound of the time of any stored id, so pruning
 	// is skipped without a seek when nothing can be expired.
 	oldestID int64
+
+	rejects           atomic.Uint64
+	lastPanicLog      atomic.Int64
+	lastReject        atomic.Int64 // unix ns of the last logged rejection
+	rejectsSuppressed atomic.Uint64
 }
 
 var _ raft.BatchingFSM = (*FSM)(nil)
@@ -195,12 +224,15 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 		}
 		cmds, err := DecodeBatch(l.Data)
 		if err != nil {
-			f.logger.Error("skipping undecodable raft entry", "index", l.Index, "err", err)
+			f.rejected(l.Index, "", err)
 			out[i] = err
 		} else {
 			results := make([]any, len(cmds))
 			for j, c := range cmds {
 				results[j] = f.applyCommand(txn, w, added, c)
+				if err, ok := results[j].(error); ok && !errors.Is(err, ErrDuplicateCommand) {
+					f.rejected(l.Index, c.Op, err)
+				}
 			}
 			out[i] = results
 		}
@@ -211,20 +243,31 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 	f.prune(txn, w, added)
 	w.set(f.key(nsMeta, metaClock), u64(uint64(f.clock)))
 	w.set(f.key(nsMeta, metaApplied), u64(applied))
-	if w.err == nil {
-		w.err = wb.Flush()
+	err := w.err
+	if err == nil {
+		err = wb.Flush()
 	}
-	if w.err != nil {
+	if err != nil {
+		// Only Badger itself fails here (every write was bounded and
+		// accepted by the WriteBatch): an I/O error, not a bad command.
 		// Memory is already ahead of disk: the node must stop and replay
 		// the Raft log on restart rather than serve diverging state.
-		panic(fmt.Sprintf("shard %s: cannot write state at index %d: %v", f.group, applied, w.err))
+		panic(fmt.Sprintf("shard %s: cannot write state at index %d: %v", f.group, applied, err))
 	}
 	f.applied.Store(applied)
 	return out
 }
 
-// applyCommand runs one command unless its id is a duplicate.
+// applyCommand runs one command unless its id is a duplicate. The state
+// machine's writes are kept only when it accepts the command: a rejected
+// command (an error result) leaves nothing in the state DB, and the state
+// machine validates before it changes memory, so both agree.
 func (f *FSM) applyCommand(txn *badger.Txn, w *batchWriter, added map[string]int64, c *Command) any {
+	if len(c.ID) > MaxCommandIDBytes {
+		// Not recorded: the id cannot be a key. Decided from the command
+		// alone, so every replica answers the same.
+		return fmt.Errorf("%w: command id of %d bytes, at most %d allowed", ErrBadCommand, len(c.ID), MaxCommandIDBytes)
+	}
 	f.clock = max(f.clock, c.Time)
 	if c.ID != "" {
 		prev, found := f.lookupID(txn, added, c.ID)
@@ -241,8 +284,77 @@ func (f *FSM) applyCommand(txn *badger.Txn, w *batchWriter, added map[string]int
 		w.set(f.timeKey(c.Time, c.ID), nil)
 		f.oldestID = min(f.oldestID, c.Time)
 	}
+	w.begin()
+	res := f.applySM(w, c)
+	if err, ok := res.(error); ok {
+		w.discard()
+		if w.refused != nil && !errors.Is(err, ErrWriteTooLarge) {
+			// The state machine wrapped or replaced the refusal; say why.
+			res = fmt.Errorf("%w (%v)", err, w.refused)
+		}
+	} else if w.refused != nil {
+		// The state machine ignored a refused write: reject the command
+		// all the same rather than keep half of its effects.
+		w.discard()
+		res = w.refused
+	} else {
+		w.commit()
+	}
+	return res
+}
+
+// applySM calls the state machine, turning a panic into a rejection: the
+// command's writes are discarded, and a command that panics does so on
+// every replica and on every replay, so stopping would be a crash loop of
+// the whole group. The state machine validates before it changes memory,
+// so a panic means a bug; it is logged with its stack (at most once per
+// rejectLogEvery, as other rejections).
+func (f *FSM) applySM(w *batchWriter, c *Command) (res any) {
+	defer func() {
+		if p := recover(); p != nil {
+			now, last := time.Now().UnixNano(), f.lastPanicLog.Load()
+			if now-last >= int64(rejectLogEvery) && f.lastPanicLog.CompareAndSwap(last, now) {
+				f.logger.Error("state machine panicked applying a command; rejecting it",
+					"op", clip(c.Op), "store", clip(c.Store), "panic", p, "stack", string(debug.Stack()))
+			}
+			res = fmt.Errorf("%w: %s: apply failed: %v", ErrBadCommand, clip(c.Op), p)
+		}
+	}()
 	return f.sm.Apply(w, c)
 }
+
+// clip shortens a command's string for a log line or an error.
+func clip(s string) string {
+	if len(s) <= 64 {
+		return s
+	}
+	return fmt.Sprintf("%.64s... (%d bytes)", s, len(s))
+}
+
+// rejected logs a rejected command, at most once per rejectLogEvery per
+// group: a client repeating a bad command must not flood the log.
+func (f *FSM) rejected(index uint64, op string, err error) {
+	f.rejects.Add(1)
+	now := time.Now().UnixNano()
+	last := f.lastReject.Load()
+	if now-last < int64(rejectLogEvery) {
+		f.rejectsSuppressed.Add(1)
+		return
+	}
+	if !f.lastReject.CompareAndSwap(last, now) {
+		f.rejectsSuppressed.Add(1)
+		return
+	}
+	f.logger.Warn("command rejected at apply", "index", index, "op", clip(op), "err", err,
+		"suppressed_since_last", f.rejectsSuppressed.Swap(0))
+}
+
+// rejectLogEvery throttles rejected-command logging per group.
+const rejectLogEvery = 5 * time.Second
+
+// Rejected counts the commands this FSM rejected (state machine errors,
+// undecodable entries, refused writes), for tests and metrics.
+func (f *FSM) Rejected() uint64 { return f.rejects.Load() }
 
 func (f *FSM) timeKey(t int64, id string) []byte {
 	return joinKey(f.key(nsTime, u64(sortableTime(t))), []byte(id))
@@ -314,10 +426,25 @@ func (f *FSM) prune(txn *badger.Txn, w *batchWriter, added map[string]int64) {
 
 // batchWriter is the Writer handed to the state machine: keys are made
 // shard-absolute and copied (Badger keeps references until Flush).
+//
+// The state machine's writes for one command are held until the command
+// is decided (begin, then commit or discard), so a rejected command writes
+// nothing. A key or value over MaxKeyBytes/MaxValueBytes is refused with
+// ErrWriteTooLarge (the command is then rejected) instead of reaching the
+// WriteBatch, whose failure would stop the node.
 type batchWriter struct {
 	wb   *badger.WriteBatch
 	base []byte
-	err  error
+	err  error // a WriteBatch failure: fatal for the entry
+
+	held    []heldWrite // this command's writes, while held
+	holding bool
+	refused error // the first refused write of this command
+}
+
+type heldWrite struct {
+	k, v []byte
+	del  bool
 }
 
 func (w *batchWriter) set(k, v []byte) {
@@ -332,13 +459,62 @@ func (w *batchWriter) del(k []byte) {
 	}
 }
 
+// begin starts holding a command's writes.
+func (w *batchWriter) begin() { w.held, w.holding, w.refused = w.held[:0], true, nil }
+
+// commit passes the held writes to the WriteBatch.
+func (w *batchWriter) commit() {
+	for _, h := range w.held {
+		if h.del {
+			w.del(h.k)
+		} else {
+			w.set(h.k, h.v)
+		}
+	}
+	w.discard()
+}
+
+// discard drops the held writes.
+func (w *batchWriter) discard() {
+	clear(w.held)
+	w.held, w.holding, w.refused = w.held[:0], false, nil
+}
+
+func (w *batchWriter) check(key, value []byte) error {
+	if n := len(w.base) + len(key); n > MaxKeyBytes {
+		return fmt.Errorf("%w: key of %d bytes, at most %d allowed (key starts %q)", ErrWriteTooLarge, n, MaxKeyBytes, key[:min(len(key), 64)])
+	}
+	if len(value) > MaxValueBytes {
+		return fmt.Errorf("%w: value of %d bytes under key %q, at most %d allowed", ErrWriteTooLarge, len(value), key[:min(len(key), 64)], MaxValueBytes)
+	}
+	return nil
+}
+
 func (w *batchWriter) Set(key, value []byte) error {
-	w.set(joinKey(w.base, key), append([]byte(nil), value...))
+	if err := w.check(key, value); err != nil {
+		w.refused = cmp.Or(w.refused, err)
+		return err
+	}
+	k, v := joinKey(w.base, key), append([]byte(nil), value...)
+	if w.holding {
+		w.held = append(w.held, heldWrite{k: k, v: v})
+		return nil
+	}
+	w.set(k, v)
 	return w.err
 }
 
 func (w *batchWriter) Delete(key []byte) error {
-	w.del(joinKey(w.base, key))
+	if err := w.check(key, nil); err != nil {
+		w.refused = cmp.Or(w.refused, err)
+		return err
+	}
+	k := joinKey(w.base, key)
+	if w.holding {
+		w.held = append(w.held, heldWrite{k: k, del: true})
+		return nil
+	}
+	w.del(k)
 	return w.err
 }
 

@@ -49,6 +49,10 @@ type Result struct {
 	UnknownProducts int `json:"unknown_products,omitempty"`
 }
 
+// maxStoreIDBytes bounds a command's store id (minted ids are "st_" and
+// 24 hex digits): it is part of every record key.
+const maxStoreIDBytes = 128
+
 // Engine holds every store of one shard.
 type Engine struct {
 	mu     sync.RWMutex
@@ -112,27 +116,46 @@ func (e *Engine) StoreIDs() []string {
 	return ids
 }
 
-func (e *Engine) storeForWrite(id string) *Store {
+func (e *Engine) storeForWrite(id string) (s *Store, created bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	s := e.stores[id]
+	s = e.stores[id]
 	if s == nil {
 		s = newStore(id, e.cfg)
 		e.stores[id] = s
+		created = true
 	}
-	return s
+	return s, created
+}
+
+// dropIfCreated forgets a store made for a command that was rejected:
+// the command wrote nothing, so the store must not exist in memory
+// either (rejected commands naming new stores would otherwise pile up
+// empty stores that a restart does not have).
+func (e *Engine) dropIfCreated(s *Store, created bool) {
+	if !created {
+		return
+	}
+	e.mu.Lock()
+	if e.stores[s.ID] == s {
+		delete(e.stores, s.ID)
+	}
+	e.mu.Unlock()
 }
 
 // Apply implements shard.StateMachine.
 func (e *Engine) Apply(w shard.Writer, cmd *shard.Command) any {
 	if cmd.Store == "" {
-		return fmt.Errorf("%w: command %s has no store", ErrRejected, cmd.ID)
+		return fmt.Errorf("%w: command %s has no store", ErrRejected, Quote(cmd.ID))
+	}
+	if len(cmd.Store) > maxStoreIDBytes {
+		return fmt.Errorf("%w: store id of %d bytes, at most %d allowed: %s", ErrRejected, len(cmd.Store), maxStoreIDBytes, Quote(cmd.Store))
 	}
 	kind, action, ok := splitOp(cmd.Op)
 	if !ok && cmd.Op != OpEvents {
-		return fmt.Errorf("%w: unknown op %q", ErrRejected, cmd.Op)
+		return fmt.Errorf("%w: unknown op %s", ErrRejected, Quote(cmd.Op))
 	}
-	s := e.storeForWrite(cmd.Store)
+	s, created := e.storeForWrite(cmd.Store)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var res Result
@@ -142,12 +165,14 @@ func (e *Engine) Apply(w shard.Writer, cmd *shard.Command) any {
 		// lists cached per data version: tracking traffic must not
 		// invalidate them.
 		if res, err = s.applyEvents(w, cmd.Body); err != nil {
+			e.dropIfCreated(s, created)
 			return err
 		}
 		return res
 	}
 	res, err = s.apply(w, kind, action, cmd)
 	if err != nil {
+		e.dropIfCreated(s, created)
 		return err
 	}
 	s.version++
@@ -204,8 +229,8 @@ func (e *Engine) Load(r shard.Reader) error {
 				if len(value) == 8 {
 					s.version = binary.BigEndian.Uint64(value)
 				}
-			case "labels":
-				if err := json.Unmarshal(value, &s.labels); err != nil {
+			case labelsKey, labelsOtherKey:
+				if err := s.loadLabels(name, value); err != nil {
 					return fmt.Errorf("store %s: bad label stats: %w", store, err)
 				}
 			}

@@ -80,6 +80,11 @@ func DecodeEvents(body []byte) ([]Event, error) {
 			if n > uint64(len(d.b)) {
 				return nil, errCorruptEvents
 			}
+			// Refuse before allocating: the list could be as long as the
+			// body. ValidateEvent checks the same bound on decoded events.
+			if n > uint64(ApplyLimits.MaxEventProducts) {
+				return nil, fmt.Errorf("%w: event %d has %d products, at most %d allowed", errCorruptEvents, len(evs), n, ApplyLimits.MaxEventProducts)
+			}
 			e.Products = make([]ingest.ID, n)
 			for i := range e.Products {
 				e.Products[i] = ingest.ID(d.string())
@@ -92,6 +97,9 @@ func DecodeEvents(body []byte) ([]Event, error) {
 		if n := d.uvarint(); n > 0 {
 			if n > uint64(len(d.b)) {
 				return nil, errCorruptEvents
+			}
+			if n > uint64(ApplyLimits.MaxEventLabels) {
+				return nil, fmt.Errorf("%w: event %d has %d labels, at most %d allowed", errCorruptEvents, len(evs), n, ApplyLimits.MaxEventLabels)
 			}
 			e.Labels = make([]string, n)
 			for i := range e.Labels {

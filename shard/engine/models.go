@@ -236,10 +236,15 @@ func (s *Store) VisitorComplementary(items []ingest.ID, kinds []compute.EventKin
 	}
 	c.mu.Unlock()
 	ids := s.recommendVector(sm, sm.m.FoldIn(idx, ks), idx)
+	size := cacheEntryBytes(key.String(), ids)
 	c.mu.Lock()
-	if c.visitorGen != gen || len(c.visitor) >= seededCacheMax {
+	if c.visitorGen != gen || len(c.visitor) >= seededCacheMax || c.visitorBytes+size > seededCacheBytes {
 		c.visitor = make(map[string][]ingest.ID)
 		c.visitorGen = gen
+		c.visitorBytes = 0
+	}
+	if _, dup := c.visitor[key.String()]; !dup {
+		c.visitorBytes += size
 	}
 	c.visitor[key.String()] = ids
 	c.mu.Unlock()
@@ -296,6 +301,7 @@ func (s *Store) buyerKey(customer ingest.ID, email string) string {
 // the store's newest order, including purchases newer than the model.
 // Customers are returned by id, or by email for guest buyers.
 func (s *Store) Audience(products []ingest.ID, limit int) []string {
+	products = seedsOf(products)
 	sm := s.model.Load()
 	if sm == nil || sm.m.Factors == nil {
 		return nil

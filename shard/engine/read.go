@@ -159,12 +159,14 @@ type readCache struct {
 	// seededVersion.
 	seeded        map[string][]ingest.ID
 	seededVersion cacheVersion
+	seededBytes   int
 	// text holds the product, category and page text indexes.
 	text [3]*textIndex
 	// visitor caches session fold-in answers by session items, per model
 	// generation (sessions are not part of the data version).
-	visitor    map[string][]ingest.ID
-	visitorGen uint64
+	visitor      map[string][]ingest.ID
+	visitorGen   uint64
+	visitorBytes int
 	// derived holds values other layers derive from the store (the
 	// query layer's filter index) at derivedVersion.
 	derived        map[string]any
@@ -277,10 +279,11 @@ func (s *Store) scoredIDs(ranked []compute.Scored, seeds []ingest.ID) []ingest.I
 		}
 		return s.items.ids[ranked[a].Index] < s.items.ids[ranked[b].Index]
 	})
+	skip := idSet(seeds)
 	ids := make([]ingest.ID, 0, len(ranked))
 	for _, c := range ranked {
 		id := s.items.ids[c.Index]
-		if slices.Contains(seeds, id) || !Recommendable(s.products[id]) {
+		if _, seed := skip[id]; seed || !Recommendable(s.products[id]) {
 			continue
 		}
 		ids = append(ids, id)
@@ -342,16 +345,48 @@ func (s *Store) Complementary(products []ingest.ID) []ingest.ID {
 
 // seededCacheMax bounds the answers kept per store version; a product page
 // asks about one product, so the working set is the catalog.
-const seededCacheMax = 50000
+// seededCacheBytes bounds their size (ids and keys): a flood of requests
+// with many long seed ids once added 0.6 GB with the count bound alone.
+// When either is reached the cache starts over.
+const (
+	seededCacheMax   = 50000
+	seededCacheBytes = 32 << 20
+)
+
+// cacheEntryBytes estimates the memory of a cached answer: the key, the
+// slice of ids (16-byte headers) and their bytes, and map overhead.
+func cacheEntryBytes(key string, ids []ingest.ID) int {
+	n := len(key) + 64 + 16*len(ids)
+	for _, id := range ids {
+		n += len(id)
+	}
+	return n
+}
+
+// seedsOf returns the seeds a logic uses: each once, at most
+// ApplyLimits.MaxSeeds (the API refuses more; a caller inside the node
+// gets the first ones), so one request's work is bounded by the seed
+// limit times seedDepth neighbours.
+func seedsOf(products []ingest.ID) []ingest.ID {
+	if len(products) <= 1 {
+		return products
+	}
+	out := uniqueIDs(products)
+	return out[:min(len(out), ApplyLimits.MaxSeeds)]
+}
 
 // seeded answers a logic of seed products from the cache of the current
 // store version, computing it on a miss: scanning a best-seller's
 // neighbour row costs far more than the request budget.
 func (s *Store) seeded(logic string, products []ingest.ID, top func(*salesStats, int32, []compute.Scored) []compute.Scored) []ingest.ID {
-	key := logic
+	products = seedsOf(products)
+	var kb strings.Builder
+	kb.WriteString(logic)
 	for _, p := range products {
-		key += "\x00" + string(p)
+		kb.WriteByte(0)
+		kb.WriteString(string(p))
 	}
+	key := kb.String()
 	sales := s.salesLocked()
 	s.mu.RLock()
 	v := cacheVersion{s.version, s.modelGen.Load()}
@@ -368,12 +403,19 @@ func (s *Store) seeded(logic string, products []ingest.ID, top func(*salesStats,
 	s.mu.RLock()
 	ids := s.mergeSeeds(products, func(i int32, dst []compute.Scored) []compute.Scored { return top(sales, i, dst) })
 	s.mu.RUnlock()
+	size := cacheEntryBytes(key, ids)
 	c.mu.Lock()
-	if c.seededVersion != v || len(c.seeded) >= seededCacheMax {
+	if c.seededVersion != v || len(c.seeded) >= seededCacheMax || c.seededBytes+size > seededCacheBytes {
 		c.seeded = make(map[string][]ingest.ID)
 		c.seededVersion = v
+		c.seededBytes = 0
 	}
-	c.seeded[key] = ids
+	if size <= seededCacheBytes/16 { // one answer never takes a large share
+		if _, dup := c.seeded[key]; !dup {
+			c.seededBytes += size
+		}
+		c.seeded[key] = ids
+	}
 	c.mu.Unlock()
 	return ids
 }

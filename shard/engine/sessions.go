@@ -65,6 +65,8 @@ type session struct {
 	Cart    []ingest.ID            `json:"c,omitempty"`
 	Email   string                 `json:"e,omitempty"`
 	Last    int64                  `json:"t"` // time of the latest event (unix ms)
+	// size is the length of the session's stored encoding.
+	size int
 }
 
 type sessionItem struct {
@@ -73,10 +75,37 @@ type sessionItem struct {
 	Time int64             `json:"t"`
 }
 
+// Bounds of one visitor's session, so that its encoded size is bounded by
+// construction (see maxSessionBytes) whatever events arrive: a click with
+// thousands of products and labels once made a 288 MB session value.
+const (
+	cartKept        = 200 // products in the cart; the oldest go first
+	clickedKept     = 50  // clicked products remembered for attribution
+	clickLabelsKept = 10  // labels remembered per clicked product
+	// maxSessionBytes bounds a session's encoding: every part above at
+	// its limit with ApplyLimits' longest strings (50 recent and 200 cart
+	// ids of 1 KiB, 50 clicked ids with 10 labels of 128 bytes, an email)
+	// is about 370 KiB. TestSessionWorstCaseSize checks it.
+	maxSessionBytes = 512 << 10
+)
+
+// sessionBytesPerStore bounds the encoded sessions of one store; the least
+// recently seen go first (as for sessionsPerStore). Typical sessions are
+// 1-2 KiB, so this binds only under a flood of large ones. A variable only
+// so that a test can lower it; every replica must use the same value.
+var sessionBytesPerStore int64 = 256 << 20
+
 func (s *Store) applyEvents(w shard.Writer, body []byte) (Result, error) {
 	evs, err := DecodeEvents(body)
 	if err != nil {
 		return Result{}, fmt.Errorf("%w: malformed events: %v", ErrRejected, err)
+	}
+	// Check every event before any touches memory: a rejected command
+	// changes nothing, on every replica alike.
+	for i := range evs {
+		if err := ValidateEvent(&evs[i], ApplyLimits); err != nil {
+			return Result{}, fmt.Errorf("%w: event %d: %v", ErrRejected, i, err)
+		}
 	}
 	touched := make(map[string]bool)
 	for i := range evs {
@@ -87,7 +116,17 @@ func (s *Store) applyEvents(w shard.Writer, body []byte) (Result, error) {
 	}
 	for v := range touched {
 		if sess := s.sessions[v]; sess != nil {
-			if err := w.Set(recordKey(s.ID, sessionKind, ingest.ID(v)), sess.encode()); err != nil {
+			b := sess.encode()
+			if len(b) > maxSessionBytes {
+				// Unreachable with the bounds above; if a future change
+				// breaks them, shed the attribution state rather than
+				// write a value the state machine refuses.
+				sess.Clicked, sess.Cart = nil, nil
+				b = sess.encode()
+			}
+			s.sessionBytes += int64(len(b) - sess.size)
+			sess.size = len(b)
+			if err := w.Set(recordKey(s.ID, sessionKind, ingest.ID(v)), b); err != nil {
 				return Result{}, err
 			}
 		}
@@ -95,17 +134,14 @@ func (s *Store) applyEvents(w shard.Writer, body []byte) (Result, error) {
 	if err := s.evictSessions(w); err != nil {
 		return Result{}, err
 	}
-	if s.labelsDirty {
-		b, _ := json.Marshal(s.labels)
-		if err := w.Set(recordKey(s.ID, metaKind, "labels"), b); err != nil {
-			return Result{}, err
-		}
-		s.labelsDirty = false
+	if err := s.writeLabels(w); err != nil {
+		return Result{}, err
 	}
 	return Result{Applied: len(evs)}, nil
 }
 
-// track updates the visitor's session and the co-view counts.
+// track updates the visitor's session and the co-view counts. The event
+// has passed ValidateEvent, so its lists are bounded.
 func (s *Store) track(e *Event) {
 	sess := s.sessions[e.Visitor]
 	if sess == nil {
@@ -130,16 +166,20 @@ func (s *Store) track(e *Event) {
 			s.watched = append(s.watched[:0], s.watched[len(s.watched)-watchedKept:]...)
 		}
 	case EventCartAdd:
+		in := idSet(sess.Cart)
 		for _, p := range e.Products {
 			s.sessionAdd(sess, p, compute.EventCart, e.Time)
-			if !slices.Contains(sess.Cart, p) {
+			if _, ok := in[p]; !ok {
+				in[p] = struct{}{}
 				sess.Cart = append(sess.Cart, p)
 			}
 		}
+		sess.Cart = keepLast(sess.Cart, cartKept)
 	case EventCartRemove:
-		sess.Cart = slices.DeleteFunc(sess.Cart, func(id ingest.ID) bool { return slices.Contains(e.Products, id) })
+		out := idSet(e.Products)
+		sess.Cart = slices.DeleteFunc(sess.Cart, func(id ingest.ID) bool { _, ok := out[id]; return ok })
 	case EventBasketSet:
-		sess.Cart = slices.Clone(e.Products)
+		sess.Cart = keepLast(uniqueIDs(e.Products), cartKept)
 		for _, p := range e.Products {
 			s.sessionAdd(sess, p, compute.EventCart, e.Time)
 		}
@@ -150,6 +190,55 @@ func (s *Store) track(e *Event) {
 	if e.Email != "" && sess.Email == "" {
 		sess.Email = e.Email
 	}
+}
+
+// rememberClick keeps a click's labels for the sale attribution of its
+// products: at most clickLabelsKept labels each, at most clickedKept
+// products per session (the first clicked keep their place until a sale
+// closes the window; a choice by arrival, so replicas agree).
+func (s *Store) rememberClick(sess *session, e *Event) {
+	if sess.Clicked == nil {
+		sess.Clicked = make(map[ingest.ID][]string)
+	}
+	labels := slices.Clone(e.Labels[:min(len(e.Labels), clickLabelsKept)])
+	for _, p := range e.Products {
+		if _, ok := sess.Clicked[p]; !ok && len(sess.Clicked) >= clickedKept {
+			continue
+		}
+		sess.Clicked[p] = labels
+	}
+}
+
+// idSet is a set of ids, for membership tests in loops over lists that a
+// request can make long (slices.Contains in such a loop was quadratic).
+func idSet(ids []ingest.ID) map[ingest.ID]struct{} {
+	m := make(map[ingest.ID]struct{}, len(ids))
+	for _, id := range ids {
+		m[id] = struct{}{}
+	}
+	return m
+}
+
+// uniqueIDs returns ids without repeats, first occurrence kept.
+func uniqueIDs(ids []ingest.ID) []ingest.ID {
+	seen := make(map[ingest.ID]struct{}, len(ids))
+	out := make([]ingest.ID, 0, len(ids))
+	for _, id := range ids {
+		if _, ok := seen[id]; !ok {
+			seen[id] = struct{}{}
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// keepLast returns the last n ids (a copy when it cuts, so the dropped
+// head is not kept alive).
+func keepLast(ids []ingest.ID, n int) []ingest.ID {
+	if len(ids) <= n {
+		return ids
+	}
+	return slices.Clone(ids[len(ids)-n:])
 }
 
 // sessionAdd records one item of a session, newest last, each item once,
@@ -166,8 +255,12 @@ func (s *Store) sessionAdd(sess *session, p ingest.ID, kind compute.EventKind, t
 		sess.Recent = append(sess.Recent, it)
 		return
 	}
-	idx := s.items.add(p)
-	s.countCoViews(idx, sess.Recent[max(0, len(sess.Recent)-sessionCoViewSpan):])
+	// Only products the store knows (catalog or orders) get an index and
+	// co-view counts: ids sent by the public key alone must not grow the
+	// item index and the statistics without bound.
+	if idx, ok := s.items.lookup(p); ok {
+		s.countCoViews(idx, sess.Recent[max(0, len(sess.Recent)-sessionCoViewSpan):])
+	}
 	sess.Recent = append(sess.Recent, sessionItem{p, kind, t})
 	if len(sess.Recent) > sessionItemsKept {
 		sess.Recent = append(sess.Recent[:0], sess.Recent[len(sess.Recent)-sessionItemsKept:]...)
@@ -187,11 +280,13 @@ func (s *Store) countCoViews(idx int32, recent []sessionItem) {
 	s.sales.CoViewed.AddPairs(idx, others)
 }
 
-// evictSessions drops the least recently seen tenth of the visitors when
-// the store holds too many. Eviction order depends only on event times
-// and visitor ids, so every replica evicts the same sessions.
+// evictSessions drops the least recently seen visitors when the store
+// holds too many sessions (a tenth of them) or too many bytes of them
+// (down to 90% of the budget). Eviction order depends only on event
+// times and visitor ids, so every replica evicts the same sessions. The
+// sort is O(n log n) but runs once per tenth of the sessions created.
 func (s *Store) evictSessions(w shard.Writer) error {
-	if len(s.sessions) <= sessionsPerStore {
+	if len(s.sessions) <= sessionsPerStore && s.sessionBytes <= sessionBytesPerStore {
 		return nil
 	}
 	type seen struct {
@@ -208,7 +303,15 @@ func (s *Store) evictSessions(w shard.Writer) error {
 		}
 		return all[i].v < all[j].v
 	})
-	for _, x := range all[:len(all)/10] {
+	n := 0
+	if len(s.sessions) > sessionsPerStore {
+		n = len(all) / 10
+	}
+	for k, x := range all {
+		if k >= n && s.sessionBytes <= sessionBytesPerStore*9/10 {
+			break
+		}
+		s.sessionBytes -= int64(s.sessions[x.v].size)
 		delete(s.sessions, x.v)
 		if err := w.Delete(recordKey(s.ID, sessionKind, ingest.ID(x.v))); err != nil {
 			return err
@@ -231,8 +334,10 @@ func (s *Store) loadSession(visitor ingest.ID, value []byte) error {
 		sess, err = decodeSession(value)
 	}
 	if err != nil {
-		return fmt.Errorf("store %s: bad session %q: %w", s.ID, visitor, err)
+		return fmt.Errorf("store %s: bad session %s: %w", s.ID, Quote(string(visitor)), err)
 	}
+	sess.size = len(value)
+	s.sessionBytes += int64(len(value))
 	s.sessions[string(visitor)] = sess
 	return nil
 }
@@ -314,7 +419,7 @@ func decodeSession(b []byte) (*session, error) {
 }
 
 // replayCoViews recounts the co-views of every loaded session, pairing
-// items as sessionAdd did when they arrived.
+// items as sessionAdd did when they arrived (known products only).
 func (s *Store) replayCoViews() {
 	visitors := make([]string, 0, len(s.sessions))
 	for v := range s.sessions {
@@ -324,7 +429,9 @@ func (s *Store) replayCoViews() {
 	for _, v := range visitors {
 		rec := s.sessions[v].Recent
 		for k, it := range rec {
-			s.countCoViews(s.items.add(it.ID), rec[max(0, k-sessionCoViewSpan):k])
+			if idx, ok := s.items.lookup(it.ID); ok {
+				s.countCoViews(idx, rec[max(0, k-sessionCoViewSpan):k])
+			}
 		}
 	}
 }
@@ -355,77 +462,4 @@ func (s *Store) VisitorEmail(visitor string) string {
 		return sess.Email
 	}
 	return ""
-}
-
-// LabelStats is the attribution of one recommendation label: how often it
-// was shown, clicked, and how many sold products were clicked from it
-// earlier in the same session.
-type LabelStats struct {
-	Impressions int64 `json:"impressions"`
-	Clicks      int64 `json:"clicks"`
-	Sales       int64 `json:"sales"`
-}
-
-func (s *Store) label(l string) *LabelStats {
-	st := s.labels[l]
-	if st == nil {
-		st = &LabelStats{}
-		s.labels[l] = st
-	}
-	return st
-}
-
-func (s *Store) countClick(sess *session, e *Event) {
-	if len(e.Labels) == 0 {
-		return
-	}
-	if sess.Clicked == nil {
-		sess.Clicked = make(map[ingest.ID][]string)
-	}
-	for _, p := range e.Products {
-		sess.Clicked[p] = e.Labels
-	}
-	for _, l := range e.Labels {
-		s.label(l).Clicks++
-	}
-	s.labelsDirty = true
-}
-
-func (s *Store) countSale(sess *session, e *Event) {
-	for _, p := range e.Products {
-		for _, l := range sess.Clicked[p] {
-			s.label(l).Sales++
-			s.labelsDirty = true
-		}
-	}
-	sess.Clicked = nil // a sale closes the attribution window
-}
-
-// CountImpressions records that an answer carrying these labels was
-// served. Impressions are counted where the read is served, not
-// replicated: they are reads, and a lost count on a crash is acceptable.
-func (s *Store) CountImpressions(labels []string) {
-	s.impMu.Lock()
-	for _, l := range labels {
-		s.impressions[l]++
-	}
-	s.impMu.Unlock()
-}
-
-// Labels reports every label's attribution.
-func (s *Store) Labels() map[string]LabelStats {
-	s.mu.RLock()
-	out := make(map[string]LabelStats, len(s.labels))
-	for l, st := range s.labels {
-		out[l] = *st
-	}
-	s.mu.RUnlock()
-	s.impMu.Lock()
-	for l, n := range s.impressions {
-		st := out[l]
-		st.Impressions = n
-		out[l] = st
-	}
-	s.impMu.Unlock()
-	return out
 }

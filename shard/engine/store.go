@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -43,12 +44,16 @@ type Store struct {
 	// watched holds the latest product views of all visitors, oldest
 	// first (currently_watched).
 	watched []ingest.ID
+	// sessionBytes is the encoded size of every session (bounded by
+	// sessionBytesPerStore).
+	sessionBytes int64
 	// labels holds click and sale attribution per recommendation label
-	// (replicated through events); impressions are node-local.
-	labels      map[string]*LabelStats
+	// (replicated through events); impressions are node-local. Both keep
+	// at most labelsKept labels.
+	labels      labelTable
 	labelsDirty bool
 	impMu       sync.Mutex
-	impressions map[string]int64
+	impressions labelTable
 
 	// unknownProductLines counts order lines that named a product absent
 	// from the catalog when applied (data health).
@@ -79,18 +84,60 @@ func newStore(id string, cfg Config) *Store {
 		buyerOrders: make(map[string][]ingest.ID),
 		items:       newItemIndex(),
 		sessions:    make(map[string]*session),
-		labels:      make(map[string]*LabelStats),
-		impressions: make(map[string]int64),
+		labels:      newLabelTable(),
+		impressions: newLabelTable(),
 		sales:       newSalesStats(cfg),
 	}
 }
 
+// maxRecordBytes bounds one stored record, checked before a command
+// touches memory. A record comes from one command (the proposer caps a
+// command at 1 MiB by default), so only a command that bypassed the API
+// can reach it; it stays well below the state machine Writer's bound
+// (shard.MaxValueBytes), so a record is refused here, before memory
+// changes, rather than there, after.
+const maxRecordBytes = 8 << 20
+
+// checkRecord is the apply-time check of one record about to be stored:
+// what makes its key and value, nothing the API's validation decides
+// otherwise (an older node's data must still replay alike).
+func checkRecord(i int, id ingest.ID, stored []byte) error {
+	if id == "" {
+		return fmt.Errorf("%w: record %d has no id", ErrRejected, i)
+	}
+	if len(id) > ApplyLimits.MaxIDBytes {
+		return fmt.Errorf("%w: record %d: id is %d bytes, at most %d allowed: %s", ErrRejected, i, len(id), ApplyLimits.MaxIDBytes, Quote(string(id)))
+	}
+	if len(stored) > maxRecordBytes {
+		return fmt.Errorf("%w: record %d (id %s) is %d bytes, at most %d allowed", ErrRejected, i, Quote(string(id)), len(stored), maxRecordBytes)
+	}
+	return nil
+}
+
+// pendingRecord is a decoded and checked record waiting to be stored.
+type pendingRecord struct {
+	rec    any
+	id     ingest.ID
+	stored []byte
+}
+
+// apply runs a data command. Every record is decoded and checked before
+// the first one touches memory or the Writer: a rejected command changes
+// nothing, so memory and disk agree on every replica.
 func (s *Store) apply(w shard.Writer, kind ingest.Kind, action string, cmd *shard.Command) (Result, error) {
 	switch action {
 	case ActionDelete:
 		ids, err := decodeList[ingest.ID](cmd.Body)
 		if err != nil {
 			return Result{}, err
+		}
+		if len(ids) > ApplyLimits.MaxRecords {
+			return Result{}, fmt.Errorf("%w: %d ids, at most %d allowed", ErrRejected, len(ids), ApplyLimits.MaxRecords)
+		}
+		for i, id := range ids {
+			if err := checkRecord(i, id, nil); err != nil {
+				return Result{}, err
+			}
 		}
 		n := 0
 		for _, id := range ids {
@@ -109,16 +156,22 @@ func (s *Store) apply(w shard.Writer, kind ingest.Kind, action string, cmd *shar
 		if err != nil {
 			return Result{}, err
 		}
+		if len(patches) > ApplyLimits.MaxRecords {
+			return Result{}, fmt.Errorf("%w: %d patches, at most %d allowed", ErrRejected, len(patches), ApplyLimits.MaxRecords)
+		}
 		// Check every patch first so that a batch is all or nothing.
-		merged := make([][]byte, len(patches))
+		pending := make([]pendingRecord, len(patches))
 		for i, p := range patches {
 			var id ingest.ID
 			if err := json.Unmarshal(p["id"], &id); err != nil || id == "" {
 				return Result{}, fmt.Errorf("%w: patch %d has no valid id", ErrRejected, i)
 			}
+			if err := checkRecord(i, id, nil); err != nil {
+				return Result{}, err
+			}
 			cur, ok := s.recordJSON(kind, id)
 			if !ok {
-				return Result{}, fmt.Errorf("%w: patch %d: %s %q does not exist", ErrRejected, i, strings.TrimSuffix(string(kind), "s"), id)
+				return Result{}, fmt.Errorf("%w: patch %d: %s %s does not exist", ErrRejected, i, strings.TrimSuffix(string(kind), "s"), Quote(string(id)))
 			}
 			var obj map[string]json.RawMessage
 			if err := json.Unmarshal(cur, &obj); err != nil {
@@ -136,71 +189,88 @@ func (s *Store) apply(w shard.Writer, kind ingest.Kind, action string, cmd *shar
 				return Result{}, err
 			}
 			if err := validateMerged(kind, b); err != nil {
-				return Result{}, fmt.Errorf("%w: patch %d (id %q): %v", ErrRejected, i, id, err)
+				return Result{}, fmt.Errorf("%w: patch %d (id %s): %v", ErrRejected, i, Quote(string(id)), err)
 			}
-			merged[i] = b
-		}
-		var res Result
-		for _, b := range merged {
-			r, err := s.upsertOne(w, kind, b)
-			if err != nil {
+			if pending[i], err = decodePending(i, kind, b); err != nil {
 				return Result{}, err
 			}
-			res.Applied++
-			res.UnknownProducts += r
 		}
-		return res, nil
+		return s.storeAll(w, kind, pending)
 	default: // upsert
+		var pending []pendingRecord
 		if kind == ingest.KindOrders {
-			var res Result
+			i := 0
 			err := splitOrders(cmd.Body, func(one []byte) error {
 				o, err := decodeOrder(one)
 				if err != nil {
+					return fmt.Errorf("%w: order %d: %v", ErrRejected, i, err)
+				}
+				if err := checkRecord(i, o.ID, one); err != nil {
 					return err
 				}
-				unknown, err := s.store(w, kind, o, o.ID, one)
-				res.Applied++
-				res.UnknownProducts += unknown
-				return err
+				pending = append(pending, pendingRecord{o, o.ID, one})
+				i++
+				return nil
 			})
 			if err != nil {
-				return Result{}, fmt.Errorf("%w: %v", ErrRejected, err)
+				if !errors.Is(err, ErrRejected) {
+					err = fmt.Errorf("%w: %v", ErrRejected, err)
+				}
+				return Result{}, err
 			}
-			return res, nil
+			return s.storeAll(w, kind, pending)
 		}
 		var raw []json.RawMessage
 		if err := json.Unmarshal(cmd.Body, &raw); err != nil {
 			return Result{}, fmt.Errorf("%w: malformed body: %v", ErrRejected, err)
 		}
-		var res Result
-		for _, b := range raw {
-			r, err := s.upsertOne(w, kind, b)
-			if err != nil {
+		if len(raw) > ApplyLimits.MaxRecords {
+			return Result{}, fmt.Errorf("%w: %d records, at most %d allowed", ErrRejected, len(raw), ApplyLimits.MaxRecords)
+		}
+		pending = make([]pendingRecord, len(raw))
+		for i, b := range raw {
+			var err error
+			if pending[i], err = decodePending(i, kind, b); err != nil {
 				return Result{}, err
 			}
-			res.Applied++
-			res.UnknownProducts += r
 		}
-		return res, nil
+		return s.storeAll(w, kind, pending)
 	}
 }
 
-// upsertOne decodes one canonical record, writes it and indexes it. It
-// returns the number of order lines naming unknown products.
-func (s *Store) upsertOne(w shard.Writer, kind ingest.Kind, b []byte) (int, error) {
+// decodePending decodes one canonical record and checks it. The stored
+// encoding is the canonical one, so that memory and disk agree after a
+// restart.
+func decodePending(i int, kind ingest.Kind, b []byte) (pendingRecord, error) {
 	rec, id, err := decodeRecord(kind, b)
 	if err != nil {
-		return 0, fmt.Errorf("%w: %v", ErrRejected, err)
+		return pendingRecord{}, fmt.Errorf("%w: record %d: %v", ErrRejected, i, err)
 	}
-	// Store the canonical encoding so that memory and disk agree after a
-	// restart.
 	var canon []byte
 	if o, ok := rec.(*ingest.Order); ok {
 		canon = appendOrder(nil, o)
 	} else if canon, err = json.Marshal(rec); err != nil {
-		return 0, err
+		return pendingRecord{}, fmt.Errorf("%w: record %d: %v", ErrRejected, i, err)
 	}
-	return s.store(w, kind, rec, id, canon)
+	if err := checkRecord(i, id, canon); err != nil {
+		return pendingRecord{}, err
+	}
+	return pendingRecord{rec, id, canon}, nil
+}
+
+// storeAll stores checked records. It returns the number of order lines
+// naming unknown products in the result.
+func (s *Store) storeAll(w shard.Writer, kind ingest.Kind, pending []pendingRecord) (Result, error) {
+	var res Result
+	for _, p := range pending {
+		unknown, err := s.store(w, kind, p.rec, p.id, p.stored)
+		if err != nil {
+			return Result{}, err
+		}
+		res.Applied++
+		res.UnknownProducts += unknown
+	}
+	return res, nil
 }
 
 // store writes one decoded record with its stored encoding and indexes it.
