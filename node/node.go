@@ -182,6 +182,9 @@ func Open(cfg Config, log *slog.Logger) (*Node, error) {
 		sc.DataDir = os.TempDir()
 	}
 	sc.RaftBind, sc.RaftAdvertise = cfg.RaftAddr, cfg.RaftAdvertise
+	if sc.RaftOptions, err = cfg.raftOptions(); err != nil {
+		return nil, err
+	}
 	sc.Shards = cfg.Shards
 	sc.Group = cfg.Group
 	sc.InMemory = cfg.InMemory
@@ -198,6 +201,7 @@ func Open(cfg Config, log *slog.Logger) (*Node, error) {
 	}
 	hc := cfg.HTTP
 	hc.Addr = cfg.HTTPAddr
+	hc.Forward.Keys = cfg.forwardKeys(n.token)
 	if n.http, err = query.New(hc, n, n.log); err != nil {
 		n.shards.Close()
 		return nil, err

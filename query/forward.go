@@ -1,7 +1,12 @@
 package query
 
 import (
+	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"strconv"
@@ -16,12 +21,108 @@ import (
 // serves the request itself ("") or which node's HTTP address does; the
 // request is then proxied there over keep-alive connections, marked so
 // that the receiver serves it itself (one hop at most, never a loop).
+//
+// The mark changes routing, so only cluster peers may set it: the
+// forwarding node adds a proof, an HMAC-SHA256 over the method, path,
+// query, hop count and time, keyed by a secret every node holds
+// (ForwardConfig.Keys). A mark without a valid, recent proof is ignored:
+// the request is routed as any client's.
 
 // ForwardedHeader marks a request proxied by another node; its value is
 // the number of hops so far.
 const ForwardedHeader = "X-Sibyl-Forwarded"
 
+// ForwardProofHeader carries the forwarding node's proof:
+// "<unix milliseconds>:<base64url HMAC>".
+const ForwardProofHeader = "X-Sibyl-Forward-Proof"
+
 const maxForwardHops = 2
+
+// ForwardConfig authenticates forwarded requests between nodes.
+type ForwardConfig struct {
+	// Keys: the first signs the requests this node forwards; any of them
+	// verifies a received one (several during a key rotation). None: the
+	// node neither trusts nor (usefully) sends the forwarded mark.
+	Keys [][]byte
+	// Window is how far a proof's time may be from this node's clock:
+	// it bounds replays, and the nodes' clocks must agree within it.
+	Window time.Duration
+}
+
+// DefaultForwardWindow is ForwardConfig.Window's default.
+const DefaultForwardWindow = 30 * time.Second
+
+// forwardMAC computes the proof's MAC for one request.
+func forwardMAC(key []byte, method, path, query []byte, hops int, ts int64) []byte {
+	h := hmac.New(sha256.New, key)
+	var num [20]byte
+	h.Write([]byte("sibyl-forward v1\n"))
+	h.Write(method)
+	h.Write([]byte{'\n'})
+	h.Write(path)
+	h.Write([]byte{'\n'})
+	h.Write(query)
+	h.Write([]byte{'\n'})
+	h.Write(strconv.AppendInt(num[:0], int64(hops), 10))
+	h.Write([]byte{'\n'})
+	h.Write(strconv.AppendInt(num[:0], ts, 10))
+	return h.Sum(nil)
+}
+
+// signForward sets the forwarded mark and its proof on req (the copy sent
+// to the next node) for the original request ctx.
+func (c ForwardConfig) signForward(req *fasthttp.Request, ctx *fasthttp.RequestCtx, hops int, now time.Time) {
+	req.Header.Set(ForwardedHeader, strconv.Itoa(hops))
+	if len(c.Keys) == 0 {
+		req.Header.Del(ForwardProofHeader)
+		return
+	}
+	ts := now.UnixMilli()
+	mac := forwardMAC(c.Keys[0], ctx.Method(), ctx.Path(), ctx.URI().QueryString(), hops, ts)
+	req.Header.Set(ForwardProofHeader, strconv.FormatInt(ts, 10)+":"+base64.RawURLEncoding.EncodeToString(mac))
+}
+
+// forwardedHops returns the hop count of a request forwarded by a cluster
+// peer, and 0 for any other request, including one whose mark has no
+// valid proof.
+func (c ForwardConfig) forwardedHops(ctx *fasthttp.RequestCtx, now time.Time) int {
+	h := ctx.Request.Header.Peek(ForwardedHeader)
+	if len(h) == 0 || len(c.Keys) == 0 {
+		return 0
+	}
+	hops, err := strconv.Atoi(string(h))
+	if err != nil || hops < 1 || hops > maxForwardHops {
+		return 0
+	}
+	proof := ctx.Request.Header.Peek(ForwardProofHeader)
+	tsPart, macPart, ok := bytes.Cut(proof, []byte{':'})
+	// A MAC is 43 base64 characters; bound before decoding.
+	if !ok || len(tsPart) > 19 || len(macPart) > 64 {
+		return 0
+	}
+	ts, err := strconv.ParseInt(string(tsPart), 10, 64)
+	if err != nil {
+		return 0
+	}
+	window := c.Window
+	if window <= 0 {
+		window = DefaultForwardWindow
+	}
+	if age := now.Sub(time.UnixMilli(ts)); age > window || age < -window {
+		return 0
+	}
+	mac, err := base64.RawURLEncoding.DecodeString(string(macPart))
+	if err != nil {
+		return 0
+	}
+	for _, k := range c.Keys {
+		want := forwardMAC(k, ctx.Method(), ctx.Path(), ctx.URI().QueryString(), hops, ts)
+		if subtle.ConstantTimeCompare(mac, want) == 1 {
+			return hops
+		}
+	}
+	return 0
+}
 
 // ClusterAPI is what a clustered Backend offers under /v2/cluster/ (the
 // admin token is required). A Backend that does not implement it answers
@@ -63,12 +164,11 @@ func isWrite(name string, ctx *fasthttp.RequestCtx) bool {
 func (s *Server) forward(r *request, rt route) (bool, error) {
 	ctx := r.ctx
 	// A forwarded request may be passed on once more (a node whose idea
-	// of the leader was stale), never a third time.
-	hops := 0
-	if h := ctx.Request.Header.Peek(ForwardedHeader); len(h) > 0 {
-		if hops, _ = strconv.Atoi(string(h)); hops < 1 || hops >= maxForwardHops {
-			return false, nil
-		}
+	// of the leader was stale), never a third time. The mark counts only
+	// with a peer's proof: a client's is ignored.
+	hops := s.cfg.Forward.forwardedHops(ctx, time.Now())
+	if hops >= maxForwardHops {
+		return false, nil
 	}
 	store, write := r.store, isWrite(rt.name, ctx)
 	switch {
@@ -92,7 +192,7 @@ func (s *Server) forward(r *request, rt route) (bool, error) {
 	ctx.Request.CopyTo(req)
 	req.SetHost(addr)
 	req.URI().SetScheme("http")
-	req.Header.Set(ForwardedHeader, strconv.Itoa(hops+1))
+	s.cfg.Forward.signForward(req, ctx, hops+1, time.Now())
 	resp := fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseResponse(resp)
 	timeout := s.cfg.WriteTimeout + 5*time.Second
