@@ -222,7 +222,7 @@ func Open(cfg Config, log *slog.Logger) (*Node, error) {
 	}
 	n.wg.Add(1)
 	go n.modelLoop(loopCtx)
-	n.log.Info("sibyl node started", "http", n.http.Addr(), "raft", n.shards.RaftAddr(), "data_dir", cfg.DataDir, "shards", n.shards.ShardCount())
+	n.log.Info("sibyl node started", "http", n.http.Addr(), "https", n.http.HTTPSAddr(), "raft", n.shards.RaftAddr(), "data_dir", cfg.DataDir, "shards", n.shards.ShardCount())
 	return n, nil
 }
 

@@ -25,8 +25,10 @@ import (
 // The mark changes routing, so only cluster peers may set it: the
 // forwarding node adds a proof, an HMAC-SHA256 over the method, path,
 // query, hop count and time, keyed by a secret every node holds
-// (ForwardConfig.Keys). A mark without a valid, recent proof is ignored:
-// the request is routed as any client's.
+// (ForwardConfig.Keys). A mark without a valid, recent proof is refused
+// with 403 rather than routed as a client's request: ignoring it would let
+// two nodes whose clocks disagree by more than the window pass a request
+// back and forth with the hop count reset at each step.
 
 // ForwardedHeader marks a request proxied by another node; its value is
 // the number of hops so far.
@@ -82,46 +84,54 @@ func (c ForwardConfig) signForward(req *fasthttp.Request, ctx *fasthttp.RequestC
 	req.Header.Set(ForwardProofHeader, strconv.FormatInt(ts, 10)+":"+base64.RawURLEncoding.EncodeToString(mac))
 }
 
+// errBadForwardProof is the refusal of a forwarded mark without a valid
+// proof (its message names the likely causes, not which check failed).
+func errBadForwardProof() *APIError {
+	return errForbidden("the %s header is for Sibyl nodes only: this request's proof is missing, invalid or "+
+		"older than the window (if it came from a cluster node: do the nodes share the gossip key, and do their clocks agree?)", ForwardedHeader)
+}
+
 // forwardedHops returns the hop count of a request forwarded by a cluster
-// peer, and 0 for any other request, including one whose mark has no
-// valid proof.
-func (c ForwardConfig) forwardedHops(ctx *fasthttp.RequestCtx, now time.Time) int {
+// peer and 0 for a client's request; a request carrying the mark without a
+// valid proof is an error. A node without keys (a single node, which
+// forwards nothing) ignores the mark.
+func (c ForwardConfig) forwardedHops(ctx *fasthttp.RequestCtx, now time.Time) (int, error) {
 	h := ctx.Request.Header.Peek(ForwardedHeader)
 	if len(h) == 0 || len(c.Keys) == 0 {
-		return 0
+		return 0, nil
 	}
 	hops, err := strconv.Atoi(string(h))
 	if err != nil || hops < 1 || hops > maxForwardHops {
-		return 0
+		return 0, errBadForwardProof()
 	}
 	proof := ctx.Request.Header.Peek(ForwardProofHeader)
 	tsPart, macPart, ok := bytes.Cut(proof, []byte{':'})
 	// A MAC is 43 base64 characters; bound before decoding.
 	if !ok || len(tsPart) > 19 || len(macPart) > 64 {
-		return 0
+		return 0, errBadForwardProof()
 	}
 	ts, err := strconv.ParseInt(string(tsPart), 10, 64)
 	if err != nil {
-		return 0
+		return 0, errBadForwardProof()
 	}
 	window := c.Window
 	if window <= 0 {
 		window = DefaultForwardWindow
 	}
 	if age := now.Sub(time.UnixMilli(ts)); age > window || age < -window {
-		return 0
+		return 0, errBadForwardProof()
 	}
 	mac, err := base64.RawURLEncoding.DecodeString(string(macPart))
 	if err != nil {
-		return 0
+		return 0, errBadForwardProof()
 	}
 	for _, k := range c.Keys {
 		want := forwardMAC(k, ctx.Method(), ctx.Path(), ctx.URI().QueryString(), hops, ts)
 		if subtle.ConstantTimeCompare(mac, want) == 1 {
-			return hops
+			return hops, nil
 		}
 	}
-	return 0
+	return 0, errBadForwardProof()
 }
 
 // ClusterAPI is what a clustered Backend offers under /v2/cluster/ (the
@@ -165,8 +175,11 @@ func (s *Server) forward(r *request, rt route) (bool, error) {
 	ctx := r.ctx
 	// A forwarded request may be passed on once more (a node whose idea
 	// of the leader was stale), never a third time. The mark counts only
-	// with a peer's proof: a client's is ignored.
-	hops := s.cfg.Forward.forwardedHops(ctx, time.Now())
+	// with a peer's proof.
+	hops, err := s.cfg.Forward.forwardedHops(ctx, time.Now())
+	if err != nil {
+		return false, err
+	}
 	if hops >= maxForwardHops {
 		return false, nil
 	}
