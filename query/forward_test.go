@@ -69,7 +69,9 @@ func TestForwardProof(t *testing.T) {
 	f("query changed", node, node, "GET", 1, now, func(r *fasthttp.Request) { r.URI().SetQueryString("key=pk_2") }, 0, true)
 	f("method changed", node, node, "GET", 1, now, func(r *fasthttp.Request) { r.Header.SetMethod("DELETE") }, 0, true)
 	f("hops raised", node, node, "GET", 1, now, func(r *fasthttp.Request) { r.Header.Set(ForwardedHeader, "2") }, 0, true)
-	f("garbage proof", node, node, "GET", 1, now, func(r *fasthttp.Request) { r.Header.Set(ForwardProofHeader, "x:"+string(bytes.Repeat([]byte("A"), 2000))) }, 0, true)
+	f("garbage proof", node, node, "GET", 1, now, func(r *fasthttp.Request) {
+		r.Header.Set(ForwardProofHeader, "x:"+string(bytes.Repeat([]byte("A"), 2000)))
+	}, 0, true)
 	// A single node has no keys: it ignores the mark (and never forwards).
 	f("single node", node, ForwardConfig{}, "GET", 1, now, nil, 0, false)
 
