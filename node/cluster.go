@@ -119,6 +119,36 @@ func (c *Config) forwardKeys(adminToken string) [][]byte {
 	return keys
 }
 
+// apiLayer names the stream layer on the Raft port that carries API
+// requests forwarded between nodes.
+const apiLayer = "api"
+
+// forwardConfig is the HTTP server's forwarding setup: the proof keys and,
+// in cluster mode, a dialer that reaches the target node's API through its
+// Raft port (mutual TLS in a secure cluster), not its public HTTP port.
+func (n *Node) forwardConfig() query.ForwardConfig {
+	fc := query.ForwardConfig{Keys: n.cfg.forwardKeys(n.token)}
+	if n.cl != nil {
+		fc.Dial = n.cl.forwardDial
+	}
+	return fc
+}
+
+// forwardDial connects to the API of the member whose HTTP address is
+// addr, over the api stream layer of its Raft port.
+func (c *clusterNode) forwardDial(addr string) (net.Conn, error) {
+	l := c.api.Load()
+	if l == nil {
+		return nil, errors.New("cluster not started")
+	}
+	for _, m := range c.members.Members() {
+		if m.HTTPAddr == addr && m.RaftAddr != "" {
+			return l.DialAddr(m.RaftAddr, 5*time.Second)
+		}
+	}
+	return nil, fmt.Errorf("no cluster member serves HTTP address %s", addr)
+}
+
 // clustered reports whether the node runs in cluster mode.
 func (c *Config) clustered() bool { return c.Cluster.Enabled || len(c.Cluster.Join) > 0 }
 
@@ -179,6 +209,7 @@ type clusterNode struct {
 	router  *route.Router
 	ctl     *control.Controller
 	rpc     *rpc
+	api     atomic.Pointer[transport.Layer] // forwarded API requests (apiLayer)
 	httpAdv string
 	ready   []atomic.Bool // per shard: the local replica votes and may serve reads
 	// checked marks shards not open here whose leftover data (from a
@@ -206,6 +237,14 @@ func (n *Node) startCluster(ctx context.Context) error {
 	if c.rpc, err = newRPC(n); err != nil {
 		return err
 	}
+	api, err := n.shards.Layer(apiLayer)
+	if err != nil {
+		c.rpc.close()
+		return fmt.Errorf("cannot open the forwarding layer: %w", err)
+	}
+	// The HTTP server owns the layer from here: its shutdown closes it.
+	n.http.ServePeers(api)
+	c.api.Store(api)
 	c.router = route.New(c.self, func(s int) bool { return s >= 0 && s < len(c.ready) && c.ready[s].Load() })
 	mc := c.cfg.Membership
 	mc.NodeID = c.self

@@ -201,7 +201,7 @@ func Open(cfg Config, log *slog.Logger) (*Node, error) {
 	}
 	hc := cfg.HTTP
 	hc.Addr = cfg.HTTPAddr
-	hc.Forward.Keys = cfg.forwardKeys(n.token)
+	hc.Forward = n.forwardConfig()
 	if n.http, err = query.New(hc, n, n.log); err != nil {
 		n.shards.Close()
 		return nil, err

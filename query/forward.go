@@ -9,8 +9,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -49,6 +51,11 @@ type ForwardConfig struct {
 	// Window is how far a proof's time may be from this node's clock:
 	// it bounds replays, and the nodes' clocks must agree within it.
 	Window time.Duration
+	// Dial connects to the node whose HTTP address is addr. A cluster
+	// dials the target's Raft port (mutual TLS, the "api" stream layer,
+	// served by ServePeers), so forwarded requests, keys included, are
+	// encrypted between nodes. nil: plain TCP to addr.
+	Dial func(addr string) (net.Conn, error)
 }
 
 // DefaultForwardWindow is ForwardConfig.Window's default.
@@ -143,18 +150,46 @@ type ClusterAPI interface {
 	ClusterCall(ctx context.Context, op string, args map[string]string) (any, error)
 }
 
-// forwardClient is shared by every server of the process: it is safe for
-// concurrent use and keeps idle connections per target node.
-var forwardClient = &fasthttp.Client{
-	Name:                "sibyl-forward",
-	MaxConnsPerHost:     512,
-	MaxIdleConnDuration: time.Minute,
-	ReadTimeout:         30 * time.Second,
-	WriteTimeout:        30 * time.Second,
-	// Paths and headers pass through untouched.
-	DisablePathNormalizing:        true,
-	DisableHeaderNamesNormalizing: true,
-	NoDefaultUserAgentHeader:      true,
+// forwarder holds a server's forwarding client, made at first use: its
+// dialer comes from ForwardConfig, and it keeps idle connections per
+// target node.
+type forwarder struct {
+	once   sync.Once
+	client *fasthttp.Client
+}
+
+func (s *Server) forwardClient() *fasthttp.Client {
+	s.fwd.once.Do(func() {
+		c := &fasthttp.Client{
+			Name:                "sibyl-forward",
+			MaxConnsPerHost:     512,
+			MaxIdleConnDuration: time.Minute,
+			ReadTimeout:         30 * time.Second,
+			WriteTimeout:        30 * time.Second,
+			// Paths and headers pass through untouched.
+			DisablePathNormalizing:        true,
+			DisableHeaderNamesNormalizing: true,
+			NoDefaultUserAgentHeader:      true,
+		}
+		if d := s.cfg.Forward.Dial; d != nil {
+			c.Dial = d
+		}
+		s.fwd.client = c
+	})
+	return s.fwd.client
+}
+
+// ServePeers serves the API to other nodes on ln: the forwarded requests
+// arriving over the cluster's mutual-TLS port (ForwardConfig.Dial on the
+// sending node). Same handler, limits and shutdown as the public listener.
+func (s *Server) ServePeers(ln net.Listener) {
+	s.done.Add(1)
+	go func() {
+		defer s.done.Done()
+		if err := s.srv.Serve(ln); err != nil {
+			s.log.Error("peer api listener stopped", "err", err)
+		}
+	}()
 }
 
 // isWrite reports whether a request to route name changes data: writes go
@@ -209,7 +244,7 @@ func (s *Server) forward(r *request, rt route) (bool, error) {
 	resp := fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseResponse(resp)
 	timeout := s.cfg.WriteTimeout + 5*time.Second
-	if err := forwardClient.DoTimeout(req, resp, timeout); err != nil {
+	if err := s.forwardClient().DoTimeout(req, resp, timeout); err != nil {
 		return false, errUnavailable("cannot reach node %s that serves this store: %v", addr, err)
 	}
 	resp.CopyTo(&ctx.Response)

@@ -123,6 +123,7 @@ type Server struct {
 
 	ln      net.Listener
 	httpsLn net.Listener // nil without HTTPS
+	fwd     forwarder    // forward.go
 	done    sync.WaitGroup
 }
 

@@ -28,6 +28,10 @@ import (
 func TestHostileClusterCredentials(t *testing.T) {
 	opts := DefaultOptions()
 	opts.Shards = 4
+	// Advertise HTTP addresses nobody listens on: requests forwarded
+	// between nodes must then travel over the Raft port's mutual TLS
+	// (the "api" stream layer), or every forwarded write below fails.
+	opts.Edit = func(i int, cfg *node.Config) { cfg.Cluster.HTTPAdvertise = fmt.Sprintf("127.0.0.1:%d", i+1) }
 	c := Start(t, 3, opts)
 	st := createStore(t, c.Members[0].HTTP, "victim")
 	writeOrder(t, c.Members[0].HTTP, st, "o1", "p1")
@@ -35,6 +39,8 @@ func TestHostileClusterCredentials(t *testing.T) {
 	t.Run("RaftInjector", func(t *testing.T) { raftInjector(t, c, st) })
 	t.Run("RogueGossipNode", func(t *testing.T) { rogueGossip(t, c) })
 	t.Run("ForgedForwardHeader", func(t *testing.T) { forgedForward(t, c, st) })
+	// Reads through every node, forwarded where the node is not a voter.
+	expectOrders(t, c, st, ordersOf(t, c, st))
 }
 
 // injector is the attacker's program: hashicorp/raft's NetworkTransport
@@ -226,4 +232,14 @@ func forgedForward(t *testing.T, c *Cluster, st store) {
 			}
 		}
 	}
+}
+
+// ordersOf returns the order ids the first member reads.
+func ordersOf(t *testing.T, c *Cluster, st store) []string {
+	t.Helper()
+	ids, err := orderIDs(t, c.Members[0].HTTP, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ids
 }

@@ -37,6 +37,8 @@ type Options struct {
 	// by default every node has a certificate of the cluster's own CA and
 	// the cluster's gossip key, as in production.
 	Insecure bool
+	// Edit, if set, changes member i's configuration before it starts.
+	Edit func(i int, cfg *node.Config)
 }
 
 // DefaultOptions: 8 shards, replication factor 3, 2 s grace.
@@ -158,6 +160,9 @@ func (c *Cluster) Config(i int) node.Config {
 	ctl.Reconcile.Replicas = c.opts.Replicas
 	ctl.Reconcile.GracePeriod = c.opts.GracePeriod
 	ctl.Reconcile.StabilizeTime = 100 * time.Millisecond
+	if c.opts.Edit != nil {
+		c.opts.Edit(i, &cfg)
+	}
 	return cfg
 }
 
