@@ -77,9 +77,9 @@ func init() {
 			"each transfer pauses writes to that shard for about an election")
 	f.IntVar(&cfg.Cluster.Control.Reconcile.LeaderSlack, "leader-slack", cfg.Cluster.Control.Reconcile.LeaderSlack,
 		"cluster mode: how many shards above its fair share (shards / healthy nodes, rounded up) a node may lead before leaderships are moved off it")
-	f.StringVar(&cfg.Cluster.TLSDir, "tls-dir", "", "cluster mode: directory with ca.pem, node.pem and node-key.pem (`sibyl tls cert create`): "+
+	f.StringVar(&cfg.Cluster.TLSDir, "tls-dir", "", "cluster mode: `dir` with ca.pem, node.pem and node-key.pem (from 'sibyl tls cert create'): "+
 		"the Raft port then admits only peers with a certificate of the same CA (mutual TLS 1.3)")
-	f.StringVar(&gossipKey, "gossip-key", "", "cluster mode: gossip encryption key, base64 of 32 bytes (`sibyl tls gossip-key`); "+
+	f.StringVar(&gossipKey, "gossip-key", "", "cluster mode: gossip encryption `key`, base64 of 32 bytes (from 'sibyl tls gossip-key'); "+
 		"several comma-separated during a rotation, the first encrypts. Prefer the environment variable: flags show in ps")
 	f.BoolVar(&cfg.Cluster.Insecure, "insecure-cluster", false, "cluster mode without --tls-dir and --gossip-key: anyone who reaches the "+
 		"Raft or gossip port can join and read and write every store. Only for throwaway setups")
