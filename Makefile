@@ -4,6 +4,7 @@ BIN     ?= bin/sibyl
 DATA    ?= ./data/demo
 PKGS    := ./...
 
+.PHONY: cluster-certs cluster-up cluster-down test-cluster
 .PHONY: build test test-race test-hostile fuzz demo bench bench-node bench-tracking bench-scale bench-cluster bench-rebalance bench-full eval lint fmt clean
 
 build:
@@ -88,9 +89,26 @@ fmt:
 clean:
 	rm -rf bin
 
+# The container cluster's credentials (docs/operations.md#security): a
+# cluster CA, one certificate per node and a gossip key, made once with
+# bin/sibyl tls into .cluster/ (gitignored; keep .cluster/tls/ca off the
+# nodes in production). Existing credentials are kept.
+CLUSTER_DIR ?= .cluster
+cluster-certs: build
+	@if [ ! -e $(CLUSTER_DIR)/tls/ca/ca.pem ]; then \
+	  $(BIN) tls ca create --out $(CLUSTER_DIR)/tls/ca && \
+	  for i in 1 2 3; do \
+	    $(BIN) tls cert create --ca $(CLUSTER_DIR)/tls/ca --node sibyl-$$i --ip 10.89.7.1$$i --dns sibyl-$$i --out $(CLUSTER_DIR)/tls/sibyl-$$i || exit 1; \
+	  done; \
+	fi
+	@if [ ! -e $(CLUSTER_DIR)/gossip.env ]; then \
+	  umask 077 && echo "SIBYL_GOSSIP_KEY=$$($(BIN) tls gossip-key)" > $(CLUSTER_DIR)/gossip.env; \
+	fi
+
 # A 3-node cluster in containers (docker-compose.yml; the image is built
-# from the host's static binary, nothing is pulled). Nodes on :8081..8083.
-cluster-up: build
+# from the host's static binary, nothing is pulled). Nodes on :8081..8083,
+# mutual TLS between them and encrypted gossip (cluster-certs).
+cluster-up: build cluster-certs
 	docker-compose up -d --build
 
 # Stops the containers; the named volumes (data) stay.
@@ -100,7 +118,7 @@ cluster-down:
 # The partition test on a fresh container cluster (volumes removed before
 # and after): the minority refuses writes with 503, the majority accepts
 # them, all replicas converge after healing.
-test-cluster: build
+test-cluster: build cluster-certs
 	docker-compose down -v >/dev/null 2>&1 || true
 	docker-compose up -d --build
 	SIBYL_CLUSTER_COMPOSE=1 $(GO) test -count=1 -timeout 10m -run TestComposePartition -v ./cmd/sibyl/; \

@@ -7,11 +7,13 @@ BIN=$1
 CLI=${2:-bin/sibyl}
 D=$(mktemp -d /tmp/sibyl-ab-XXXX)
 export SIBYL_ADMIN_TOKEN=bench-admin-token-0123456789
+source "$(dirname "$0")/credentials.sh"
+cluster_credentials "$BIN" "$D" 3
 PIDS=()
 trap 'for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done; rm -rf "$D"' EXIT
 for i in 0 1 2; do
   "$BIN" serve --data-dir "$D/n$i" --node-id "n$i" --http-addr "127.0.0.1:2928$i" \
-    --raft-addr "127.0.0.1:2828$i" --gossip-addr "127.0.0.1:2796$i" --join 127.0.0.1:27960 \
+    --raft-addr "127.0.0.1:2828$i" --gossip-addr "127.0.0.1:2796$i" --join 127.0.0.1:27960 --tls-dir "$D/tls-n$i" \
     --stabilize-time 1s --max-moves 16 --log-level error >>"$D/cluster.log" 2>&1 &
   PIDS+=($!)
 done

@@ -9,13 +9,15 @@ BIN=${1:-bin/sibyl}
 OUT=${2:-bench/results/cluster}
 D=$(mktemp -d /tmp/sibyl-cluster-XXXX)
 export SIBYL_ADMIN_TOKEN=bench-admin-token-0123456789
+source "$(dirname "$0")/credentials.sh"
+cluster_credentials "$BIN" "$D" 3
 mkdir -p "$OUT"
 PIDS=()
 trap 'for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done; rm -rf "$D"' EXIT
 for i in 0 1 2; do
   "$BIN" serve --data-dir "$D/n$i" --node-id "n$i" --http-addr "127.0.0.1:2908$i" \
     --raft-addr "127.0.0.1:2808$i" --gossip-addr "127.0.0.1:2794$i" --join 127.0.0.1:27940 \
-    --stabilize-time 1s --log-level warn >>"$OUT/cluster.log" 2>&1 &
+    --tls-dir "$D/tls-n$i" --stabilize-time 1s --log-level warn >>"$OUT/cluster.log" 2>&1 &
   PIDS+=($!)
 done
 converged() {

@@ -10,6 +10,7 @@ BIN=${1:-bin/sibyl}
 shift || true
 VALUES=${*:-1 2 4 8}
 export SIBYL_ADMIN_TOKEN=bench-admin-token-0123456789
+source "$(dirname "$0")/credentials.sh"
 converged() {
   "$BIN" cluster status --url http://127.0.0.1:29180 --json 2>/dev/null | python3 -c '
 import json, sys
@@ -22,10 +23,11 @@ sys.exit(0 if ok else 1)' 2>/dev/null
 }
 for MOVES in $VALUES; do
   D=$(mktemp -d /tmp/sibyl-formation-XXXX)
+  cluster_credentials "$BIN" "$D" 3
   PIDS=()
   for i in 0 1 2; do
     "$BIN" serve --data-dir "$D/n$i" --node-id "n$i" --http-addr "127.0.0.1:2918$i" \
-      --raft-addr "127.0.0.1:2818$i" --gossip-addr "127.0.0.1:2795$i" --join 127.0.0.1:27950 \
+      --raft-addr "127.0.0.1:2818$i" --gossip-addr "127.0.0.1:2795$i" --join 127.0.0.1:27950 --tls-dir "$D/tls-n$i" \
       --stabilize-time 1s --max-moves "$MOVES" --log-level warn >>"$D/cluster.log" 2>&1 &
     PIDS+=($!)
   done

@@ -30,6 +30,8 @@ LINES=386326 # order lines the importer sends from $DEMO
 if (( NODES < 4 )); then echo "nodes must be at least 4 (3 + the ones added)" >&2; exit 2; fi
 D=$(mktemp -d /tmp/sibyl-rebalance-XXXX)
 export SIBYL_ADMIN_TOKEN=bench-admin-token-0123456789
+source "$(dirname "$0")/credentials.sh"
+cluster_credentials "$BIN" "$D" "$NODES"
 PIDS=()
 WATCHDOG=
 cleanup() {
@@ -62,7 +64,7 @@ URL=http://127.0.0.1:29380
 start_node() { # i
   local i=$1
   "$BIN" serve --data-dir "$D/n$i" --node-id "n$i" --http-addr "127.0.0.1:2938$i" \
-    --raft-addr "127.0.0.1:2838$i" --gossip-addr "127.0.0.1:2797$i" --join 127.0.0.1:27970 \
+    --raft-addr "127.0.0.1:2838$i" --gossip-addr "127.0.0.1:2797$i" --join 127.0.0.1:27970 --tls-dir "$D/tls-n$i" \
     --stabilize-time 1s --max-moves "$MOVES" --log-level warn >>"$D/n$i.log" 2>&1 &
   PIDS+=($!)
   echo $! >>"$D/pids"

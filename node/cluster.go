@@ -2,6 +2,8 @@ package node
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,8 +19,10 @@ import (
 	"github.com/sibylhq/sibyl/cluster/placement"
 	"github.com/sibylhq/sibyl/cluster/reconcile"
 	"github.com/sibylhq/sibyl/cluster/route"
+	"github.com/sibylhq/sibyl/cluster/tlsconf"
 	"github.com/sibylhq/sibyl/query"
 	"github.com/sibylhq/sibyl/shard"
+	"github.com/sibylhq/sibyl/shard/transport"
 )
 
 // ClusterConfig is the multi-node part of a node's configuration. The zero
@@ -46,6 +50,18 @@ type ClusterConfig struct {
 	// WatchInterval is how often the node re-checks its shard groups
 	// against the table (besides every table change).
 	WatchInterval time.Duration
+
+	// TLSDir holds ca.pem, node.pem and node-key.pem (`sibyl tls`): the
+	// Raft port (Raft and control calls) then only talks mutual TLS with
+	// nodes of the same CA. It applies to a single node too.
+	TLSDir string
+	// GossipKeys encrypt gossip (the first encrypts, all decrypt); they
+	// also key the proof on forwarded API requests.
+	GossipKeys [][]byte
+	// Insecure lets cluster mode run without TLSDir and GossipKeys:
+	// anyone who reaches the Raft or gossip port can then join, read and
+	// write every store. Tests of other things and throwaway setups only.
+	Insecure bool
 }
 
 // DefaultClusterConfig returns the defaults: replication factor 3, a five
@@ -59,6 +75,78 @@ func DefaultClusterConfig() ClusterConfig {
 		CatchUpLag:    256,
 		WatchInterval: time.Second,
 	}
+}
+
+// ErrInsecureCluster is the refusal to run a cluster without credentials.
+var ErrInsecureCluster = errors.New("cluster mode needs --tls-dir (mutual TLS on the Raft port; make the files with " +
+	"`sibyl tls ca create` and `sibyl tls cert create`) and --gossip-key (or SIBYL_GOSSIP_KEY; make one with " +
+	"`sibyl tls gossip-key`): without them anyone who reaches the Raft or gossip port can join the cluster and read " +
+	"and write every store. Pass --insecure-cluster to run without them anyway")
+
+// raftOptions returns the Raft port's TLS settings from TLSDir.
+func (c *Config) raftOptions() ([]transport.Option, error) {
+	if c.Cluster.TLSDir == "" {
+		return nil, nil
+	}
+	b, err := tlsconf.Load(c.Cluster.TLSDir)
+	if err != nil {
+		return nil, fmt.Errorf("cannot load the cluster TLS files (--tls-dir): %w", err)
+	}
+	return []transport.Option{transport.WithTLS(b.ServerConfig(), b.ClientConfig())}, nil
+}
+
+// forwardKeys key the proof a node puts on the API requests it forwards
+// (query.ForwardConfig): derived from the gossip keys, which every node
+// of a secure cluster holds (a key rotation rotates them too), else from
+// the admin token every node of an insecure cluster shares. A single node
+// forwards nothing and accepts no forwarded request.
+func (c *Config) forwardKeys(adminToken string) [][]byte {
+	if !c.clustered() {
+		return nil
+	}
+	derive := func(secret []byte) []byte {
+		h := hmac.New(sha256.New, secret)
+		h.Write([]byte("sibyl forwarded-request proof v1"))
+		return h.Sum(nil)
+	}
+	var keys [][]byte
+	for _, k := range c.Cluster.GossipKeys {
+		keys = append(keys, derive(k))
+	}
+	if len(keys) == 0 && adminToken != "" {
+		keys = append(keys, derive([]byte(adminToken)))
+	}
+	return keys
+}
+
+// apiLayer names the stream layer on the Raft port that carries API
+// requests forwarded between nodes.
+const apiLayer = "api"
+
+// forwardConfig is the HTTP server's forwarding setup: the proof keys and,
+// in cluster mode, a dialer that reaches the target node's API through its
+// Raft port (mutual TLS in a secure cluster), not its public HTTP port.
+func (n *Node) forwardConfig() query.ForwardConfig {
+	fc := query.ForwardConfig{Keys: n.cfg.forwardKeys(n.token)}
+	if n.cl != nil {
+		fc.Dial = n.cl.forwardDial
+	}
+	return fc
+}
+
+// forwardDial connects to the API of the member whose HTTP address is
+// addr, over the api stream layer of its Raft port.
+func (c *clusterNode) forwardDial(addr string) (net.Conn, error) {
+	l := c.api.Load()
+	if l == nil {
+		return nil, errors.New("cluster not started")
+	}
+	for _, m := range c.members.Members() {
+		if m.HTTPAddr == addr && m.RaftAddr != "" {
+			return l.DialAddr(m.RaftAddr, 5*time.Second)
+		}
+	}
+	return nil, fmt.Errorf("no cluster member serves HTTP address %s", addr)
 }
 
 // clustered reports whether the node runs in cluster mode.
@@ -87,6 +175,9 @@ func (c *Config) validateCluster() []error {
 		return nil
 	}
 	var errs []error
+	if !c.Cluster.Insecure && (c.Cluster.TLSDir == "" || len(c.Cluster.GossipKeys) == 0) {
+		errs = append(errs, ErrInsecureCluster)
+	}
 	if c.AdminToken == "" {
 		errs = append(errs, errors.New("cluster mode needs the admin token configured (SIBYL_ADMIN_TOKEN): every node must share it"))
 	}
@@ -118,6 +209,7 @@ type clusterNode struct {
 	router  *route.Router
 	ctl     *control.Controller
 	rpc     *rpc
+	api     atomic.Pointer[transport.Layer] // forwarded API requests (apiLayer)
 	httpAdv string
 	ready   []atomic.Bool // per shard: the local replica votes and may serve reads
 	// checked marks shards not open here whose leftover data (from a
@@ -145,6 +237,14 @@ func (n *Node) startCluster(ctx context.Context) error {
 	if c.rpc, err = newRPC(n); err != nil {
 		return err
 	}
+	api, err := n.shards.Layer(apiLayer)
+	if err != nil {
+		c.rpc.close()
+		return fmt.Errorf("cannot open the forwarding layer: %w", err)
+	}
+	// The HTTP server owns the layer from here: its shutdown closes it.
+	n.http.ServePeers(api)
+	c.api.Store(api)
 	c.router = route.New(c.self, func(s int) bool { return s >= 0 && s < len(c.ready) && c.ready[s].Load() })
 	mc := c.cfg.Membership
 	mc.NodeID = c.self
@@ -153,7 +253,13 @@ func (n *Node) startCluster(ctx context.Context) error {
 	mc.HTTPAddr = c.httpAdv
 	mc.RaftAddr = n.shards.RaftAddr()
 	mc.Seeds = c.cfg.Join
+	mc.Keys = c.cfg.GossipKeys
 	mc.Logger = n.log
+	if c.cfg.Insecure {
+		// On every start, not only the first: the risk stays.
+		n.log.Warn("INSECURE CLUSTER (--insecure-cluster)", "tls", c.cfg.TLSDir != "", "gossip_encryption", len(c.cfg.GossipKeys) > 0,
+			"risk", "anyone who reaches the Raft or gossip port can join, read and write every store; see docs/operations.md#security")
+	}
 	if c.members, err = membership.New(mc); err != nil {
 		c.rpc.close()
 		return fmt.Errorf("cannot start membership: %w", err)
@@ -170,7 +276,7 @@ func (n *Node) startCluster(ctx context.Context) error {
 	go func() { defer n.wg.Done(); c.ctl.Run(ctx) }()
 	go func() { defer n.wg.Done(); c.watchTable(ctx) }()
 	go func() { defer n.wg.Done(); c.watchMembers(ctx) }()
-	n.log.Info("cluster mode", "gossip", c.members.Addr(), "http_advertise", c.httpAdv, "join", c.cfg.Join, "bootstrap", n.cfg.bootstraps())
+	n.log.Info("cluster mode", "gossip", c.members.Addr(), "raft_tls", c.cfg.TLSDir != "", "gossip_encryption", len(c.cfg.GossipKeys) > 0, "http_advertise", c.httpAdv, "join", c.cfg.Join, "bootstrap", n.cfg.bootstraps())
 	return nil
 }
 

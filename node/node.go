@@ -192,6 +192,9 @@ func Open(cfg Config, log *slog.Logger) (*Node, error) {
 		sc.DataDir = os.TempDir()
 	}
 	sc.RaftBind, sc.RaftAdvertise = cfg.RaftAddr, cfg.RaftAdvertise
+	if sc.RaftOptions, err = cfg.raftOptions(); err != nil {
+		return nil, err
+	}
 	sc.Shards = cfg.Shards
 	sc.Group = cfg.Group
 	sc.InMemory = cfg.InMemory
@@ -209,6 +212,7 @@ func Open(cfg Config, log *slog.Logger) (*Node, error) {
 	}
 	hc := cfg.HTTP
 	hc.Addr = cfg.HTTPAddr
+	hc.Forward = n.forwardConfig()
 	if n.http, err = query.New(hc, n, n.log); err != nil {
 		n.shards.Close()
 		return nil, err
@@ -229,7 +233,7 @@ func Open(cfg Config, log *slog.Logger) (*Node, error) {
 	}
 	n.wg.Add(1)
 	go n.modelLoop(loopCtx)
-	n.log.Info("sibyl node started", "http", n.http.Addr(), "raft", n.shards.RaftAddr(), "data_dir", cfg.DataDir, "shards", n.shards.ShardCount())
+	n.log.Info("sibyl node started", "http", n.http.Addr(), "https", n.http.HTTPSAddr(), "raft", n.shards.RaftAddr(), "data_dir", cfg.DataDir, "shards", n.shards.ShardCount())
 	return n, nil
 }
 

@@ -72,6 +72,10 @@ type Config struct {
 	// store are being committed at once (see eventBatcher).
 	EventBatchMax        int
 	EventBatchesInFlight int
+	// Forward authenticates requests forwarded between nodes (forward.go).
+	Forward ForwardConfig
+	// HTTPS is the optional TLS listener (https.go).
+	HTTPS HTTPSConfig
 }
 
 // DefaultConfig is the configuration of `sibyl serve` with no flags.
@@ -102,7 +106,7 @@ func (c Config) Validate() error {
 	if c.EventBatchMax < 1 || c.EventBatchesInFlight < 1 {
 		return fmt.Errorf("need event batch max (%d) and event batches in flight (%d) >= 1", c.EventBatchMax, c.EventBatchesInFlight)
 	}
-	return nil
+	return c.HTTPS.validate()
 }
 
 // Server is the HTTP API server.
@@ -117,8 +121,10 @@ type Server struct {
 	// events merges concurrent tracking calls into replicated batches.
 	events *eventBatcher
 
-	ln   net.Listener
-	done sync.WaitGroup
+	ln      net.Listener
+	httpsLn net.Listener // nil without HTTPS
+	fwd     forwarder    // forward.go
+	done    sync.WaitGroup
 }
 
 // access says which key a route needs.
@@ -186,6 +192,11 @@ func (s *Server) Start() error {
 			s.log.Error("http server stopped", "err", err)
 		}
 	}()
+	if err := s.startHTTPS(); err != nil {
+		s.srv.Shutdown()
+		s.done.Wait()
+		return err
+	}
 	return nil
 }
 

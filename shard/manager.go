@@ -37,6 +37,9 @@ type Config struct {
 	// what peers dial ("" = RaftBind).
 	RaftBind      string
 	RaftAdvertise string
+	// RaftOptions configure the shared port (transport.WithTLS: mutual
+	// TLS with the cluster CA).
+	RaftOptions []transport.Option
 	// Shards is used only at first start; afterwards the persisted count
 	// wins (a different value is logged and ignored).
 	Shards int
@@ -189,7 +192,7 @@ func (m *Manager) open() error {
 	if err != nil {
 		return err
 	}
-	if m.mux, err = transport.Listen(cfg.RaftBind, cfg.RaftAdvertise, m.logger); err != nil {
+	if m.mux, err = transport.Listen(cfg.RaftBind, cfg.RaftAdvertise, m.logger, cfg.RaftOptions...); err != nil {
 		return err
 	}
 	m.count = n

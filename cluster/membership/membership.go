@@ -14,6 +14,8 @@ package membership
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,6 +25,7 @@ import (
 	"net"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -68,6 +71,39 @@ type Meta struct {
 	// API does not say whether a node left or died (the state in the
 	// callback's Node is never updated), so the leaver says it first.
 	Leaving bool `json:"leave,omitempty"`
+}
+
+// GossipKeySize is the length of a gossip key (AES-256).
+const GossipKeySize = 32
+
+// ParseKeys reads gossip keys: base64 (standard encoding) of 32 bytes
+// each, comma-separated, the primary first.
+func ParseKeys(s string) ([][]byte, error) {
+	var keys [][]byte
+	for i, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		k, err := base64.StdEncoding.DecodeString(part)
+		if err != nil {
+			return nil, fmt.Errorf("gossip key %d is not base64: %w", i+1, err)
+		}
+		if len(k) != GossipKeySize {
+			return nil, fmt.Errorf("gossip key %d is %d bytes, want %d (make one with `sibyl tls gossip-key`)", i+1, len(k), GossipKeySize)
+		}
+		keys = append(keys, k)
+	}
+	return keys, nil
+}
+
+// NewKey returns a new random gossip key, base64-encoded.
+func NewKey() (string, error) {
+	k := make([]byte, GossipKeySize)
+	if _, err := rand.Read(k); err != nil {
+		return "", fmt.Errorf("cannot draw a gossip key: %w", err)
+	}
+	return base64.StdEncoding.EncodeToString(k), nil
 }
 
 // metaLimit is memberlist's cap on node metadata (memberlist.MetaMaxSize).
@@ -121,6 +157,12 @@ type Config struct {
 	PushPullInterval time.Duration
 	SuspicionMult    int
 	TCPTimeout       time.Duration
+	// Keys encrypt and authenticate all gossip (AES-GCM, memberlist's
+	// keyring): Keys[0] encrypts, every key decrypts, so a rotation can
+	// add a key everywhere before it becomes the primary. Without keys
+	// gossip is plain and anyone reaching the port can join.
+	Keys [][]byte
+
 	// DeadNodeReclaimTime lets a restarted node reuse its id from a new
 	// address (a rescheduled container) after this long.
 	DeadNodeReclaimTime time.Duration
@@ -177,6 +219,11 @@ func (c Config) Validate() error {
 	}
 	if c.ReconnectTimeout < 0 || c.TombstoneTTL < 0 || c.DeadNodeReclaimTime < 0 {
 		return fmt.Errorf("%w: durations must not be negative", ErrBadConfig)
+	}
+	for i, k := range c.Keys {
+		if len(k) != GossipKeySize {
+			return fmt.Errorf("%w: gossip key %d is %d bytes, want %d", ErrBadConfig, i+1, len(k), GossipKeySize)
+		}
 	}
 	if n := len(encodeMeta(c.meta(true, true))); n > metaLimit {
 		return fmt.Errorf("%w: node metadata is %d bytes, memberlist allows %d", ErrBadConfig, n, metaLimit)
@@ -260,6 +307,15 @@ func New(cfg Config) (*Membership, error) {
 	mc.SuspicionMult = cfg.SuspicionMult
 	mc.TCPTimeout = cfg.TCPTimeout
 	mc.DeadNodeReclaimTime = cfg.DeadNodeReclaimTime
+	if len(cfg.Keys) > 0 {
+		ring, err := memberlist.NewKeyring(cfg.Keys, cfg.Keys[0])
+		if err != nil {
+			return nil, fmt.Errorf("%w: gossip keys: %v", ErrBadConfig, err)
+		}
+		// Verify both ways (memberlist's defaults, stated here because
+		// they are the point): unencrypted gossip is dropped.
+		mc.Keyring, mc.GossipVerifyIncoming, mc.GossipVerifyOutgoing = ring, true, true
+	}
 	mc.Events = (*events)(m)
 	mc.Delegate = (*delegate)(m)
 	mc.Logger = log.New(&logWriter{log: m.log}, "", 0)

@@ -247,3 +247,64 @@ func TestLogWriterLevels(t *testing.T) {
 		}
 	}
 }
+
+func mustKey(t *testing.T) []byte {
+	t.Helper()
+	s, err := NewKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := ParseKeys(s)
+	if err != nil || len(k) != 1 {
+		t.Fatalf("ParseKeys(NewKey()) = %v, %v", k, err)
+	}
+	return k[0]
+}
+
+// Members sharing the gossip key form a cluster; a node with another key,
+// or with none, never enters anyone's view, and sees no one.
+func TestGossipKeyKeepsStrangersOut(t *testing.T) {
+	key, other := mustKey(t), mustKey(t)
+	withKeys := func(c Config, keys ...[]byte) Config { c.Keys = keys; return c }
+	a := start(t, withKeys(fastConfig("n1"), key))
+	// n2 knows the old key as a secondary: rotation keeps it in.
+	b := start(t, withKeys(fastConfig("n2", a.Addr()), key, other))
+	eventually(t, 5*time.Second, seesState(a, "n2", Alive))
+	eventually(t, 5*time.Second, seesState(b, "n1", Alive))
+
+	wrong := start(t, withKeys(fastConfig("n3", a.Addr()), mustKey(t)))
+	plain := start(t, fastConfig("n4", a.Addr()))
+	// Several rejoin rounds and push/pulls of the strangers.
+	time.Sleep(1500 * time.Millisecond)
+	for _, m := range []*Membership{a, b} {
+		for _, id := range []string{"n3", "n4"} {
+			if _, ok := m.Member(id); ok {
+				t.Errorf("%s let stranger %s in: %s", m.cfg.NodeID, id, view(m.Members()))
+			}
+		}
+	}
+	for _, m := range []*Membership{wrong, plain} {
+		if _, ok := m.Member("n1"); ok {
+			t.Errorf("stranger %s sees the cluster: %s", m.cfg.NodeID, view(m.Members()))
+		}
+	}
+}
+
+func TestParseKeys(t *testing.T) {
+	k1, _ := NewKey()
+	k2, _ := NewKey()
+	keys, err := ParseKeys(k1 + ", " + k2)
+	if err != nil || len(keys) != 2 {
+		t.Fatalf("two keys: %v, %v", keys, err)
+	}
+	for _, bad := range []string{"not base64!", "c2hvcnQ="} {
+		if _, err := ParseKeys(bad); err == nil {
+			t.Errorf("ParseKeys(%q) accepted", bad)
+		}
+	}
+	c := fastConfig("n1")
+	c.Keys = [][]byte{[]byte("short")}
+	if err := c.Validate(); !errors.Is(err, ErrBadConfig) {
+		t.Fatalf("short key: %v", err)
+	}
+}

@@ -30,6 +30,9 @@ type clusterProc struct {
 	done                      chan struct{}
 	logPath                   string
 	extra                     []string // more serve flags
+	// tlsDir and gossipKey are the node's cluster credentials, made
+	// with the binary's own `sibyl tls` commands.
+	tlsDir, gossipKey string
 }
 
 func (p *clusterProc) start() {
@@ -40,9 +43,9 @@ func (p *clusterProc) start() {
 	}
 	p.cmd = exec.Command(p.bin, "serve", "--data-dir", p.dir, "--node-id", p.id, "--http-addr", p.http,
 		"--raft-addr", p.raft, "--gossip-addr", p.gossip, "--join", p.first, "--shards", "8",
-		"--stabilize-time", "500ms", "--grace-period", "10m", "--log-level", "warn")
+		"--stabilize-time", "500ms", "--grace-period", "10m", "--log-level", "warn", "--tls-dir", p.tlsDir)
 	p.cmd.Args = append(p.cmd.Args, p.extra...)
-	p.cmd.Env = append(os.Environ(), "SIBYL_ADMIN_TOKEN="+crashAdminToken)
+	p.cmd.Env = append(os.Environ(), "SIBYL_ADMIN_TOKEN="+crashAdminToken, "SIBYL_GOSSIP_KEY="+p.gossipKey)
 	p.cmd.Stdout, p.cmd.Stderr = logf, logf
 	if err := p.cmd.Start(); err != nil {
 		p.t.Fatal(err)
@@ -76,13 +79,32 @@ func newClusterProcs(t *testing.T, prefix string, n int) []*clusterProc {
 	t.Helper()
 	bin := sibylBinary(t)
 	base := t.TempDir()
+	ca := filepath.Join(base, "ca")
+	runSibyl(t, bin, "tls", "ca", "create", "--out", ca)
+	key := strings.TrimSpace(runSibyl(t, bin, "tls", "gossip-key"))
 	var procs []*clusterProc
 	for i := range n {
 		id := fmt.Sprintf("%s%d", prefix, i)
+		tlsDir := filepath.Join(base, "tls-"+id)
+		runSibyl(t, bin, "tls", "cert", "create", "--ca", ca, "--node", id, "--ip", "127.0.0.1", "--out", tlsDir)
 		procs = append(procs, &clusterProc{t: t, bin: bin, id: id, dir: filepath.Join(base, id),
-			http: freePort(t), raft: freePort(t), gossip: freePort(t), logPath: filepath.Join(base, id+".log")})
+			http: freePort(t), raft: freePort(t), gossip: freePort(t), logPath: filepath.Join(base, id+".log"),
+			tlsDir: tlsDir, gossipKey: key})
 	}
 	return procs
+}
+
+// runSibyl runs the binary and returns its standard output.
+func runSibyl(t *testing.T, bin string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("sibyl %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	return string(out)
 }
 
 func waitFor(t *testing.T, total time.Duration, fn func() error) {

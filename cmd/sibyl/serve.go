@@ -13,13 +13,14 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sibylhq/sibyl/cluster/membership"
 	"github.com/sibylhq/sibyl/node"
 	"github.com/spf13/cobra"
 )
 
 func init() {
 	cfg := node.DefaultConfig()
-	var demo, logLevel, memLimit string
+	var demo, logLevel, memLimit, gossipKey string
 	var lv leaveOptions
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -33,6 +34,13 @@ func init() {
 			}
 			if cfg.AdminToken == "" {
 				cfg.AdminToken = os.Getenv("SIBYL_ADMIN_TOKEN")
+			}
+			if gossipKey != "" {
+				keys, err := membership.ParseKeys(gossipKey)
+				if err != nil {
+					return fmt.Errorf("--gossip-key: %w", err)
+				}
+				cfg.Cluster.GossipKeys = keys
 			}
 			log, err := newLogger(logLevel)
 			if err != nil {
@@ -73,6 +81,15 @@ func init() {
 		"until space is freed; a size (2GiB), a share of the disk (5%), both (the smaller applies) or 0 (off)")
 	f.BoolVar(&cfg.RepairState, "repair-state", cfg.RepairState, "when the state database fails its integrity check at start, move it aside (state.damaged-<time>) "+
 		"and rebuild it from this node's Raft log and snapshots; off, the node refuses to start and says what to do")
+	f.StringVar(&cfg.Cluster.TLSDir, "tls-dir", "", "cluster mode: `dir` with ca.pem, node.pem and node-key.pem (from 'sibyl tls cert create'): "+
+		"the Raft port then admits only peers with a certificate of the same CA (mutual TLS 1.3)")
+	f.StringVar(&gossipKey, "gossip-key", "", "cluster mode: gossip encryption `key`, base64 of 32 bytes (from 'sibyl tls gossip-key'); "+
+		"several comma-separated during a rotation, the first encrypts. Prefer the environment variable: flags show in ps")
+	f.BoolVar(&cfg.Cluster.Insecure, "insecure-cluster", false, "cluster mode without --tls-dir and --gossip-key: anyone who reaches the "+
+		"Raft or gossip port can join and read and write every store. Only for throwaway setups")
+	f.StringVar(&cfg.HTTP.HTTPS.Addr, "https-addr", ":8443", "address of the HTTPS API (with --https-cert and --https-key)")
+	f.StringVar(&cfg.HTTP.HTTPS.CertFile, "https-cert", "", "PEM certificate chain of the HTTPS API; the plain HTTP API stays on --http-addr")
+	f.StringVar(&cfg.HTTP.HTTPS.KeyFile, "https-key", "", "PEM private key of the HTTPS API")
 	f.StringVar(&demo, "demo", "", "on first start, create a store named \"demo\" and import this Online Retail CSV into it")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&memLimit, "memory-limit", "", "soft limit of the node's Go heap, e.g. 4GiB or 512MiB (default: $GOMEMLIMIT, else none). "+

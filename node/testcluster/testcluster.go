@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sibylhq/sibyl/cluster/membership"
+	"github.com/sibylhq/sibyl/cluster/tlsconf"
 	"github.com/sibylhq/sibyl/node"
 	"github.com/sibylhq/sibyl/shard"
 )
@@ -31,6 +33,12 @@ type Options struct {
 	Replicas int
 	// GracePeriod before a failed node's replicas are replaced.
 	GracePeriod time.Duration
+	// Insecure runs without TLS and gossip encryption (--insecure-cluster);
+	// by default every node has a certificate of the cluster's own CA and
+	// the cluster's gossip key, as in production.
+	Insecure bool
+	// Edit, if set, changes member i's configuration before it starts.
+	Edit func(i int, cfg *node.Config)
 }
 
 // DefaultOptions: 8 shards, replication factor 3, 2 s grace.
@@ -45,6 +53,8 @@ type Member struct {
 	HTTP    string // host:port
 	Raft    string
 	Gossip  string
+	// TLSDir is the member's certificate directory ("" if insecure).
+	TLSDir string
 	// Node is the running node, nil while stopped.
 	Node *node.Node
 }
@@ -55,6 +65,10 @@ type Cluster struct {
 	opts    Options
 	base    string
 	Members []*Member
+	// CADir holds the cluster CA (with its key); GossipKey is the
+	// cluster's gossip key. Both are empty for an insecure cluster.
+	CADir     string
+	GossipKey []byte
 }
 
 // Start starts n nodes: the first bootstraps, the others join it. It
@@ -65,6 +79,21 @@ func Start(t testing.TB, n int, opts Options) *Cluster {
 	// cleanup stops the nodes before it removes their data.
 	c := &Cluster{t: t, opts: opts, base: t.(interface{ TempDir() string }).TempDir()}
 	t.Cleanup(c.StopAll)
+	if !opts.Insecure {
+		c.CADir = filepath.Join(c.base, "ca")
+		if err := tlsconf.CreateCA(c.CADir, 0); err != nil {
+			t.Fatal(err)
+		}
+		key, err := membership.NewKey()
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys, err := membership.ParseKeys(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.GossipKey = keys[0]
+	}
 	for range n {
 		c.Add()
 	}
@@ -78,6 +107,12 @@ func (c *Cluster) Add() *Member {
 	c.t.Helper()
 	m := &Member{Index: len(c.Members), DataDir: filepath.Join(c.base, fmt.Sprintf("n%d", len(c.Members))),
 		HTTP: freePort(c.t), Raft: freePort(c.t), Gossip: freePort(c.t)}
+	if c.CADir != "" {
+		m.TLSDir = filepath.Join(c.base, fmt.Sprintf("tls-n%d", m.Index))
+		if err := tlsconf.CreateNodeCert(c.CADir, tlsconf.NodeCert{Node: fmt.Sprintf("n%d", m.Index)}, m.TLSDir); err != nil {
+			c.t.Fatal(err)
+		}
+	}
 	c.Members = append(c.Members, m)
 	c.Restart(m.Index)
 	return m
@@ -104,6 +139,11 @@ func (c *Cluster) Config(i int) node.Config {
 	cc := &cfg.Cluster
 	cc.Enabled = true
 	cc.Join = []string{c.Members[0].Gossip}
+	cc.Insecure = c.opts.Insecure
+	cc.TLSDir = m.TLSDir
+	if c.GossipKey != nil {
+		cc.GossipKeys = [][]byte{c.GossipKey}
+	}
 	cc.WatchInterval = 100 * time.Millisecond
 	mc := &cc.Membership
 	mc.ProbeInterval = 200 * time.Millisecond
@@ -120,6 +160,9 @@ func (c *Cluster) Config(i int) node.Config {
 	ctl.Reconcile.Replicas = c.opts.Replicas
 	ctl.Reconcile.GracePeriod = c.opts.GracePeriod
 	ctl.Reconcile.StabilizeTime = 100 * time.Millisecond
+	if c.opts.Edit != nil {
+		c.opts.Edit(i, &cfg)
+	}
 	return cfg
 }
 

@@ -4,9 +4,17 @@
 // raft.NetworkTransport through a per-group raft.StreamLayer.
 //
 // Header: magic byte 0xB5, version 1, length byte, group id (1..255 bytes).
+//
+// With TLS (WithTLS, the cluster's default), every connection is a mutual
+// TLS 1.3 session before the header is sent: the listener completes the
+// handshake (the peer must present a certificate of the cluster CA) and
+// only then reads the header, so a peer without the credentials cannot
+// reach any group or the control calls.
 package transport
 
 import (
+	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -25,6 +33,10 @@ const DefaultRaftAddr = "127.0.0.1:7947"
 const (
 	headerMagic   = 0xB5
 	headerVersion = 1
+	// maxPending bounds connections that have not finished their TLS
+	// handshake and header: every network input is hostile, and each
+	// pending connection holds a goroutine and a handshake's memory.
+	maxPending = 512
 )
 
 var (
@@ -40,6 +52,8 @@ type Mux struct {
 	advertise     net.Addr
 	logger        *slog.Logger
 	headerTimeout time.Duration
+	serverTLS     *tls.Config // nil: plain TCP
+	clientTLS     *tls.Config
 
 	mu      sync.Mutex
 	groups  map[string]*Layer
@@ -49,11 +63,28 @@ type Mux struct {
 	wg      sync.WaitGroup
 }
 
+// Option configures a Mux.
+type Option func(*Mux)
+
+// WithTLS makes every connection a TLS session: server for accepted
+// connections, client for dialled ones (both from cluster/tlsconf, which
+// requires and verifies certificates of the cluster CA both ways).
+func WithTLS(server, client *tls.Config) Option {
+	return func(m *Mux) { m.serverTLS, m.clientTLS = server, client }
+}
+
 // Listen binds addr. advertise is the address peers dial ("" = the bound
 // address, which must then be a specific IP, not 0.0.0.0).
-func Listen(addr, advertise string, logger *slog.Logger) (*Mux, error) {
+func Listen(addr, advertise string, logger *slog.Logger, opts ...Option) (*Mux, error) {
 	if logger == nil {
 		logger = slog.Default()
+	}
+	probe := &Mux{}
+	for _, o := range opts {
+		o(probe)
+	}
+	if (probe.serverTLS == nil) != (probe.clientTLS == nil) {
+		return nil, errors.New("raft TLS needs both the server and the client configuration")
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -77,6 +108,8 @@ func Listen(addr, advertise string, logger *slog.Logger) (*Mux, error) {
 		advertise:     adv,
 		logger:        logger.With("raft_addr", adv.String()),
 		headerTimeout: 5 * time.Second,
+		serverTLS:     probe.serverTLS,
+		clientTLS:     probe.clientTLS,
 		groups:        make(map[string]*Layer),
 		pending:       make(map[net.Conn]struct{}),
 		done:          make(chan struct{}),
@@ -117,6 +150,12 @@ func (m *Mux) acceptLoop() {
 			conn.Close()
 			return
 		}
+		if len(m.pending) >= maxPending {
+			m.mu.Unlock()
+			m.logger.Warn("too many raft connections still in their handshake; dropping one", "remote", conn.RemoteAddr().String())
+			conn.Close()
+			continue
+		}
 		m.pending[conn] = struct{}{}
 		m.wg.Add(1)
 		m.mu.Unlock()
@@ -126,15 +165,19 @@ func (m *Mux) acceptLoop() {
 
 // route reads the header and hands conn to its group, off the accept loop
 // so that one slow peer cannot stall the others.
-func (m *Mux) route(conn net.Conn) {
+func (m *Mux) route(raw net.Conn) {
 	defer m.wg.Done()
-	group, err := readHeader(conn, m.headerTimeout)
+	conn, err := m.secure(raw)
+	var group string
+	if err == nil {
+		group, err = readHeader(conn, m.headerTimeout)
+	}
 	m.mu.Lock()
-	delete(m.pending, conn)
+	delete(m.pending, raw)
 	l := m.groups[group]
 	m.mu.Unlock()
 	if err != nil {
-		m.logger.Warn("bad raft connection header", "remote", conn.RemoteAddr().String(), "err", err)
+		m.logger.Warn("refused raft connection", "remote", raw.RemoteAddr().String(), "err", err)
 		conn.Close()
 		return
 	}
@@ -145,6 +188,21 @@ func (m *Mux) route(conn net.Conn) {
 		return
 	}
 	l.deliver(conn, m.done)
+}
+
+// secure completes the server side of the TLS handshake (a no-op without
+// TLS). An error means the peer is not a cluster node (or too slow).
+func (m *Mux) secure(raw net.Conn) (net.Conn, error) {
+	if m.serverTLS == nil {
+		return raw, nil
+	}
+	c := tls.Server(raw, m.serverTLS)
+	ctx, cancel := context.WithTimeout(context.Background(), m.headerTimeout)
+	defer cancel()
+	if err := c.HandshakeContext(ctx); err != nil {
+		return raw, fmt.Errorf("TLS handshake: %w", err)
+	}
+	return c, nil
 }
 
 func readHeader(conn net.Conn, timeout time.Duration) (string, error) {
@@ -285,6 +343,20 @@ func (l *Layer) Dial(address raft.ServerAddress, timeout time.Duration) (net.Con
 	conn, err := net.DialTimeout("tcp", string(address), timeout)
 	if err != nil {
 		return nil, err
+	}
+	if cfg := l.mux.clientTLS; cfg != nil {
+		ctx, cancel := context.Background(), context.CancelFunc(func() {})
+		if timeout > 0 {
+			ctx, cancel = context.WithTimeout(ctx, timeout)
+		}
+		tc := tls.Client(conn, cfg)
+		err := tc.HandshakeContext(ctx)
+		cancel()
+		if err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("TLS handshake with raft peer %s: %w", address, err)
+		}
+		conn = tc
 	}
 	h := make([]byte, 0, 3+len(l.group))
 	h = append(h, headerMagic, headerVersion, byte(len(l.group)))

@@ -4,10 +4,12 @@ import (
 	"errors"
 	"io"
 	"net"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/raft"
+	"github.com/sibylhq/sibyl/cluster/tlsconf"
 )
 
 func listen(t *testing.T) *Mux {
@@ -146,3 +148,87 @@ func TestListenRejectsUnspecifiedAdvertise(t *testing.T) {
 }
 
 func raftAddr(l *Layer) raft.ServerAddress { return raft.ServerAddress(l.Addr().String()) }
+
+// tlsMux makes a mux whose connections need the cluster CA's
+// certificates, from a fresh CA in a temporary directory.
+func tlsMux(t *testing.T, caDir, name string) *Mux {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), name)
+	if err := tlsconf.CreateNodeCert(caDir, tlsconf.NodeCert{Node: name}, dir); err != nil {
+		t.Fatal(err)
+	}
+	b, err := tlsconf.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := Listen("127.0.0.1:0", "", nil, WithTLS(b.ServerConfig(), b.ClientConfig()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+func newCA(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "ca")
+	if err := tlsconf.CreateCA(dir, 0); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// Cluster peers talk through TLS; a peer without a certificate, or with
+// one of another CA, never reaches the group.
+func TestTLSOnlyAdmitsClusterCertificates(t *testing.T) {
+	ca := newCA(t)
+	m1, m2 := tlsMux(t, ca, "n1"), tlsMux(t, ca, "n2")
+	from, to := layer(t, m1, "g"), layer(t, m2, "g")
+	c, err := from.Dial(raftAddr(to), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte("hi")); err != nil {
+		t.Fatal(err)
+	}
+	s, err := to.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 2)
+	if _, err := io.ReadFull(s, buf); err != nil || string(buf) != "hi" {
+		t.Fatalf("got %q, %v", buf, err)
+	}
+
+	accepted := make(chan net.Conn, 4)
+	go func() {
+		for {
+			c, err := to.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c
+		}
+	}()
+	plain := layer(t, listen(t), "g")
+	foreign := layer(t, tlsMux(t, newCA(t), "n1"), "g")
+	for name, l := range map[string]*Layer{"plain TCP": plain, "foreign CA": foreign} {
+		c, err := l.Dial(raftAddr(to), time.Second)
+		if err == nil {
+			c.Write([]byte("AppendEntries"))
+			c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			_, err = c.Read(make([]byte, 1))
+			c.Close()
+		}
+		var ne net.Error
+		if err == nil || (errors.As(err, &ne) && ne.Timeout()) {
+			t.Errorf("%s: connection not refused (err %v)", name, err)
+		}
+	}
+	select {
+	case c := <-accepted:
+		t.Fatalf("a connection without the cluster certificate reached the group: %v", c.RemoteAddr())
+	case <-time.After(200 * time.Millisecond):
+	}
+}
