@@ -2,6 +2,7 @@ package shard
 
 import (
 	"bufio"
+	"bytes"
 	"cmp"
 	"encoding/binary"
 	"errors"
@@ -691,12 +692,25 @@ func readChunk(r *bufio.Reader) ([]byte, error) {
 	if n > 1<<30 {
 		return nil, fmt.Errorf("snapshot record of %d bytes", n)
 	}
-	b := make([]byte, n)
-	if _, err := io.ReadFull(r, b); err != nil {
-		return nil, fmt.Errorf("truncated snapshot: %w", err)
+	if n <= snapshotEagerChunk {
+		b := make([]byte, n)
+		if _, err := io.ReadFull(r, b); err != nil {
+			return nil, fmt.Errorf("truncated snapshot: %w", err)
+		}
+		return b, nil
 	}
-	return b, nil
+	// A length prefix alone must not allocate: grow with the bytes that
+	// actually arrive, so a truncated or lying stream costs what it sent.
+	var buf bytes.Buffer
+	if got, err := io.CopyN(&buf, r, int64(n)); err != nil {
+		return nil, fmt.Errorf("truncated snapshot: record of %d bytes ends after %d: %w", n, got, err)
+	}
+	return buf.Bytes(), nil
 }
+
+// snapshotEagerChunk is the largest snapshot record allocated from its
+// length prefix before its bytes are read.
+const snapshotEagerChunk = 1 << 20
 
 // dropAll deletes every key of the group.
 func (f *FSM) dropAll() error {
