@@ -110,6 +110,8 @@ func TestChaos(t *testing.T) {
 	// The verdicts.
 	sum := summarize(h, nem)
 	t.Log(sum)
+	// The partitions rely on finding which node opened each connection.
+	t.Logf("proxied TCP connections of unknown origin: %d", c.net.unknown.Load())
 	if exits := c.unexpectedExits(); len(exits) > 0 {
 		t.Errorf("nodes exited without being killed (crash): %v\n%s", exits, c.logTails(3000))
 	}

@@ -120,7 +120,9 @@ func (c *client) run(ctx context.Context, worker int, seed uint64) {
 	seq := 0
 	for ctx.Err() == nil {
 		seq++
-		s, k, n := rng.IntN(len(c.stores)), rng.IntN(c.keys), rng.IntN(len(c.nodes))
+		// A worker stays with one node: while a node is paused or cut off
+		// its workers wait on it, and the others keep the majority busy.
+		s, k, n := rng.IntN(len(c.stores)), rng.IntN(c.keys), worker%len(c.nodes)
 		key := regKey{Store: s, Product: productID(k)}
 		var out outcome
 		switch r := rng.IntN(100); {
@@ -236,6 +238,11 @@ func (c *client) read(n int, key regKey) outcome {
 // do sends one request; a body that is not JSON is an error only for a
 // 200 (other statuses may come from a proxy or a dying node).
 func (c *client) do(method, u string, body any) (int, map[string]any, error) {
+	return c.doBearer(method, u, body, "")
+}
+
+// doBearer is do with an Authorization header (the admin token) if given.
+func (c *client) doBearer(method, u string, body any, bearer string) (int, map[string]any, error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -247,6 +254,9 @@ func (c *client) do(method, u string, body any) (int, map[string]any, error) {
 	req, err := http.NewRequest(method, u, rd)
 	if err != nil {
 		return 0, nil, err
+	}
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
@@ -270,25 +280,4 @@ func (c *client) do(method, u string, body any) (int, map[string]any, error) {
 func num(v any) float64 {
 	f, _ := v.(float64)
 	return f
-}
-
-// doBearer is do with an Authorization header (the admin token).
-func (c *client) doBearer(method, u string, body any, bearer string) (int, map[string]any, error) {
-	b, err := json.Marshal(body)
-	if err != nil {
-		return 0, nil, err
-	}
-	req, err := http.NewRequest(method, u, bytes.NewReader(b))
-	if err != nil {
-		return 0, nil, err
-	}
-	req.Header.Set("Authorization", "Bearer "+bearer)
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	var ans map[string]any
-	json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&ans)
-	return resp.StatusCode, ans, nil
 }

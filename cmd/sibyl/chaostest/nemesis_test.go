@@ -122,10 +122,23 @@ func (m *nemesis) begin(ev faultEvent) {
 	m.mu.Unlock()
 }
 
+// end closes the current fault and logs what the client saw meanwhile
+// (operations called during the fault, by outcome).
 func (m *nemesis) end() {
 	m.mu.Lock()
-	m.events[len(m.events)-1].End = m.h.now()
+	ev := &m.events[len(m.events)-1]
+	ev.End = m.h.now()
+	start, end := ev.Start, ev.End
 	m.mu.Unlock()
+	var n [3]int
+	m.h.mu.Lock()
+	for i := len(m.h.ops) - 1; i >= 0 && m.h.ops[i].Return >= start; i-- {
+		if r := m.h.ops[i]; r.Call >= start && r.Call <= end {
+			n[r.Outcome]++
+		}
+	}
+	m.h.mu.Unlock()
+	m.logf("%7.1fs   end: %d ok, %d failed, %d unknown among operations called during it", float64(end)/1e9, n[ok], n[failed], n[unknown])
 }
 
 func (m *nemesis) start(i int) {
