@@ -28,6 +28,9 @@ const (
 
 func (o outcome) String() string { return [...]string{"ok", "failed", "unknown"}[o] }
 
+// MarshalText names the outcome in history.jsonl.
+func (o outcome) MarshalText() ([]byte, error) { return []byte(o.String()), nil }
+
 // record is one operation of the history.
 type record struct {
 	Worker  int       `json:"worker"`

@@ -59,6 +59,9 @@ func (k opKind) String() string {
 	return [...]string{"put", "patch", "delete", "probe", "final"}[k]
 }
 
+// MarshalText names the kind in history.jsonl.
+func (k opKind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
+
 // regKey names one register.
 type regKey struct {
 	Store   int

@@ -47,3 +47,25 @@ func TestRegisterModel(t *testing.T) {
 	f("once seen, an unknown put stays until overwritten", porcupine.Illegal,
 		op(0, opPut, 1, 0, end, unknown), op(1, opProbe, 0, 20, 30, present), op(1, opProbe, 0, 40, 50, absent))
 }
+
+// The report of a violation stops where it shows: a probe that misses an
+// acknowledged put, followed by more operations that do not matter.
+func TestIllegalExcerpt(t *testing.T) {
+	k := regKey{Store: 2, Product: "p5"}
+	op := func(kind opKind, v int64, call, ret int64, out regOutput) porcupine.Operation {
+		return porcupine.Operation{Input: regInput{Key: k, Kind: kind, Value: v}, Call: call, Return: ret, Output: out}
+	}
+	h := []porcupine.Operation{
+		op(opPut, 1, 1e9, 2e9, regOutput{}),
+		op(opProbe, 0, 3e9, 4e9, regOutput{}), // absent: the put is lost
+		op(opPut, 2, 5e9, 6e9, regOutput{}),
+		op(opProbe, 0, 7e9, 8e9, regOutput{Present: true}),
+	}
+	got := illegalExcerpts(h, 3, 40)
+	want := "register store 2 product p5 (4 operations): not linearizable by 4.000s; the last 2 operations called by then (call, return):\n" +
+		"      1.000s     2.000s  n0 put(1) -> ok\n" +
+		"      3.000s     4.000s  n0 probe() -> absent\n"
+	if got != want {
+		t.Fatalf("got\n%s\nwant\n%s", got, want)
+	}
+}
