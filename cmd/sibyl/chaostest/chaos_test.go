@@ -109,6 +109,12 @@ func TestChaos(t *testing.T) {
 
 	// Convergence: healthy, then a barrier order per store written after
 	// every operation returned, then every node agrees and shows it.
+	// Written now for a run that fails to converge, again with the final
+	// reads below.
+	histPath := filepath.Join(dir, "history.jsonl")
+	if err := writeHistory(histPath, h, nil, nem.events); err != nil {
+		t.Logf("cannot write the history: %v", err)
+	}
 	pollOrFail(t, c, convergeWithin, "cluster healthy after healing", c.healthy)
 	final := converge(t, c, cl, stores)
 
@@ -125,7 +131,7 @@ func TestChaos(t *testing.T) {
 	}
 	checkOrders(t, c, stores, h)
 	checkStaleReads(t, h)
-	if err := writeHistory(filepath.Join(dir, "history.jsonl"), h, final, nem.events); err != nil {
+	if err := writeHistory(histPath, h, final, nem.events); err != nil {
 		t.Logf("cannot write the history: %v", err)
 	}
 	checkLinearizable(t, h, final, nem.events, dir)
@@ -491,7 +497,6 @@ type summary struct {
 	byKind   map[opKind]map[outcome]int
 	reads    int
 	faults   map[string]int
-	seed     uint64
 }
 
 func summarize(h *history, nem *nemesis) summary {

@@ -99,7 +99,7 @@ type client struct {
 	h       *history
 	values  atomic.Int64 // every put and patch writes a value never written before
 	http    *http.Client
-	orderTS int64
+	orderTS atomic.Int64 // order times, increasing
 }
 
 func newClient(nodes []*node, stores []storeKeys, keysPerStore int, h *history) *client {
@@ -170,7 +170,7 @@ func (c *client) write(worker, n int, key regKey, kind opKind, orderID string) o
 		method, u = "DELETE", base+"/v2/products"+st.q()+"&products="+url.QueryEscape(`["`+key.Product+`"]`)
 	case opProbe:
 		method, u = "POST", base+"/v2/orders"+st.q()
-		ts := atomic.AddInt64(&c.orderTS, 1)
+		ts := c.orderTS.Add(1)
 		body = map[string]any{"orders": []map[string]any{{"id": orderID, "time": 1700000000 + ts, "customer": fmt.Sprintf("c%d", worker),
 			"products": []map[string]any{{"id": key.Product, "quantity": 1, "price": 1}}}}}
 	}

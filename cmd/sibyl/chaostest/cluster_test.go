@@ -32,7 +32,6 @@ type node struct {
 	cmd            *exec.Cmd
 	done           chan struct{}
 	expectExit     bool
-	paused         bool
 	unexpectedExit []string // exits the test did not cause
 }
 
@@ -127,7 +126,7 @@ func (c *cluster) start(i int) error {
 	}
 	done := make(chan struct{})
 	n.mu.Lock()
-	n.cmd, n.done, n.expectExit, n.paused = cmd, done, false, false
+	n.cmd, n.done, n.expectExit = cmd, done, false
 	n.mu.Unlock()
 	go func() {
 		err := cmd.Wait()
@@ -151,7 +150,6 @@ func (c *cluster) kill(i int) {
 	n.mu.Lock()
 	cmd, done := n.cmd, n.done
 	n.expectExit = true
-	n.paused = false
 	n.mu.Unlock()
 	if cmd == nil || done == nil {
 		return
@@ -166,7 +164,6 @@ func (c *cluster) signal(i int, sig syscall.Signal) {
 	defer n.mu.Unlock()
 	if n.cmd != nil && n.cmd.Process != nil {
 		n.cmd.Process.Signal(sig)
-		n.paused = sig == syscall.SIGSTOP
 	}
 }
 

@@ -51,7 +51,6 @@ type netem struct {
 
 	listeners []io.Closer
 	unknown   atomic.Int64 // TCP connections whose origin was not found
-	closed    atomic.Bool
 	wg        sync.WaitGroup
 }
 
@@ -100,17 +99,6 @@ func (e *netem) heal() {
 	e.blocked = map[[2]int]bool{}
 	close(e.healed)
 	e.healed = make(chan struct{})
-}
-
-// blockedPairs describes the current partition, for logs.
-func (e *netem) blockedPairs() string {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	var parts []string
-	for p := range e.blocked {
-		parts = append(parts, fmt.Sprintf("%d->%d", p[0], p[1]))
-	}
-	return strings.Join(parts, " ")
 }
 
 // proxyTCP forwards connections accepted on public to real, the port of
@@ -216,7 +204,6 @@ func (e *netem) gossipOrigin(port int) (int, bool) {
 }
 
 func (e *netem) close() {
-	e.closed.Store(true)
 	e.heal()
 	for _, l := range e.listeners {
 		l.Close()
