@@ -122,7 +122,9 @@ func TestChaos(t *testing.T) {
 	sum := summarize(h, nem)
 	t.Log(sum)
 	// The partitions rely on finding which node opened each connection.
-	t.Logf("proxied TCP connections of unknown origin: %d", c.net.unknown.Load())
+	c.net.mu.Lock()
+	t.Logf("proxied TCP connections of unknown origin: %d %v", c.net.unknown.Load(), c.net.unknownAt)
+	c.net.mu.Unlock()
 	if exits := c.unexpectedExits(); len(exits) > 0 {
 		t.Errorf("nodes exited without being killed (crash): %v\n%s", exits, c.logTails(3000))
 	}

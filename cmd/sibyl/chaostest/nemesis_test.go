@@ -115,7 +115,7 @@ func (m *nemesis) run(ctx context.Context) {
 }
 
 func (m *nemesis) begin(ev faultEvent) {
-	m.logf("%7.1fs fault: %s", float64(ev.Start)/1e9, ev.Desc)
+	m.logf("%7.1fs fault: %s (%s)", float64(ev.Start)/1e9, ev.Desc, time.Now().Format("15:04:05.000"))
 	m.mu.Lock()
 	m.events = append(m.events, ev)
 	m.counts[ev.Kind]++

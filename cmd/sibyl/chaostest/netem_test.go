@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // netem is the network between the nodes: a proxy the test owns in front
@@ -51,6 +52,7 @@ type netem struct {
 
 	listeners []io.Closer
 	unknown   atomic.Int64 // TCP connections whose origin was not found
+	unknownAt []string     // when and where the first of them came (under mu)
 	wg        sync.WaitGroup
 }
 
@@ -125,9 +127,17 @@ func (e *netem) proxyTCP(to int, public, real string) error {
 }
 
 func (e *netem) serveTCP(c net.Conn, to, proxyPort int, real string) {
-	from := e.originOf(c.RemoteAddr().(*net.TCPAddr).Port, proxyPort)
+	dialer := c.RemoteAddr().(*net.TCPAddr).Port
+	from := e.originOf(dialer, proxyPort)
 	if from < 0 {
+		// Seen when the dialing node was killed meanwhile: its socket
+		// is gone, and so is the connection. Recorded for the report.
 		e.unknown.Add(1)
+		e.mu.Lock()
+		if len(e.unknownAt) < 20 {
+			e.unknownAt = append(e.unknownAt, fmt.Sprintf("%s to node %d (port %d)", time.Now().Format("15:04:05.000"), to, proxyPort))
+		}
+		e.mu.Unlock()
 	}
 	// The dial itself is not gated: a blocked connection is accepted and
 	// then carries nothing, like a link that drops every segment.
