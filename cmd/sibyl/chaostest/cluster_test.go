@@ -20,19 +20,21 @@ const adminToken = "chaos-test-admin-token-0123456789"
 
 // node is one `sibyl serve` process and the proxy addresses it advertises.
 type node struct {
-	i              int
-	id, dir, log   string
-	http, raft     string // real listen addresses (the test client uses http)
-	gossip         string
-	pubHTTP        string // proxy addresses, advertised to the other nodes
-	pubRaft        string
-	pubGossip      string
-	join           string
-	mu             sync.Mutex
-	cmd            *exec.Cmd
-	done           chan struct{}
-	expectExit     bool
-	unexpectedExit []string // exits the test did not cause
+	i            int
+	id, dir, log string
+	// tlsDir and gossipKey are the node's cluster credentials.
+	tlsDir, gossipKey string
+	http, raft        string // real listen addresses (the test client uses http)
+	gossip            string
+	pubHTTP           string // proxy addresses, advertised to the other nodes
+	pubRaft           string
+	pubGossip         string
+	join              string
+	mu                sync.Mutex
+	cmd               *exec.Cmd
+	done              chan struct{}
+	expectExit        bool
+	unexpectedExit    []string // exits the test did not cause
 }
 
 // serveCommand is the ONE place that says how a chaos node is started:
@@ -51,9 +53,33 @@ func serveCommand(bin string, n *node) *exec.Cmd {
 		// Faults here last seconds; a failed node keeps its replicas (with
 		// three nodes and three replicas there is nowhere to move them).
 		"--grace-period", "10m",
-		"--log-level", "warn")
-	cmd.Env = append(os.Environ(), "SIBYL_ADMIN_TOKEN="+adminToken)
+		"--log-level", "warn",
+		// Secure by default, as production: mutual TLS on the Raft port
+		// (the proxies pass the TLS bytes through) and encrypted gossip.
+		"--tls-dir", n.tlsDir)
+	cmd.Env = append(os.Environ(), "SIBYL_ADMIN_TOKEN="+adminToken, "SIBYL_GOSSIP_KEY="+n.gossipKey)
 	return cmd
+}
+
+// makeCredentials creates the cluster CA, one certificate per node and
+// the gossip key with the binary's own `sibyl tls` commands.
+func makeCredentials(t *testing.T, bin, base string, nodes []*node) {
+	t.Helper()
+	run := func(args ...string) string {
+		out, err := exec.Command(bin, args...).Output()
+		if err != nil {
+			t.Fatalf("sibyl %s: %v", strings.Join(args, " "), err)
+		}
+		return string(out)
+	}
+	ca := filepath.Join(base, "ca")
+	run("tls", "ca", "create", "--out", ca)
+	key := strings.TrimSpace(run("tls", "gossip-key"))
+	for _, n := range nodes {
+		n.tlsDir = filepath.Join(base, "tls-"+n.id)
+		run("tls", "cert", "create", "--ca", ca, "--node", n.id, "--ip", "127.0.0.1", "--out", n.tlsDir)
+		n.gossipKey = key
+	}
 }
 
 type cluster struct {
@@ -92,6 +118,7 @@ func newCluster(t *testing.T, bin, base string, n int) *cluster {
 			}
 		}
 	}
+	makeCredentials(t, bin, base, c.nodes)
 	return c
 }
 
