@@ -133,7 +133,7 @@ func (m *Manager) open() error {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("cannot create data dir: %w", err)
 	}
 	logSizing, stateSizing := kv.LogSizing(), kv.StateSizing()
