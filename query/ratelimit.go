@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -20,8 +21,8 @@ import (
 // Edge limits: what keeps one client, or one store's traffic, from taking
 // a node down. Three layers, cheapest first:
 //
-//   - connections per client IP (fasthttp's MaxConnsPerIP, answered 429 by
-//     fasthttp before any request is read);
+//   - connections per client IP (edgeListener: answered 429 and closed
+//     before any request is read);
 //   - a global cap on requests in flight (a semaphore around handlers):
 //     over it a request is answered 503 `overloaded` at once instead of
 //     queueing, so latency stays flat while the excess is shed. Health
@@ -58,8 +59,8 @@ type RateLimits struct {
 	// whose X-Forwarded-For names the client; from anyone else the TCP
 	// peer is the client and X-Forwarded-For is ignored.
 	TrustedProxies []string
-	// MaxConnsPerIP bounds concurrent connections from one IP (fasthttp
-	// answers 429 and closes the extra ones).
+	// MaxConnsPerIP bounds concurrent connections from one IP (IPv6: one
+	// /64); an extra one is answered 429 and closed (edgeListener).
 	MaxConnsPerIP int
 	// MaxInFlight bounds requests being served at once on the node; the
 	// excess is answered 503 overloaded.
@@ -310,4 +311,106 @@ func (m *bucketMap) len() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.lru.Len()
+}
+
+// edgeListener limits connections per client IP (IPv6: per /64) and
+// wraps each connection in an edgeConn. fasthttp's own MaxConnsPerIP is
+// not used: it counts IPv4 only, and it hides the connection from the
+// error handler behind its own wrapper.
+type edgeListener struct {
+	net.Listener
+	maxPerIP int
+	mu       sync.Mutex
+	perIP    map[netip.Addr]int
+}
+
+func newEdgeListener(ln net.Listener, maxPerIP int) *edgeListener {
+	return &edgeListener{Listener: ln, maxPerIP: maxPerIP, perIP: make(map[netip.Addr]int)}
+}
+
+// tooManyConns is the whole answer to a connection over the limit.
+var tooManyConns = func() []byte {
+	body := `{"status":"error","type":"` + ErrTypeRateLimited + `","message":"too many connections from this client"}`
+	return []byte("HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\nContent-Type: application/json\r\n" +
+		"X-Content-Type-Options: nosniff\r\nRetry-After: 1\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body)
+}()
+
+// Accept implements net.Listener.
+func (l *edgeListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		ip := connIP(c)
+		if l.maxPerIP > 0 && ip.IsValid() {
+			l.mu.Lock()
+			if l.perIP[ip] >= l.maxPerIP {
+				l.mu.Unlock()
+				// A short deadline: a client that does not read must
+				// not hold the accept loop.
+				c.SetWriteDeadline(time.Now().Add(50 * time.Millisecond))
+				c.Write(tooManyConns)
+				c.Close()
+				continue
+			}
+			l.perIP[ip]++
+			l.mu.Unlock()
+		} else {
+			ip = netip.Addr{}
+		}
+		return &edgeConn{Conn: c, l: l, ip: ip}, nil
+	}
+}
+
+func connIP(c net.Conn) netip.Addr {
+	ap, err := netip.ParseAddrPort(c.RemoteAddr().String())
+	if err != nil {
+		return netip.Addr{}
+	}
+	a := ap.Addr().Unmap()
+	if a.Is6() {
+		a = netip.PrefixFrom(a, 64).Masked().Addr()
+	}
+	return a
+}
+
+func (l *edgeListener) conns(ip netip.Addr) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.perIP[ip]
+}
+
+// edgeConn counts the reads that held a line end since the last request
+// was handed to the handler: when fasthttp then fails with its
+// small-buffer error, none means the request line itself never ended
+// (414), some mean the headers are too large (431). One goroutine serves
+// a connection, so the counter needs no lock.
+type edgeConn struct {
+	net.Conn
+	l        *edgeListener
+	ip       netip.Addr // zero: not counted
+	lineEnds int
+	closed   sync.Once
+}
+
+func (c *edgeConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 && bytes.IndexByte(p[:n], '\n') >= 0 {
+		c.lineEnds++
+	}
+	return n, err
+}
+
+func (c *edgeConn) Close() error {
+	c.closed.Do(func() {
+		if c.ip.IsValid() {
+			c.l.mu.Lock()
+			if c.l.perIP[c.ip]--; c.l.perIP[c.ip] <= 0 {
+				delete(c.l.perIP, c.ip)
+			}
+			c.l.mu.Unlock()
+		}
+	})
+	return c.Conn.Close()
 }

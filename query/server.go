@@ -190,7 +190,6 @@ func New(cfg Config, b Backend, log *slog.Logger) (*Server, error) {
 		// The request line and headers must fit the read buffer; a
 		// longer one is answered 414 or 431 by transportError.
 		ReadBufferSize: cfg.MaxHeaderBytes,
-		MaxConnsPerIP:  cfg.Rate.MaxConnsPerIP,
 	}
 	return s, nil
 }
@@ -201,6 +200,7 @@ func (s *Server) Start() error {
 	if err != nil {
 		return fmt.Errorf("cannot listen on %s: %w", s.cfg.Addr, err)
 	}
+	ln = newEdgeListener(ln, s.cfg.Rate.MaxConnsPerIP)
 	s.ln = ln
 	s.done.Add(1)
 	go func() {
@@ -238,10 +238,10 @@ func (s *Server) transportError(ctx *fasthttp.RequestCtx, err error) {
 	}
 	var small *fasthttp.ErrSmallBuffer
 	if errors.As(err, &small) {
-		// The request line and headers did not fit the read buffer. When
-		// fasthttp got as far as the request line, its URI is set and the
-		// headers are at fault; otherwise the line itself was too long.
-		if len(ctx.Request.Header.RequestURI()) > 0 {
+		// The request line and headers did not fit the read buffer. The
+		// connection knows whether a line end arrived since the last
+		// request: none means the request line itself is too long.
+		if c, ok := ctx.Conn().(*edgeConn); ok && c.lineEnds > 0 {
 			s.writeError(ctx, errHeadersTooLarge(s.cfg.MaxHeaderBytes))
 		} else {
 			s.writeError(ctx, errURITooLong(s.cfg.MaxURIBytes))
@@ -271,6 +271,9 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 
 func (s *Server) handleRequest(ctx *fasthttp.RequestCtx) {
 	start := time.Now()
+	if c, ok := ctx.Conn().(*edgeConn); ok {
+		c.lineEnds = 0 // the next request's head starts after this one
+	}
 	path := string(ctx.Path())
 	rt, ok := s.routes[strings.TrimSuffix(path, "/")]
 	if !ok && strings.HasPrefix(path, "/debug/pprof/") {
