@@ -293,14 +293,12 @@ func (m *bucketMap) get(key string, r rate.Limit, burst int) *rate.Limiter {
 	defer m.mu.Unlock()
 	if v, ok := m.lru.Get(key); ok {
 		l := v.(*rate.Limiter)
-		// A store's override may change while its bucket lives.
-		if l.Limit() != r {
-			l.SetLimit(r)
+		if l.Limit() == r && l.Burst() == burst {
+			return l
 		}
-		if l.Burst() != burst {
-			l.SetBurst(burst)
-		}
-		return l
+		// A store's override changed: a fresh bucket with the new
+		// limits, so that the change takes effect at once rather than
+		// after the old bucket's debt is paid.
 	}
 	l := rate.NewLimiter(r, burst)
 	m.lru.Add(key, l)
