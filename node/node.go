@@ -327,13 +327,21 @@ func (n *Node) AdminToken() string { return n.token }
 
 // Authenticate implements query.Backend.
 //
-// A store created a moment ago through another node may not be applied
-// here yet: its POST /v2/stores answered once the meta leader applied it,
-// and this follower learns of the commit with the next append (tens of
-// ms). So a key this node does not know waits, briefly and boundedly, when
-// the local meta log holds entries not yet applied -- the only case in
-// which the key can still appear. A wrong key with nothing pending is
-// refused at once, so invalid keys cost no waiting.
+// A store created a moment ago through another node may not be known here
+// yet: POST /v2/stores answers once a majority of the meta group stored
+// the entry and the meta leader applied it, while this node may not have
+// received it yet (a follower outside that majority) or not learnt that
+// it is committed (the leader says so with its next append, within a
+// commit timeout). So on a follower a key it does not know waits, briefly
+// and boundedly, for the meta group to catch up: up to keyUnseenWait, or
+// keyWaitMax while the local log holds entries not yet applied. The meta
+// leader, which applied everything it acknowledged, refuses at once.
+//
+// Asking the meta leader on a miss was the alternative; it would make
+// every invalid key cost the leader a call, and the node serving a
+// forwarded write (a shard leader) would have to ask again. A wait costs
+// only the caller, and at most keyWaitersMax requests wait at once:
+// beyond that (a flood of invalid keys) a miss is refused at once.
 func (n *Node) Authenticate(key string) (string, meta.KeyKind, bool) {
 	if st, kind, ok := n.reg.Authenticate(key); ok {
 		return st, kind, true
@@ -341,16 +349,19 @@ func (n *Node) Authenticate(key string) (string, meta.KeyKind, bool) {
 	return n.awaitKey(key)
 }
 
-// Bounds of awaitKey: how long one request waits, and how many wait at
-// once (beyond that a miss is answered at once).
 const (
+	keyUnseenWait = 100 * time.Millisecond
 	keyWaitMax    = 500 * time.Millisecond
 	keyWaitersMax = 64
 	keyWaitPoll   = 5 * time.Millisecond
 )
 
 func (n *Node) awaitKey(key string) (string, meta.KeyKind, bool) {
-	if n.shards == nil || !n.metaPending() {
+	if n.shards == nil {
+		return "", 0, false
+	}
+	g := n.shards.Meta()
+	if g == nil || (g.IsLeader() && !n.metaLogPending()) {
 		return "", 0, false
 	}
 	if n.keyWaiters.Add(1) > keyWaitersMax {
@@ -358,38 +369,31 @@ func (n *Node) awaitKey(key string) (string, meta.KeyKind, bool) {
 		return "", 0, false
 	}
 	defer n.keyWaiters.Add(-1)
-	deadline := time.NewTimer(keyWaitMax)
-	defer deadline.Stop()
+	start := time.Now()
 	for {
 		changed := n.reg.Changed()
 		if st, kind, ok := n.reg.Authenticate(key); ok {
 			return st, kind, true
 		}
-		pending := n.metaPending()
-		select {
-		case <-deadline.C:
+		limit := keyUnseenWait
+		if n.metaLogPending() {
+			limit = keyWaitMax
+		}
+		if time.Since(start) >= limit {
 			return "", 0, false
+		}
+		select {
 		case <-changed:
 		case <-time.After(keyWaitPoll):
-			if !pending {
-				// Caught up at the previous look and still unknown.
-				_, _, ok := n.reg.Authenticate(key)
-				if !ok {
-					return "", 0, false
-				}
-			}
 		}
 	}
 }
 
-// metaPending reports whether the local meta group holds log entries it
+// metaLogPending reports whether the local meta log holds entries Raft
 // has not applied yet.
-func (n *Node) metaPending() bool {
+func (n *Node) metaLogPending() bool {
 	g := n.shards.Meta()
-	if g == nil {
-		return false
-	}
-	return g.RaftAppliedIndex() < g.LastIndex()
+	return g != nil && g.RaftAppliedIndex() < g.LastIndex()
 }
 
 // CreateStore implements query.Backend: the store's id and keys are minted
@@ -439,25 +443,14 @@ func (n *Node) SetStoreLimits(ctx context.Context, store string, l *meta.RateLim
 func (n *Node) StoreRateLimit(store string) (meta.RateLimit, bool) { return n.reg.Limits(store) }
 
 // proposeMeta replicates a registry command and returns the store it
-// produced. Before answering it commits a barrier: the followers then
-// hear of the command's commit at once rather than at the next heartbeat,
-// so the change is visible on every node about as soon as the caller
-// learns of it (see Authenticate for the rest of the gap).
+// produced (see Authenticate for how the other nodes catch up).
 func (n *Node) proposeMeta(ctx context.Context, cmd *shard.Command) (meta.StoreInfo, error) {
-	g := n.shards.Meta()
-	res, _, err := g.Propose(ctx, cmd)
+	res, _, err := n.shards.Meta().Propose(ctx, cmd)
 	if err != nil {
 		return meta.StoreInfo{}, n.proposeErr(err)
 	}
 	switch v := res.(type) {
 	case meta.StoreInfo:
-		if n.cl != nil {
-			bctx, cancel := context.WithTimeout(ctx, time.Second)
-			if berr := g.Barrier(bctx); berr != nil {
-				n.log.Debug("meta barrier after a registry change failed", "err", berr)
-			}
-			cancel()
-		}
 		return v, nil
 	case error:
 		return meta.StoreInfo{}, v
