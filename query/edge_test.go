@@ -26,6 +26,7 @@ type fakeBackend struct {
 	mu       sync.Mutex
 	override *meta.RateLimit
 	hold     chan struct{}
+	entered  chan struct{} // receives when a write starts holding
 }
 
 const (
@@ -50,9 +51,10 @@ func (b *fakeBackend) CreateStore(context.Context, string) (meta.StoreInfo, erro
 }
 func (b *fakeBackend) Propose(ctx context.Context, store, op string, body []byte) (any, error) {
 	b.mu.Lock()
-	h := b.hold
+	h, e := b.hold, b.entered
 	b.mu.Unlock()
 	if h != nil {
+		e <- struct{}{}
 		<-h
 	}
 	return engine.Result{Applied: 1}, nil
@@ -118,7 +120,7 @@ const popular = "/v2/recommendations/popular?key=" + tPublic
 
 func TestRateLimitPerIPAnswers429ThenRecovers(t *testing.T) {
 	base, _ := startEdge(t, func(c *Config) {
-		c.Rate.IPRate, c.Rate.IPBurst = 5, 3
+		c.Rate.IPRate, c.Rate.IPBurst = 1, 3
 		c.Rate.StoreRate = 0
 	})
 	for i := range 3 {
@@ -134,7 +136,7 @@ func TestRateLimitPerIPAnswers429ThenRecovers(t *testing.T) {
 	if a := call(t, "GET", base+"/v2/orders?key="+tPublic+"&private_key="+tPrivate, ""); a.status != 200 {
 		t.Fatalf("private-key call while the IP is limited: %d %s", a.status, a.body)
 	}
-	time.Sleep(250 * time.Millisecond) // 5/s: one token per 200 ms
+	time.Sleep(1100 * time.Millisecond) // 1/s: the next token
 	if a := call(t, "GET", base+popular, ""); a.status != 200 {
 		t.Fatalf("after the Retry-After: %d %s", a.status, a.body)
 	}
@@ -143,7 +145,7 @@ func TestRateLimitPerIPAnswers429ThenRecovers(t *testing.T) {
 func TestRateLimitPerStoreAndOverride(t *testing.T) {
 	base, b := startEdge(t, func(c *Config) {
 		c.Rate.IPRate = 0
-		c.Rate.StoreRate, c.Rate.StoreBurst = 1, 2
+		c.Rate.StoreRate, c.Rate.StoreBurst = 0.1, 2
 	})
 	codes := func(n int) (ok, limited int) {
 		for range n {
@@ -162,7 +164,7 @@ func TestRateLimitPerStoreAndOverride(t *testing.T) {
 		return
 	}
 	if ok, limited := codes(5); ok != 2 || limited != 3 {
-		t.Fatalf("node default 1/s burst 2: %d ok, %d limited", ok, limited)
+		t.Fatalf("node default 0.1/s burst 2: %d ok, %d limited", ok, limited)
 	}
 	// The store's override (from the registry) replaces the node's
 	// default on the live bucket: rate 0 is unlimited.
@@ -229,24 +231,23 @@ func TestClientIPTrustsOnlyConfiguredProxies(t *testing.T) {
 
 func TestOverloadShedsWith503(t *testing.T) {
 	base, b := startEdge(t, func(c *Config) { c.Rate.MaxInFlight = 1 })
-	hold := make(chan struct{})
+	hold, entered := make(chan struct{}), make(chan struct{}, 1)
 	b.mu.Lock()
-	b.hold = hold
+	b.hold, b.entered = hold, entered
 	b.mu.Unlock()
-	done := make(chan edgeAnswer)
+	done := make(chan edgeAnswer, 1)
 	go func() {
 		done <- call(t, "POST", base+"/v2/orders?key="+tPublic+"&private_key="+tPrivate, `[{"id":"o1","time":1,"products":[{"id":"p","price":1,"quantity":1}]}]`)
 	}()
 	// Wait until the write holds the only slot.
-	deadline := time.Now().Add(5 * time.Second)
-	var a edgeAnswer
-	for {
-		a = call(t, "GET", base+popular, "")
-		if a.status == 503 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(5 * time.Millisecond)
+	select {
+	case <-entered:
+	case w := <-done:
+		t.Fatalf("the write did not reach the backend: %d %s", w.status, w.body)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the write did not reach the backend")
 	}
+	a := call(t, "GET", base+popular, "")
 	if a.status != 503 || a.Type != ErrTypeOverloaded || a.header.Get("Retry-After") == "" {
 		close(hold)
 		t.Fatalf("second request while one is in flight (cap 1): %d %s; the write: %+v", a.status, a.body, <-done)
