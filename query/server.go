@@ -320,7 +320,7 @@ func (s *Server) handleRequest(ctx *fasthttp.RequestCtx) {
 
 func (s *Server) serve(ctx *fasthttp.RequestCtx, rt route) error {
 	if !(ctx.IsGet() || ctx.IsPost() || ctx.IsPut() || ctx.IsPatch() || ctx.IsDelete() || ctx.IsHead()) {
-		return &APIError{Status: fasthttp.StatusMethodNotAllowed, Type: ErrTypeMethod, Message: "method " + string(ctx.Method()) + " is not allowed"}
+		return &APIError{Status: fasthttp.StatusMethodNotAllowed, Type: ErrTypeMethod, Message: "method " + quote(string(ctx.Method())) + " is not allowed"}
 	}
 	p, perr := parseParams(ctx)
 	if perr != nil {
@@ -335,7 +335,7 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, rt route) error {
 		// script: only public-key endpoints, whose data the browser may
 		// see anyway, offer it.
 		ctx.SetUserValue(jsonpAllowed, true)
-	} else if len(ctx.QueryArgs().Peek("callback")) > 0 {
+	} else if rt.access != accessNone && len(ctx.QueryArgs().Peek("callback")) > 0 {
 		return errBadRequest("JSONP (callback=) is only served on public-key endpoints; call this endpoint from a server")
 	}
 	if err := s.rateLimit(r); err != nil {
