@@ -73,6 +73,12 @@ func (b *fakeBackend) StoreRateLimit(string) (meta.RateLimit, bool) {
 
 func startEdge(t *testing.T, mut func(*Config)) (string, *fakeBackend) {
 	t.Helper()
+	s, b := startEdgeServer(t, mut)
+	return "http://" + s.Addr(), b
+}
+
+func startEdgeServer(t *testing.T, mut func(*Config)) (*Server, *fakeBackend) {
+	t.Helper()
 	cfg := DefaultConfig()
 	cfg.Addr = "127.0.0.1:0"
 	mut(&cfg)
@@ -85,7 +91,7 @@ func startEdge(t *testing.T, mut func(*Config)) (string, *fakeBackend) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Shutdown(context.Background()) })
-	return "http://" + s.Addr(), b
+	return s, b
 }
 
 type edgeAnswer struct {
