@@ -3,6 +3,10 @@
 # --max-moves 16), timed by the client: for A/B runs of two server builds.
 # Usage: bench/cluster-import.sh SERVER_BIN [CLI_BIN]  (from the repo root)
 set -euo pipefail
+# One load generator on one host: lift the per-IP and per-store rate
+# limits out of the way (still checked, so their cost is measured).
+export SIBYL_RATE_PER_IP=${SIBYL_RATE_PER_IP:-1e9} SIBYL_BURST_PER_IP=${SIBYL_BURST_PER_IP:-1000000000}
+export SIBYL_RATE_PER_STORE=${SIBYL_RATE_PER_STORE:-1e9} SIBYL_BURST_PER_STORE=${SIBYL_BURST_PER_STORE:-1000000000}
 BIN=$1
 CLI=${2:-bin/sibyl}
 D=$(mktemp -d /tmp/sibyl-ab-XXXX)

@@ -5,6 +5,10 @@
 # and 3 of the nodes (report and plot in the output dir).
 # Usage: bench/cluster.sh [bin] [outdir]
 set -euo pipefail
+# One load generator on one host: lift the per-IP and per-store rate
+# limits out of the way (still checked, so their cost is measured).
+export SIBYL_RATE_PER_IP=${SIBYL_RATE_PER_IP:-1e9} SIBYL_BURST_PER_IP=${SIBYL_BURST_PER_IP:-1000000000}
+export SIBYL_RATE_PER_STORE=${SIBYL_RATE_PER_STORE:-1e9} SIBYL_BURST_PER_STORE=${SIBYL_BURST_PER_STORE:-1000000000}
 BIN=${1:-bin/sibyl}
 OUT=${2:-bench/results/cluster}
 D=$(mktemp -d /tmp/sibyl-cluster-XXXX)

@@ -6,6 +6,10 @@
 # and the leaders balanced is printed. Wall-clock: noisy on a shared machine.
 # Usage: bench/formation.sh [bin] [max-moves values...]
 set -euo pipefail
+# One load generator on one host: lift the per-IP and per-store rate
+# limits out of the way (still checked, so their cost is measured).
+export SIBYL_RATE_PER_IP=${SIBYL_RATE_PER_IP:-1e9} SIBYL_BURST_PER_IP=${SIBYL_BURST_PER_IP:-1000000000}
+export SIBYL_RATE_PER_STORE=${SIBYL_RATE_PER_STORE:-1e9} SIBYL_BURST_PER_STORE=${SIBYL_BURST_PER_STORE:-1000000000}
 BIN=${1:-bin/sibyl}
 shift || true
 VALUES=${*:-1 2 4 8}

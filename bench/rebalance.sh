@@ -18,6 +18,10 @@
 #        shared machine), SIBYL_MEMORY_LIMIT (each node's --memory-limit, e.g.
 #        5GiB for 100 stores on this 24 GiB machine; unset: none)
 set -euo pipefail
+# One load generator on one host: lift the per-IP and per-store rate
+# limits out of the way (still checked, so their cost is measured).
+export SIBYL_RATE_PER_IP=${SIBYL_RATE_PER_IP:-1e9} SIBYL_BURST_PER_IP=${SIBYL_BURST_PER_IP:-1000000000}
+export SIBYL_RATE_PER_STORE=${SIBYL_RATE_PER_STORE:-1e9} SIBYL_BURST_PER_STORE=${SIBYL_BURST_PER_STORE:-1000000000}
 STORES=${1:-10}
 NODES=${2:-4}
 BIN=${3:-bin/sibyl}

@@ -5,6 +5,10 @@
 # `sibyl bench` for popular and most_sold_with beside the do-nothing
 # ceiling. Usage: bench/single-node.sh [bin] [outdir]
 set -euo pipefail
+# One load generator on one host: lift the per-IP and per-store rate
+# limits out of the way (still checked, so their cost is measured).
+export SIBYL_RATE_PER_IP=${SIBYL_RATE_PER_IP:-1e9} SIBYL_BURST_PER_IP=${SIBYL_BURST_PER_IP:-1000000000}
+export SIBYL_RATE_PER_STORE=${SIBYL_RATE_PER_STORE:-1e9} SIBYL_BURST_PER_STORE=${SIBYL_BURST_PER_STORE:-1000000000}
 BIN=${1:-bin/sibyl}
 OUT=${2:-bench/results/single-node}
 DATA=$(mktemp -d /tmp/sibyl-single-XXXX)

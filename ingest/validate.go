@@ -7,8 +7,43 @@ import (
 	"math"
 	"net/mail"
 	"slices"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 )
+
+// QuoteMax is how many bytes of a client's value an error message quotes:
+// enough to recognise it, never enough to turn a 1 MB id into a 1 MB
+// error, log line or response.
+const QuoteMax = 100
+
+// Quote renders a client-supplied value for an error message: Go-quoted,
+// cut at about QuoteMax bytes (on a rune boundary) with an ellipsis and
+// the value's full length, e.g. "abc…" (1048576 bytes). It is the one
+// implementation; the API (query) uses it too.
+func Quote(s string) string {
+	if len(s) <= QuoteMax {
+		return strconv.Quote(s)
+	}
+	return strconv.Quote(s[:runeCut(s, QuoteMax)]+"…") + " (" + strconv.Itoa(len(s)) + " bytes)"
+}
+
+// Clip is Quote for a value that will be quoted by its encoding anyway
+// (a JSON field): cut the same way, not Go-quoted.
+func Clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:runeCut(s, n)] + "… (" + strconv.Itoa(len(s)) + " bytes)"
+}
+
+// runeCut is the largest index <= n that starts a rune of s (len(s) > n).
+func runeCut(s string, n int) int {
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return n
+}
 
 // Error kinds. Every RecordError wraps exactly one of them, so callers can
 // branch with errors.Is; StatusCode maps them to HTTP statuses.
@@ -75,12 +110,12 @@ func (e RecordError) Error() string {
 	if e.Index >= 0 {
 		fmt.Fprintf(&b, "record %d", e.Index)
 		if e.ID != "" {
-			fmt.Fprintf(&b, " (id %q)", truncate(string(e.ID), 64))
+			fmt.Fprintf(&b, " (id %s)", Quote(string(e.ID)))
 		}
 		b.WriteString(": ")
 	}
 	if e.Field != "" {
-		fmt.Fprintf(&b, "field %q: ", e.Field)
+		fmt.Fprintf(&b, "field %s: ", Quote(e.Field))
 	}
 	b.WriteString(e.Kind.Error())
 	if e.Reason != "" {
@@ -385,7 +420,7 @@ func (v *validator) email(field, s string) {
 	// Only a bare address: no display name, no angle brackets.
 	addr, err := mail.ParseAddress(s)
 	if err != nil || addr.Name != "" || addr.Address != s || !strings.Contains(s[strings.LastIndexByte(s, '@')+1:], ".") {
-		v.fail(field, ErrInvalidEmail, fmt.Sprintf("%q is not an email address", truncate(s, 64)))
+		v.fail(field, ErrInvalidEmail, Quote(s)+" is not an email address")
 	}
 }
 

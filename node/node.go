@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sibylhq/sibyl/cluster/meta"
@@ -155,6 +156,10 @@ type Node struct {
 	mu      sync.Mutex
 	engines map[string]*engine.Engine // by group id
 
+	// keyWaiters counts requests waiting for the local meta group to
+	// apply a key it has not seen yet (Authenticate).
+	keyWaiters atomic.Int32
+
 	stop context.CancelFunc // stops the background loops
 	wg   sync.WaitGroup
 }
@@ -172,8 +177,9 @@ func Open(cfg Config, log *slog.Logger) (*Node, error) {
 		n.cl = &clusterNode{n: n, cfg: cfg.Cluster, ps: meta.NewPlacementState()}
 	}
 	if !cfg.InMemory {
-		if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
-			return nil, fmt.Errorf("cannot create data dir %s: %w", cfg.DataDir, err)
+		restrictFileModes()
+		if err := privateDir(cfg.DataDir, log); err != nil {
+			return nil, err
 		}
 	}
 	var err error
@@ -273,10 +279,31 @@ func (n *Node) persisted(name, configured string, generate func() string) (strin
 		return "", fmt.Errorf("cannot write %s: %w", path, err)
 	}
 	if name == "admin.token" {
-		// Printed once, at first start, for the operator.
-		fmt.Fprintf(os.Stderr, "\nGenerated the cluster admin token (kept in %s):\n  %s\n\n", path, v)
+		// Where, never what: stderr ends up in container logs and log
+		// collectors, which are not the place for a cluster secret.
+		n.log.Warn("generated the cluster admin token; read it from its file (mode 0600)", "file", path)
 	}
 	return v, nil
+}
+
+// privateDir creates the data dir readable by the node's user only, and
+// narrows an existing one that is open to others (it holds the admin
+// token, the Raft logs and every store's data).
+func privateDir(dir string, log *slog.Logger) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("cannot create data dir %s: %w", dir, err)
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("cannot stat data dir %s: %w", dir, err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return fmt.Errorf("cannot make data dir %s private (mode %v): %w", dir, fi.Mode().Perm(), err)
+		}
+		log.Warn("narrowed the data dir's mode to 0700", "dir", dir, "was", fi.Mode().Perm().String())
+	}
+	return nil
 }
 
 func writeFileSync(path string, b []byte, mode os.FileMode) error {
@@ -314,12 +341,79 @@ func (n *Node) HTTPAddr() string { return n.http.Addr() }
 func (n *Node) AdminToken() string { return n.token }
 
 // Authenticate implements query.Backend.
+//
+// A store created a moment ago through another node may not be known here
+// yet: POST /v2/stores answers once a majority of the meta group stored
+// the entry and the meta leader applied it, while this node may not have
+// received it yet (a follower outside that majority) or not learnt that
+// it is committed (the leader says so with its next append, within a
+// commit timeout). So on a follower a key it does not know waits, briefly
+// and boundedly, for the meta group to catch up: up to keyUnseenWait, or
+// keyWaitMax while the local log holds entries not yet applied. The meta
+// leader, which applied everything it acknowledged, refuses at once.
+//
+// Asking the meta leader on a miss was the alternative; it would make
+// every invalid key cost the leader a call, and the node serving a
+// forwarded write (a shard leader) would have to ask again. A wait costs
+// only the caller, and at most keyWaitersMax requests wait at once:
+// beyond that (a flood of invalid keys) a miss is refused at once.
 func (n *Node) Authenticate(key string) (string, meta.KeyKind, bool) {
-	return n.reg.Authenticate(key)
+	if st, kind, ok := n.reg.Authenticate(key); ok {
+		return st, kind, true
+	}
+	return n.awaitKey(key)
+}
+
+const (
+	keyUnseenWait = 100 * time.Millisecond
+	keyWaitMax    = 500 * time.Millisecond
+	keyWaitersMax = 64
+	keyWaitPoll   = 5 * time.Millisecond
+)
+
+func (n *Node) awaitKey(key string) (string, meta.KeyKind, bool) {
+	if n.shards == nil {
+		return "", 0, false
+	}
+	g := n.shards.Meta()
+	if g == nil || (g.IsLeader() && !n.metaLogPending()) {
+		return "", 0, false
+	}
+	if n.keyWaiters.Add(1) > keyWaitersMax {
+		n.keyWaiters.Add(-1)
+		return "", 0, false
+	}
+	defer n.keyWaiters.Add(-1)
+	start := time.Now()
+	for {
+		changed := n.reg.Changed()
+		if st, kind, ok := n.reg.Authenticate(key); ok {
+			return st, kind, true
+		}
+		limit := keyUnseenWait
+		if n.metaLogPending() {
+			limit = keyWaitMax
+		}
+		if time.Since(start) >= limit {
+			return "", 0, false
+		}
+		select {
+		case <-changed:
+		case <-time.After(keyWaitPoll):
+		}
+	}
+}
+
+// metaLogPending reports whether the local meta log holds entries Raft
+// has not applied yet.
+func (n *Node) metaLogPending() bool {
+	g := n.shards.Meta()
+	return g != nil && g.RaftAppliedIndex() < g.LastIndex()
 }
 
 // CreateStore implements query.Backend: the store's id and keys are minted
-// here and replicated through the meta group.
+// here and replicated through the meta group. Only the private key's hash
+// is replicated; the key itself is returned to be shown once.
 func (n *Node) CreateStore(ctx context.Context, name string) (meta.StoreInfo, error) {
 	if err := n.shards.DiskFull(); err != nil {
 		return meta.StoreInfo{}, diskFullErr(err)
@@ -328,16 +422,53 @@ func (n *Node) CreateStore(ctx context.Context, name string) (meta.StoreInfo, er
 	if err != nil {
 		return meta.StoreInfo{}, err
 	}
-	body, _ := json.Marshal(st)
-	res, _, err := n.shards.Meta().Propose(ctx, &shard.Command{
+	body, _ := json.Marshal(st.Sealed())
+	got, err := n.proposeMeta(ctx, &shard.Command{
 		ID: "create-" + st.ID, Op: meta.OpCreateStore, Time: st.CreatedAt, Body: body,
 	})
+	if err != nil {
+		return meta.StoreInfo{}, err
+	}
+	n.log.Info("store created", "store", got.ID, "name", got.Name)
+	got.PrivateKey = st.PrivateKey
+	return got, nil
+}
+
+// RotateKeys implements query.StoreAdmin.
+func (n *Node) RotateKeys(ctx context.Context, store string, overlapUntil time.Time) (meta.StoreInfo, error) {
+	rk, priv := meta.NewRotation(store, overlapUntil.UnixMilli())
+	body, _ := json.Marshal(rk)
+	got, err := n.proposeMeta(ctx, &shard.Command{
+		ID: "rotate-" + randomHex(12), Op: meta.OpRotateKeys, Time: time.Now().UnixMilli(), Body: body,
+	})
+	if err != nil {
+		return meta.StoreInfo{}, err
+	}
+	n.log.Info("store keys rotated", "store", got.ID, "old_keys_until", overlapUntil.UTC().Format(time.RFC3339))
+	got.PrivateKey = priv
+	return got, nil
+}
+
+// SetStoreLimits implements query.StoreAdmin.
+func (n *Node) SetStoreLimits(ctx context.Context, store string, l *meta.RateLimit) (meta.StoreInfo, error) {
+	body, _ := json.Marshal(meta.SetLimits{Store: store, Limits: l})
+	return n.proposeMeta(ctx, &shard.Command{
+		ID: "limits-" + randomHex(12), Op: meta.OpSetLimits, Time: time.Now().UnixMilli(), Body: body,
+	})
+}
+
+// StoreRateLimit implements query.StoreLimiter.
+func (n *Node) StoreRateLimit(store string) (meta.RateLimit, bool) { return n.reg.Limits(store) }
+
+// proposeMeta replicates a registry command and returns the store it
+// produced (see Authenticate for how the other nodes catch up).
+func (n *Node) proposeMeta(ctx context.Context, cmd *shard.Command) (meta.StoreInfo, error) {
+	res, _, err := n.shards.Meta().Propose(ctx, cmd)
 	if err != nil {
 		return meta.StoreInfo{}, n.proposeErr(err)
 	}
 	switch v := res.(type) {
 	case meta.StoreInfo:
-		n.log.Info("store created", "store", v.ID, "name", v.Name)
 		return v, nil
 	case error:
 		return meta.StoreInfo{}, v

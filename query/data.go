@@ -6,6 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/sibylhq/sibyl/cluster/meta"
 	"github.com/sibylhq/sibyl/ingest"
@@ -163,7 +166,9 @@ func batchErr(err error) error {
 	if errors.As(err, &be) {
 		details := make([]recordProblem, len(be.Errors))
 		for i, e := range be.Errors {
-			details[i] = recordProblem{Index: e.Index, ID: string(e.ID), Field: e.Field, Problem: e.Kind.Error(), Reason: e.Reason}
+			// Details echo input too: ids, field names (extra attributes
+			// are named by the client) and reasons are quoted short.
+			details[i] = recordProblem{Index: e.Index, ID: clip(string(e.ID)), Field: clip(e.Field), Problem: e.Kind.Error(), Reason: capMessage(e.Reason)}
 		}
 		return &APIError{Status: fasthttp.StatusBadRequest, Type: ErrTypeInvalidRecords, Message: be.Error(), Details: details}
 	}
@@ -242,10 +247,9 @@ func (s *Server) handleStores(r *request) error {
 	if cerr != nil {
 		return s.backendErr(cerr)
 	}
-	return writeJSON(r.ctx, struct {
-		Status string `json:"status"`
-		meta.StoreInfo
-	}{"ok", st})
+	// The private key is shown here once; the registry keeps its hash.
+	return writeJSON(r.ctx, map[string]any{"status": "ok", "id": st.ID, "name": st.Name,
+		"public_key": st.PublicKey, "private_key": st.PrivateKey, "created_at": st.CreatedAt})
 }
 
 func (s *Server) handleHealth(r *request) error {
@@ -283,7 +287,7 @@ func decodeValid(kind ingest.Kind, body []byte, lim ingest.Limits) ([]byte, erro
 	case ingest.KindPages:
 		return decodeValidOf[ingest.Page](body, lim)
 	}
-	return nil, fmt.Errorf("unknown kind %q", kind)
+	return nil, fmt.Errorf("unknown kind %s", quote(string(kind)))
 }
 
 func decodeValidOf[T ingest.Record](body []byte, lim ingest.Limits) ([]byte, error) {
@@ -322,7 +326,7 @@ func checkPatches(body []byte, lim ingest.Limits) ([]byte, error) {
 			return nil, errBadRequest("record %d: a patch needs an id", i)
 		}
 		if seen[id] {
-			return nil, errBadRequest("record %d: id %q appears twice in the batch", i, id)
+			return nil, errBadRequest("record %d: id %s appears twice in the batch", i, quote(string(id)))
 		}
 		seen[id] = true
 	}
@@ -392,4 +396,130 @@ func (s *Server) handleLabelStats(r *request) error {
 	}
 	return writeJSON(r.ctx, map[string]any{"status": "ok", "labels": out, "order": order, "total": total,
 		"offset": offset, "limit": limit, "other": other})
+}
+
+// storeIDValue is the request's user value holding the store id of a
+// /v2/stores/<id>/<action> path.
+const storeIDValue = "sibyl.store_id"
+
+// storeActionRoute finds the route of /v2/stores/<id>/<action> and keeps
+// the id for the handler.
+func (s *Server) storeActionRoute(ctx *fasthttp.RequestCtx, path string) (route, bool) {
+	rest, ok := strings.CutPrefix(strings.TrimSuffix(path, "/"), "/v2/stores/")
+	if !ok {
+		return route{}, false
+	}
+	id, action, ok := strings.Cut(rest, "/")
+	if !ok || id == "" || strings.Contains(action, "/") {
+		return route{}, false
+	}
+	rt, ok := s.routes["/v2/stores/{id}/"+action]
+	if ok {
+		ctx.SetUserValue(storeIDValue, id)
+	}
+	return rt, ok
+}
+
+// StoreAdmin is implemented by a Backend that can rotate a store's keys
+// and set its rate limit (both go through the meta group).
+type StoreAdmin interface {
+	// RotateKeys gives store new keys; the old ones work until
+	// overlapUntil. The answer holds the new private key, once.
+	RotateKeys(ctx context.Context, store string, overlapUntil time.Time) (meta.StoreInfo, error)
+	// SetStoreLimits sets (nil: clears) a store's rate limit override.
+	SetStoreLimits(ctx context.Context, store string, l *meta.RateLimit) (meta.StoreInfo, error)
+}
+
+// storeAdmin returns the backend's StoreAdmin and the path's store id,
+// and sends the call to the meta group's leader when this node is not it
+// (the forwarding of store creation: it is the same kind of write).
+func (s *Server) storeAdmin(r *request) (StoreAdmin, string, bool, error) {
+	sa, ok := s.backend.(StoreAdmin)
+	if !ok {
+		return nil, "", false, errNotFound("this node does not administer stores")
+	}
+	if !r.ctx.IsPost() && !r.ctx.IsPut() {
+		return nil, "", false, &APIError{Status: fasthttp.StatusMethodNotAllowed, Type: ErrTypeMethod, Message: "use POST"}
+	}
+	// forward() sends a POST of route "/v2/stores" to the meta leader.
+	if fwd, err := s.forward(r, route{name: "/v2/stores", access: accessAdmin}); fwd || err != nil {
+		return nil, "", fwd, err
+	}
+	id, _ := r.ctx.UserValue(storeIDValue).(string)
+	return sa, id, false, nil
+}
+
+// handleRotateKeys is POST /v2/stores/<id>/rotate-keys {"overlap": "24h"}.
+func (s *Server) handleRotateKeys(r *request) error {
+	sa, id, fwd, err := s.storeAdmin(r)
+	if fwd || err != nil {
+		return err
+	}
+	overlap := 24 * time.Hour
+	if o, err := r.p.str("overlap"); err != nil {
+		return err
+	} else if o != "" {
+		d, perr := time.ParseDuration(o)
+		if perr != nil || d < 0 || d > 90*24*time.Hour {
+			return errBadRequest("overlap must be a duration between 0 and 2160h, e.g. 24h; got %s", quote(o))
+		}
+		overlap = d
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.WriteTimeout)
+	defer cancel()
+	st, cerr := sa.RotateKeys(ctx, id, time.Now().Add(overlap))
+	if cerr != nil {
+		return s.storeAdminErr(cerr, id)
+	}
+	return writeJSON(r.ctx, map[string]any{"status": "ok", "id": st.ID, "name": st.Name,
+		"public_key": st.PublicKey, "private_key": st.PrivateKey, "old_keys_valid_until": time.Now().Add(overlap).UTC().Format(time.RFC3339)})
+}
+
+// handleStoreLimits is POST /v2/stores/<id>/limits {"rate": R, "burst": B}
+// or {"clear": true}.
+func (s *Server) handleStoreLimits(r *request) error {
+	sa, id, fwd, err := s.storeAdmin(r)
+	if fwd || err != nil {
+		return err
+	}
+	clear, err := r.p.boolParam("clear", false)
+	if err != nil {
+		return err
+	}
+	var lim *meta.RateLimit
+	if !clear {
+		rs, err := r.p.str("rate")
+		if err != nil {
+			return err
+		}
+		rate, perr := strconv.ParseFloat(rs, 64)
+		if perr != nil {
+			return errBadRequest("rate must be a number of requests per second (0 = unlimited), got %s", quote(rs))
+		}
+		burst, err := r.p.intParam("burst", max(1, int(2*rate)), 1, 1<<24)
+		if err != nil {
+			return err
+		}
+		lim = &meta.RateLimit{Rate: rate, Burst: burst}
+		if verr := lim.Validate(); verr != nil {
+			return errBadRequest("%v", verr)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.WriteTimeout)
+	defer cancel()
+	st, cerr := sa.SetStoreLimits(ctx, id, lim)
+	if cerr != nil {
+		return s.storeAdminErr(cerr, id)
+	}
+	return writeJSON(r.ctx, map[string]any{"status": "ok", "id": st.ID, "limits": st.Limits})
+}
+
+func (s *Server) storeAdminErr(err error, id string) error {
+	switch {
+	case errors.Is(err, meta.ErrNoStore):
+		return errNotFound("no store %s", quote(id))
+	case errors.Is(err, meta.ErrBadStore):
+		return errBadRequest("%v", err)
+	}
+	return s.backendErr(err)
 }

@@ -108,9 +108,9 @@ func filterParam(r *request, st *engine.Store) (func(ingest.ID) bool, error) {
 	if err != nil {
 		var se *filter.SyntaxError
 		if errors.As(err, &se) {
-			return nil, errBadRequest("filter %q: %v", src, se)
+			return nil, errBadRequest("filter %s: %v", quote(src), se)
 		}
-		return nil, errBadRequest("filter %q: %v", src, err)
+		return nil, errBadRequest("filter %s: %s", quote(src), clip(err.Error()))
 	}
 	cv := catalogOf(st)
 	// Shops send the same few filters over and over: evaluate each once

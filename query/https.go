@@ -49,7 +49,9 @@ func (s *Server) startHTTPS() error {
 		return fmt.Errorf("cannot listen for HTTPS on %s: %w", c.Addr, err)
 	}
 	s.httpsLn = ln
-	tlsLn := tls.NewListener(ln, &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}})
+	// The edge listener (connections per IP, 414/431 from the request's
+	// line ends) wraps the TLS one so that it sees plain text.
+	tlsLn := newEdgeListener(tls.NewListener(ln, &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}), s.cfg.Rate.MaxConnsPerIP)
 	s.done.Add(1)
 	go func() {
 		defer s.done.Done()

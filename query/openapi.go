@@ -51,12 +51,16 @@ func recDoc(summary string, params ...paramDoc) opDoc {
 var dataParams = []paramDoc{{"<kind>", "list", "ids to fetch (GET) or delete (DELETE), named after the collection, e.g. products=[\"a\"]"}, pLimit, pOffset}
 
 var apiDocs = map[string]opDoc{
-	"/health":                {summary: "liveness"},
-	"/ready":                 {summary: "readiness: every shard of this node has a leader"},
-	"/metrics":               {summary: "Prometheus metrics"},
-	"/v2/openapi.json":       {summary: "this description"},
-	"/debug/pprof":           {summary: "Go profiles (admin token): /debug/pprof/heap, /profile, ..."},
-	"/v2/stores":             {summary: "create a store (admin token): {\"name\": N} -> id, public_key, private_key", params: []paramDoc{{"name", "string", "the store's name"}}},
+	"/health":          {summary: "liveness"},
+	"/ready":           {summary: "readiness: every shard of this node has a leader"},
+	"/metrics":         {summary: "Prometheus metrics"},
+	"/v2/openapi.json": {summary: "this description"},
+	"/debug/pprof":     {summary: "Go profiles (admin token): /debug/pprof/heap, /profile, ..."},
+	"/v2/stores":       {summary: "create a store (admin token): {\"name\": N} -> id, public_key, private_key", params: []paramDoc{{"name", "string", "the store's name"}}},
+	"/v2/stores/{id}/limits": {summary: "set (POST {\"rate\": R, \"burst\": B}) or clear (POST {\"clear\": true}) a store's public-key rate limit per node (admin token)",
+		params: []paramDoc{{"rate", "number", "requests per second, 0 = unlimited"}, {"burst", "integer", "bucket size"}, {"clear", "boolean", "back to the node default"}}},
+	"/v2/stores/{id}/rotate-keys": {summary: "new public and private keys (admin token); the old ones keep working for overlap (default 24h)",
+		params: []paramDoc{{"overlap", "string", "how long the old keys keep working, e.g. 1h; 0 ends them now"}}},
 	"/v2/products":           {summary: "products: GET by ids or paged, POST/PUT upsert, PATCH partial update, DELETE", params: dataParams},
 	"/v2/categories":         {summary: "categories (as /v2/products)", params: dataParams},
 	"/v2/customers":          {summary: "customers (as /v2/products)", params: dataParams},

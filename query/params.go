@@ -32,7 +32,7 @@ func parseParams(ctx *fasthttp.RequestCtx) (*params, *APIError) {
 		return p, nil
 	}
 	if err := json.Unmarshal(body, &p.body); err != nil {
-		return nil, errBadRequest("malformed JSON body: %v", jsonErr(err, body))
+		return nil, errBadRequest("malformed JSON body: %s", clip(jsonErr(err, body)))
 	}
 	return p, nil
 }
@@ -85,7 +85,7 @@ func rawString(name string, raw json.RawMessage) (string, error) {
 	case '"':
 		var s string
 		if err := json.Unmarshal(raw, &s); err != nil {
-			return "", errBadRequest("parameter %q: %v", name, err)
+			return "", errBadRequest("parameter %s: %s", quote(name), clip(err.Error()))
 		}
 		return s, nil
 	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
@@ -93,7 +93,7 @@ func rawString(name string, raw json.RawMessage) (string, error) {
 	case 't', 'f':
 		return string(raw), nil
 	}
-	return "", errBadRequest("parameter %q must be a string, got %s", name, abbreviate(raw))
+	return "", errBadRequest("parameter %s must be a string, got %s", quote(name), quote(string(raw)))
 }
 
 // intParam returns an integer parameter within [lo, hi], or def when absent.
@@ -107,10 +107,10 @@ func (p *params) intParam(name string, def, lo, hi int) (int, error) {
 	}
 	n, perr := strconv.Atoi(s)
 	if perr != nil {
-		return 0, errBadRequest("parameter %q must be an integer, got %q", name, s)
+		return 0, errBadRequest("parameter %s must be an integer, got %s", quote(name), quote(s))
 	}
 	if n < lo || n > hi {
-		return 0, errBadRequest("parameter %q must be between %d and %d, got %d", name, lo, hi, n)
+		return 0, errBadRequest("parameter %s must be between %d and %d, got %d", quote(name), lo, hi, n)
 	}
 	return n, nil
 }
@@ -129,7 +129,7 @@ func (p *params) boolParam(name string, def bool) (bool, error) {
 	case "false", "0", "no":
 		return false, nil
 	}
-	return false, errBadRequest("parameter %q must be true or false, got %q", name, s)
+	return false, errBadRequest("parameter %s must be true or false, got %s", quote(name), quote(s))
 }
 
 // list returns a list parameter. In a query string it is a JSON array
@@ -206,7 +206,7 @@ func rawList(name string, raw []byte, maxItems int) ([]string, error) {
 func rawItems(name string, raw []byte, maxItems int) ([]json.RawMessage, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	if t, err := dec.Token(); err != nil || t != json.Delim('[') {
-		return nil, errBadRequest("parameter %q must be a list", name)
+		return nil, errBadRequest("parameter %s must be a list", quote(name))
 	}
 	var items []json.RawMessage
 	for dec.More() {
@@ -215,12 +215,12 @@ func rawItems(name string, raw []byte, maxItems int) ([]json.RawMessage, error) 
 		}
 		var it json.RawMessage
 		if err := dec.Decode(&it); err != nil {
-			return nil, errBadRequest("parameter %q must be a list: %v", name, err)
+			return nil, errBadRequest("parameter %s must be a list: %s", quote(name), clip(err.Error()))
 		}
 		items = append(items, it)
 	}
 	if t, err := dec.Token(); err != nil || t != json.Delim(']') || len(bytes.TrimSpace(raw[dec.InputOffset():])) > 0 {
-		return nil, errBadRequest("parameter %q must be a list", name)
+		return nil, errBadRequest("parameter %s must be a list", quote(name))
 	}
 	return items, nil
 }

@@ -12,6 +12,9 @@ func (s *Server) buildRoutes() map[string]route {
 		{"/metrics", accessNone, s.handleMetrics},
 		{"/v2/openapi.json", accessNone, s.handleOpenAPI},
 		{"/v2/stores", accessAdmin, s.handleStores},
+		// Per-store administration: /v2/stores/<store id>/<action>.
+		{"/v2/stores/{id}/limits", accessAdmin, s.handleStoreLimits},
+		{"/v2/stores/{id}/rotate-keys", accessAdmin, s.handleRotateKeys},
 		// Go profiles for operators: /debug/pprof/{heap,profile,goroutine,...}.
 		{"/debug/pprof", accessAdmin, s.handlePprof},
 

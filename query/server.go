@@ -9,6 +9,7 @@ package query
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -76,6 +77,15 @@ type Config struct {
 	Forward ForwardConfig
 	// HTTPS is the optional TLS listener (https.go).
 	HTTPS HTTPSConfig
+
+	// Rate bounds public-key request rates, connections per IP and
+	// requests in flight (ratelimit.go).
+	Rate RateLimits
+	// MaxHeaderBytes bounds the request line and headers together (it is
+	// fasthttp's read buffer: memory per connection); MaxURIBytes bounds
+	// the request line's URI. Over them: 414 or 431.
+	MaxHeaderBytes int
+	MaxURIBytes    int
 }
 
 // DefaultConfig is the configuration of `sibyl serve` with no flags.
@@ -89,6 +99,10 @@ func DefaultConfig() Config {
 
 		EventBatchMax:        1024,
 		EventBatchesInFlight: 1,
+
+		Rate:           DefaultRateLimits(),
+		MaxHeaderBytes: 16 << 10,
+		MaxURIBytes:    8 << 10,
 	}
 }
 
@@ -106,6 +120,12 @@ func (c Config) Validate() error {
 	if c.EventBatchMax < 1 || c.EventBatchesInFlight < 1 {
 		return fmt.Errorf("need event batch max (%d) and event batches in flight (%d) >= 1", c.EventBatchMax, c.EventBatchesInFlight)
 	}
+	if c.MaxURIBytes < 256 || c.MaxHeaderBytes < c.MaxURIBytes+256 || c.MaxHeaderBytes > 1<<20 {
+		return fmt.Errorf("need 256 <= max URI bytes (%d) and max URI bytes + 256 <= max header bytes (%d) <= 1 MiB", c.MaxURIBytes, c.MaxHeaderBytes)
+	}
+	if err := c.Rate.Validate(); err != nil {
+		return err
+	}
 	return c.HTTPS.validate()
 }
 
@@ -120,6 +140,8 @@ type Server struct {
 
 	// events merges concurrent tracking calls into replicated batches.
 	events *eventBatcher
+	// edge holds the rate and concurrency limiters.
+	edge *edge
 
 	ln      net.Listener
 	httpsLn net.Listener // nil without HTTPS
@@ -157,7 +179,7 @@ func New(cfg Config, b Backend, log *slog.Logger) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid http config: %w", err)
 	}
-	s := &Server{cfg: cfg, backend: b, log: log, metrics: newMetrics()}
+	s := &Server{cfg: cfg, backend: b, log: log, metrics: newMetrics(), edge: newEdge(cfg.Rate)}
 	s.routes = s.buildRoutes()
 	s.events = newEventBatcher(func(ctx context.Context, store string, body []byte) (any, error) {
 		return b.Propose(ctx, store, engine.OpEvents, body)
@@ -174,6 +196,9 @@ func New(cfg Config, b Backend, log *slog.Logger) (*Server, error) {
 		DisableHeaderNamesNormalizing: false,
 		Logger:                        slogPrintf{log},
 		ErrorHandler:                  s.transportError,
+		// The request line and headers must fit the read buffer; a
+		// longer one is answered 414 or 431 by transportError.
+		ReadBufferSize: cfg.MaxHeaderBytes,
 	}
 	return s, nil
 }
@@ -184,6 +209,7 @@ func (s *Server) Start() error {
 	if err != nil {
 		return fmt.Errorf("cannot listen on %s: %w", s.cfg.Addr, err)
 	}
+	ln = newEdgeListener(ln, s.cfg.Rate.MaxConnsPerIP)
 	s.ln = ln
 	s.done.Add(1)
 	go func() {
@@ -224,11 +250,44 @@ func (s *Server) transportError(ctx *fasthttp.RequestCtx, err error) {
 		s.writeError(ctx, errTooLarge("the request body is larger than %d bytes; split the batch", s.cfg.Limits.MaxBodyBytes))
 		return
 	}
-	s.writeError(ctx, errBadRequest("cannot read the request: %v", err))
+	var small *fasthttp.ErrSmallBuffer
+	if errors.As(err, &small) {
+		// The request line and headers did not fit the read buffer. The
+		// connection knows whether a line end arrived since the last
+		// request: none means the request line itself is too long.
+		if c, ok := ctx.Conn().(*edgeConn); ok && c.lineEnds > 0 {
+			s.writeError(ctx, errHeadersTooLarge(s.cfg.MaxHeaderBytes))
+		} else {
+			s.writeError(ctx, errURITooLong(s.cfg.MaxURIBytes))
+		}
+		return
+	}
+	// fasthttp's message may quote the request's bytes.
+	s.writeError(ctx, errBadRequest("cannot read the request: %s", quote(err.Error())))
 }
 
+func errURITooLong(limit int) *APIError {
+	return &APIError{Status: fasthttp.StatusRequestURITooLong, Type: ErrTypeURITooLong,
+		Message: fmt.Sprintf("the URL is longer than %d bytes; send the parameters as a POST JSON body", limit)}
+}
+
+func errHeadersTooLarge(limit int) *APIError {
+	return &APIError{Status: fasthttp.StatusRequestHeaderFieldsTooLarge, Type: ErrTypeHeaderTooLarge,
+		Message: fmt.Sprintf("the request line and headers are larger than %d bytes", limit)}
+}
+
+// handle serves one request and marks every answer, error or success,
+// local or forwarded, nosniff: JSON must never be sniffed into HTML.
 func (s *Server) handle(ctx *fasthttp.RequestCtx) {
+	s.handleRequest(ctx)
+	ctx.Response.Header.Set("X-Content-Type-Options", "nosniff")
+}
+
+func (s *Server) handleRequest(ctx *fasthttp.RequestCtx) {
 	start := time.Now()
+	if c, ok := ctx.Conn().(*edgeConn); ok {
+		c.lineEnds = 0 // the next request's head starts after this one
+	}
 	path := string(ctx.Path())
 	rt, ok := s.routes[strings.TrimSuffix(path, "/")]
 	if !ok && strings.HasPrefix(path, "/debug/pprof/") {
@@ -239,9 +298,27 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	if !ok {
-		s.writeError(ctx, errNotFound("no endpoint %s", path))
+		rt, ok = s.storeActionRoute(ctx, path)
+	}
+	if !ok {
+		s.writeError(ctx, errNotFound("no endpoint %s", quote(path)))
 		s.metrics.observe("unknown", start, ctx.Response.StatusCode())
 		return
+	}
+	if len(ctx.Request.Header.RequestURI()) > s.cfg.MaxURIBytes {
+		s.writeError(ctx, errURITooLong(s.cfg.MaxURIBytes))
+		s.metrics.observe(rt.name, start, ctx.Response.StatusCode())
+		return
+	}
+	if rt.access != accessNone {
+		// Probes and /metrics are exempt: a node shedding load is busy,
+		// not dead, and must not be restarted for it.
+		if !s.edge.acquire() {
+			s.writeError(ctx, errOverloaded())
+			s.metrics.observe(rt.name, start, ctx.Response.StatusCode())
+			return
+		}
+		defer s.edge.release()
 	}
 	if err := s.serve(ctx, rt); err != nil {
 		s.writeError(ctx, err)
@@ -257,7 +334,7 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 
 func (s *Server) serve(ctx *fasthttp.RequestCtx, rt route) error {
 	if !(ctx.IsGet() || ctx.IsPost() || ctx.IsPut() || ctx.IsPatch() || ctx.IsDelete() || ctx.IsHead()) {
-		return &APIError{Status: fasthttp.StatusMethodNotAllowed, Type: ErrTypeMethod, Message: "method " + string(ctx.Method()) + " is not allowed"}
+		return &APIError{Status: fasthttp.StatusMethodNotAllowed, Type: ErrTypeMethod, Message: "method " + quote(string(ctx.Method())) + " is not allowed"}
 	}
 	p, perr := parseParams(ctx)
 	if perr != nil {
@@ -265,6 +342,17 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, rt route) error {
 	}
 	r := &request{ctx: ctx, p: p, s: s}
 	if err := s.authorize(r, rt.access); err != nil {
+		return err
+	}
+	if rt.access == accessPublic {
+		// JSONP hands the answer to any page that includes the URL as a
+		// script: only public-key endpoints, whose data the browser may
+		// see anyway, offer it.
+		ctx.SetUserValue(jsonpAllowed, true)
+	} else if rt.access != accessNone && len(ctx.QueryArgs().Peek("callback")) > 0 {
+		return errBadRequest("JSONP (callback=) is only served on public-key endpoints; call this endpoint from a server")
+	}
+	if err := s.rateLimit(r); err != nil {
 		return err
 	}
 	if fwd, err := s.forward(r, rt); fwd || err != nil {
@@ -287,7 +375,7 @@ func (s *Server) authorize(r *request, need access) error {
 		if bearer == "" {
 			return &APIError{Status: fasthttp.StatusUnauthorized, Type: ErrTypeMissingKey, Message: "this endpoint needs the admin token: Authorization: Bearer <token>"}
 		}
-		if !constantTimeEqual(bearer, s.backend.AdminToken()) {
+		if !secretEqual(bearer, s.backend.AdminToken()) {
 			return &APIError{Status: fasthttp.StatusUnauthorized, Type: ErrTypeInvalidKey, Message: "the admin token is not valid"}
 		}
 		return nil
@@ -335,15 +423,32 @@ func redact(k string) string {
 	return k[:6] + "***"
 }
 
-func constantTimeEqual(a, b string) bool {
-	if len(a) != len(b) || b == "" {
+// secretEqual compares a presented secret with the expected one in time
+// independent of their contents (crypto/subtle); an empty expected secret
+// matches nothing.
+func secretEqual(given, want string) bool {
+	if want == "" {
 		return false
 	}
-	var v byte
-	for i := 0; i < len(a); i++ {
-		v |= a[i] ^ b[i]
+	return subtle.ConstantTimeCompare([]byte(given), []byte(want)) == 1
+}
+
+// rateLimit applies the store's and the client's token buckets to a
+// public-key request. A forwarded request was counted by the node that
+// received it from the client (whose address this node cannot see).
+func (s *Server) rateLimit(r *request) error {
+	if r.kind != meta.PublicKey || len(r.ctx.Request.Header.Peek(ForwardedHeader)) > 0 {
+		return nil
 	}
-	return v == 0
+	var over meta.RateLimit
+	has := false
+	if sl, ok := s.backend.(StoreLimiter); ok {
+		over, has = sl.StoreRateLimit(r.store)
+	}
+	if err := s.edge.allow(s.edge.clientIP(r.ctx), r.store, over, has); err != nil {
+		return err
+	}
+	return nil
 }
 
 func (s *Server) writeError(ctx *fasthttp.RequestCtx, err error) {
@@ -355,10 +460,16 @@ func (s *Server) writeError(ctx *fasthttp.RequestCtx, err error) {
 	ctx.Response.Reset()
 	ctx.SetStatusCode(ae.Status)
 	ctx.SetContentType("application/json")
+	ctx.Response.Header.Set("X-Content-Type-Options", "nosniff")
+	if ae.RetryAfter > 0 {
+		ctx.Response.Header.Set("Retry-After", strconv.Itoa(ae.RetryAfter))
+	}
+	out := *ae
+	out.Message = capMessage(out.Message)
 	body := struct {
 		Status string `json:"status"`
 		*APIError
-	}{"error", ae}
+	}{"error", &out}
 	b, _ := json.Marshal(body)
 	writeMaybeJSONP(ctx, b)
 }
@@ -374,11 +485,16 @@ func writeJSON(ctx *fasthttp.RequestCtx, v any) error {
 	return nil
 }
 
+// jsonpAllowed is the request's user value that serve sets on public-key
+// endpoints, the only ones answered as JSONP.
+const jsonpAllowed = "sibyl.jsonp"
+
 // writeMaybeJSONP wraps the body in callback(...) when the request names
-// a JSONP callback (Clerk's `callback` parameter for browser integrations).
+// a JSONP callback (Clerk's `callback` parameter for browser integrations)
+// on a public-key endpoint.
 func writeMaybeJSONP(ctx *fasthttp.RequestCtx, b []byte) {
 	cb := ctx.QueryArgs().Peek("callback")
-	if len(cb) == 0 || !validCallback(cb) {
+	if len(cb) == 0 || ctx.UserValue(jsonpAllowed) == nil || !validCallback(cb) {
 		ctx.SetBody(b)
 		return
 	}

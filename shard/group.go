@@ -201,7 +201,7 @@ func (g *Group) open() error {
 		DisableTime: true,
 	})
 	snapDir := filepath.Join(cfg.DataDir, "snapshots", cfg.GroupID)
-	if err := os.MkdirAll(snapDir, 0o755); err != nil {
+	if err := os.MkdirAll(snapDir, 0o700); err != nil {
 		return err
 	}
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(snapDir, cfg.SnapshotRetain, hlog)

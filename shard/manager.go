@@ -170,7 +170,7 @@ func (m *Manager) open() error {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("cannot create data dir: %w", err)
 	}
 	if err := m.openDiskGuard(); err != nil {

@@ -158,6 +158,9 @@ func NewMachine(r *Registry, p *PlacementState) *Machine {
 // Apply implements shard.StateMachine.
 func (m *Machine) Apply(w shard.Writer, cmd *shard.Command) any {
 	if IsPlacementOp(cmd.Op) {
+		// Legacy key records are rewritten at the first command of any
+		// kind (see Registry.migrateLocked).
+		m.Registry.migrate(w)
 		return m.Placement.Apply(w, cmd)
 	}
 	return m.Registry.Apply(w, cmd)

@@ -51,10 +51,10 @@ func TestRegistryKeysAndReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, _ := NewStoreInfo("Shop B", 2)
-	if res := create(t, r, kv, a); res != a {
+	if res, ok := create(t, r, kv, a.Sealed()).(StoreInfo); !ok || res.ID != a.ID || res.PrivateKey != "" || res.PrivateKeyHash != HashKey(a.PrivateKey) {
 		t.Fatalf("create a: %v", res)
 	}
-	create(t, r, kv, b)
+	create(t, r, kv, b.Sealed())
 	for _, c := range []struct {
 		key   string
 		store string
@@ -69,7 +69,7 @@ func TestRegistryKeysAndReload(t *testing.T) {
 		t.Fatal("unknown key authenticated")
 	}
 	// Same id again: refused, and the first store's keys are untouched.
-	dup := b
+	dup := b.Sealed()
 	dup.ID = a.ID
 	if res, ok := create(t, r, kv, dup).(error); !ok || !errors.Is(res, ErrStoreExists) {
 		t.Fatalf("duplicate id: %v", res)

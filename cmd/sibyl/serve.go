@@ -95,6 +95,7 @@ func init() {
 	f.StringVar(&memLimit, "memory-limit", "", "soft limit of the node's Go heap, e.g. 4GiB or 512MiB (default: $GOMEMLIMIT, else none). "+
 		"Near it the collector runs more often instead of letting the heap grow to twice what is live: set it to what the node may use "+
 		"(a container's limit minus ~10%) when several nodes or other programs share a machine. It is not a hard cap: live data above it still fits, at more GC CPU")
+	addLimitFlags(f, &cfg.HTTP)
 	withEnvHelp(cmd)
 	root.AddCommand(cmd)
 }
