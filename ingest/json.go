@@ -636,15 +636,15 @@ func appendExtra(b []byte, extra map[string]any, builtin map[string]bool) ([]byt
 	for _, k := range keys {
 		v := extra[k]
 		if builtin[k] {
-			return nil, fmt.Errorf("%w: %q names a built-in field", ErrBadExtra, k)
+			return nil, fmt.Errorf("%w: %s names a built-in field", ErrBadExtra, Quote(k))
 		}
 		if !checkExtraValue(v) {
-			return nil, fmt.Errorf("%w: %q has unsupported type %T", ErrBadExtra, k, v)
+			return nil, fmt.Errorf("%w: %s has unsupported type %T", ErrBadExtra, Quote(k), v)
 		}
 		kb, _ := json.Marshal(k)
 		vb, err := json.Marshal(v)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %q: %v", ErrBadExtra, k, err)
+			return nil, fmt.Errorf("%w: %s: %v", ErrBadExtra, Quote(k), err)
 		}
 		out.WriteByte(',')
 		out.Write(kb)

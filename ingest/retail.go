@@ -456,7 +456,7 @@ func (rr *retailReader) parseDate(s string) (int64, error) {
 	}
 	if t.Unix() <= 0 {
 		// An order time must be positive (Validate); such a date is a typo.
-		return 0, fmt.Errorf("date %q before 1970", s)
+		return 0, fmt.Errorf("date %s before 1970", Quote(s))
 	}
 	rr.lastDate, rr.lastUnix = s, t.Unix()
 	return rr.lastUnix, nil

@@ -142,7 +142,7 @@ func pageText(r *request, st *engine.Store) (string, error) {
 	}
 	text, ok := st.PageText(ingest.ID(page))
 	if !ok {
-		return "", errNotFound("no page %q in this store", page)
+		return "", errNotFound("no page %s in this store", quote(page))
 	}
 	return text, nil
 }
@@ -203,7 +203,7 @@ func customerLogic(f func(*engine.Store, ingest.ID, string) ([]ingest.ID, error)
 		}
 		ids, herr := f(st, ingest.ID(customer), email)
 		if errors.Is(herr, engine.ErrUnknownCustomer) {
-			return nil, errNotFound("no customer %q in this store", firstNonEmpty(customer, email))
+			return nil, errNotFound("no customer %s in this store", quote(firstNonEmpty(customer, email)))
 		}
 		return ids, herr
 	}
@@ -395,7 +395,7 @@ func (s *Server) parseRecParams(r *request) (recParams, error) {
 		return rp, err
 	}
 	if rp.order != "" && rp.order != "asc" && rp.order != "desc" {
-		return rp, errBadRequest("parameter \"order\" must be asc or desc, got %q", rp.order)
+		return rp, errBadRequest("parameter \"order\" must be asc or desc, got %s", quote(rp.order))
 	}
 	return rp, nil
 }
@@ -449,7 +449,7 @@ func (s *Server) checkLogicParams(r *request, l logic) error {
 		if err != nil {
 			return err
 		}
-		return errNotFound("no customer %q in this store", firstNonEmpty(c, e))
+		return errNotFound("no customer %s in this store", quote(firstNonEmpty(c, e)))
 	}
 	return nil
 }
