@@ -19,7 +19,7 @@ func (m memKV) Get(k []byte) ([]byte, error) {
 	if v, ok := m[string(k)]; ok {
 		return v, nil
 	}
-	return nil, errors.New("not found")
+	return nil, shard.ErrNotFound // the Reader contract
 }
 func (m memKV) Iterate(prefix []byte, fn func(k, v []byte) error) error {
 	var keys []string
