@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net"
 	"net/netip"
@@ -389,8 +390,18 @@ type edgeConn struct {
 	l        *edgeListener
 	ip       netip.Addr // zero: not counted
 	lineEnds int
-	closed   sync.Once
+	// linger asks Close to drain what the client still sends before
+	// closing (set when an answer went out before the request was read).
+	linger bool
+	closed sync.Once
 }
+
+// Lingering close bounds: at most this long and this many bytes of a
+// refused request are read and dropped (as nginx's lingering_close).
+const (
+	lingerTime  = 500 * time.Millisecond
+	lingerBytes = 256 << 10
+)
 
 func (c *edgeConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
@@ -410,5 +421,25 @@ func (c *edgeConn) Close() error {
 			c.l.mu.Unlock()
 		}
 	})
+	if c.linger {
+		c.lingerClose()
+	}
 	return c.Conn.Close()
+}
+
+// lingerClose half-closes the connection (the answer already written is
+// followed by a FIN, not a reset) and drains the rest of the refused
+// request, within lingerTime and lingerBytes, so that closing does not
+// reset the connection while the client still reads the answer.
+func (c *edgeConn) lingerClose() {
+	type closeWriter interface{ CloseWrite() error }
+	cw, ok := c.Conn.(closeWriter)
+	if !ok {
+		return
+	}
+	if cw.CloseWrite() != nil {
+		return
+	}
+	c.Conn.SetReadDeadline(time.Now().Add(lingerTime))
+	io.CopyN(io.Discard, c.Conn, lingerBytes)
 }

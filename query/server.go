@@ -246,6 +246,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // API's error format: above all a body over the size limit, which is
 // refused from its Content-Length before it is read.
 func (s *Server) transportError(ctx *fasthttp.RequestCtx, err error) {
+	// The request was not read to its end: close gently, or the unread
+	// bytes make the kernel reset the connection and the client never
+	// sees this answer.
+	if c, ok := ctx.Conn().(*edgeConn); ok {
+		c.linger = true
+	}
 	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
 		s.writeError(ctx, errTooLarge("the request body is larger than %d bytes; split the batch", s.cfg.Limits.MaxBodyBytes))
 		return
