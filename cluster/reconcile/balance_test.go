@@ -159,3 +159,66 @@ func TestLeaderBalancingConverges(t *testing.T) {
 	}
 	t.Logf("balanced in %d rounds: %v (limit %d)", rounds, p.Leaders, p.LeaderLimit)
 }
+
+// TestLeaderBalancingFeedsAStarvedNode: a fourth node that joins after
+// the other three filled up to the limit (12 shards, 4/4/4/0: nobody is
+// above ceil(12/4)+1) still gets leaderships, from nodes above the fair
+// share, until it is no longer starved; then balancing stops.
+func TestLeaderBalancingFeedsAStarvedNode(t *testing.T) {
+	cfg := testConfig()
+	cfg.Shards = 12
+	nodes := []string{"a", "b", "c", "d"}
+	var members []Member
+	for _, n := range nodes {
+		members = append(members, member(n, Alive, time.Hour))
+	}
+	tab, err := placement.Assign(12, 3, nodes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tab.Version = 2
+	// Every shard led by one of its voters other than d.
+	status := statusFrom(tab)
+	counts := map[string]int{}
+	for i := range status {
+		for _, n := range []string{"a", "b", "c"} {
+			if slices.Contains(tab.Shards[i], n) && counts[n] < 4 {
+				status[i].Leader = n
+				counts[n]++
+				break
+			}
+		}
+		if status[i].Leader == "" {
+			t.Skipf("placement puts shard %d out of reach of a 4/4/4 start: %v", i, tab.Shards)
+		}
+	}
+	p := Next(cfg, Input{Now: t0, ViewSince: t0.Add(-time.Hour), Members: members, Table: tab, Status: status})
+	if p.LeaderLimit != 4 {
+		t.Fatalf("leader limit %d, want 4", p.LeaderLimit)
+	}
+	got := transfers(p)
+	if len(got) == 0 {
+		t.Fatalf("no transfer to the node leading nothing (leaders %v)", p.Leaders)
+	}
+	for _, s := range p.Steps {
+		if s.Kind == TransferLeadership && (s.Node != "d" || !slices.Contains(tab.Shards[s.Shard], "d")) {
+			t.Fatalf("%v: want transfers to d, a voter of the shard", s)
+		}
+	}
+	// Once d leads fair - slack (2), nobody is starved: no more transfers.
+	moved := 0
+	for i := range status {
+		if moved < 2 && slices.Contains(tab.Shards[i], "d") && counts[status[i].Leader] > 3 {
+			counts[status[i].Leader]--
+			status[i].Leader = "d"
+			moved++
+		}
+	}
+	if moved < 2 {
+		t.Skipf("placement gives d too few shards to test the stop: %v", tab.Shards)
+	}
+	p = Next(cfg, Input{Now: t0, ViewSince: t0.Add(-time.Hour), Members: members, Table: tab, Status: status})
+	if got := transfers(p); len(got) != 0 {
+		t.Fatalf("transfers %v after d leads 2 (leaders %v): balancing should stop", got, p.Leaders)
+	}
+}

@@ -477,7 +477,22 @@ func balanceLeaders(cfg Config, in Input, h func(string) health, plan *Plan) {
 		var best *Step
 		bestLoad := 0
 		for _, src := range sources {
-			if counts[src] <= plan.LeaderLimit {
+			// Above the limit, a node gives to any voter below the fair
+			// share. Above the fair share only, it gives to a starved
+			// voter (fewer than fair - slack): without this, a node that
+			// joins after the others filled up to the limit (4/4/4/0)
+			// would never lead. Either transfer moves one leadership
+			// from above the fair share to below it, so balancing still
+			// terminates.
+			below := fair
+			switch {
+			case counts[src] > plan.LeaderLimit:
+			case counts[src] > fair:
+				below = fair - cfg.LeaderSlack
+			default:
+				below = 0
+			}
+			if below <= 0 {
 				break
 			}
 			for _, st := range in.Status {
@@ -486,7 +501,7 @@ func balanceLeaders(cfg Config, in Input, h func(string) health, plan *Plan) {
 				}
 				for _, r := range st.Replicas {
 					c, ok := counts[r.Node]
-					if !ok || r.Node == src || c >= fair {
+					if !ok || r.Node == src || c >= below {
 						continue
 					}
 					if best == nil || c < bestLoad || c == bestLoad && r.Node < best.Node {
