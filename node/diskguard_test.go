@@ -32,24 +32,6 @@ func diskTestConfig(dir string) Config {
 	return cfg
 }
 
-func openDiskTestNode(t *testing.T, cfg Config) *Node {
-	t.Helper()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if testing.Verbose() {
-		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	}
-	n, err := Open(cfg, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := n.WaitReady(ctx); err != nil {
-		n.Shutdown(context.Background())
-		t.Fatal(err)
-	}
-	return n
-}
 
 // writesRefusedReadsServed checks the degraded mode: every kind of write
 // answers 507 insufficient_storage, reads answer.
@@ -98,7 +80,7 @@ func TestDiskFloorRefusesWritesServesReads(t *testing.T) {
 	cfg := diskTestConfig(t.TempDir())
 	cfg.MinFreeDisk = kv.Floor{Bytes: 1 << 30}
 	cfg.FreeSpace = func(string) (uint64, uint64, error) { return free.Load(), 100 << 30, nil }
-	n := openDiskTestNode(t, cfg)
+	n := openReadyNode(t, cfg)
 	defer n.Shutdown(context.Background())
 	c := newClient(t, n.HTTPAddr())
 	st := c.createStore("shop")
@@ -143,7 +125,7 @@ func TestHostileDiskFull(t *testing.T) {
 	})
 	cfg := diskTestConfig(filepath.Join(mnt, "data"))
 	cfg.MinFreeDisk = kv.Floor{Bytes: 16 << 20}
-	n := openDiskTestNode(t, cfg)
+	n := openReadyNode(t, cfg)
 	defer func() { n.Shutdown(context.Background()) }() // n is replaced by the restart
 	c := newClient(t, n.HTTPAddr())
 	st := c.createStore("shop")
@@ -190,7 +172,7 @@ func TestHostileDiskFull(t *testing.T) {
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
-	n = openDiskTestNode(t, cfg)
+	n = openReadyNode(t, cfg)
 	c = newClient(t, n.HTTPAddr())
 	if res, _ := c.do("GET", "/v2/products"+q(st, true, "products", "late"), nil).Body["result"].([]any); len(res) != 1 {
 		t.Fatal("the write acknowledged before the restart is gone")

@@ -32,6 +32,19 @@ func testNode(t *testing.T, dataDir string) *Node {
 	cfg.Group.Timers = shard.FastRaftTimers()
 	cfg.ModelCheckInterval = 50 * time.Millisecond
 	cfg.ModelQuiet = 0
+	n := openReadyNode(t, cfg)
+	t.Cleanup(func() {
+		if err := n.Shutdown(context.Background()); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	return n
+}
+
+// openReadyNode opens a node with cfg and waits until it is ready; the
+// caller stops it.
+func openReadyNode(t *testing.T, cfg Config) *Node {
+	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -46,11 +59,6 @@ func testNode(t *testing.T, dataDir string) *Node {
 		n.Shutdown(context.Background())
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		if err := n.Shutdown(context.Background()); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
 	return n
 }
 

@@ -240,4 +240,3 @@ func forgedForward(t *testing.T, c *Cluster, st store) {
 		}
 	}
 }
-
