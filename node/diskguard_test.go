@@ -32,7 +32,6 @@ func diskTestConfig(dir string) Config {
 	return cfg
 }
 
-
 // writesRefusedReadsServed checks the degraded mode: every kind of write
 // answers 507 insufficient_storage, reads answer.
 func writesRefusedReadsServed(t *testing.T, c *client, st testStore) {
