@@ -267,7 +267,15 @@ func (n *Node) startCluster(ctx context.Context) error {
 	cc := c.cfg.Control
 	cc.Reconcile.Shards = n.shards.ShardCount()
 	cc.Logger = n.log
-	if c.ctl, err = control.New(cc, control.MembersOf(c.members), metaOf{c}, shardOps{c}); err != nil {
+	members := control.MembersOf(c.members)
+	if !c.cfg.Insecure {
+		// Only peers that prove a certificate of the cluster CA count.
+		members = newPeerCheck(ctx, &n.wg, c.self, func(ctx context.Context, raftAddr string) error {
+			_, err := c.rpc.call(ctx, raftAddr, ctlRequest{Op: "local"}, 0)
+			return err
+		}).members(c.members)
+	}
+	if c.ctl, err = control.New(cc, members, metaOf{c}, shardOps{c}); err != nil {
 		c.members.Shutdown()
 		c.rpc.close()
 		return err

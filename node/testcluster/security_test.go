@@ -196,13 +196,20 @@ func rogueGossip(t *testing.T, c *Cluster) {
 	start("rogue2", func(cfg *node.Config) {
 		cfg.Cluster.GossipKeys, cfg.Cluster.TLSDir, cfg.Cluster.Insecure = nil, "", true
 	})
+	// A holder of the gossip key without a certificate of the cluster CA
+	// enters membership but never answers a control call over mutual TLS:
+	// it must never be placed (it could never receive the data, and the
+	// moves to it would stall).
+	start("rogue3", func(cfg *node.Config) { cfg.Cluster.TLSDir = rogueTLS })
 	// Several probe, push/pull and rejoin rounds (testcluster timings:
 	// 200 ms probes, 1 s push/pull, 300 ms rejoin) and controller rounds.
-	deadline := time.Now().Add(4 * time.Second)
+	deadline := time.Now().Add(6 * time.Second)
+	sawRogue3 := false
 	for time.Now().Before(deadline) {
 		st := c.Status()
+		sawRogue3 = sawRogue3 || slices.ContainsFunc(st.Nodes, func(n node.NodeStatus) bool { return n.ID == "rogue3" })
 		for _, n := range st.Nodes {
-			if strings.HasPrefix(n.ID, "rogue") {
+			if strings.HasPrefix(n.ID, "rogue") && n.ID != "rogue3" {
 				t.Fatalf("stranger %s is a member: %+v", n.ID, st.Nodes)
 			}
 		}
@@ -212,6 +219,10 @@ func rogueGossip(t *testing.T, c *Cluster) {
 			}
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+	if !sawRogue3 {
+		// Otherwise the check above proves nothing about it.
+		t.Fatalf("rogue3 (with the gossip key) never entered membership")
 	}
 }
 
