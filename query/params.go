@@ -204,6 +204,23 @@ func rawList(name string, raw []byte, maxItems int) ([]string, error) {
 // rawItems splits a JSON array into its items, refusing more than
 // maxItems (when >= 0) without decoding the rest.
 func rawItems(name string, raw []byte, maxItems int) ([]json.RawMessage, error) {
+	if maxItems < 0 || len(raw) <= 2*maxItems+1 {
+		// Too short to hold more than maxItems items (each takes a byte
+		// and a comma, plus the brackets), or unbounded: one Unmarshal,
+		// a fifth of the streaming decoder's cost on the usual
+		// one-product list (the decoder was 6% of a most_sold_with call).
+		var items []json.RawMessage
+		if err := json.Unmarshal(raw, &items); err != nil {
+			return nil, errBadRequest("parameter %s must be a list: %s", quote(name), clip(err.Error()))
+		}
+		return items, nil
+	}
+	return streamItems(name, raw, maxItems)
+}
+
+// streamItems is rawItems for lists long enough to hold more than
+// maxItems: it stops at the first item over the limit.
+func streamItems(name string, raw []byte, maxItems int) ([]json.RawMessage, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	if t, err := dec.Token(); err != nil || t != json.Delim('[') {
 		return nil, errBadRequest("parameter %s must be a list", quote(name))

@@ -111,3 +111,25 @@ func jsonMarshalString(s string) (string, error) {
 	b, err := json.Marshal(s)
 	return string(b), err
 }
+
+// BenchmarkRawListShort is the usual list parameter: one product id.
+func BenchmarkRawListShort(b *testing.B) {
+	raw := []byte(`["85123A"]`)
+	for b.Loop() {
+		if _, err := rawList("products", raw, 100); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestRawItemsBothPathsAgree: the short-list fast path (Unmarshal) and the
+// streaming decoder accept and refuse the same inputs.
+func TestRawItemsBothPathsAgree(t *testing.T) {
+	for _, in := range []string{`[]`, `["a"]`, `["a","b"]`, `[1, {"x":[1,2]}, null]`, `["a",]`, `[`, `"a"`, `["a"] x`, `[1,2,3]`} {
+		fast, ferr := rawItems("p", []byte(in), 1000)
+		slow, serr := streamItems("p", []byte(in), 1000)
+		if (ferr == nil) != (serr == nil) || len(fast) != len(slow) {
+			t.Fatalf("%s: fast %v %v, streaming %v %v", in, fast, ferr, slow, serr)
+		}
+	}
+}
