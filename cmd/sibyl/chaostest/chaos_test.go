@@ -236,9 +236,9 @@ func converge(t *testing.T, c *cluster, cl *client, stores []storeKeys) []record
 				} else if !mapsEqual(first, got) {
 					return fmt.Errorf("nodes disagree on store %d: %v vs %s %v", s, first, nd.id, got)
 				}
-				for k := range chaosKeys {
-					v, present := got[productID(k)]
-					reads = append(reads, record{Worker: -1, Input: regInput{Key: regKey{Store: s, Product: productID(k)}, Kind: opFinal, Node: nd.i},
+				for _, id := range cl.registers(s) {
+					v, present := got[id]
+					reads = append(reads, record{Worker: -1, Input: regInput{Key: regKey{Store: s, Product: id}, Kind: opFinal, Node: nd.i},
 						Output: regOutput{Present: present, Value: v}, Outcome: ok, Call: call, Return: ret, Status: 200})
 				}
 			}
@@ -353,7 +353,7 @@ func checkLinearizable(t *testing.T, h *history, final []record, events []faultE
 	ops, end := porcupineOps(h.ops, final)
 	start := time.Now()
 	res, info := porcupine.CheckOperationsVerbose(registerModel, ops, 10*time.Minute)
-	t.Logf("porcupine: %s over %d operations (%d registers) in %v", res, len(ops), chaosStores*chaosKeys, time.Since(start).Round(time.Millisecond))
+	t.Logf("porcupine: %s over %d operations (%d registers) in %v", res, len(ops), len(registerModel.Partition(ops)), time.Since(start).Round(time.Millisecond))
 	if res == porcupine.Ok {
 		return
 	}

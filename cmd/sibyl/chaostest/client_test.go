@@ -100,10 +100,13 @@ type client struct {
 	values  atomic.Int64 // every put and patch writes a value never written before
 	http    *http.Client
 	orderTS atomic.Int64 // order times, increasing
+
+	genMu sync.Mutex
+	gens  map[[2]int]int // (store, product slot) -> register generation
 }
 
 func newClient(nodes []*node, stores []storeKeys, keysPerStore int, h *history) *client {
-	return &client{nodes: nodes, stores: stores, keys: keysPerStore, h: h, http: &http.Client{
+	return &client{nodes: nodes, stores: stores, keys: keysPerStore, h: h, gens: map[[2]int]int{}, http: &http.Client{
 		// Longer than the server's own bound (write timeout 10 s, plus
 		// 5 s when forwarded): the client hears the server's verdict
 		// unless the node died or is paused for longer.
@@ -114,6 +117,52 @@ func newClient(nodes []*node, stores []storeKeys, keysPerStore int, h *history) 
 }
 
 func productID(k int) string { return fmt.Sprintf("p%d", k) }
+
+// Registers retire after an unknown outcome. An operation whose outcome is
+// unknown stays pending to the end of the history (it may take effect at
+// any time after its call, or never), so it is concurrent with every later
+// operation on its register; a register collecting dozens of them made
+// porcupine's search explode (22 GiB in one 8-minute run). So after an
+// unknown outcome the (store, product) slot moves on to a fresh product id,
+// a new register, and each register keeps only the few operations that
+// were in flight when it retired. Every generation is read at the end.
+func genProductID(k, gen int) string {
+	if gen == 0 {
+		return productID(k)
+	}
+	return fmt.Sprintf("p%d.g%d", k, gen)
+}
+
+// slot returns the current register of (store s, product k) and its
+// generation.
+func (c *client) slot(s, k int) (regKey, int) {
+	c.genMu.Lock()
+	defer c.genMu.Unlock()
+	g := c.gens[[2]int{s, k}]
+	return regKey{Store: s, Product: genProductID(k, g)}, g
+}
+
+// retire moves (s, k) past generation gen, once.
+func (c *client) retire(s, k, gen int) {
+	c.genMu.Lock()
+	defer c.genMu.Unlock()
+	if c.gens[[2]int{s, k}] == gen {
+		c.gens[[2]int{s, k}] = gen + 1
+	}
+}
+
+// registers lists every product id store s used, all generations.
+func (c *client) registers(s int) []string {
+	c.genMu.Lock()
+	defer c.genMu.Unlock()
+	var out []string
+	for k := range c.keys {
+		for g := 0; g <= c.gens[[2]int{s, k}]; g++ {
+			out = append(out, genProductID(k, g))
+		}
+	}
+	return out
+}
 
 // run is one worker: random operations until ctx ends. Its choices come
 // from its own seeded generator, so a seed replays the same operations
@@ -126,7 +175,7 @@ func (c *client) run(ctx context.Context, worker int, seed uint64) {
 		// A worker stays with one node: while a node is paused or cut off
 		// its workers wait on it, and the others keep the majority busy.
 		s, k, n := rng.IntN(len(c.stores)), rng.IntN(c.keys), worker%len(c.nodes)
-		key := regKey{Store: s, Product: productID(k)}
+		key, gen := c.slot(s, k)
 		var out outcome
 		switch r := rng.IntN(100); {
 		case r < 35:
@@ -139,6 +188,9 @@ func (c *client) run(ctx context.Context, worker int, seed uint64) {
 			out = c.write(worker, n, key, opProbe, fmt.Sprintf("w%d-%d", worker, seq))
 		default:
 			out = c.read(n, key)
+		}
+		if out == unknown {
+			c.retire(s, k, gen)
 		}
 		if out != ok {
 			// A node that is down refuses at once: do not spin on it.
