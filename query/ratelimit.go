@@ -187,29 +187,24 @@ func errOverloaded() *APIError {
 // back, and the error says how long until a token is due.
 func (e *edge) allow(ip netip.Addr, store string, override meta.RateLimit, hasOverride bool) *APIError {
 	now := time.Now()
-	var held []*rate.Reservation
-	undo := func() {
-		for _, r := range held {
-			r.CancelAt(now)
-		}
-	}
+	// AllowN takes a token without allocating (a reservation would cost
+	// an allocation on every request); only a refusal reserves, to say
+	// how long to wait. A request the store's bucket refuses has spent
+	// its client's token: it did reach the node.
 	take := func(m *bucketMap, key string, r float64, burst int, what string) *APIError {
 		if r <= 0 {
 			return nil
 		}
 		l := m.get(key, rate.Limit(r), burst)
-		res := l.ReserveN(now, 1)
-		if !res.OK() {
-			undo()
-			return errRateLimited(what, time.Second)
+		if l.AllowN(now, 1) {
+			return nil
 		}
-		if d := res.DelayFrom(now); d > 0 {
+		wait := time.Second
+		if res := l.ReserveN(now, 1); res.OK() {
+			wait = res.DelayFrom(now)
 			res.CancelAt(now)
-			undo()
-			return errRateLimited(what, d)
 		}
-		held = append(held, res)
-		return nil
+		return errRateLimited(what, wait)
 	}
 	if ip.IsValid() {
 		if err := take(e.ips, bucketKey(ip), e.cfg.IPRate, e.cfg.IPBurst, "this client"); err != nil {
