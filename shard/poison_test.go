@@ -266,9 +266,6 @@ func isErr(v any) bool { _, ok := v.(error); return ok }
 // commands and a normal write after each; every replica rejects alike,
 // keeps up, and ends with the same state.
 func TestPoisonCommandsSameOnEveryReplica(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts three replicas")
-	}
 	// Slower than FastRaftTimers: the poison entries are megabytes, and a
 	// loaded 2-core machine must not lose the leader's lease mid-test.
 	timers := shard.FastRaftTimers()

@@ -2,7 +2,9 @@ package chaostest
 
 import (
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 
 	"github.com/anishathalye/porcupine"
 )
@@ -165,4 +167,70 @@ func stepRegister(s regState, in regInput, out regOutput) (bool, regState) {
 		return out.Unknown || (regState{out.Present, out.Value}) == s, s
 	}
 	return false, s
+}
+
+// illegalExcerpts checks each register alone and, for the first few that
+// are not linearizable, prints the operations up to the moment the
+// violation shows: the earliest time T at which the history cut at T
+// (operations called by T; answers that came after T treated as unknown)
+// is already not linearizable. Linearizability is prefix-closed, so that
+// cut is a genuine counterexample, and its last operations are the ones
+// to look at.
+func illegalExcerpts(ops []porcupine.Operation, keys, lines int) string {
+	var b strings.Builder
+	for _, part := range registerModel.Partition(ops) {
+		if keys == 0 {
+			break
+		}
+		if porcupine.CheckOperations(registerModel, part) {
+			continue
+		}
+		keys--
+		var end int64
+		var times []int64
+		for _, op := range part {
+			end = max(end, op.Return)
+			if !op.Output.(regOutput).Unknown {
+				times = append(times, op.Return)
+			}
+		}
+		slices.Sort(times)
+		cutAt := func(t int64) []porcupine.Operation {
+			var cut []porcupine.Operation
+			for _, op := range part {
+				if op.Call > t {
+					continue
+				}
+				if op.Return > t && !op.Output.(regOutput).Unknown {
+					op.Output, op.Return = regOutput{Unknown: true}, end
+				}
+				cut = append(cut, op)
+			}
+			return cut
+		}
+		i := sort.Search(len(times), func(i int) bool { return !porcupine.CheckOperations(registerModel, cutAt(times[i])) })
+		t := end
+		if i < len(times) {
+			t = times[i]
+		}
+		var shown []porcupine.Operation
+		for _, op := range part {
+			if op.Call <= t {
+				shown = append(shown, op)
+			}
+		}
+		sort.Slice(shown, func(i, j int) bool { return shown[i].Call < shown[j].Call })
+		shown = shown[max(0, len(shown)-lines):]
+		k := part[0].Input.(regInput).Key
+		fmt.Fprintf(&b, "register store %d product %s (%d operations): not linearizable by %.3fs; the last %d operations called by then (call, return):\n",
+			k.Store, k.Product, len(part), float64(t)/1e9, len(shown))
+		for _, op := range shown {
+			ret := fmt.Sprintf("%9.3fs", float64(op.Return)/1e9)
+			if op.Output.(regOutput).Unknown {
+				ret = "  unknown "
+			}
+			fmt.Fprintf(&b, "  %9.3fs %s  %s\n", float64(op.Call)/1e9, ret, registerModel.DescribeOperation(op.Input, op.Output))
+		}
+	}
+	return b.String()
 }
