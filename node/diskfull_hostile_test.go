@@ -29,7 +29,7 @@ func TestHostileDiskFull(t *testing.T) {
 			t.Errorf("unmount %s: %v", mnt, err)
 		}
 	})
-	cfg := diskTestConfig(filepath.Join(mnt, "data"))
+	cfg := testNodeConfig(filepath.Join(mnt, "data"))
 	cfg.MinFreeDisk = kv.Floor{Bytes: 16 << 20}
 	n := openReadyNode(t, cfg)
 	defer func() { n.Shutdown(context.Background()) }() // n is replaced by the restart

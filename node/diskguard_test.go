@@ -14,20 +14,6 @@ import (
 	"github.com/sibylhq/sibyl/shard/kv"
 )
 
-// diskTestConfig is testNode's configuration with storage in dir.
-func diskTestConfig(dir string) Config {
-	cfg := DefaultConfig()
-	cfg.DataDir = dir
-	cfg.HTTPAddr = "127.0.0.1:0"
-	cfg.RaftAddr = "127.0.0.1:0"
-	cfg.Shards = 4
-	cfg.AdminToken = "test-admin-token-0123456789"
-	cfg.Group.Timers = shard.FastRaftTimers()
-	cfg.ModelCheckInterval = 50 * time.Millisecond
-	cfg.ModelQuiet = 0
-	return cfg
-}
-
 // writesRefusedReadsServed checks the degraded mode: every kind of write
 // answers 507 insufficient_storage, reads answer.
 func writesRefusedReadsServed(t *testing.T, c *client, st testStore) {
@@ -72,7 +58,7 @@ func writesResume(t *testing.T, c *client, st testStore) {
 func TestDiskFloorRefusesWritesServesReads(t *testing.T) {
 	var free atomic.Uint64
 	free.Store(50 << 30)
-	cfg := diskTestConfig(t.TempDir())
+	cfg := testNodeConfig(t.TempDir())
 	cfg.MinFreeDisk = kv.Floor{Bytes: 1 << 30}
 	cfg.FreeSpace = func(string) (uint64, uint64, error) { return free.Load(), 100 << 30, nil }
 	n := openReadyNode(t, cfg)
@@ -90,7 +76,7 @@ func TestDiskFloorRefusesWritesServesReads(t *testing.T) {
 // A node does not start on a disk too full to open its databases (Badger
 // would fault on its mmap'd files): it says so and exits cleanly.
 func TestDiskTooFullToStart(t *testing.T) {
-	cfg := diskTestConfig(t.TempDir())
+	cfg := testNodeConfig(t.TempDir())
 	cfg.FreeSpace = func(string) (uint64, uint64, error) { return 1 << 20, 100 << 30, nil }
 	n, err := Open(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err == nil {

@@ -20,11 +20,23 @@ import (
 // temporary directory, waits until it is ready and stops it at cleanup.
 func testNode(t *testing.T, dataDir string) *Node {
 	t.Helper()
-	cfg := DefaultConfig()
 	if dataDir == "" {
 		dataDir = t.TempDir()
 	}
-	cfg.DataDir = dataDir
+	n := openReadyNode(t, testNodeConfig(dataDir))
+	t.Cleanup(func() {
+		if err := n.Shutdown(context.Background()); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	return n
+}
+
+// testNodeConfig is a node on random loopback ports with fast Raft
+// timers and models retrained at once, its data in dir.
+func testNodeConfig(dir string) Config {
+	cfg := DefaultConfig()
+	cfg.DataDir = dir
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.RaftAddr = "127.0.0.1:0"
 	cfg.Shards = 4
@@ -32,13 +44,7 @@ func testNode(t *testing.T, dataDir string) *Node {
 	cfg.Group.Timers = shard.FastRaftTimers()
 	cfg.ModelCheckInterval = 50 * time.Millisecond
 	cfg.ModelQuiet = 0
-	n := openReadyNode(t, cfg)
-	t.Cleanup(func() {
-		if err := n.Shutdown(context.Background()); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
-	return n
+	return cfg
 }
 
 // openReadyNode opens a node with cfg and waits until it is ready; the

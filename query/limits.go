@@ -8,7 +8,7 @@ import (
 // Per-field limits of tracking and recommendation calls. The numbers live
 // in ingest.Limits (Config.Limits); these helpers apply them to request
 // parameters and answer 400 with a message quoting at most about 100
-// bytes of the offending value (engine.Quote).
+// bytes of the offending value (quote, errors.go).
 
 // limits returns the server's limits (the defaults for a request built
 // without a server, as some tests do).
@@ -28,7 +28,7 @@ func (r *request) boundedList(name string, maxItems, maxBytes int) ([]string, er
 	}
 	for _, it := range items {
 		if len(it) > maxBytes {
-			return nil, errBadRequest("parameter %q: an item is %d bytes, at most %d allowed: %s", name, len(it), maxBytes, engine.Quote(it))
+			return nil, errBadRequest("parameter %q: an item is %d bytes, at most %d allowed: %s", name, len(it), maxBytes, quote(it))
 		}
 	}
 	return items, nil

@@ -241,10 +241,3 @@ func streamItems(name string, raw []byte, maxItems int) ([]json.RawMessage, erro
 	}
 	return items, nil
 }
-
-func abbreviate(b []byte) string {
-	if len(b) > 40 {
-		return string(b[:40]) + "..."
-	}
-	return string(b)
-}

@@ -118,7 +118,7 @@ var (
 			return nil, errBadRequest("parameter \"keywords\" is required: the text to find products for")
 		}
 		if n := r.limits().MaxNameBytes; len(text) > n {
-			return nil, errBadRequest("parameter \"keywords\" is %d bytes, at most %d allowed: %s", len(text), n, engine.Quote(text))
+			return nil, errBadRequest("parameter \"keywords\" is %d bytes, at most %d allowed: %s", len(text), n, quote(text))
 		}
 		return st.Keywords(text), nil
 	}, false, nil}

@@ -112,7 +112,7 @@ func visitorParam(r *request) (visitor string, minted bool, err error) {
 		return "v_" + hex.EncodeToString(b), true, nil
 	}
 	if n := r.limits().MaxVisitorBytes; len(v) > n {
-		return "", false, errBadRequest("parameter \"visitor\" is %d bytes, at most %d allowed: %s", len(v), n, engine.Quote(v))
+		return "", false, errBadRequest("parameter \"visitor\" is %d bytes, at most %d allowed: %s", len(v), n, quote(v))
 	}
 	return v, false, nil
 }

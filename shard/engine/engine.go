@@ -146,14 +146,14 @@ func (e *Engine) dropIfCreated(s *Store, created bool) {
 // Apply implements shard.StateMachine.
 func (e *Engine) Apply(w shard.Writer, cmd *shard.Command) any {
 	if cmd.Store == "" {
-		return fmt.Errorf("%w: command %s has no store", ErrRejected, Quote(cmd.ID))
+		return fmt.Errorf("%w: command %s has no store", ErrRejected, ingest.Quote(cmd.ID))
 	}
 	if len(cmd.Store) > maxStoreIDBytes {
-		return fmt.Errorf("%w: store id of %d bytes, at most %d allowed: %s", ErrRejected, len(cmd.Store), maxStoreIDBytes, Quote(cmd.Store))
+		return fmt.Errorf("%w: store id of %d bytes, at most %d allowed: %s", ErrRejected, len(cmd.Store), maxStoreIDBytes, ingest.Quote(cmd.Store))
 	}
 	kind, action, ok := splitOp(cmd.Op)
 	if !ok && cmd.Op != OpEvents {
-		return fmt.Errorf("%w: unknown op %s", ErrRejected, Quote(cmd.Op))
+		return fmt.Errorf("%w: unknown op %s", ErrRejected, ingest.Quote(cmd.Op))
 	}
 	s, created := e.storeForWrite(cmd.Store)
 	s.mu.Lock()

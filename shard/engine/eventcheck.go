@@ -2,7 +2,6 @@ package engine
 
 import (
 	"fmt"
-	"strconv"
 
 	"github.com/sibylhq/sibyl/ingest"
 )
@@ -28,11 +27,11 @@ var eventKinds = map[string]bool{
 // bound. Messages quote at most about 100 bytes of the input.
 func ValidateEvent(e *Event, lim ingest.Limits) error {
 	if !eventKinds[e.Kind] {
-		return fmt.Errorf("unknown event kind %s", Quote(e.Kind))
+		return fmt.Errorf("unknown event kind %s", ingest.Quote(e.Kind))
 	}
 	check := func(field, s string, limit int) error {
 		if len(s) > limit {
-			return fmt.Errorf("parameter %q is %d bytes, at most %d allowed: %s", field, len(s), limit, Quote(s))
+			return fmt.Errorf("parameter %q is %d bytes, at most %d allowed: %s", field, len(s), limit, ingest.Quote(s))
 		}
 		return nil
 	}
@@ -77,21 +76,4 @@ func ValidateEvent(e *Event, lim ingest.Limits) error {
 		return fmt.Errorf("the event holds %d bytes, at most %d allowed", size, lim.MaxEventBytes)
 	}
 	return nil
-}
-
-// quoteMax is how much of an offending input an error message quotes.
-const quoteMax = 100
-
-// Quote quotes at most about 100 bytes of s for an error message, saying
-// how long s was when it is cut, so that a 1 MB id makes a short error.
-func Quote(s string) string {
-	if len(s) <= quoteMax {
-		return strconv.Quote(s)
-	}
-	cut := quoteMax
-	// Do not split a UTF-8 sequence: back up to a rune start.
-	for cut > quoteMax-4 && cut > 0 && s[cut]&0xC0 == 0x80 {
-		cut--
-	}
-	return strconv.Quote(s[:cut]) + "... (" + strconv.Itoa(len(s)) + " bytes)"
 }

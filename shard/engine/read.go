@@ -4,11 +4,12 @@ import (
 	"errors"
 	"math"
 
-	"github.com/sibylhq/sibyl/compute"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/sibylhq/sibyl/compute"
 
 	"github.com/sibylhq/sibyl/ingest"
 )

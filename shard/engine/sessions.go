@@ -334,7 +334,7 @@ func (s *Store) loadSession(visitor ingest.ID, value []byte) error {
 		sess, err = decodeSession(value)
 	}
 	if err != nil {
-		return fmt.Errorf("store %s: bad session %s: %w", s.ID, Quote(string(visitor)), err)
+		return fmt.Errorf("store %s: bad session %s: %w", s.ID, ingest.Quote(string(visitor)), err)
 	}
 	sess.size = len(value)
 	s.sessionBytes += int64(len(value))

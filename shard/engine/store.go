@@ -106,10 +106,10 @@ func checkRecord(i int, id ingest.ID, stored []byte) error {
 		return fmt.Errorf("%w: record %d has no id", ErrRejected, i)
 	}
 	if len(id) > ApplyLimits.MaxIDBytes {
-		return fmt.Errorf("%w: record %d: id is %d bytes, at most %d allowed: %s", ErrRejected, i, len(id), ApplyLimits.MaxIDBytes, Quote(string(id)))
+		return fmt.Errorf("%w: record %d: id is %d bytes, at most %d allowed: %s", ErrRejected, i, len(id), ApplyLimits.MaxIDBytes, ingest.Quote(string(id)))
 	}
 	if len(stored) > maxRecordBytes {
-		return fmt.Errorf("%w: record %d (id %s) is %d bytes, at most %d allowed", ErrRejected, i, Quote(string(id)), len(stored), maxRecordBytes)
+		return fmt.Errorf("%w: record %d (id %s) is %d bytes, at most %d allowed", ErrRejected, i, ingest.Quote(string(id)), len(stored), maxRecordBytes)
 	}
 	return nil
 }
@@ -171,7 +171,7 @@ func (s *Store) apply(w shard.Writer, kind ingest.Kind, action string, cmd *shar
 			}
 			cur, ok := s.recordJSON(kind, id)
 			if !ok {
-				return Result{}, fmt.Errorf("%w: patch %d: %s %s does not exist", ErrRejected, i, strings.TrimSuffix(string(kind), "s"), Quote(string(id)))
+				return Result{}, fmt.Errorf("%w: patch %d: %s %s does not exist", ErrRejected, i, strings.TrimSuffix(string(kind), "s"), ingest.Quote(string(id)))
 			}
 			var obj map[string]json.RawMessage
 			if err := json.Unmarshal(cur, &obj); err != nil {
@@ -189,7 +189,7 @@ func (s *Store) apply(w shard.Writer, kind ingest.Kind, action string, cmd *shar
 				return Result{}, err
 			}
 			if err := validateMerged(kind, b); err != nil {
-				return Result{}, fmt.Errorf("%w: patch %d (id %s): %v", ErrRejected, i, Quote(string(id)), err)
+				return Result{}, fmt.Errorf("%w: patch %d (id %s): %v", ErrRejected, i, ingest.Quote(string(id)), err)
 			}
 			if pending[i], err = decodePending(i, kind, b); err != nil {
 				return Result{}, err
