@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -13,7 +14,10 @@ import (
 type feedRecorder struct {
 	calls    []string
 	products []Product
-	orders   []Order
+	// productBatches keeps each delivery apart: ids are unique within
+	// one delivered batch, not across batches.
+	productBatches [][]Product
+	orders         []Order
 	onCall   func()
 	fail     error
 }
@@ -39,6 +43,7 @@ func (f *feedRecorder) Categories(c []Category) error {
 }
 func (f *feedRecorder) Products(p []Product) error {
 	f.products = append(f.products, p...)
+	f.productBatches = append(f.productBatches, slices.Clone(p))
 	return f.log(KindProducts, ids(p, func(r *Product) ID { return r.ID }))
 }
 func (f *feedRecorder) Customers(c []Customer) error {
