@@ -21,10 +21,11 @@ import (
 	"time"
 
 	"github.com/sibylhq/sibyl/cluster/meta"
+	"github.com/sibylhq/sibyl/engine"
 	"github.com/sibylhq/sibyl/query"
 	"github.com/sibylhq/sibyl/shard"
-	"github.com/sibylhq/sibyl/shard/engine"
 	"github.com/sibylhq/sibyl/shard/kv"
+	"github.com/sibylhq/sibyl/shard/statemachine"
 )
 
 // Config is a node's configuration. `sibyl serve` fills it from flags and
@@ -243,7 +244,7 @@ func Open(cfg Config, log *slog.Logger) (*Node, error) {
 	return n, nil
 }
 
-func (n *Node) newStateMachine(groupID string) shard.StateMachine {
+func (n *Node) newStateMachine(groupID string) statemachine.StateMachine {
 	if groupID == shard.MetaGroupID {
 		if n.cl != nil {
 			return meta.NewMachine(n.reg, n.cl.ps)
@@ -423,7 +424,7 @@ func (n *Node) CreateStore(ctx context.Context, name string) (meta.StoreInfo, er
 		return meta.StoreInfo{}, err
 	}
 	body, _ := json.Marshal(st.Sealed())
-	got, err := n.proposeMeta(ctx, &shard.Command{
+	got, err := n.proposeMeta(ctx, &statemachine.Command{
 		ID: "create-" + st.ID, Op: meta.OpCreateStore, Time: st.CreatedAt, Body: body,
 	})
 	if err != nil {
@@ -438,7 +439,7 @@ func (n *Node) CreateStore(ctx context.Context, name string) (meta.StoreInfo, er
 func (n *Node) RotateKeys(ctx context.Context, store string, overlapUntil time.Time) (meta.StoreInfo, error) {
 	rk, priv := meta.NewRotation(store, overlapUntil.UnixMilli())
 	body, _ := json.Marshal(rk)
-	got, err := n.proposeMeta(ctx, &shard.Command{
+	got, err := n.proposeMeta(ctx, &statemachine.Command{
 		ID: "rotate-" + randomHex(12), Op: meta.OpRotateKeys, Time: time.Now().UnixMilli(), Body: body,
 	})
 	if err != nil {
@@ -452,7 +453,7 @@ func (n *Node) RotateKeys(ctx context.Context, store string, overlapUntil time.T
 // SetStoreLimits implements query.StoreAdmin.
 func (n *Node) SetStoreLimits(ctx context.Context, store string, l *meta.RateLimit) (meta.StoreInfo, error) {
 	body, _ := json.Marshal(meta.SetLimits{Store: store, Limits: l})
-	return n.proposeMeta(ctx, &shard.Command{
+	return n.proposeMeta(ctx, &statemachine.Command{
 		ID: "limits-" + randomHex(12), Op: meta.OpSetLimits, Time: time.Now().UnixMilli(), Body: body,
 	})
 }
@@ -462,7 +463,7 @@ func (n *Node) StoreRateLimit(store string) (meta.RateLimit, bool) { return n.re
 
 // proposeMeta replicates a registry command and returns the store it
 // produced (see Authenticate for how the other nodes catch up).
-func (n *Node) proposeMeta(ctx context.Context, cmd *shard.Command) (meta.StoreInfo, error) {
+func (n *Node) proposeMeta(ctx context.Context, cmd *statemachine.Command) (meta.StoreInfo, error) {
 	res, _, err := n.shards.Meta().Propose(ctx, cmd)
 	if err != nil {
 		return meta.StoreInfo{}, n.proposeErr(err)
@@ -481,7 +482,7 @@ func (n *Node) Propose(ctx context.Context, store, op string, body []byte) (any,
 	if _, ok := n.reg.Store(store); !ok {
 		return nil, fmt.Errorf("unknown store %q", store)
 	}
-	cmd := &shard.Command{ID: "w-" + randomHex(12), Store: store, Op: op, Time: time.Now().UnixMilli(), Body: body}
+	cmd := &statemachine.Command{ID: "w-" + randomHex(12), Store: store, Op: op, Time: time.Now().UnixMilli(), Body: body}
 	res, _, err := n.shards.ProposeStore(ctx, cmd)
 	if err != nil {
 		return nil, n.proposeErr(err)

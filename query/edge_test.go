@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/sibylhq/sibyl/cluster/meta"
-	"github.com/sibylhq/sibyl/shard/engine"
+	"github.com/sibylhq/sibyl/engine"
 	"github.com/valyala/fasthttp"
 )
 

@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sibylhq/sibyl/shard/engine"
+	"github.com/sibylhq/sibyl/engine"
 )
 
 // eventBatcher merges concurrent tracking calls of a store into one

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sibylhq/sibyl/engine"
 	"github.com/sibylhq/sibyl/ingest"
-	"github.com/sibylhq/sibyl/shard/engine"
 )
 
 func TestEventBatcherMergesAndAnswersEveryCaller(t *testing.T) {

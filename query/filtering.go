@@ -9,9 +9,9 @@ import (
 
 	"github.com/RoaringBitmap/roaring/v2"
 
+	"github.com/sibylhq/sibyl/engine"
 	"github.com/sibylhq/sibyl/ingest"
 	"github.com/sibylhq/sibyl/query/filter"
-	"github.com/sibylhq/sibyl/shard/engine"
 )
 
 // catalogView is a store's products as the filter language and facets see

@@ -1,8 +1,8 @@
 package query
 
 import (
+	"github.com/sibylhq/sibyl/engine"
 	"github.com/sibylhq/sibyl/ingest"
-	"github.com/sibylhq/sibyl/shard/engine"
 )
 
 // Per-field limits of tracking and recommendation calls. The numbers live

@@ -7,8 +7,8 @@ import (
 	"strconv"
 
 	"github.com/sibylhq/sibyl/compute"
+	"github.com/sibylhq/sibyl/engine"
 	"github.com/sibylhq/sibyl/ingest"
-	"github.com/sibylhq/sibyl/shard/engine"
 	"github.com/valyala/bytebufferpool"
 )
 

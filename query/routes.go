@@ -1,6 +1,6 @@
 package query
 
-import "github.com/sibylhq/sibyl/shard/engine"
+import "github.com/sibylhq/sibyl/engine"
 
 // buildRoutes is the one list of endpoints: a newcomer finds where a
 // request goes by reading it top to bottom.

@@ -21,8 +21,8 @@ import (
 	"time"
 
 	"github.com/sibylhq/sibyl/cluster/meta"
+	"github.com/sibylhq/sibyl/engine"
 	"github.com/sibylhq/sibyl/ingest"
-	"github.com/sibylhq/sibyl/shard/engine"
 	"github.com/valyala/fasthttp"
 )
 

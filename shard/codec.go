@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+
+	"github.com/sibylhq/sibyl/shard/statemachine"
 )
 
 // ErrBadBatch is returned when a Raft entry does not hold a valid command
@@ -18,7 +20,7 @@ const batchVersion = 1
 //	version(1) uvarint(count) { str(ID) str(Store) str(Op) varint(Time) str(Body) }...
 //
 // where str is a uvarint length followed by the bytes.
-func EncodeBatch(cmds []*Command) []byte {
+func EncodeBatch(cmds []*statemachine.Command) []byte {
 	n := 1 + binary.MaxVarintLen64
 	for _, c := range cmds {
 		n += encodedSize(c)
@@ -38,7 +40,7 @@ func EncodeBatch(cmds []*Command) []byte {
 }
 
 // encodedSize is an upper bound of a command's share of EncodeBatch.
-func encodedSize(c *Command) int {
+func encodedSize(c *statemachine.Command) int {
 	return len(c.ID) + len(c.Store) + len(c.Op) + len(c.Body) + 5*binary.MaxVarintLen64
 }
 
@@ -49,7 +51,7 @@ func appendStr(b []byte, s string) []byte {
 
 // DecodeBatch is the inverse of EncodeBatch. Bodies are copied, so the
 // commands do not alias b.
-func DecodeBatch(b []byte) ([]*Command, error) {
+func DecodeBatch(b []byte) ([]*statemachine.Command, error) {
 	if len(b) == 0 || b[0] != batchVersion {
 		return nil, fmt.Errorf("%w: unknown version", ErrBadBatch)
 	}
@@ -59,9 +61,9 @@ func DecodeBatch(b []byte) ([]*Command, error) {
 	if d.err != nil || n > uint64(len(d.b))/5 {
 		return nil, fmt.Errorf("%w: bad count", ErrBadBatch)
 	}
-	cmds := make([]*Command, 0, n)
+	cmds := make([]*statemachine.Command, 0, n)
 	for range n {
-		c := &Command{ID: d.str(), Store: d.str(), Op: d.str(), Time: d.varint()}
+		c := &statemachine.Command{ID: d.str(), Store: d.str(), Op: d.str(), Time: d.varint()}
 		if body := d.bytes(); len(body) > 0 {
 			c.Body = append([]byte(nil), body...)
 		}

@@ -4,10 +4,12 @@ import (
 	"errors"
 	"reflect"
 	"testing"
+
+	"github.com/sibylhq/sibyl/shard/statemachine"
 )
 
 func TestBatchRoundTrip(t *testing.T) {
-	cmds := []*Command{
+	cmds := []*statemachine.Command{
 		{ID: "a", Store: "s", Op: "products.upsert", Time: 1_700_000_000_123, Body: []byte(`{"id":1}`)},
 		{ID: "", Store: "", Op: "store.create", Time: -5},
 		{ID: "ü\x00", Op: "x", Body: make([]byte, 300)},
@@ -35,7 +37,7 @@ func TestBatchRoundTrip(t *testing.T) {
 }
 
 func FuzzDecodeBatch(f *testing.F) {
-	f.Add(EncodeBatch([]*Command{{ID: "a", Op: "b", Time: 3, Body: []byte("x")}}))
+	f.Add(EncodeBatch([]*statemachine.Command{{ID: "a", Op: "b", Time: 3, Body: []byte("x")}}))
 	f.Add([]byte{1, 0})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		cmds, err := DecodeBatch(b)

@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/sibylhq/sibyl/shard/kv"
+	"github.com/sibylhq/sibyl/shard/statemachine"
 )
 
 // ErrDuplicateCommand is the result of a command whose id was already
@@ -112,7 +113,7 @@ type FSM struct {
 	db     *kv.DB
 	group  string
 	prefix []byte
-	sm     StateMachine
+	sm     statemachine.StateMachine
 	window int64 // dedup window in ms
 	logger *slog.Logger
 
@@ -133,7 +134,7 @@ type FSM struct {
 var _ raft.BatchingFSM = (*FSM)(nil)
 
 // NewFSM opens group's state in db and loads sm from it.
-func NewFSM(db *kv.DB, group string, sm StateMachine, dedupWindow time.Duration, logger *slog.Logger) (*FSM, error) {
+func NewFSM(db *kv.DB, group string, sm statemachine.StateMachine, dedupWindow time.Duration, logger *slog.Logger) (*FSM, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
@@ -263,7 +264,7 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 // machine's writes are kept only when it accepts the command: a rejected
 // command (an error result) leaves nothing in the state DB, and the state
 // machine validates before it changes memory, so both agree.
-func (f *FSM) applyCommand(txn *badger.Txn, w *batchWriter, added map[string]int64, c *Command) any {
+func (f *FSM) applyCommand(txn *badger.Txn, w *batchWriter, added map[string]int64, c *statemachine.Command) any {
 	if len(c.ID) > MaxCommandIDBytes {
 		// Not recorded: the id cannot be a key. Decided from the command
 		// alone, so every replica answers the same.
@@ -310,7 +311,7 @@ func (f *FSM) applyCommand(txn *badger.Txn, w *batchWriter, added map[string]int
 // the whole group. The state machine validates before it changes memory,
 // so a panic means a bug; it is logged with its stack (at most once per
 // rejectLogEvery, as other rejections).
-func (f *FSM) applySM(w *batchWriter, c *Command) (res any) {
+func (f *FSM) applySM(w *batchWriter, c *statemachine.Command) (res any) {
 	defer func() {
 		if p := recover(); p != nil {
 			now, last := time.Now().UnixNano(), f.lastPanicLog.Load()
@@ -543,7 +544,7 @@ func (r *reader) Iterate(prefix []byte, fn func(key, value []byte) error) error 
 func (r *reader) Get(key []byte) ([]byte, error) {
 	item, err := r.txn.Get(joinKey(r.base, key))
 	if errors.Is(err, badger.ErrKeyNotFound) {
-		return nil, ErrNotFound
+		return nil, statemachine.ErrNotFound
 	}
 	if err != nil {
 		return nil, err

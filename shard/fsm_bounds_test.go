@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sibylhq/sibyl/shard/statemachine"
 )
 
 // TestWriterRefusesOversizedWrites: a state machine writing a value over
@@ -21,15 +23,15 @@ func TestWriterRefusesOversizedWrites(t *testing.T) {
 	sm := newKV()
 	g := openGroup(t, n.groupConfig("s0", sm, n.self()))
 	waitLeader(t, g)
-	raw := func(c *Command) any {
+	raw := func(c *statemachine.Command) any {
 		t.Helper()
-		f := g.raft.Apply(EncodeBatch([]*Command{c}), 30*time.Second)
+		f := g.raft.Apply(EncodeBatch([]*statemachine.Command{c}), 30*time.Second)
 		if err := f.Error(); err != nil {
 			t.Fatal(err)
 		}
 		return f.Response().([]any)[0]
 	}
-	for i, c := range []*Command{
+	for i, c := range []*statemachine.Command{
 		setCmd("big-value", "k", strings.Repeat("v", MaxValueBytes+1), 1),
 		setCmd("big-key", strings.Repeat("k", MaxKeyBytes), "v", 2),
 	} {
@@ -66,7 +68,7 @@ func TestWriterRefusesOversizedWrites(t *testing.T) {
 // rejectAfterWrite writes, then rejects: the write must not be kept.
 type rejectAfterWrite struct{ kvMachine }
 
-func (m *rejectAfterWrite) Apply(w Writer, cmd *Command) any {
+func (m *rejectAfterWrite) Apply(w statemachine.Writer, cmd *statemachine.Command) any {
 	if cmd.Op == "write-then-reject" {
 		_ = w.Set([]byte("kv/leaked"), []byte("x"))
 		return errRejected
@@ -83,7 +85,7 @@ func TestRejectedCommandWritesNothing(t *testing.T) {
 	g := openGroup(t, n.groupConfig("s0", sm, n.self()))
 	waitLeader(t, g)
 	ctx := ctxTimeout(t, 10*time.Second)
-	if res, _, err := g.Propose(ctx, &Command{ID: "r", Store: "s", Op: "write-then-reject", Time: 1}); err != nil || !errors.Is(asErr(res), errRejected) {
+	if res, _, err := g.Propose(ctx, &statemachine.Command{ID: "r", Store: "s", Op: "write-then-reject", Time: 1}); err != nil || !errors.Is(asErr(res), errRejected) {
 		t.Fatalf("result %v, %v", res, err)
 	}
 	if _, _, err := g.Propose(ctx, setCmd("a", "a", "1", 2)); err != nil {
@@ -112,7 +114,7 @@ func TestApplyPanicIsRejected(t *testing.T) {
 	defer g.Shutdown()
 	waitLeader(t, g)
 	ctx := ctxTimeout(t, 10*time.Second)
-	res, _, err := g.Propose(ctx, &Command{ID: "p", Store: "s", Op: "panic", Time: 1})
+	res, _, err := g.Propose(ctx, &statemachine.Command{ID: "p", Store: "s", Op: "panic", Time: 1})
 	if err != nil || !errors.Is(asErr(res), ErrBadCommand) {
 		t.Fatalf("result %v, %v; want ErrBadCommand", res, err)
 	}
@@ -123,7 +125,7 @@ func TestApplyPanicIsRejected(t *testing.T) {
 
 type panicky struct{ kvMachine }
 
-func (m *panicky) Apply(w Writer, cmd *Command) any {
+func (m *panicky) Apply(w statemachine.Writer, cmd *statemachine.Command) any {
 	if cmd.Op == "panic" {
 		var list []int
 		return list[3]

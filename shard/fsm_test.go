@@ -10,13 +10,14 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/hashicorp/raft"
+	"github.com/sibylhq/sibyl/shard/statemachine"
 )
 
-func entryOf(index uint64, cmds ...*Command) *raft.Log {
+func entryOf(index uint64, cmds ...*statemachine.Command) *raft.Log {
 	return &raft.Log{Index: index, Term: 1, Type: raft.LogCommand, Data: EncodeBatch(cmds)}
 }
 
-func newFSM(t *testing.T, db *kvDB, group string, sm StateMachine) *FSM {
+func newFSM(t *testing.T, db *kvDB, group string, sm statemachine.StateMachine) *FSM {
 	t.Helper()
 	f, err := NewFSM(db, group, sm, DefaultDedupWindow, nil)
 	if err != nil {
@@ -35,7 +36,7 @@ func TestFSMReplayIsIdempotent(t *testing.T) {
 	res := f.ApplyBatch([]*raft.Log{
 		entryOf(1, setCmd("c1", "a", "1", t0), setCmd("c2", "b", "2", t0)),
 		{Index: 2, Term: 1, Type: raft.LogConfiguration},
-		entryOf(3, setCmd("c3", "a", "3", t0+1), &Command{ID: "c4", Op: "reject", Time: t0 + 1}),
+		entryOf(3, setCmd("c3", "a", "3", t0+1), &statemachine.Command{ID: "c4", Op: "reject", Time: t0 + 1}),
 	})
 	want := []any{[]any{"set:a", "set:b"}, nil, []any{"set:a", errRejected}}
 	if len(res) != 3 || !equalResults(res[0], want[0]) || res[1] != nil || !equalResults(res[2], want[2]) {
@@ -140,7 +141,7 @@ func TestFSMSnapshotRestoreIntoFreshState(t *testing.T) {
 		logs = append(logs, entryOf(uint64(i+1), setCmd("id"+k, k, k+"-v", t0+int64(i))))
 	}
 	src.ApplyBatch(logs)
-	src.ApplyBatch([]*raft.Log{entryOf(301, &Command{ID: "d", Op: "del", Time: t0 + 400, Body: []byte("aa")})})
+	src.ApplyBatch([]*raft.Log{entryOf(301, &statemachine.Command{ID: "d", Op: "del", Time: t0 + 400, Body: []byte("aa")})})
 
 	snap, err := src.Snapshot()
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/sibylhq/sibyl/shard/kv"
 	"github.com/sibylhq/sibyl/shard/raftstore"
+	"github.com/sibylhq/sibyl/shard/statemachine"
 	"github.com/sibylhq/sibyl/shard/transport"
 )
 
@@ -74,7 +75,7 @@ type GroupConfig struct {
 	LogDB, StateDB *kv.DB
 	// Mux is the node's shared Raft port; the group registers on it.
 	Mux          *transport.Mux
-	StateMachine StateMachine
+	StateMachine statemachine.StateMachine
 	// Bootstrap is the initial voter set, used only if the group has no
 	// Raft state yet. Empty means wait to be added by an existing leader.
 	Bootstrap []Peer
@@ -339,7 +340,7 @@ func (g *Group) Bootstrapped() bool { return g.bootstrapped }
 
 // Propose replicates cmd through group commit and returns the state
 // machine's result and the entry's Raft index once applied on this node.
-func (g *Group) Propose(ctx context.Context, cmd *Command) (any, uint64, error) {
+func (g *Group) Propose(ctx context.Context, cmd *statemachine.Command) (any, uint64, error) {
 	f, err := g.prop.propose(ctx, cmd)
 	if err != nil {
 		return nil, 0, err
@@ -348,7 +349,7 @@ func (g *Group) Propose(ctx context.Context, cmd *Command) (any, uint64, error) 
 }
 
 // ProposeAsync queues cmd and returns its future.
-func (g *Group) ProposeAsync(ctx context.Context, cmd *Command) (*Future, error) {
+func (g *Group) ProposeAsync(ctx context.Context, cmd *statemachine.Command) (*Future, error) {
 	return g.prop.propose(ctx, cmd)
 }
 

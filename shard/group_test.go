@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/sibylhq/sibyl/shard/statemachine"
 )
 
 func TestGroupCommitBatchesConcurrentProposals(t *testing.T) {
@@ -251,7 +253,7 @@ func BenchmarkProposeThroughput(b *testing.B) {
 				ctx := context.Background()
 				for pb.Next() {
 					i := seq.Add(1)
-					cmd := &Command{ID: fmt.Sprint(i), Store: "s", Op: "set", Time: i, Body: append([]byte(fmt.Sprintf("k%d=", i%1000)), body...)}
+					cmd := &statemachine.Command{ID: fmt.Sprint(i), Store: "s", Op: "set", Time: i, Body: append([]byte(fmt.Sprintf("k%d=", i%1000)), body...)}
 					if _, _, err := g.Propose(ctx, cmd); err != nil {
 						b.Error(err)
 						return

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sibylhq/sibyl/shard/kv"
+	"github.com/sibylhq/sibyl/shard/statemachine"
 	"github.com/sibylhq/sibyl/shard/transport"
 )
 
@@ -26,7 +27,7 @@ func newKV() *kvMachine { return &kvMachine{data: map[string]string{}} }
 
 var errRejected = errors.New("rejected by state machine")
 
-func (m *kvMachine) Apply(w Writer, cmd *Command) any {
+func (m *kvMachine) Apply(w statemachine.Writer, cmd *statemachine.Command) any {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.applies++
@@ -48,7 +49,7 @@ func (m *kvMachine) Apply(w Writer, cmd *Command) any {
 	return errRejected
 }
 
-func (m *kvMachine) Load(r Reader) error {
+func (m *kvMachine) Load(r statemachine.Reader) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.loads++
@@ -82,8 +83,8 @@ func (m *kvMachine) applyCount() int {
 	return m.applies
 }
 
-func setCmd(id, k, v string, ms int64) *Command {
-	return &Command{ID: id, Store: "store1", Op: "set", Time: ms, Body: []byte(k + "=" + v)}
+func setCmd(id, k, v string, ms int64) *statemachine.Command {
+	return &statemachine.Command{ID: id, Store: "store1", Op: "set", Time: ms, Body: []byte(k + "=" + v)}
 }
 
 // eventually polls cond until it holds or the timeout passes.
@@ -146,7 +147,7 @@ func (n *testNode) close() {
 	n.logDB.Close()
 }
 
-func (n *testNode) groupConfig(group string, sm StateMachine, boot []Peer) GroupConfig {
+func (n *testNode) groupConfig(group string, sm statemachine.StateMachine, boot []Peer) GroupConfig {
 	c := DefaultGroupConfig()
 	c.GroupID, c.NodeID, c.DataDir = group, n.id, n.dir
 	c.LogDB, c.StateDB, c.Mux = n.logDB, n.stateDB, n.mux

@@ -17,6 +17,7 @@ import (
 
 	"github.com/sibylhq/sibyl/shard/kv"
 	"github.com/sibylhq/sibyl/shard/raftstore"
+	"github.com/sibylhq/sibyl/shard/statemachine"
 	"github.com/sibylhq/sibyl/shard/transport"
 )
 
@@ -54,7 +55,7 @@ type Config struct {
 	Lazy bool
 	// NewStateMachine builds the state machine of a group (a shard id from
 	// ShardGroupID, or MetaGroupID).
-	NewStateMachine func(groupID string) StateMachine
+	NewStateMachine func(groupID string) statemachine.StateMachine
 	// Group is the template for every group's settings (timers, proposer,
 	// dedup window); identity and storage fields are filled in.
 	Group GroupConfig
@@ -530,7 +531,7 @@ func (m *Manager) RaftAddr() string { return m.mux.Addr().String() }
 // so the leader refuses when its own disk is low. A follower cannot refuse
 // what its leader sends without stalling the group, so it keeps appending
 // and applying into its floor's headroom (docs/architecture.md).
-func (m *Manager) ProposeStore(ctx context.Context, cmd *Command) (any, uint64, error) {
+func (m *Manager) ProposeStore(ctx context.Context, cmd *statemachine.Command) (any, uint64, error) {
 	if err := m.disk.Check(); err != nil {
 		return nil, 0, err
 	}

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sibylhq/sibyl/shard/statemachine"
 )
 
 // machines records the state machine of every (node, group).
@@ -19,8 +21,8 @@ type machines struct {
 	m  map[string]*kvMachine
 }
 
-func (ms *machines) factory(node string) func(string) StateMachine {
-	return func(group string) StateMachine {
+func (ms *machines) factory(node string) func(string) statemachine.StateMachine {
+	return func(group string) statemachine.StateMachine {
 		ms.mu.Lock()
 		defer ms.mu.Unlock()
 		if ms.m == nil {
@@ -70,7 +72,7 @@ func TestManagerPersistsShardCount(t *testing.T) {
 			t.Fatalf("WaitReady returned before group %s had a leader", g.ID())
 		}
 	}
-	cmd := &Command{ID: "c1", Store: "store-42", Op: "set", Time: 1, Body: []byte("name=shop")}
+	cmd := &statemachine.Command{ID: "c1", Store: "store-42", Op: "set", Time: 1, Body: []byte("name=shop")}
 	res, _, err := m.ProposeStore(ctxTimeout(t, 5*time.Second), cmd)
 	if err != nil || res != "set:name" {
 		t.Fatalf("ProposeStore = %v, %v", res, err)
@@ -141,7 +143,7 @@ func onLeader(t *testing.T, ms []*Manager, id string, op func(*Manager) error) {
 	}
 }
 
-func proposeOn(ctxT *testing.T, cmd *Command, id string) func(*Manager) error {
+func proposeOn(ctxT *testing.T, cmd *statemachine.Command, id string) func(*Manager) error {
 	return func(m *Manager) error {
 		res, _, err := m.Group(id).Propose(ctxTimeout(ctxT, 5*time.Second), cmd)
 		if err == nil && res != "set:"+strings.SplitN(string(cmd.Body), "=", 2)[0] && res != ErrDuplicateCommand {

@@ -9,10 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sibylhq/sibyl/engine"
 	"github.com/sibylhq/sibyl/ingest"
 	"github.com/sibylhq/sibyl/shard"
-	"github.com/sibylhq/sibyl/shard/engine"
 	"github.com/sibylhq/sibyl/shard/kv"
+	"github.com/sibylhq/sibyl/shard/statemachine"
 	"github.com/sibylhq/sibyl/shard/transport"
 )
 
@@ -78,9 +79,9 @@ func (n *engineNode) close() {
 
 // raw appends one command to the log as it is (no proposer) and returns
 // its result.
-func (n *engineNode) raw(t *testing.T, c *shard.Command) any {
+func (n *engineNode) raw(t *testing.T, c *statemachine.Command) any {
 	t.Helper()
-	res, err := shard.RaftApplyForTest(n.g, shard.EncodeBatch([]*shard.Command{c}), 30*time.Second)
+	res, err := shard.RaftApplyForTest(n.g, shard.EncodeBatch([]*statemachine.Command{c}), 30*time.Second)
 	if err != nil {
 		t.Fatalf("raft apply of %s: %v", c.Op, err)
 	}
@@ -93,9 +94,9 @@ func (n *engineNode) raw(t *testing.T, c *shard.Command) any {
 
 var cmdSeq int
 
-func eventsCmd(evs ...engine.Event) *shard.Command {
+func eventsCmd(evs ...engine.Event) *statemachine.Command {
 	cmdSeq++
-	return &shard.Command{ID: fmt.Sprintf("c%d", cmdSeq), Store: "st1", Op: engine.OpEvents, Time: int64(1_000 + cmdSeq), Body: engine.EncodeEvents(evs)}
+	return &statemachine.Command{ID: fmt.Sprintf("c%d", cmdSeq), Store: "st1", Op: engine.OpEvents, Time: int64(1_000 + cmdSeq), Body: engine.EncodeEvents(evs)}
 }
 
 func ids(prefix string, n int) []ingest.ID {
@@ -128,7 +129,7 @@ func state(t *testing.T, n *engineNode) string {
 // want.
 type poisonCase struct {
 	name string
-	cmd  *shard.Command
+	cmd  *statemachine.Command
 	want error
 }
 
@@ -155,16 +156,16 @@ func poisonCommands() []poisonCase {
 		{"good then bad event", eventsCmd(
 			engine.Event{Kind: engine.EventEmail, Visitor: "v1", Email: "first@example.com", Time: 17},
 			engine.Event{Kind: engine.EventEmail, Visitor: "v1", Email: mb, Time: 17}), engine.ErrRejected},
-		{"events body of garbage", &shard.Command{ID: "g1", Store: "st1", Op: engine.OpEvents, Time: 20, Body: []byte("\x01\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff garbage")}, engine.ErrRejected},
-		{"events body of random bytes", &shard.Command{ID: "g2", Store: "st1", Op: engine.OpEvents, Time: 21, Body: bytes.Repeat([]byte{0x01, 0x80}, 5000)}, engine.ErrRejected},
-		{"product with a 1 MB id", &shard.Command{ID: "g3", Store: "st1", Op: engine.Op(ingest.KindProducts, engine.ActionUpsert), Time: 22,
+		{"events body of garbage", &statemachine.Command{ID: "g1", Store: "st1", Op: engine.OpEvents, Time: 20, Body: []byte("\x01\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff garbage")}, engine.ErrRejected},
+		{"events body of random bytes", &statemachine.Command{ID: "g2", Store: "st1", Op: engine.OpEvents, Time: 21, Body: bytes.Repeat([]byte{0x01, 0x80}, 5000)}, engine.ErrRejected},
+		{"product with a 1 MB id", &statemachine.Command{ID: "g3", Store: "st1", Op: engine.Op(ingest.KindProducts, engine.ActionUpsert), Time: 22,
 			Body: []byte(`[{"id":"p2","name":"ok"},{"id":"` + mb + `","name":"big"}]`)}, engine.ErrRejected},
-		{"orders of garbage", &shard.Command{ID: "g4", Store: "st1", Op: engine.Op(ingest.KindOrders, engine.ActionUpsert), Time: 23, Body: []byte{5, 1, 2, 3}}, engine.ErrRejected},
-		{"delete of a 1 MB id", &shard.Command{ID: "g5", Store: "st1", Op: engine.Op(ingest.KindProducts, engine.ActionDelete), Time: 24, Body: []byte(`["p1","` + mb + `"]`)}, engine.ErrRejected},
-		{"store id of 100 KB", &shard.Command{ID: "g6", Store: huge, Op: engine.OpEvents, Time: 25, Body: engine.EncodeEvents(nil)}, engine.ErrRejected},
-		{"record of 9 MiB", &shard.Command{ID: "g7", Store: "st1", Op: engine.Op(ingest.KindProducts, engine.ActionUpsert), Time: 27,
+		{"orders of garbage", &statemachine.Command{ID: "g4", Store: "st1", Op: engine.Op(ingest.KindOrders, engine.ActionUpsert), Time: 23, Body: []byte{5, 1, 2, 3}}, engine.ErrRejected},
+		{"delete of a 1 MB id", &statemachine.Command{ID: "g5", Store: "st1", Op: engine.Op(ingest.KindProducts, engine.ActionDelete), Time: 24, Body: []byte(`["p1","` + mb + `"]`)}, engine.ErrRejected},
+		{"store id of 100 KB", &statemachine.Command{ID: "g6", Store: huge, Op: engine.OpEvents, Time: 25, Body: engine.EncodeEvents(nil)}, engine.ErrRejected},
+		{"record of 9 MiB", &statemachine.Command{ID: "g7", Store: "st1", Op: engine.Op(ingest.KindProducts, engine.ActionUpsert), Time: 27,
 			Body: []byte(`[{"id":"big","name":"x","description":"` + strings.Repeat("d", 9<<20) + `"}]`)}, engine.ErrRejected},
-		{"command id of 100 KB", &shard.Command{ID: huge, Store: "st1", Op: engine.OpEvents, Time: 26, Body: engine.EncodeEvents(nil)}, shard.ErrBadCommand},
+		{"command id of 100 KB", &statemachine.Command{ID: huge, Store: "st1", Op: engine.OpEvents, Time: 26, Body: engine.EncodeEvents(nil)}, shard.ErrBadCommand},
 	}
 }
 
@@ -191,7 +192,7 @@ func TestPoisonCommandsRejectedEverywhere(t *testing.T) {
 	if res := n.raw(t, eventsCmd(engine.Event{Kind: engine.EventClick, Visitor: "v1", Products: []ingest.ID{"p1"}, Labels: []string{"home"}, Time: 5})); isErr(res) {
 		t.Fatalf("click rejected: %v", res)
 	}
-	if res := n.raw(t, &shard.Command{ID: "prod", Store: "st1", Op: engine.Op(ingest.KindProducts, engine.ActionUpsert), Time: 6,
+	if res := n.raw(t, &statemachine.Command{ID: "prod", Store: "st1", Op: engine.Op(ingest.KindProducts, engine.ActionUpsert), Time: 6,
 		Body: []byte(`[{"id":"p1","name":"Lamp","price":10}]`)}); isErr(res) {
 		t.Fatalf("product upsert rejected: %v", res)
 	}

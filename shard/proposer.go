@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+	"github.com/sibylhq/sibyl/shard/statemachine"
 )
 
 // ProposerConfig tunes group commit on the leader.
@@ -101,7 +102,7 @@ func (f *Future) Wait(ctx context.Context) (any, uint64, error) {
 }
 
 type proposal struct {
-	cmd    *Command
+	cmd    *statemachine.Command
 	size   int
 	future *Future
 }
@@ -145,7 +146,7 @@ func newProposer(group string, r raftApplier, cfg ProposerConfig) *proposer {
 
 // propose queues cmd and returns its future. It fails fast with a
 // *NotLeaderError when this node is not the leader.
-func (p *proposer) propose(ctx context.Context, cmd *Command) (*Future, error) {
+func (p *proposer) propose(ctx context.Context, cmd *statemachine.Command) (*Future, error) {
 	if p.raft.State() != raft.Leader {
 		return nil, p.notLeader()
 	}
@@ -265,7 +266,7 @@ func (p *proposer) flush(batch []*proposal) {
 		fail(batch, p.notLeader())
 		return
 	}
-	cmds := make([]*Command, len(batch))
+	cmds := make([]*statemachine.Command, len(batch))
 	for i, pr := range batch {
 		cmds[i] = pr.cmd
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+	"github.com/sibylhq/sibyl/shard/statemachine"
 )
 
 // fakeRaft is an in-memory raftApplier: it decodes each entry and answers
@@ -18,7 +19,7 @@ type fakeRaft struct {
 	state   raft.RaftState
 	err     error
 	hold    chan struct{} // when set, futures wait for it to close
-	entries [][]*Command
+	entries [][]*statemachine.Command
 }
 
 type fakeFuture struct {
@@ -76,7 +77,7 @@ func TestProposerBatchesBySizeAndCount(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			f, err := p.propose(context.Background(), &Command{ID: fmt.Sprint(i)})
+			f, err := p.propose(context.Background(), &statemachine.Command{ID: fmt.Sprint(i)})
 			if err != nil {
 				t.Error(err)
 				return
@@ -108,7 +109,7 @@ func TestProposerErrors(t *testing.T) {
 	defer func() { p.close(); p.wait() }()
 	ctx := context.Background()
 
-	_, err := p.propose(ctx, &Command{ID: "a"})
+	_, err := p.propose(ctx, &statemachine.Command{ID: "a"})
 	var nl *NotLeaderError
 	if !errors.As(err, &nl) || !errors.Is(err, ErrNotLeader) || nl.LeaderAddr != "10.0.0.2:7947" || nl.LeaderID != "n2" {
 		t.Fatalf("follower: %v", err)
@@ -117,7 +118,7 @@ func TestProposerErrors(t *testing.T) {
 	fr.mu.Lock()
 	fr.state, fr.err = raft.Leader, raft.ErrLeadershipLost
 	fr.mu.Unlock()
-	f, err := p.propose(ctx, &Command{ID: "b"})
+	f, err := p.propose(ctx, &statemachine.Command{ID: "b"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +130,7 @@ func TestProposerErrors(t *testing.T) {
 	fr.mu.Lock()
 	fr.err, fr.hold = nil, make(chan struct{})
 	fr.mu.Unlock()
-	f, err = p.propose(ctx, &Command{ID: "c"})
+	f, err = p.propose(ctx, &statemachine.Command{ID: "c"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,12 +144,12 @@ func TestProposerErrors(t *testing.T) {
 		t.Fatalf("late result %v, %v", res, err)
 	}
 
-	big := &Command{ID: "d", Body: make([]byte, 2<<20)}
+	big := &statemachine.Command{ID: "d", Body: make([]byte, 2<<20)}
 	if _, err := p.propose(ctx, big); !errors.Is(err, ErrTooLarge) {
 		t.Fatalf("oversized command: %v", err)
 	}
 	p.close()
-	if _, err := p.propose(ctx, &Command{ID: "e"}); !errors.Is(err, ErrShutdown) {
+	if _, err := p.propose(ctx, &statemachine.Command{ID: "e"}); !errors.Is(err, ErrShutdown) {
 		t.Fatalf("after close: %v", err)
 	}
 }
@@ -163,7 +164,7 @@ func TestProposerRespectsMaxBytes(t *testing.T) {
 	defer func() { p.close(); p.wait() }()
 	var futures []*Future
 	for i := range 12 {
-		f, err := p.propose(context.Background(), &Command{ID: fmt.Sprint(i), Body: make([]byte, 1000)})
+		f, err := p.propose(context.Background(), &statemachine.Command{ID: fmt.Sprint(i), Body: make([]byte, 1000)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -197,7 +198,7 @@ func TestProposerFlushesAtOnceWhenIdle(t *testing.T) {
 	ctx := context.Background()
 
 	start := time.Now()
-	first, err := p.propose(ctx, &Command{ID: "a"})
+	first, err := p.propose(ctx, &statemachine.Command{ID: "a"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +218,7 @@ func TestProposerFlushesAtOnceWhenIdle(t *testing.T) {
 	// Raft is busy now: these two linger and share one entry.
 	var later []*Future
 	for _, id := range []string{"b", "c"} {
-		f, err := p.propose(ctx, &Command{ID: id})
+		f, err := p.propose(ctx, &statemachine.Command{ID: id})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -51,7 +51,7 @@ func BenchmarkRetailALSIteration(b *testing.B) {
 }
 
 // BenchmarkRetailBuildModel is the "full retrain of the Online Retail
-// store" target (< 2 s): what the node's retrain does (shard/engine
+// store" target (< 2 s): what the node's retrain does (engine
 // Store.Retrain) on a store holding the whole file: compute.BuildModel
 // with the production defaults (ALS, substitute lists, complement lists,
 // precomputed complement rankings) from the snapshot of all orders, with

@@ -17,9 +17,9 @@ import (
 
 	"github.com/sibylhq/sibyl/bench"
 	"github.com/sibylhq/sibyl/bench/storegen"
+	"github.com/sibylhq/sibyl/engine"
 	"github.com/sibylhq/sibyl/ingest"
-	"github.com/sibylhq/sibyl/shard"
-	"github.com/sibylhq/sibyl/shard/engine"
+	"github.com/sibylhq/sibyl/shard/statemachine"
 )
 
 // nullWriter discards the durable writes: this measures memory and
@@ -60,13 +60,13 @@ func BenchmarkScaleStore(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		e.Apply(nullWriter{}, &shard.Command{ID: "p", Store: "s", Op: "products.upsert", Body: body})
+		e.Apply(nullWriter{}, &statemachine.Command{ID: "p", Store: "s", Op: "products.upsert", Body: body})
 		start := time.Now()
 		var batch []ingest.Order
 		lines, n := int64(0), 0
 		flush := func() {
 			body, _ := engine.EncodeUpsert(ingest.KindOrders, batch)
-			if res, ok := e.Apply(nullWriter{}, &shard.Command{ID: fmt.Sprint(n), Store: "s", Op: "orders.upsert", Body: body}).(engine.Result); !ok || res.Applied != len(batch) {
+			if res, ok := e.Apply(nullWriter{}, &statemachine.Command{ID: fmt.Sprint(n), Store: "s", Op: "orders.upsert", Body: body}).(engine.Result); !ok || res.Applied != len(batch) {
 				b.Fatalf("apply failed")
 			}
 			n++

@@ -6,7 +6,7 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/sibylhq/sibyl/shard"
+	"github.com/sibylhq/sibyl/shard/statemachine"
 )
 
 // FuzzMachineApply drives the meta group's state machine with arbitrary
@@ -35,12 +35,12 @@ func FuzzMachineApply(f *testing.F) {
 		// A known store first, so rotations and limits have a target.
 		base, _ := NewStoreInfo("base", 1)
 		b, _ := json.Marshal(base.Sealed())
-		if res := m.Apply(kv, &shard.Command{ID: "c0", Op: OpCreateStore, Body: b, Time: 1}); isErr(res) {
+		if res := m.Apply(kv, &statemachine.Command{ID: "c0", Op: OpCreateStore, Body: b, Time: 1}); isErr(res) {
 			t.Fatalf("creating the base store: %v", res)
 		}
 		for i, o := range []string{op, OpRotateKeys, OpSetLimits} {
 			scratch := maps.Clone(kv)
-			res := m.Apply(scratch, &shard.Command{ID: "c", Op: o, Body: body, Time: at})
+			res := m.Apply(scratch, &statemachine.Command{ID: "c", Op: o, Body: body, Time: at})
 			if res == nil {
 				t.Fatalf("command %d (%q) answered nil", i, o)
 			}

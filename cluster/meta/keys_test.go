@@ -6,7 +6,7 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/sibylhq/sibyl/shard"
+	"github.com/sibylhq/sibyl/shard/statemachine"
 )
 
 func apply(t *testing.T, r *Registry, kv memKV, op string, at int64, body any) any {
@@ -15,7 +15,7 @@ func apply(t *testing.T, r *Registry, kv memKV, op string, at int64, body any) a
 	if err != nil {
 		t.Fatal(err)
 	}
-	return r.Apply(kv, &shard.Command{ID: op + "-test", Op: op, Time: at, Body: b})
+	return r.Apply(kv, &statemachine.Command{ID: op + "-test", Op: op, Time: at, Body: b})
 }
 
 // stateHolds reports whether any stored byte sequence contains s: what a
@@ -95,7 +95,7 @@ func TestLegacyPlainKeysMigrate(t *testing.T) {
 	m := NewMachine(replicas[1], NewPlacementState())
 	// A placement command (rejected, it is not a valid table) migrates
 	// too: migration does not wait for a registry command.
-	m.Apply(kvs[1], &shard.Command{ID: "p", Op: OpSetPlacement, Body: []byte(`{}`)})
+	m.Apply(kvs[1], &statemachine.Command{ID: "p", Op: OpSetPlacement, Body: []byte(`{}`)})
 	for i := range replicas {
 		if stateHolds(kvs[i], st.PrivateKey) {
 			t.Fatalf("replica %d still holds the plain key after a command", i)

@@ -10,7 +10,7 @@ import (
 	"sync"
 
 	"github.com/sibylhq/sibyl/cluster/placement"
-	"github.com/sibylhq/sibyl/shard"
+	"github.com/sibylhq/sibyl/shard/statemachine"
 )
 
 // OpSetPlacement commits a new placement table. Its body is a
@@ -65,7 +65,7 @@ func (p *PlacementState) Changed() <-chan struct{} {
 // NewSetPlacementCommand builds the command that commits t. t.Version must
 // be the committed version plus one. The id is random so that two leaders
 // proposing the same version are not mistaken for a retry of one command.
-func NewSetPlacementCommand(t placement.Table, nowMillis int64) (*shard.Command, error) {
+func NewSetPlacementCommand(t placement.Table, nowMillis int64) (*statemachine.Command, error) {
 	if err := t.Validate(); err != nil {
 		return nil, err
 	}
@@ -77,7 +77,7 @@ func NewSetPlacementCommand(t placement.Table, nowMillis int64) (*shard.Command,
 	if _, err := rand.Read(id); err != nil {
 		panic("crypto/rand failed: " + err.Error()) // the OS is broken
 	}
-	return &shard.Command{
+	return &statemachine.Command{
 		ID:   fmt.Sprintf("placement-v%d-%s", t.Version, hex.EncodeToString(id)),
 		Op:   OpSetPlacement,
 		Time: nowMillis,
@@ -88,10 +88,10 @@ func NewSetPlacementCommand(t placement.Table, nowMillis int64) (*shard.Command,
 // IsPlacementOp reports whether op belongs to PlacementState.
 func IsPlacementOp(op string) bool { return strings.HasPrefix(op, "placement.") }
 
-// Apply implements shard.StateMachine for placement ops. It returns the
+// Apply implements statemachine.StateMachine for placement ops. It returns the
 // committed placement.Table, or an error value (ErrStalePlacement,
 // placement.ErrBadTable, placement.ErrShardCount) for a rejected command.
-func (p *PlacementState) Apply(w shard.Writer, cmd *shard.Command) any {
+func (p *PlacementState) Apply(w statemachine.Writer, cmd *statemachine.Command) any {
 	if cmd.Op != OpSetPlacement {
 		return fmt.Errorf("unknown placement op %q", cmd.Op)
 	}
@@ -123,12 +123,12 @@ func (p *PlacementState) setLocked(t placement.Table) {
 	p.changed = make(chan struct{})
 }
 
-// Load implements shard.StateMachine.
-func (p *PlacementState) Load(r shard.Reader) error {
+// Load implements statemachine.StateMachine.
+func (p *PlacementState) Load(r statemachine.Reader) error {
 	var t placement.Table
 	b, err := r.Get([]byte(placementKey))
 	switch {
-	case errors.Is(err, shard.ErrNotFound):
+	case errors.Is(err, statemachine.ErrNotFound):
 	case err != nil:
 		return fmt.Errorf("cannot read placement: %w", err)
 	default:
@@ -155,8 +155,8 @@ func NewMachine(r *Registry, p *PlacementState) *Machine {
 	return &Machine{Registry: r, Placement: p}
 }
 
-// Apply implements shard.StateMachine.
-func (m *Machine) Apply(w shard.Writer, cmd *shard.Command) any {
+// Apply implements statemachine.StateMachine.
+func (m *Machine) Apply(w statemachine.Writer, cmd *statemachine.Command) any {
 	if IsPlacementOp(cmd.Op) {
 		// Legacy key records are rewritten at the first command of any
 		// kind (see Registry.migrateLocked).
@@ -166,8 +166,8 @@ func (m *Machine) Apply(w shard.Writer, cmd *shard.Command) any {
 	return m.Registry.Apply(w, cmd)
 }
 
-// Load implements shard.StateMachine.
-func (m *Machine) Load(r shard.Reader) error {
+// Load implements statemachine.StateMachine.
+func (m *Machine) Load(r statemachine.Reader) error {
 	if err := m.Registry.Load(r); err != nil {
 		return err
 	}

@@ -8,10 +8,10 @@ import (
 	"testing"
 
 	"github.com/sibylhq/sibyl/cluster/placement"
-	"github.com/sibylhq/sibyl/shard"
+	"github.com/sibylhq/sibyl/shard/statemachine"
 )
 
-// placementTestKV is an in-memory shard.Writer and shard.Reader.
+// placementTestKV is an in-memory statemachine.Writer and statemachine.Reader.
 type placementTestKV map[string][]byte
 
 func (kv placementTestKV) Set(k, v []byte) error {
@@ -22,7 +22,7 @@ func (kv placementTestKV) Delete(k []byte) error { delete(kv, string(k)); return
 func (kv placementTestKV) Get(k []byte) ([]byte, error) {
 	v, ok := kv[string(k)]
 	if !ok {
-		return nil, shard.ErrNotFound
+		return nil, statemachine.ErrNotFound
 	}
 	return v, nil
 }
@@ -42,7 +42,7 @@ func (kv placementTestKV) Iterate(prefix []byte, fn func(k, v []byte) error) err
 	return nil
 }
 
-func mustSetCmd(t *testing.T, tab placement.Table) *shard.Command {
+func mustSetCmd(t *testing.T, tab placement.Table) *statemachine.Command {
 	t.Helper()
 	cmd, err := NewSetPlacementCommand(tab, 1000)
 	if err != nil {
@@ -96,10 +96,10 @@ func TestPlacementVersionCheck(t *testing.T) {
 		t.Fatalf("constructor accepted a bad table: %v", err)
 	}
 	body, _ := json.Marshal(bad)
-	if err, _ := p.Apply(kv, &shard.Command{ID: "x", Op: OpSetPlacement, Body: body}).(error); !errors.Is(err, placement.ErrBadTable) {
+	if err, _ := p.Apply(kv, &statemachine.Command{ID: "x", Op: OpSetPlacement, Body: body}).(error); !errors.Is(err, placement.ErrBadTable) {
 		t.Fatalf("apply of a bad table: %v", err)
 	}
-	if err, _ := p.Apply(kv, &shard.Command{ID: "y", Op: OpSetPlacement, Body: []byte("{")}).(error); !errors.Is(err, placement.ErrBadTable) {
+	if err, _ := p.Apply(kv, &statemachine.Command{ID: "y", Op: OpSetPlacement, Body: []byte("{")}).(error); !errors.Is(err, placement.ErrBadTable) {
 		t.Fatalf("apply of bad json: %v", err)
 	}
 
@@ -142,13 +142,13 @@ func TestMachineRoutesOps(t *testing.T) {
 		t.Fatal(err)
 	}
 	body, _ := json.Marshal(st)
-	if res := m.Apply(kv, &shard.Command{ID: "c1", Op: OpCreateStore, Body: body}); res.(StoreInfo).ID != st.ID {
+	if res := m.Apply(kv, &statemachine.Command{ID: "c1", Op: OpCreateStore, Body: body}); res.(StoreInfo).ID != st.ID {
 		t.Fatalf("create store = %v", res)
 	}
 	if res := m.Apply(kv, mustSetCmd(t, placement.Table{Version: 1, Shards: [][]string{{"a", "b"}}})); res.(placement.Table).Version != 1 {
 		t.Fatalf("set placement = %v", res)
 	}
-	if err, _ := m.Apply(kv, &shard.Command{ID: "c3", Op: "placement.nope"}).(error); err == nil || !strings.Contains(err.Error(), "unknown placement op") {
+	if err, _ := m.Apply(kv, &statemachine.Command{ID: "c3", Op: "placement.nope"}).(error); err == nil || !strings.Contains(err.Error(), "unknown placement op") {
 		t.Fatalf("unknown placement op: %v", err)
 	}
 

@@ -1,6 +1,6 @@
 // Package meta is the state machine of the meta Raft group: the store
 // registry and its keys. (The placement table joins it with the cluster
-// work.) It implements shard.StateMachine so that the meta group runs on
+// work.) It implements statemachine.StateMachine so that the meta group runs on
 // the same Raft and Badger machinery as the data shards.
 package meta
 
@@ -18,7 +18,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sibylhq/sibyl/shard"
+	"github.com/sibylhq/sibyl/shard/statemachine"
 )
 
 // Registry commands. Randomness (ids, keys) and times (a rotation's
@@ -225,8 +225,8 @@ func randomHex(n int) string {
 
 const storeKeyPrefix = "store/"
 
-// Apply implements shard.StateMachine.
-func (r *Registry) Apply(w shard.Writer, cmd *shard.Command) any {
+// Apply implements statemachine.StateMachine.
+func (r *Registry) Apply(w statemachine.Writer, cmd *statemachine.Command) any {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.migrateLocked(w)
@@ -252,13 +252,13 @@ func (r *Registry) Apply(w shard.Writer, cmd *shard.Command) any {
 // Deterministic: which records are legacy is a function of the state at
 // this log index, and the rewrite (hash the key) is a pure function, so
 // every replica ends with the same records whenever it runs it.
-func (r *Registry) migrate(w shard.Writer) {
+func (r *Registry) migrate(w statemachine.Writer) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.migrateLocked(w)
 }
 
-func (r *Registry) migrateLocked(w shard.Writer) {
+func (r *Registry) migrateLocked(w statemachine.Writer) {
 	if len(r.legacy) == 0 {
 		return
 	}
@@ -275,7 +275,7 @@ func (r *Registry) migrateLocked(w shard.Writer) {
 	r.legacy = left
 }
 
-func (r *Registry) putLocked(w shard.Writer, st StoreInfo) error {
+func (r *Registry) putLocked(w statemachine.Writer, st StoreInfo) error {
 	b, err := json.Marshal(st.Sealed())
 	if err != nil {
 		return fmt.Errorf("cannot encode store %s: %w", st.ID, err)
@@ -286,7 +286,7 @@ func (r *Registry) putLocked(w shard.Writer, st StoreInfo) error {
 	return nil
 }
 
-func (r *Registry) createLocked(w shard.Writer, cmd *shard.Command) any {
+func (r *Registry) createLocked(w statemachine.Writer, cmd *statemachine.Command) any {
 	var st StoreInfo
 	if err := json.Unmarshal(cmd.Body, &st); err != nil {
 		return fmt.Errorf("%w: %v", ErrBadStore, err)
@@ -313,7 +313,7 @@ func (r *Registry) createLocked(w shard.Writer, cmd *shard.Command) any {
 	return st.Sealed()
 }
 
-func (r *Registry) rotateLocked(w shard.Writer, cmd *shard.Command) any {
+func (r *Registry) rotateLocked(w statemachine.Writer, cmd *statemachine.Command) any {
 	var rk RotateKeys
 	if err := json.Unmarshal(cmd.Body, &rk); err != nil {
 		return fmt.Errorf("%w: %v", ErrBadStore, err)
@@ -359,7 +359,7 @@ func (r *Registry) rotateLocked(w shard.Writer, cmd *shard.Command) any {
 	return st.Sealed()
 }
 
-func (r *Registry) setLimitsLocked(w shard.Writer, cmd *shard.Command) any {
+func (r *Registry) setLimitsLocked(w statemachine.Writer, cmd *statemachine.Command) any {
 	var sl SetLimits
 	if err := json.Unmarshal(cmd.Body, &sl); err != nil {
 		return fmt.Errorf("%w: %v", ErrBadStore, err)
@@ -410,8 +410,8 @@ func (r *Registry) removeLocked(st StoreInfo) {
 	}
 }
 
-// Load implements shard.StateMachine.
-func (r *Registry) Load(rd shard.Reader) error {
+// Load implements statemachine.StateMachine.
+func (r *Registry) Load(rd statemachine.Reader) error {
 	stores := make(map[string]StoreInfo)
 	var legacy []string
 	err := rd.Iterate([]byte(storeKeyPrefix), func(_, v []byte) error {

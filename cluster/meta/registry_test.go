@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sibylhq/sibyl/shard"
+	"github.com/sibylhq/sibyl/shard/statemachine"
 )
 
 type memKV map[string][]byte
@@ -19,7 +19,7 @@ func (m memKV) Get(k []byte) ([]byte, error) {
 	if v, ok := m[string(k)]; ok {
 		return v, nil
 	}
-	return nil, shard.ErrNotFound // the Reader contract
+	return nil, statemachine.ErrNotFound // the Reader contract
 }
 func (m memKV) Iterate(prefix []byte, fn func(k, v []byte) error) error {
 	var keys []string
@@ -40,7 +40,7 @@ func (m memKV) Iterate(prefix []byte, fn func(k, v []byte) error) error {
 func create(t *testing.T, r *Registry, kv memKV, st StoreInfo) any {
 	t.Helper()
 	b, _ := json.Marshal(st)
-	return r.Apply(kv, &shard.Command{ID: "c-" + st.ID, Op: OpCreateStore, Body: b})
+	return r.Apply(kv, &statemachine.Command{ID: "c-" + st.ID, Op: OpCreateStore, Body: b})
 }
 
 func TestRegistryKeysAndReload(t *testing.T) {

@@ -10,10 +10,10 @@ import (
 	"testing"
 
 	"github.com/sibylhq/sibyl/ingest"
-	"github.com/sibylhq/sibyl/shard"
+	"github.com/sibylhq/sibyl/shard/statemachine"
 )
 
-// discardKV is a shard.Writer that keeps nothing: the memory benchmark
+// discardKV is a statemachine.Writer that keeps nothing: the memory benchmark
 // counts the store's in-memory state, not a key-value store's.
 type discardKV struct{}
 
@@ -76,7 +76,7 @@ func BenchmarkRetailStoreMemory(b *testing.B) {
 		before := heapLive()
 		e := New(DefaultConfig())
 		apply := func(op string, body []byte) {
-			if _, ok := e.Apply(discardKV{}, &shard.Command{ID: "x", Store: "s", Op: op, Time: 1, Body: body}).(Result); !ok {
+			if _, ok := e.Apply(discardKV{}, &statemachine.Command{ID: "x", Store: "s", Op: op, Time: 1, Body: body}).(Result); !ok {
 				b.Fatalf("%s rejected", op)
 			}
 		}

@@ -10,12 +10,12 @@ import (
 	"testing"
 
 	"github.com/sibylhq/sibyl/ingest"
-	"github.com/sibylhq/sibyl/shard"
+	"github.com/sibylhq/sibyl/shard/statemachine"
 )
 
 // Fuzz targets for the command decoders the state machine runs on every
 // replica; each runs with `go test -run XXX -fuzz '^FuzzName$' -fuzztime
-// 30s ./shard/engine`. Seeds stay small so the corpus runs in the normal
+// 30s ./engine`. Seeds stay small so the corpus runs in the normal
 // test suite in milliseconds.
 
 // FuzzDecodeEvents: an events.log body never panics the decoder, never
@@ -84,10 +84,10 @@ func FuzzApply(f *testing.F) {
 		e := New(DefaultConfig())
 		kv := memKV{}
 		// A little state first, so patches and deletes find records.
-		e.Apply(kv, &shard.Command{ID: "0", Store: "s", Op: "products.upsert", Time: 1, Body: []byte(`[{"id":"p","name":"n","price":1}]`)})
-		e.Apply(kv, &shard.Command{ID: "1", Store: "s", Op: OpEvents, Time: 1, Body: EncodeEvents([]Event{{Kind: EventClick, Visitor: "v", Products: []ingest.ID{"p"}, Labels: []string{"l"}, Time: 1}})})
+		e.Apply(kv, &statemachine.Command{ID: "0", Store: "s", Op: "products.upsert", Time: 1, Body: []byte(`[{"id":"p","name":"n","price":1}]`)})
+		e.Apply(kv, &statemachine.Command{ID: "1", Store: "s", Op: OpEvents, Time: 1, Body: EncodeEvents([]Event{{Kind: EventClick, Visitor: "v", Products: []ingest.ID{"p"}, Labels: []string{"l"}, Time: 1}})})
 		before := fmt.Sprint(kv)
-		res := e.Apply(kv, &shard.Command{ID: "2", Store: "s", Op: op, Time: 2, Body: body})
+		res := e.Apply(kv, &statemachine.Command{ID: "2", Store: "s", Op: op, Time: 2, Body: body})
 		if err, ok := res.(error); ok {
 			if !errors.Is(err, ErrRejected) {
 				t.Fatalf("a rejection that is not ErrRejected: %v", err)

@@ -6,7 +6,7 @@ import (
 	"slices"
 
 	"github.com/sibylhq/sibyl/ingest"
-	"github.com/sibylhq/sibyl/shard"
+	"github.com/sibylhq/sibyl/shard/statemachine"
 )
 
 // LabelStats is the attribution of one recommendation label: how often it
@@ -110,7 +110,7 @@ func (s *Store) countSale(sess *session, e *Event) {
 }
 
 // writeLabels persists the replicated label counts when they changed.
-func (s *Store) writeLabels(w shard.Writer) error {
+func (s *Store) writeLabels(w statemachine.Writer) error {
 	if !s.labelsDirty {
 		return nil
 	}

@@ -10,7 +10,7 @@ import (
 
 	"github.com/sibylhq/sibyl/compute"
 	"github.com/sibylhq/sibyl/ingest"
-	"github.com/sibylhq/sibyl/shard"
+	"github.com/sibylhq/sibyl/shard/statemachine"
 )
 
 // OpEvents carries tracking events (Clerk's log/* calls) of one store,
@@ -95,7 +95,7 @@ const (
 // so that a test can lower it; every replica must use the same value.
 var sessionBytesPerStore int64 = 256 << 20
 
-func (s *Store) applyEvents(w shard.Writer, body []byte) (Result, error) {
+func (s *Store) applyEvents(w statemachine.Writer, body []byte) (Result, error) {
 	evs, err := DecodeEvents(body)
 	if err != nil {
 		return Result{}, fmt.Errorf("%w: malformed events: %v", ErrRejected, err)
@@ -285,7 +285,7 @@ func (s *Store) countCoViews(idx int32, recent []sessionItem) {
 // (down to 90% of the budget). Eviction order depends only on event
 // times and visitor ids, so every replica evicts the same sessions. The
 // sort is O(n log n) but runs once per tenth of the sessions created.
-func (s *Store) evictSessions(w shard.Writer) error {
+func (s *Store) evictSessions(w statemachine.Writer) error {
 	if len(s.sessions) <= sessionsPerStore && s.sessionBytes <= sessionBytesPerStore {
 		return nil
 	}

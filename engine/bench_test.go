@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/sibylhq/sibyl/ingest"
-	"github.com/sibylhq/sibyl/shard"
+	"github.com/sibylhq/sibyl/shard/statemachine"
 )
 
 // BenchmarkApplyEvent measures applying one tracking event (a product
@@ -18,7 +18,7 @@ func BenchmarkApplyEvent(b *testing.B) {
 		ps = append(ps, ingest.Product{ID: ingest.ID(fmt.Sprint(i)), Name: "p", Price: 1})
 	}
 	body, _ := json.Marshal(ps)
-	h.e.Apply(h.kv, &shard.Command{ID: "p", Store: "s", Op: "products.upsert", Body: body})
+	h.e.Apply(h.kv, &statemachine.Command{ID: "p", Store: "s", Op: "products.upsert", Body: body})
 	bodies := make([][]byte, 1000)
 	for i := range bodies {
 		bodies[i] = EncodeEvents([]Event{{Kind: EventProduct, Visitor: fmt.Sprintf("v%d", i%200), Products: []ingest.ID{ingest.ID(fmt.Sprint(i % 1000))}, Time: int64(i)}})
@@ -26,7 +26,7 @@ func BenchmarkApplyEvent(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if res := h.e.Apply(h.kv, &shard.Command{ID: "e", Store: "s", Op: OpEvents, Body: bodies[i%len(bodies)]}); res == nil {
+		if res := h.e.Apply(h.kv, &statemachine.Command{ID: "e", Store: "s", Op: OpEvents, Body: bodies[i%len(bodies)]}); res == nil {
 			b.Fatal("nil result")
 		}
 	}
@@ -50,7 +50,7 @@ func BenchmarkApplyEventBatch(b *testing.B) {
 	}
 	// Fill every session first.
 	for k := range visitors * 60 / batch {
-		h.e.Apply(h.kv, &shard.Command{ID: "w", Store: "s", Op: OpEvents, Body: mk(k)})
+		h.e.Apply(h.kv, &statemachine.Command{ID: "w", Store: "s", Op: OpEvents, Body: mk(k)})
 	}
 	bodies := make([][]byte, 64)
 	for i := range bodies {
@@ -59,7 +59,7 @@ func BenchmarkApplyEventBatch(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i += batch {
-		if res, ok := h.e.Apply(h.kv, &shard.Command{ID: "e", Store: "s", Op: OpEvents, Body: bodies[(i/batch)%len(bodies)]}).(Result); !ok || res.Applied != batch {
+		if res, ok := h.e.Apply(h.kv, &statemachine.Command{ID: "e", Store: "s", Op: OpEvents, Body: bodies[(i/batch)%len(bodies)]}).(Result); !ok || res.Applied != batch {
 			b.Fatalf("apply: %v", res)
 		}
 	}
@@ -78,8 +78,8 @@ func BenchmarkPopular(b *testing.B) {
 		os = append(os, order(fmt.Sprint("o", i), fmt.Sprint("c", i%3000), int64(1700000000+i*60), fmt.Sprint(i%4000), fmt.Sprint((i*7)%4000), fmt.Sprint((i*13)%97)))
 	}
 	body, _ := json.Marshal(ps)
-	h.e.Apply(h.kv, &shard.Command{ID: "p", Store: "s", Op: "products.upsert", Body: body})
-	h.e.Apply(h.kv, &shard.Command{ID: "o", Store: "s", Op: "orders.upsert", Body: EncodeOrders(os)})
+	h.e.Apply(h.kv, &statemachine.Command{ID: "p", Store: "s", Op: "products.upsert", Body: body})
+	h.e.Apply(h.kv, &statemachine.Command{ID: "o", Store: "s", Op: "orders.upsert", Body: EncodeOrders(os)})
 	st := h.e.Store("s")
 	st.Popular()
 	b.ReportAllocs()

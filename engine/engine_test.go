@@ -10,10 +10,10 @@ import (
 	"testing"
 
 	"github.com/sibylhq/sibyl/ingest"
-	"github.com/sibylhq/sibyl/shard"
+	"github.com/sibylhq/sibyl/shard/statemachine"
 )
 
-// memKV is an in-memory shard.Writer and shard.Reader.
+// memKV is an in-memory statemachine.Writer and statemachine.Reader.
 type memKV map[string][]byte
 
 func (m memKV) Set(k, v []byte) error { m[string(k)] = bytes.Clone(v); return nil }
@@ -67,7 +67,7 @@ func (h *harness) apply(store, op string, body any) any {
 		h.t.Fatal(err)
 	}
 	h.n++
-	return h.e.Apply(h.kv, &shard.Command{ID: fmt.Sprint(h.n), Store: store, Op: op, Time: 1, Body: b})
+	return h.e.Apply(h.kv, &statemachine.Command{ID: fmt.Sprint(h.n), Store: store, Op: op, Time: 1, Body: b})
 }
 
 func (h *harness) mustApply(store, op string, body any) Result {

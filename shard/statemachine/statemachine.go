@@ -1,9 +1,16 @@
-package shard
+// Package statemachine is the contract between replication and the domain:
+// a Command travels through a shard's Raft log, and a StateMachine applies it
+// by writing through a Writer and rebuilding from a Reader.
+//
+// It imports neither Raft nor Badger on purpose, so that the engine and the
+// query layer can speak in commands without linking the replication stack
+// (go list -deps ./engine ./query names neither).
+package statemachine
 
 import "errors"
 
 // ErrNotFound is returned by Reader.Get for a missing key.
-var ErrNotFound = errors.New("shard: key not found")
+var ErrNotFound = errors.New("statemachine: key not found")
 
 // Command is one client request replicated through a shard's Raft log. The
 // leader's batcher packs many commands into one log entry (group commit).

@@ -1,7 +1,7 @@
 // Package engine is a data shard's in-memory state: every store of the
 // shard, its records, and the derived statistics the Prediction API reads.
 //
-// Engine implements shard.StateMachine. Raft drives Apply; the query layer
+// Engine implements statemachine.StateMachine. Raft drives Apply; the query layer
 // reads a Store under its read lock. Durable state is one Badger key per
 // record, "s/<store>/<kind>/<id>" holding the record's canonical JSON, so
 // Load rebuilds memory by one prefix scan.
@@ -18,7 +18,7 @@ import (
 
 	"github.com/sibylhq/sibyl/compute"
 	"github.com/sibylhq/sibyl/ingest"
-	"github.com/sibylhq/sibyl/shard"
+	"github.com/sibylhq/sibyl/shard/statemachine"
 )
 
 // Ops understood by Apply. The body of an upsert is a JSON array of records
@@ -143,8 +143,8 @@ func (e *Engine) dropIfCreated(s *Store, created bool) {
 	e.mu.Unlock()
 }
 
-// Apply implements shard.StateMachine.
-func (e *Engine) Apply(w shard.Writer, cmd *shard.Command) any {
+// Apply implements statemachine.StateMachine.
+func (e *Engine) Apply(w statemachine.Writer, cmd *statemachine.Command) any {
 	if cmd.Store == "" {
 		return fmt.Errorf("%w: command %s has no store", ErrRejected, ingest.Quote(cmd.ID))
 	}
@@ -204,9 +204,9 @@ func splitOp(op string) (ingest.Kind, string, bool) {
 	return kind, action, true
 }
 
-// Load implements shard.StateMachine: it drops memory and rebuilds every
+// Load implements statemachine.StateMachine: it drops memory and rebuilds every
 // store from the shard's records.
-func (e *Engine) Load(r shard.Reader) error {
+func (e *Engine) Load(r statemachine.Reader) error {
 	fresh := make(map[string]*Store)
 	err := r.Iterate([]byte("s/"), func(key, value []byte) error {
 		store, kind, _, err := parseKey(key)

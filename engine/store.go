@@ -10,7 +10,7 @@ import (
 	"sync/atomic"
 
 	"github.com/sibylhq/sibyl/ingest"
-	"github.com/sibylhq/sibyl/shard"
+	"github.com/sibylhq/sibyl/shard/statemachine"
 )
 
 // Store is one tenant's state. Readers take RLock; Apply holds Lock.
@@ -124,7 +124,7 @@ type pendingRecord struct {
 // apply runs a data command. Every record is decoded and checked before
 // the first one touches memory or the Writer: a rejected command changes
 // nothing, so memory and disk agree on every replica.
-func (s *Store) apply(w shard.Writer, kind ingest.Kind, action string, cmd *shard.Command) (Result, error) {
+func (s *Store) apply(w statemachine.Writer, kind ingest.Kind, action string, cmd *statemachine.Command) (Result, error) {
 	switch action {
 	case ActionDelete:
 		ids, err := decodeList[ingest.ID](cmd.Body)
@@ -260,7 +260,7 @@ func decodePending(i int, kind ingest.Kind, b []byte) (pendingRecord, error) {
 
 // storeAll stores checked records. It returns the number of order lines
 // naming unknown products in the result.
-func (s *Store) storeAll(w shard.Writer, kind ingest.Kind, pending []pendingRecord) (Result, error) {
+func (s *Store) storeAll(w statemachine.Writer, kind ingest.Kind, pending []pendingRecord) (Result, error) {
 	var res Result
 	for _, p := range pending {
 		unknown, err := s.store(w, kind, p.rec, p.id, p.stored)
@@ -274,7 +274,7 @@ func (s *Store) storeAll(w shard.Writer, kind ingest.Kind, pending []pendingReco
 }
 
 // store writes one decoded record with its stored encoding and indexes it.
-func (s *Store) store(w shard.Writer, kind ingest.Kind, rec any, id ingest.ID, stored []byte) (int, error) {
+func (s *Store) store(w statemachine.Writer, kind ingest.Kind, rec any, id ingest.ID, stored []byte) (int, error) {
 	if err := w.Set(recordKey(s.ID, kind, id), stored); err != nil {
 		return 0, err
 	}
