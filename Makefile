@@ -7,8 +7,10 @@ PKGS    := ./...
 .PHONY: cluster-certs cluster-up cluster-down test-cluster
 .PHONY: build test test-race test-hostile test-chaos fuzz demo bench bench-node bench-tracking bench-scale bench-cluster bench-rebalance bench-full eval lint fmt clean
 
+# -buildvcs=auto: stamp the commit into the binary (sibyl version, /health)
+# even where GOFLAGS turns it off.
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/sibyl
+	CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=auto -o $(BIN) ./cmd/sibyl
 
 # The CI suite: unit, integration (real nodes on random ports, a kill -9
 # test with real processes) and the real-data quality checks. Keep it

@@ -26,6 +26,7 @@ import (
 	"github.com/sibylhq/sibyl/shard"
 	"github.com/sibylhq/sibyl/shard/kv"
 	"github.com/sibylhq/sibyl/shard/statemachine"
+	"github.com/sibylhq/sibyl/version"
 )
 
 // Config is a node's configuration. `sibyl serve` fills it from flags and
@@ -240,7 +241,7 @@ func Open(cfg Config, log *slog.Logger) (*Node, error) {
 	}
 	n.wg.Add(1)
 	go n.modelLoop(loopCtx)
-	n.log.Info("sibyl node started", "http", n.http.Addr(), "https", n.http.HTTPSAddr(), "raft", n.shards.RaftAddr(), "data_dir", cfg.DataDir, "shards", n.shards.ShardCount())
+	n.log.Info("sibyl node started", "version", version.Get().String(), "http", n.http.Addr(), "https", n.http.HTTPSAddr(), "raft", n.shards.RaftAddr(), "data_dir", cfg.DataDir, "shards", n.shards.ShardCount())
 	return n, nil
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/sibylhq/sibyl/cluster/meta"
 	"github.com/sibylhq/sibyl/engine"
 	"github.com/sibylhq/sibyl/ingest"
+	"github.com/sibylhq/sibyl/version"
 	"github.com/valyala/fasthttp"
 )
 
@@ -252,8 +253,15 @@ func (s *Server) handleStores(r *request) error {
 		"public_key": st.PublicKey, "private_key": st.PrivateKey, "created_at": st.CreatedAt})
 }
 
+// healthAnswer is /health's answer: the process is up, and which build it
+// is (so the nodes of a rolling upgrade can be told apart).
+type healthAnswer struct {
+	Status  string        `json:"status"`
+	Version version.Build `json:"version"`
+}
+
 func (s *Server) handleHealth(r *request) error {
-	return writeJSON(r.ctx, map[string]string{"status": "ok"})
+	return writeJSON(r.ctx, healthAnswer{Status: "ok", Version: version.Get()})
 }
 
 func (s *Server) handleReady(r *request) error {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/sibylhq/sibyl/cluster/meta"
 	"github.com/sibylhq/sibyl/engine"
+	"github.com/sibylhq/sibyl/version"
 	"github.com/valyala/fasthttp"
 )
 
@@ -442,5 +443,22 @@ func TestConnectionsPerIPBounded(t *testing.T) {
 			t.Fatalf("no slot after a connection closed")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestHealthNamesTheBuild: /health says which build answers, so the nodes
+// of a rolling upgrade can be told apart.
+func TestHealthNamesTheBuild(t *testing.T) {
+	base, _ := startEdge(t, func(c *Config) {})
+	a := call(t, "GET", base+"/health", "")
+	var h struct {
+		Status  string        `json:"status"`
+		Version version.Build `json:"version"`
+	}
+	if err := json.Unmarshal([]byte(a.body), &h); err != nil || a.status != 200 {
+		t.Fatalf("/health: %d %s (%v)", a.status, a.body, err)
+	}
+	if h.Status != "ok" || h.Version != version.Get() || h.Version.Go == "" || h.Version.Version == "" {
+		t.Fatalf("/health answered %+v, want status ok and %+v", h, version.Get())
 	}
 }

@@ -181,7 +181,9 @@ func OpenGroup(cfg GroupConfig) (*Group, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	logger = logger.With("group", cfg.GroupID, "node", cfg.NodeID)
+	// The caller's logger already names the node (node=); a group adds only
+	// itself, so that each line carries each attribute once.
+	logger = logger.With("group", cfg.GroupID)
 	g := &Group{cfg: cfg, logger: logger}
 	if err := g.open(); err != nil {
 		return nil, fmt.Errorf("cannot open group %s: %w", cfg.GroupID, err)
@@ -283,7 +285,9 @@ func (g *Group) open() error {
 			return fmt.Errorf("cannot bootstrap: %w", err)
 		}
 		g.bootstrapped = true
-		g.logger.Info("bootstrapped raft group", "voters", len(servers))
+		// Debug: a fresh node bootstraps 65 groups at once; the manager
+		// reports them in one line.
+		g.logger.Debug("bootstrapped raft group", "voters", len(servers))
 	}
 
 	g.raft, err = raft.NewRaft(rc, g.fsm, store, store, snaps, g.trans)

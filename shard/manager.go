@@ -72,7 +72,9 @@ type Config struct {
 	// FreeSpace measures the data dir's file system (nil: statfs; tests
 	// inject their own).
 	FreeSpace kv.FreeSpaceFunc
-	Logger    *slog.Logger
+	// Logger receives the manager's and its groups' lines. It should
+	// already name the node (node.Open adds node=); groups add group=.
+	Logger *slog.Logger
 }
 
 // ErrDiskFull is matched by the error of a write refused because the disk
@@ -157,7 +159,7 @@ func Open(cfg Config) (*Manager, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	m := &Manager{cfg: cfg, byID: make(map[string]*Group), logger: logger.With("node", cfg.NodeID)}
+	m := &Manager{cfg: cfg, byID: make(map[string]*Group), logger: logger}
 	if err := m.open(); err != nil {
 		m.Close()
 		return nil, err
@@ -209,14 +211,21 @@ func (m *Manager) open() error {
 		m.logger.Info("meta group started; shard groups follow the placement table", "shards", n, "raft_addr", m.mux.Addr().String())
 		return nil
 	}
+	bootstrapped := 0
+	if m.meta.Bootstrapped() {
+		bootstrapped++
+	}
 	for i := range n {
 		g, err := m.start(ShardGroupID(i), boot)
 		if err != nil {
 			return fmt.Errorf("cannot open shard %d: %w", i, err)
 		}
 		m.shards[i] = g
+		if g.Bootstrapped() {
+			bootstrapped++
+		}
 	}
-	m.logger.Info("raft groups started", "shards", n, "raft_addr", m.mux.Addr().String())
+	m.logger.Info("raft groups started", "shards", n, "bootstrapped", bootstrapped, "raft_addr", m.mux.Addr().String())
 	return nil
 }
 
@@ -314,10 +323,7 @@ func (m *Manager) start(id string, boot []Peer) (*Group, error) {
 	gc.LogDB, gc.StateDB, gc.Mux = m.logDB, m.stateDB, m.mux
 	gc.StateMachine = cfg.NewStateMachine(id)
 	gc.Bootstrap = boot
-	gc.Logger = cfg.Logger
-	if gc.Logger == nil {
-		gc.Logger = slog.Default()
-	}
+	gc.Logger = m.logger
 	logErrs, stateErrs := m.logDB.ReadErrors(), m.stateDB.ReadErrors()
 	g, err := OpenGroup(gc)
 	if err == nil {

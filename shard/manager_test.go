@@ -1,8 +1,10 @@
 package shard
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -368,3 +370,41 @@ func TestDropShardData(t *testing.T) {
 		}
 	}
 }
+
+// TestManagerStartLogsOnce: a fresh node bootstraps every group, and says
+// so in one Info line (not one per group), naming the node once per line.
+func TestManagerStartLogsOnce(t *testing.T) {
+	var buf bytes.Buffer
+	var mu sync.Mutex
+	h := slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return buf.Write(p)
+	}), &slog.HandlerOptions{Level: slog.LevelInfo})
+	c := testConfig("n1", t.TempDir(), "127.0.0.1:0", 8, &machines{})
+	c.Logger = slog.New(h).With("node", "n1")
+	m := openManager(t, c)
+	defer m.Close()
+	mu.Lock()
+	out := buf.String()
+	mu.Unlock()
+	if n := strings.Count(out, "bootstrapped raft group"); n != 0 {
+		t.Errorf("%d per-group bootstrap lines at Info", n)
+	}
+	var started string
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Contains(line, "node=n1 node=n1") {
+			t.Errorf("node named twice: %s", line)
+		}
+		if strings.Contains(line, `msg="raft groups started"`) {
+			started = line
+		}
+	}
+	if !strings.Contains(started, "bootstrapped=9") || !strings.Contains(started, "node=n1") {
+		t.Fatalf("start line %q, want node=n1 and bootstrapped=9 (meta + 8 shards); log:\n%s", started, out)
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

@@ -90,14 +90,7 @@ func runImport(path string, o importOptions, progress io.Writer) (string, error)
 	}
 	var src io.Reader = f
 	if !o.quiet {
-		bar := progressbar.NewOptions64(info.Size(),
-			progressbar.OptionSetWriter(progress),
-			progressbar.OptionShowBytes(true),
-			progressbar.OptionSetDescription("importing "+path),
-			progressbar.OptionThrottle(200*time.Millisecond),
-			progressbar.OptionOnCompletion(func() { fmt.Fprintln(progress) }),
-		)
-		r := progressbar.NewReader(f, bar)
+		r := progressbar.NewReader(f, newImportBar(progress, info.Size(), path))
 		src = &r
 	}
 	src = bufio.NewReaderSize(src, 1<<20)
@@ -187,4 +180,19 @@ func summary(p *pusher, d time.Duration, skipped map[string]int, bad []string) s
 		fmt.Fprintf(&b, "  broken or invalid records reported: %d (first: %s)\n", len(bad), bad[0])
 	}
 	return strings.TrimRight(b.String(), "\n")
+}
+
+// newImportBar is the file-read progress bar of sibyl import. It renders
+// its blank state at once: that starts its clock now, so the first read
+// (a whole buffer, microseconds after the bar appears) is averaged over
+// the throttle period instead of being shown as a rate of hundreds of GB/s.
+func newImportBar(w io.Writer, size int64, path string) *progressbar.ProgressBar {
+	return progressbar.NewOptions64(size,
+		progressbar.OptionSetWriter(w),
+		progressbar.OptionShowBytes(true),
+		progressbar.OptionSetDescription("importing "+path),
+		progressbar.OptionSetRenderBlankState(true),
+		progressbar.OptionThrottle(200*time.Millisecond),
+		progressbar.OptionOnCompletion(func() { fmt.Fprintln(w) }),
+	)
 }
