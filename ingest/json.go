@@ -101,12 +101,8 @@ func (p *Product) UnmarshalJSON(b []byte) error {
 
 // MarshalJSON writes the product with its Extra attributes inline.
 func (p Product) MarshalJSON() ([]byte, error) {
-	type plain Product
-	b, err := json.Marshal(plain(p))
-	if err != nil {
-		return nil, err
-	}
-	return appendExtra(b, p.Extra, productFields)
+	type plain Product // without the method, so Marshal does not recurse
+	return marshalWithExtra(plain(p), p.Extra, productFields)
 }
 
 // UnmarshalJSON decodes a Clerk customer object; unknown attributes go to
@@ -134,12 +130,8 @@ func (c *Customer) UnmarshalJSON(b []byte) error {
 
 // MarshalJSON writes the customer with its Extra attributes inline.
 func (c Customer) MarshalJSON() ([]byte, error) {
-	type plain Customer
-	b, err := json.Marshal(plain(c))
-	if err != nil {
-		return nil, err
-	}
-	return appendExtra(b, c.Extra, customerFields)
+	type plain Customer // without the method, so Marshal does not recurse
+	return marshalWithExtra(plain(c), c.Extra, customerFields)
 }
 
 // UnmarshalJSON decodes a Clerk order, accepting the time variations listed
@@ -619,6 +611,17 @@ func checkExtraValue(v any) bool {
 		return true
 	}
 	return false
+}
+
+// marshalWithExtra encodes a record's built-in fields (plain: the record
+// converted to a type without MarshalJSON) followed by its Extra
+// attributes.
+func marshalWithExtra(plain any, extra map[string]any, builtin map[string]bool) ([]byte, error) {
+	b, err := json.Marshal(plain)
+	if err != nil {
+		return nil, err
+	}
+	return appendExtra(b, extra, builtin)
 }
 
 // appendExtra splices extra's members, in key order, into the JSON object b.
