@@ -153,37 +153,6 @@ func jaccard(a, b []int32) float32 {
 	return float32(inter) / float32(len(a)+len(b)-inter)
 }
 
-// pairCosine is c_ij / sqrt(n_i n_j) from a co-occurrence structure.
-func pairCosine(c *CoPurchase, i, j int32) float32 {
-	if c == nil {
-		return 0
-	}
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return c.pairCosineLocked(c.rowLocked(i), i, j)
-}
-
-// rowLocked is item i's co-count row, or nil; c.mu must be held.
-func (c *CoPurchase) rowLocked(i int32) *coRow {
-	if i < 0 || int(i) >= len(c.rows) || len(c.rows[i].cnt) == 0 {
-		return nil
-	}
-	return &c.rows[i]
-}
-
-// pairCosineLocked is pairCosine with i's row (rowLocked) looked up by
-// the caller, who holds c.mu for a whole candidate list.
-func (c *CoPurchase) pairCosineLocked(row *coRow, i, j int32) float32 {
-	return c.cosineOf(c.lookupLocked(i, row, j), i, j)
-}
-
-func (c *CoPurchase) cosineOf(n float32, i, j int32) float32 {
-	if n == 0 {
-		return 0
-	}
-	return n / float32(math.Sqrt(float64(c.count[i])*float64(c.count[j])))
-}
-
 // BuildSubstitutes precomputes every item's substitute list (best first).
 // f, coBought and coViewed may be nil; attrs may be nil or hold one entry
 // per item. Cost: one pass over the item factors per item, in parallel.
