@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strings"
-	"unicode"
+
+	"github.com/sibylhq/sibyl/text"
 )
 
 // ItemAttributes describes an item for attribute similarity. All fields are
@@ -66,20 +66,13 @@ type textIndex struct {
 	posting map[int32][]int32
 }
 
-func tokenize(s string) []string {
-	return strings.FieldsFunc(strings.ToLower(s), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
-}
-
 func buildTextIndex(items []ItemAttributes) *textIndex {
 	vocab := map[string]int32{}
 	df := map[int32]int{}
 	tf := make([]map[int32]float32, len(items))
 	for i, a := range items {
 		tf[i] = map[int32]float32{}
-		for _, w := range tokenize(a.Text) {
-			if len(w) < 2 {
-				continue
-			}
+		for _, w := range text.Tokens(a.Text) {
 			id, ok := vocab[w]
 			if !ok {
 				id = int32(len(vocab))
@@ -223,10 +216,10 @@ func buildItemLists(numItems int, f *Factors, attrs []ItemAttributes, coBought, 
 	if workers <= 0 {
 		workers = 1
 	}
-	var text *textIndex
+	var tfidf *textIndex
 	var logPrice []float64
 	if attrs != nil {
-		text = buildTextIndex(attrs)
+		tfidf = buildTextIndex(attrs)
 		// ln p once per item: the price term is exp(-|ln p_i - ln p_j|/band).
 		logPrice = make([]float64, len(attrs))
 		for i, a := range attrs {
@@ -270,9 +263,9 @@ func buildItemLists(numItems int, f *Factors, attrs []ItemAttributes, coBought, 
 					cos[i] = slices.Clone(s.sorted[:min(cosNeighbours, len(s.sorted))])
 				}
 			}
-			if text != nil {
-				for _, t := range text.tokens[i] {
-					s.cand = append(s.cand, text.posting[t]...)
+			if tfidf != nil {
+				for _, t := range tfidf.tokens[i] {
+					s.cand = append(s.cand, tfidf.posting[t]...)
 				}
 			}
 			slices.Sort(s.cand)
@@ -304,7 +297,7 @@ func buildItemLists(numItems int, f *Factors, attrs []ItemAttributes, coBought, 
 					score += cfg.Factor * s.cos[j]
 				}
 				if attrs != nil {
-					score += cfg.Category*jaccard(attrs[i].Categories, attrs[j].Categories) + cfg.Text*text.cos(i, j)
+					score += cfg.Category*jaccard(attrs[i].Categories, attrs[j].Categories) + cfg.Text*tfidf.cos(i, j)
 					if pi, pj := attrs[i].Price, attrs[j].Price; pi > 0 && pj > 0 {
 						score += cfg.Price * float32(math.Exp(-math.Abs(logPrice[i]-logPrice[j])/cfg.PriceBand))
 					}
