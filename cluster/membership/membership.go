@@ -12,15 +12,12 @@
 package membership
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"log"
 	"log/slog"
 	"net"
 	"sort"
@@ -30,6 +27,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/memberlist"
+	"github.com/sibylhq/sibyl/logbridge"
 )
 
 // State is a member's state. The values match reconcile.MemberState so
@@ -318,7 +316,7 @@ func New(cfg Config) (*Membership, error) {
 	}
 	mc.Events = (*events)(m)
 	mc.Delegate = (*delegate)(m)
-	mc.Logger = log.New(&logWriter{log: m.log}, "", 0)
+	mc.Logger = logbridge.StandardLogger(m.log, logbridge.Options{Name: "memberlist"})
 	list, err := memberlist.Create(mc)
 	if err != nil {
 		return nil, fmt.Errorf("cannot start gossip on %s: %w", cfg.BindAddr, err)
@@ -610,24 +608,3 @@ func (d *delegate) NotifyMsg([]byte)                {}
 func (d *delegate) GetBroadcasts(int, int) [][]byte { return nil }
 func (d *delegate) LocalState(bool) []byte          { return nil }
 func (d *delegate) MergeRemoteState([]byte, bool)   {}
-
-// logWriter maps memberlist's "[LEVEL] memberlist: ..." lines onto slog.
-type logWriter struct{ log *slog.Logger }
-
-func (w *logWriter) Write(p []byte) (int, error) {
-	line := bytes.TrimSpace(p)
-	level := slog.LevelInfo
-	for _, l := range []struct {
-		tag   string
-		level slog.Level
-	}{{"[DEBUG]", slog.LevelDebug}, {"[INFO]", slog.LevelInfo}, {"[WARN]", slog.LevelWarn}, {"[ERR]", slog.LevelError}} {
-		if rest, ok := bytes.CutPrefix(line, []byte(l.tag)); ok {
-			level, line = l.level, bytes.TrimSpace(rest)
-			break
-		}
-	}
-	w.log.Log(context.Background(), level, string(bytes.TrimPrefix(line, []byte("memberlist: "))))
-	return len(p), nil
-}
-
-var _ io.Writer = (*logWriter)(nil)

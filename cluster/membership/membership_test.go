@@ -234,20 +234,6 @@ func TestStartsWithoutReachableSeeds(t *testing.T) {
 	}
 }
 
-func TestLogWriterLevels(t *testing.T) {
-	var b strings.Builder
-	w := &logWriter{log: slog.New(slog.NewTextHandler(&b, &slog.HandlerOptions{Level: slog.LevelDebug}))}
-	fmt.Fprintln(w, "[WARN] memberlist: Was able to connect to n2")
-	fmt.Fprintln(w, "[DEBUG] memberlist: Stream connection")
-	fmt.Fprintln(w, "no tag at all")
-	out := b.String()
-	for _, want := range []string{`level=WARN msg="Was able to connect to n2"`, `level=DEBUG msg="Stream connection"`, `level=INFO msg="no tag at all"`} {
-		if !strings.Contains(out, want) {
-			t.Errorf("missing %q in %s", want, out)
-		}
-	}
-}
-
 func mustKey(t *testing.T) []byte {
 	t.Helper()
 	s, err := NewKey()
