@@ -27,36 +27,9 @@ import (
 	"time"
 
 	"github.com/hashicorp/memberlist"
+	"github.com/sibylhq/sibyl/cluster/reconcile"
 	"github.com/sibylhq/sibyl/logbridge"
 )
-
-// State is a member's state. The values match reconcile.MemberState so
-// the node can convert with a cast. Suspect is never reported today:
-// memberlist keeps suspicion internal (its exported Node.State is not
-// maintained), so a member goes from Alive straight to Failed.
-type State int
-
-// Member states.
-const (
-	Alive State = iota + 1
-	Suspect
-	Failed
-	Left
-)
-
-func (s State) String() string {
-	switch s {
-	case Alive:
-		return "alive"
-	case Suspect:
-		return "suspect"
-	case Failed:
-		return "failed"
-	case Left:
-		return "left"
-	}
-	return "State(" + strconv.Itoa(int(s)) + ")"
-}
 
 // Meta is what a node advertises about itself.
 type Meta struct {
@@ -112,7 +85,11 @@ type Member struct {
 	Meta
 	// GossipAddr is the member's memberlist address (host:port).
 	GossipAddr string
-	State      State
+	// State is never Suspect: memberlist keeps suspicion internal (its
+	// exported Node.State is not maintained), so a member goes from Alive
+	// straight to Failed (node/peercheck.go reports unverified members as
+	// Suspect on top).
+	State reconcile.MemberState
 	// Since is when this node observed the member enter State.
 	Since time.Time
 }
@@ -345,7 +322,7 @@ func (m *Membership) Local() Member {
 	addr := m.Addr()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return Member{Meta: m.cfg.meta(m.draining, m.leaving), GossipAddr: addr, State: Alive}
+	return Member{Meta: m.cfg.meta(m.draining, m.leaving), GossipAddr: addr, State: reconcile.Alive}
 }
 
 // Members returns the view, sorted by id: every member seen alive,
@@ -531,12 +508,12 @@ func (m *Membership) nextFailedAddr(now time.Time) string {
 	var failed []string
 	for id, rec := range m.members {
 		age := now.Sub(rec.Since)
-		if (rec.State == Failed || rec.State == Left) && age > m.cfg.TombstoneTTL {
+		if (rec.State == reconcile.Failed || rec.State == reconcile.Left) && age > m.cfg.TombstoneTTL {
 			delete(m.members, id)
 			m.notifyLocked()
 			continue
 		}
-		if rec.State == Failed && age <= m.cfg.ReconnectTimeout {
+		if rec.State == reconcile.Failed && age <= m.cfg.ReconnectTimeout {
 			failed = append(failed, rec.GossipAddr)
 		}
 	}
@@ -552,11 +529,11 @@ func (m *Membership) nextFailedAddr(now time.Time) string {
 // goroutines and must not block.
 type events Membership
 
-func (e *events) NotifyJoin(n *memberlist.Node)   { (*Membership)(e).observe(n, Alive) }
-func (e *events) NotifyUpdate(n *memberlist.Node) { (*Membership)(e).observe(n, Alive) }
-func (e *events) NotifyLeave(n *memberlist.Node)  { (*Membership)(e).observe(n, Failed) }
+func (e *events) NotifyJoin(n *memberlist.Node)   { (*Membership)(e).observe(n, reconcile.Alive) }
+func (e *events) NotifyUpdate(n *memberlist.Node) { (*Membership)(e).observe(n, reconcile.Alive) }
+func (e *events) NotifyLeave(n *memberlist.Node)  { (*Membership)(e).observe(n, reconcile.Failed) }
 
-func (m *Membership) observe(n *memberlist.Node, st State) {
+func (m *Membership) observe(n *memberlist.Node, st reconcile.MemberState) {
 	meta := Meta{ID: n.Name}
 	if len(n.Meta) > 0 {
 		if err := json.Unmarshal(n.Meta, &meta); err != nil {
@@ -576,8 +553,8 @@ func (m *Membership) observe(n *memberlist.Node, st State) {
 		rec = &Member{State: st, Since: now}
 		m.members[n.Name] = rec
 	}
-	if st == Failed && (meta.Leaving || rec.Leaving) {
-		st = Left
+	if st == reconcile.Failed && (meta.Leaving || rec.Leaving) {
+		st = reconcile.Left
 	}
 	if rec.State != st {
 		rec.State, rec.Since = st, now
