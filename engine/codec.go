@@ -46,30 +46,23 @@ func EncodeOrders(orders []ingest.Order) []byte {
 	var one []byte
 	for i := range orders {
 		one = appendOrder(one[:0], &orders[i])
-		b = binary.AppendUvarint(b, uint64(len(one)))
-		b = append(b, one...)
+		b = wire.AppendBytes(b, one)
 	}
 	return b
 }
 
 // splitOrders calls fn with each encoded order of a batch.
 func splitOrders(b []byte, fn func(one []byte) error) error {
-	n, k := binary.Uvarint(b)
-	if k <= 0 {
-		return errCorruptOrder
-	}
-	b = b[k:]
-	for range n {
-		l, k := binary.Uvarint(b)
-		if k <= 0 || uint64(len(b)-k) < l {
-			return errCorruptOrder
+	d := wire.NewDecoder(b)
+	n := d.Uvarint()
+	for i := uint64(0); i < n && d.Err() == nil; i++ {
+		if one := d.Bytes(); d.Err() == nil {
+			if err := fn(one); err != nil {
+				return err
+			}
 		}
-		if err := fn(b[k : k+int(l)]); err != nil {
-			return err
-		}
-		b = b[k+int(l):]
 	}
-	if len(b) != 0 {
+	if d.Err() != nil || d.Len() != 0 {
 		return errCorruptOrder
 	}
 	return nil

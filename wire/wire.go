@@ -1,6 +1,6 @@
 // Package wire writes and reads the fields of Sibyl's binary formats: the
-// Raft entry batch (shard), and orders, tracking events and sessions
-// (engine). Integers are varints (encoding/binary), strings and byte
+// stored Raft log entry (shard/raftstore), the entry's command batch
+// (shard), and orders, tracking events and sessions (engine). Integers are varints (encoding/binary), strings and byte
 // slices are a uvarint length followed by the bytes, and a fixed 64-bit
 // value is little-endian. These bytes are in Raft logs, snapshots and
 // Badger on disk: a change here is a format change.
