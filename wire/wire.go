@@ -1,9 +1,10 @@
 // Package wire writes and reads the fields of Sibyl's binary formats: the
 // stored Raft log entry (shard/raftstore), the entry's command batch
-// (shard), and orders, tracking events and sessions (engine). Integers are varints (encoding/binary), strings and byte
-// slices are a uvarint length followed by the bytes, and a fixed 64-bit
-// value is little-endian. These bytes are in Raft logs, snapshots and
-// Badger on disk: a change here is a format change.
+// (shard), and orders, tracking events and sessions (engine). Integers
+// are varints (encoding/binary), strings and byte slices a uvarint length
+// followed by the bytes, and Uint64 is little-endian (raftstore's
+// big-endian header is read by hand). These bytes are in Raft logs,
+// snapshots and Badger on disk: a change here is a format change.
 //
 // The package is a leaf (the standard library only), so that the engine
 // can share it with shard without linking the replication stack.
