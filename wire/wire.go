@@ -62,47 +62,43 @@ func (d *Decoder) fail(err error) {
 }
 
 // Byte reads one byte.
-func (d *Decoder) Byte() byte {
-	if len(d.b) < 1 {
-		d.fail(errShort)
-		return 0
-	}
-	c := d.b[0]
-	d.b = d.b[1:]
-	return c
-}
+func (d *Decoder) Byte() byte { return read(d, firstByte, errShort) }
 
 // Uvarint reads an unsigned varint.
-func (d *Decoder) Uvarint() uint64 {
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.fail(errUvarint)
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
+func (d *Decoder) Uvarint() uint64 { return read(d, binary.Uvarint, errUvarint) }
 
 // Varint reads a signed varint.
-func (d *Decoder) Varint() int64 {
-	v, n := binary.Varint(d.b)
+func (d *Decoder) Varint() int64 { return read(d, binary.Varint, errVarint) }
+
+// Uint64 reads a little-endian 64-bit value.
+func (d *Decoder) Uint64() uint64 { return read(d, littleEndian64, errShort) }
+
+// read takes the field that decode finds at the front of the input
+// (decode returns it and its length, or a length <= 0 when it cannot),
+// or records err.
+func read[T any](d *Decoder, decode func([]byte) (T, int), err error) T {
+	v, n := decode(d.b)
 	if n <= 0 {
-		d.fail(errVarint)
-		return 0
+		d.fail(err)
+		var zero T
+		return zero
 	}
 	d.b = d.b[n:]
 	return v
 }
 
-// Uint64 reads a little-endian 64-bit value.
-func (d *Decoder) Uint64() uint64 {
-	if len(d.b) < 8 {
-		d.fail(errShort)
-		return 0
+func firstByte(b []byte) (byte, int) {
+	if len(b) < 1 {
+		return 0, 0
 	}
-	v := binary.LittleEndian.Uint64(d.b)
-	d.b = d.b[8:]
-	return v
+	return b[0], 1
+}
+
+func littleEndian64(b []byte) (uint64, int) {
+	if len(b) < 8 {
+		return 0, 0
+	}
+	return binary.LittleEndian.Uint64(b), 8
 }
 
 // Bytes reads a length-prefixed byte slice. It aliases the input: copy
