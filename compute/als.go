@@ -153,6 +153,20 @@ func (f *Factors) ScoreUsers(v []float32, dst []float32) {
 	bl.Sgemv(blas.NoTrans, f.NumUsers, f.K, 1, f.User, f.K, v, 1, 0, dst[:f.NumUsers], 1)
 }
 
+// ItemCosine writes into dst the cosine similarity, in factor space, of
+// item to every item (NumItems values). Items with a zero vector get 0.
+func (f *Factors) ItemCosine(item int32, dst []float32) {
+	f.ScoreItems(f.ItemVector(item), dst)
+	ni := f.ItemNorm[item]
+	for j := range dst[:f.NumItems] {
+		if d := ni * f.ItemNorm[j]; d > 0 {
+			dst[j] /= d
+		} else {
+			dst[j] = 0
+		}
+	}
+}
+
 // FoldInUser returns the factor vector of a user (a new customer, or a
 // visitor's session) who interacted with items with the given strengths
 // (nil weights mean 1 each), holding the item factors fixed: the exact

@@ -173,6 +173,14 @@ func (c *CoPurchase) widen() {
 	c.wide = true
 }
 
+// rowLocked is item i's co-count row, or nil; c.mu must be held.
+func (c *CoPurchase) rowLocked(i int32) *coRow {
+	if i < 0 || int(i) >= len(c.rows) || len(c.rows[i].cnt) == 0 {
+		return nil
+	}
+	return &c.rows[i]
+}
+
 // eachLocked calls fn for every neighbour of a with its count; c.mu must
 // be held.
 func (c *CoPurchase) eachLocked(a int32, fn func(j int32, n float32)) {

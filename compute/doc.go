@@ -29,8 +29,8 @@
 //     cosine, coverage.go; recency-weighted co-purchase and customer
 //     partners and factor-cosine neighbours for the ranked blend), and
 //     the training matrix for audience exclusion.
-//     The caller publishes it with an atomic pointer swap; Retrainer does
-//     that for it, driven by RetrainPolicy (changes since the last build,
+//     The caller publishes it with an atomic pointer swap (node's model
+//     loop), when RetrainPolicy says so (changes since the last build,
 //     model age).
 //   - Queries: Model.Complementary (the coverage list, then live
 //     co-purchase blended with the built partners and factor cosine,

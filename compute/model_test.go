@@ -2,12 +2,9 @@ package compute
 
 import (
 	"context"
-	"fmt"
 	"math"
 	"slices"
-	"sync/atomic"
 	"testing"
-	"time"
 )
 
 // shopSnapshot: 3 mugs (0-2) and 3 saucers (3-5) for a tea-set need, and
@@ -124,69 +121,6 @@ func TestRetrainPolicy(t *testing.T) {
 			t.Errorf("Due(%d, %d, %d) = %v, want %v", c.changes, c.trained, c.now, got, c.want)
 		}
 	}
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
-func TestRetrainerSwapsInBackground(t *testing.T) {
-	var clock atomic.Int64
-	clock.Store(1000)
-	var version atomic.Uint64
-	release := make(chan struct{})
-	build := func(ctx context.Context) (*Model, error) {
-		select {
-		case <-release:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-		return &Model{Version: version.Add(1)}, nil
-	}
-	r, err := NewRetrainer(RetrainPolicy{MinChanges: 3, MaxAge: 1000, MinInterval: 0}, build, clock.Load, time.Hour, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.Publish(&Model{Version: 0})
-	r.Start()
-	defer r.Stop()
-	r.NoteChanges(2)
-	r.NoteChanges(1)
-	// Training is blocked: queries still see the old model.
-	if v := r.Current().Version; v != 0 {
-		t.Fatalf("current version %d during training, want 0", v)
-	}
-	close(release)
-	waitFor(t, "the retrained model", func() bool { return r.Current().Version == 1 })
-	if r.Builds() != 2 {
-		t.Fatalf("builds = %d, want 2", r.Builds())
-	}
-	r.Stop()
-	r.NoteChanges(100) // after Stop: nothing runs, nothing blocks
-	if r.Current().Version != 1 {
-		t.Fatal("model changed after Stop")
-	}
-}
-
-func TestRetrainerStopCancelsTraining(t *testing.T) {
-	started := make(chan struct{})
-	build := func(ctx context.Context) (*Model, error) {
-		close(started)
-		<-ctx.Done()
-		return nil, fmt.Errorf("cancelled: %w", ctx.Err())
-	}
-	r, _ := NewRetrainer(DefaultRetrainPolicy(), build, func() int64 { return 1 }, time.Hour, nil)
-	r.Start()
-	r.NoteChanges(1)
-	<-started
-	r.Stop() // must return: the build observes cancellation
 }
 
 func BenchmarkModelQueries(b *testing.B) {

@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strings"
-	"unicode"
+
+	"github.com/sibylhq/sibyl/text"
 )
 
 // ItemAttributes describes an item for attribute similarity. All fields are
@@ -66,20 +66,13 @@ type textIndex struct {
 	posting map[int32][]int32
 }
 
-func tokenize(s string) []string {
-	return strings.FieldsFunc(strings.ToLower(s), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
-}
-
 func buildTextIndex(items []ItemAttributes) *textIndex {
 	vocab := map[string]int32{}
 	df := map[int32]int{}
 	tf := make([]map[int32]float32, len(items))
 	for i, a := range items {
 		tf[i] = map[int32]float32{}
-		for _, w := range tokenize(a.Text) {
-			if len(w) < 2 {
-				continue
-			}
+		for _, w := range text.Tokens(a.Text) {
 			id, ok := vocab[w]
 			if !ok {
 				id = int32(len(vocab))
@@ -153,37 +146,6 @@ func jaccard(a, b []int32) float32 {
 	return float32(inter) / float32(len(a)+len(b)-inter)
 }
 
-// pairCosine is c_ij / sqrt(n_i n_j) from a co-occurrence structure.
-func pairCosine(c *CoPurchase, i, j int32) float32 {
-	if c == nil {
-		return 0
-	}
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return c.pairCosineLocked(c.rowLocked(i), i, j)
-}
-
-// rowLocked is item i's co-count row, or nil; c.mu must be held.
-func (c *CoPurchase) rowLocked(i int32) *coRow {
-	if i < 0 || int(i) >= len(c.rows) || len(c.rows[i].cnt) == 0 {
-		return nil
-	}
-	return &c.rows[i]
-}
-
-// pairCosineLocked is pairCosine with i's row (rowLocked) looked up by
-// the caller, who holds c.mu for a whole candidate list.
-func (c *CoPurchase) pairCosineLocked(row *coRow, i, j int32) float32 {
-	return c.cosineOf(c.lookupLocked(i, row, j), i, j)
-}
-
-func (c *CoPurchase) cosineOf(n float32, i, j int32) float32 {
-	if n == 0 {
-		return 0
-	}
-	return n / float32(math.Sqrt(float64(c.count[i])*float64(c.count[j])))
-}
-
 // BuildSubstitutes precomputes every item's substitute list (best first).
 // f, coBought and coViewed may be nil; attrs may be nil or hold one entry
 // per item. Cost: one pass over the item factors per item, in parallel.
@@ -254,10 +216,10 @@ func buildItemLists(numItems int, f *Factors, attrs []ItemAttributes, coBought, 
 	if workers <= 0 {
 		workers = 1
 	}
-	var text *textIndex
+	var tfidf *textIndex
 	var logPrice []float64
 	if attrs != nil {
-		text = buildTextIndex(attrs)
+		tfidf = buildTextIndex(attrs)
 		// ln p once per item: the price term is exp(-|ln p_i - ln p_j|/band).
 		logPrice = make([]float64, len(attrs))
 		for i, a := range attrs {
@@ -301,9 +263,9 @@ func buildItemLists(numItems int, f *Factors, attrs []ItemAttributes, coBought, 
 					cos[i] = slices.Clone(s.sorted[:min(cosNeighbours, len(s.sorted))])
 				}
 			}
-			if text != nil {
-				for _, t := range text.tokens[i] {
-					s.cand = append(s.cand, text.posting[t]...)
+			if tfidf != nil {
+				for _, t := range tfidf.tokens[i] {
+					s.cand = append(s.cand, tfidf.posting[t]...)
 				}
 			}
 			slices.Sort(s.cand)
@@ -335,7 +297,7 @@ func buildItemLists(numItems int, f *Factors, attrs []ItemAttributes, coBought, 
 					score += cfg.Factor * s.cos[j]
 				}
 				if attrs != nil {
-					score += cfg.Category*jaccard(attrs[i].Categories, attrs[j].Categories) + cfg.Text*text.cos(i, j)
+					score += cfg.Category*jaccard(attrs[i].Categories, attrs[j].Categories) + cfg.Text*tfidf.cos(i, j)
 					if pi, pj := attrs[i].Price, attrs[j].Price; pi > 0 && pj > 0 {
 						score += cfg.Price * float32(math.Exp(-math.Abs(logPrice[i]-logPrice[j])/cfg.PriceBand))
 					}

@@ -18,8 +18,8 @@ func better(a, b Scored) bool {
 }
 
 // TopKCollector keeps the k best Scored values offered to it in a
-// hand-rolled min-heap on rank (root = worst kept), so offers neither
-// allocate nor go through interfaces. Reuse one (Reset) on hot paths.
+// worst-first scoredHeap (root = worst kept), so offers neither allocate
+// nor go through interfaces. Reuse one (Reset) on hot paths.
 type TopKCollector struct {
 	k int
 	h []Scored
@@ -74,12 +74,12 @@ func (c *TopKCollector) offer(idx int32, score float32) {
 	s := Scored{idx, score}
 	if len(c.h) < c.k {
 		c.h = append(c.h, s)
-		c.up(len(c.h) - 1)
+		siftUp(c.h, len(c.h)-1, worstFirst)
 		return
 	}
 	if better(s, c.h[0]) {
 		c.h[0] = s
-		c.down(0)
+		siftDown(c.h, 0, worstFirst)
 	}
 }
 
@@ -90,38 +90,6 @@ func (c *TopKCollector) floor() (float32, bool) {
 		return 0, false
 	}
 	return c.h[0].Score, true
-}
-
-func (c *TopKCollector) up(i int) {
-	h := c.h
-	for i > 0 {
-		p := (i - 1) / 2
-		if !better(h[p], h[i]) {
-			break
-		}
-		h[p], h[i] = h[i], h[p]
-		i = p
-	}
-}
-
-func (c *TopKCollector) down(i int) {
-	h := c.h
-	n := len(h)
-	for {
-		l := 2*i + 1
-		if l >= n {
-			return
-		}
-		w := l
-		if r := l + 1; r < n && better(h[l], h[r]) {
-			w = r
-		}
-		if !better(h[i], h[w]) {
-			return
-		}
-		h[i], h[w] = h[w], h[i]
-		i = w
-	}
 }
 
 // AppendSorted appends the kept entries, best first, to dst, returns it
@@ -137,7 +105,7 @@ func (c *TopKCollector) AppendSorted(dst []Scored) []Scored {
 		last := len(c.h) - 1
 		c.h[0] = c.h[last]
 		c.h = c.h[:last]
-		c.down(0)
+		siftDown(c.h, 0, worstFirst)
 	}
 	return dst
 }
@@ -171,4 +139,76 @@ func TopK(scores []float32, k int, exclude []int32, dst []Scored) []Scored {
 		}
 	}
 	return c.AppendSorted(dst)
+}
+
+// The one binary heap of Scored values, in either order: worst first for
+// TopKCollector (the root is the entry a better offer replaces), best
+// first for coverage's lazy greedy (scoredHeap: the root is the next
+// pick). Both orders are by better, so ties break by index.
+const (
+	bestFirst  = false
+	worstFirst = true
+)
+
+// above reports whether a belongs above b in a heap of the given order.
+func above(a, b Scored, order bool) bool {
+	if order == worstFirst {
+		return better(b, a)
+	}
+	return better(a, b)
+}
+
+// siftUp moves h[i] up to its place.
+func siftUp(h []Scored, i int, order bool) {
+	for i > 0 {
+		p := (i - 1) / 2
+		if !above(h[i], h[p], order) {
+			return
+		}
+		h[p], h[i] = h[i], h[p]
+		i = p
+	}
+}
+
+// siftDown moves h[i] down to its place.
+func siftDown(h []Scored, i int, order bool) {
+	n := len(h)
+	for {
+		l := 2*i + 1
+		if l >= n {
+			return
+		}
+		w := l
+		if r := l + 1; r < n && above(h[r], h[l], order) {
+			w = r
+		}
+		if !above(h[w], h[i], order) {
+			return
+		}
+		h[i], h[w] = h[w], h[i]
+		i = w
+	}
+}
+
+// scoredHeap is a best-first heap (the root ranks first).
+type scoredHeap []Scored
+
+func (h scoredHeap) init() {
+	for i := len(h)/2 - 1; i >= 0; i-- {
+		siftDown(h, i, bestFirst)
+	}
+}
+
+func (h *scoredHeap) pop() Scored {
+	old := *h
+	top := old[0]
+	old[0] = old[len(old)-1]
+	*h = old[:len(old)-1]
+	siftDown(*h, 0, bestFirst)
+	return top
+}
+
+func (h *scoredHeap) push(x Scored) {
+	*h = append(*h, x)
+	siftUp(*h, len(*h)-1, bestFirst)
 }

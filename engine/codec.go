@@ -8,6 +8,7 @@ import (
 	"math"
 
 	"github.com/sibylhq/sibyl/ingest"
+	"github.com/sibylhq/sibyl/wire"
 )
 
 // Orders are most of a store's records and of its write traffic, so they
@@ -45,49 +46,37 @@ func EncodeOrders(orders []ingest.Order) []byte {
 	var one []byte
 	for i := range orders {
 		one = appendOrder(one[:0], &orders[i])
-		b = binary.AppendUvarint(b, uint64(len(one)))
-		b = append(b, one...)
+		b = wire.AppendBytes(b, one)
 	}
 	return b
 }
 
 // splitOrders calls fn with each encoded order of a batch.
 func splitOrders(b []byte, fn func(one []byte) error) error {
-	n, k := binary.Uvarint(b)
-	if k <= 0 {
-		return errCorruptOrder
-	}
-	b = b[k:]
-	for range n {
-		l, k := binary.Uvarint(b)
-		if k <= 0 || uint64(len(b)-k) < l {
-			return errCorruptOrder
+	d := wire.NewDecoder(b)
+	n := d.Uvarint()
+	for i := uint64(0); i < n && d.Err() == nil; i++ {
+		if one := d.Bytes(); d.Err() == nil {
+			if err := fn(one); err != nil {
+				return err
+			}
 		}
-		if err := fn(b[k : k+int(l)]); err != nil {
-			return err
-		}
-		b = b[k+int(l):]
 	}
-	if len(b) != 0 {
+	if d.Err() != nil || d.Len() != 0 {
 		return errCorruptOrder
 	}
 	return nil
 }
 
-func appendString(b []byte, s string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	return append(b, s...)
-}
-
 func appendOrder(b []byte, o *ingest.Order) []byte {
 	b = append(b, orderCodecVersion)
-	b = appendString(b, string(o.ID))
+	b = wire.AppendString(b, string(o.ID))
 	b = binary.AppendVarint(b, o.Time)
-	b = appendString(b, string(o.Customer))
-	b = appendString(b, o.Email)
+	b = wire.AppendString(b, string(o.Customer))
+	b = wire.AppendString(b, o.Email)
 	b = binary.AppendUvarint(b, uint64(len(o.Products)))
 	for _, l := range o.Products {
-		b = appendString(b, string(l.ID))
+		b = wire.AppendString(b, string(l.ID))
 		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(l.Quantity))
 		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(l.Price))
 	}
@@ -97,87 +86,27 @@ func appendOrder(b []byte, o *ingest.Order) []byte {
 // decodeOrder decodes one order. Strings are copied out of b, which may be
 // a Badger buffer.
 func decodeOrder(b []byte) (*ingest.Order, error) {
-	d := decoder{b: b}
-	if v := d.byte(); v != orderCodecVersion {
+	d := wire.NewDecoder(b)
+	if v := d.Byte(); v != orderCodecVersion {
 		return nil, fmt.Errorf("%w: version %d", errCorruptOrder, v)
 	}
 	o := &ingest.Order{}
-	o.ID = ingest.ID(d.string())
-	o.Time = d.varint()
-	o.Customer = ingest.ID(d.string())
-	o.Email = d.string()
-	n := d.uvarint()
+	o.ID = ingest.ID(d.Str())
+	o.Time = d.Varint()
+	o.Customer = ingest.ID(d.Str())
+	o.Email = d.Str()
+	n := d.Uvarint()
 	if n > uint64(len(b)) { // each line takes more than a byte
 		return nil, errCorruptOrder
 	}
 	o.Products = make([]ingest.OrderLine, n)
 	for i := range o.Products {
-		o.Products[i].ID = ingest.ID(d.string())
-		o.Products[i].Quantity = math.Float64frombits(d.uint64())
-		o.Products[i].Price = math.Float64frombits(d.uint64())
+		o.Products[i].ID = ingest.ID(d.Str())
+		o.Products[i].Quantity = math.Float64frombits(d.Uint64())
+		o.Products[i].Price = math.Float64frombits(d.Uint64())
 	}
-	if d.err || len(d.b) != 0 {
+	if d.Err() != nil || d.Len() != 0 {
 		return nil, errCorruptOrder
 	}
 	return o, nil
-}
-
-type decoder struct {
-	b   []byte
-	err bool
-}
-
-func (d *decoder) byte() byte {
-	if len(d.b) < 1 {
-		d.err = true
-		return 0
-	}
-	c := d.b[0]
-	d.b = d.b[1:]
-	return c
-}
-
-func (d *decoder) uvarint() uint64 {
-	v, k := binary.Uvarint(d.b)
-	if k <= 0 {
-		d.err = true
-		d.b = nil
-		return 0
-	}
-	d.b = d.b[k:]
-	return v
-}
-
-func (d *decoder) varint() int64 {
-	v, k := binary.Varint(d.b)
-	if k <= 0 {
-		d.err = true
-		d.b = nil
-		return 0
-	}
-	d.b = d.b[k:]
-	return v
-}
-
-func (d *decoder) string() string {
-	n := d.uvarint()
-	if n > uint64(len(d.b)) {
-		d.err = true
-		d.b = nil
-		return ""
-	}
-	s := string(d.b[:n])
-	d.b = d.b[n:]
-	return s
-}
-
-func (d *decoder) uint64() uint64 {
-	if len(d.b) < 8 {
-		d.err = true
-		d.b = nil
-		return 0
-	}
-	v := binary.LittleEndian.Uint64(d.b)
-	d.b = d.b[8:]
-	return v
 }

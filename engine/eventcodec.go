@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/sibylhq/sibyl/ingest"
+	"github.com/sibylhq/sibyl/wire"
 )
 
 // Tracking events are the most frequent command of all (one per page
@@ -27,21 +28,21 @@ func NewEventBody(b []byte) []byte { return append(b, eventCodecVersion) }
 
 // AppendEvent appends one event to a body started by NewEventBody.
 func AppendEvent(b []byte, e *Event) []byte {
-	b = appendString(b, e.Kind)
-	b = appendString(b, e.Visitor)
-	b = appendString(b, string(e.Customer))
-	b = appendString(b, e.Email)
+	b = wire.AppendString(b, e.Kind)
+	b = wire.AppendString(b, e.Visitor)
+	b = wire.AppendString(b, string(e.Customer))
+	b = wire.AppendString(b, e.Email)
 	b = binary.AppendUvarint(b, uint64(len(e.Products)))
 	for _, p := range e.Products {
-		b = appendString(b, string(p))
+		b = wire.AppendString(b, string(p))
 	}
-	b = appendString(b, string(e.Category))
-	b = appendString(b, string(e.Sale))
-	b = appendString(b, e.API)
+	b = wire.AppendString(b, string(e.Category))
+	b = wire.AppendString(b, string(e.Sale))
+	b = wire.AppendString(b, e.API)
 	b = binary.AppendUvarint(b, uint64(max(e.Position, 0)))
 	b = binary.AppendUvarint(b, uint64(len(e.Labels)))
 	for _, l := range e.Labels {
-		b = appendString(b, l)
+		b = wire.AppendString(b, l)
 	}
 	return binary.AppendVarint(b, e.Time)
 }
@@ -64,20 +65,20 @@ func DecodeEvents(body []byte) ([]Event, error) {
 		}
 		return evs, nil
 	}
-	d := decoder{b: body}
-	if v := d.byte(); v != eventCodecVersion || d.err {
+	d := wire.NewDecoder(body)
+	if v := d.Byte(); v != eventCodecVersion || d.Err() != nil {
 		return nil, fmt.Errorf("%w: version %d", errCorruptEvents, v)
 	}
 	// Every event takes at least 12 bytes, which bounds a corrupt body.
-	evs := make([]Event, 0, min(len(d.b)/12+1, 4096))
-	for len(d.b) > 0 && !d.err {
+	evs := make([]Event, 0, min(d.Len()/12+1, 4096))
+	for d.Len() > 0 && d.Err() == nil {
 		var e Event
-		e.Kind = d.string()
-		e.Visitor = d.string()
-		e.Customer = ingest.ID(d.string())
-		e.Email = d.string()
-		if n := d.uvarint(); n > 0 {
-			if n > uint64(len(d.b)) {
+		e.Kind = d.Str()
+		e.Visitor = d.Str()
+		e.Customer = ingest.ID(d.Str())
+		e.Email = d.Str()
+		if n := d.Uvarint(); n > 0 {
+			if n > uint64(d.Len()) {
 				return nil, errCorruptEvents
 			}
 			// Refuse before allocating: the list could be as long as the
@@ -87,15 +88,15 @@ func DecodeEvents(body []byte) ([]Event, error) {
 			}
 			e.Products = make([]ingest.ID, n)
 			for i := range e.Products {
-				e.Products[i] = ingest.ID(d.string())
+				e.Products[i] = ingest.ID(d.Str())
 			}
 		}
-		e.Category = ingest.ID(d.string())
-		e.Sale = ingest.ID(d.string())
-		e.API = d.string()
-		e.Position = int(min(d.uvarint(), 1<<31))
-		if n := d.uvarint(); n > 0 {
-			if n > uint64(len(d.b)) {
+		e.Category = ingest.ID(d.Str())
+		e.Sale = ingest.ID(d.Str())
+		e.API = d.Str()
+		e.Position = int(min(d.Uvarint(), 1<<31))
+		if n := d.Uvarint(); n > 0 {
+			if n > uint64(d.Len()) {
 				return nil, errCorruptEvents
 			}
 			if n > uint64(ApplyLimits.MaxEventLabels) {
@@ -103,13 +104,13 @@ func DecodeEvents(body []byte) ([]Event, error) {
 			}
 			e.Labels = make([]string, n)
 			for i := range e.Labels {
-				e.Labels[i] = d.string()
+				e.Labels[i] = d.Str()
 			}
 		}
-		e.Time = d.varint()
+		e.Time = d.Varint()
 		evs = append(evs, e)
 	}
-	if d.err {
+	if d.Err() != nil {
 		return nil, errCorruptEvents
 	}
 	return evs, nil

@@ -11,6 +11,7 @@ import (
 	"github.com/sibylhq/sibyl/compute"
 	"github.com/sibylhq/sibyl/ingest"
 	"github.com/sibylhq/sibyl/shard/statemachine"
+	"github.com/sibylhq/sibyl/wire"
 )
 
 // OpEvents carries tracking events (Clerk's log/* calls) of one store,
@@ -352,14 +353,14 @@ func (sess *session) encode() []byte {
 	b := make([]byte, 0, 64+24*len(sess.Recent))
 	b = append(b, sessionCodecVersion)
 	b = binary.AppendVarint(b, sess.Last)
-	b = appendString(b, sess.Email)
+	b = wire.AppendString(b, sess.Email)
 	b = binary.AppendUvarint(b, uint64(len(sess.Cart)))
 	for _, id := range sess.Cart {
-		b = appendString(b, string(id))
+		b = wire.AppendString(b, string(id))
 	}
 	b = binary.AppendUvarint(b, uint64(len(sess.Recent)))
 	for _, it := range sess.Recent {
-		b = appendString(b, string(it.ID))
+		b = wire.AppendString(b, string(it.ID))
 		b = append(b, byte(it.Kind))
 		b = binary.AppendVarint(b, it.Time)
 	}
@@ -370,11 +371,11 @@ func (sess *session) encode() []byte {
 	sort.Slice(clicked, func(i, j int) bool { return clicked[i] < clicked[j] })
 	b = binary.AppendUvarint(b, uint64(len(clicked)))
 	for _, id := range clicked {
-		b = appendString(b, string(id))
+		b = wire.AppendString(b, string(id))
 		labels := sess.Clicked[id]
 		b = binary.AppendUvarint(b, uint64(len(labels)))
 		for _, l := range labels {
-			b = appendString(b, l)
+			b = wire.AppendString(b, l)
 		}
 	}
 	return b
@@ -383,36 +384,36 @@ func (sess *session) encode() []byte {
 var errCorruptSession = errors.New("corrupt session")
 
 func decodeSession(b []byte) (*session, error) {
-	d := decoder{b: b}
-	if v := d.byte(); v != sessionCodecVersion {
+	d := wire.NewDecoder(b)
+	if v := d.Byte(); v != sessionCodecVersion {
 		return nil, fmt.Errorf("%w: version %d", errCorruptSession, v)
 	}
-	sess := &session{Last: d.varint(), Email: d.string()}
-	n := d.uvarint()
-	for i := uint64(0); i < n && !d.err; i++ {
-		sess.Cart = append(sess.Cart, ingest.ID(d.string()))
+	sess := &session{Last: d.Varint(), Email: d.Str()}
+	n := d.Uvarint()
+	for i := uint64(0); i < n && d.Err() == nil; i++ {
+		sess.Cart = append(sess.Cart, ingest.ID(d.Str()))
 	}
-	n = d.uvarint()
-	for i := uint64(0); i < n && !d.err; i++ {
-		it := sessionItem{ID: ingest.ID(d.string())}
-		it.Kind = compute.EventKind(d.byte())
-		it.Time = d.varint()
+	n = d.Uvarint()
+	for i := uint64(0); i < n && d.Err() == nil; i++ {
+		it := sessionItem{ID: ingest.ID(d.Str())}
+		it.Kind = compute.EventKind(d.Byte())
+		it.Time = d.Varint()
 		sess.Recent = append(sess.Recent, it)
 	}
-	n = d.uvarint()
-	for i := uint64(0); i < n && !d.err; i++ {
+	n = d.Uvarint()
+	for i := uint64(0); i < n && d.Err() == nil; i++ {
 		if sess.Clicked == nil {
 			sess.Clicked = make(map[ingest.ID][]string)
 		}
-		id := ingest.ID(d.string())
-		m := d.uvarint()
+		id := ingest.ID(d.Str())
+		m := d.Uvarint()
 		var labels []string
-		for j := uint64(0); j < m && !d.err; j++ {
-			labels = append(labels, d.string())
+		for j := uint64(0); j < m && d.Err() == nil; j++ {
+			labels = append(labels, d.Str())
 		}
 		sess.Clicked[id] = labels
 	}
-	if d.err || len(d.b) != 0 {
+	if d.Err() != nil || d.Len() != 0 {
 		return nil, errCorruptSession
 	}
 	return sess, nil

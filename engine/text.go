@@ -4,9 +4,9 @@ import (
 	"math"
 	"sort"
 	"strings"
-	"unicode"
 
 	"github.com/sibylhq/sibyl/ingest"
+	"github.com/sibylhq/sibyl/text"
 )
 
 // A small inverted index over product and page text, for `keywords` and
@@ -24,26 +24,11 @@ type textIndex struct {
 	docs     []ingest.ID
 }
 
-// tokens splits text into lower-case words of two or more letters or
-// digits.
-func tokens(text string) []string {
-	f := strings.FieldsFunc(strings.ToLower(text), func(r rune) bool {
-		return !unicode.IsLetter(r) && !unicode.IsDigit(r)
-	})
-	out := f[:0]
-	for _, t := range f {
-		if len(t) >= 2 {
-			out = append(out, t)
-		}
-	}
-	return out
-}
-
-func buildTextIndex(version uint64, docs []ingest.ID, text func(i int) string) *textIndex {
+func buildTextIndex(version uint64, docs []ingest.ID, docText func(i int) string) *textIndex {
 	x := &textIndex{version: version, postings: make(map[string][]int32), docs: docs}
 	for i := range docs {
 		seen := map[string]bool{}
-		for _, t := range tokens(text(i)) {
+		for _, t := range text.Tokens(docText(i)) {
 			if !seen[t] {
 				seen[t] = true
 				x.postings[t] = append(x.postings[t], int32(i))
@@ -58,7 +43,7 @@ func buildTextIndex(version uint64, docs []ingest.ID, text func(i int) string) *
 func (x *textIndex) search(query string, prior func(ingest.ID) float64) []ingest.ID {
 	score := map[int32]float64{}
 	n := float64(len(x.docs))
-	for _, t := range tokens(query) {
+	for _, t := range text.Tokens(query) {
 		p := x.postings[t]
 		if len(p) == 0 {
 			continue
@@ -152,10 +137,11 @@ func (s *Store) popularityPrior() func(ingest.ID) float64 {
 	return func(id ingest.ID) float64 { return rank[id] }
 }
 
-// Keywords ranks products for a piece of text (Clerk's `keywords` logic).
-func (s *Store) Keywords(text string) []ingest.ID {
+// Keywords ranks products for a piece of text, query (Clerk's `keywords`
+// logic).
+func (s *Store) Keywords(query string) []ingest.ID {
 	px, _, _ := s.textIndexes()
-	return px.search(text, s.popularityPrior())
+	return px.search(query, s.popularityPrior())
 }
 
 // PageText returns a page's title and text, and whether it exists.
@@ -169,14 +155,14 @@ func (s *Store) PageText(page ingest.ID) (string, bool) {
 	return p.Title + " " + p.Text, true
 }
 
-// CategoriesFor ranks categories whose names share words with text.
-func (s *Store) CategoriesFor(text string) []ingest.ID {
+// CategoriesFor ranks categories whose names share words with query.
+func (s *Store) CategoriesFor(query string) []ingest.ID {
 	_, cx, _ := s.textIndexes()
-	return cx.search(text, nil)
+	return cx.search(query, nil)
 }
 
-// PagesFor ranks pages sharing words with text.
-func (s *Store) PagesFor(text string) []ingest.ID {
+// PagesFor ranks pages sharing words with query.
+func (s *Store) PagesFor(query string) []ingest.ID {
 	_, _, gx := s.textIndexes()
-	return gx.search(text, nil)
+	return gx.search(query, nil)
 }

@@ -485,7 +485,7 @@ func (c *clusterNode) setPeers() {
 	unhealthy := c.ctl.LastPlan().Unhealthy
 	var peers []route.Peer
 	for _, m := range c.members.Members() {
-		up := m.State == membership.Alive && !m.Leaving && !slices.Contains(unhealthy, m.ID)
+		up := m.State == reconcile.Alive && !m.Leaving && !slices.Contains(unhealthy, m.ID)
 		peers = append(peers, route.Peer{ID: m.ID, HTTPAddr: m.HTTPAddr, Up: up})
 	}
 	c.router.SetPeers(peers)
@@ -552,7 +552,7 @@ func (c *clusterNode) waitLeader(g *shard.Group) string {
 
 func (c *clusterNode) httpOf(id string) (string, error) {
 	m, ok := c.members.Member(id)
-	if !ok || m.HTTPAddr == "" || m.State != membership.Alive {
+	if !ok || m.HTTPAddr == "" || m.State != reconcile.Alive {
 		return "", fmt.Errorf("%w: node %s is not reachable", query.ErrUnavailable, id)
 	}
 	return m.HTTPAddr, nil

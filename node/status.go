@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sibylhq/sibyl/cluster/membership"
 	"github.com/sibylhq/sibyl/cluster/reconcile"
 	"github.com/sibylhq/sibyl/query"
 )
@@ -119,7 +118,7 @@ func (c *clusterNode) clusterStatus(ctx context.Context) ClusterStatus {
 			infos[i] = &info
 			continue
 		}
-		if m.State != membership.Alive || m.RaftAddr == "" {
+		if m.State != reconcile.Alive || m.RaftAddr == "" {
 			continue
 		}
 		wg.Add(1)
@@ -137,7 +136,7 @@ func (c *clusterNode) clusterStatus(ctx context.Context) ClusterStatus {
 	for i, m := range members {
 		ns := NodeStatus{ID: m.ID, State: m.State.String(), HTTPAddr: m.HTTPAddr, RaftAddr: m.RaftAddr, Draining: m.Draining,
 			Replicas: len(tab.ShardsOf(m.ID)), Leads: -1}
-		if m.Leaving && m.State != membership.Left {
+		if m.Leaving && m.State != reconcile.Left {
 			ns.State = "leaving"
 		}
 		if info := infos[i]; info != nil {

@@ -436,7 +436,7 @@ func secretEqual(given, want string) bool {
 	if want == "" {
 		return false
 	}
-	return subtle.ConstantTimeCompare([]byte(given), []byte(want)) == 1
+	return subtle.ConstantTimeCompare(secretDigest(given), secretDigest(want)) == 1
 }
 
 // rateLimit applies the store's and the client's token buckets to a

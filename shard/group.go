@@ -2,20 +2,19 @@ package shard
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 
+	"github.com/sibylhq/sibyl/logbridge"
 	"github.com/sibylhq/sibyl/shard/kv"
 	"github.com/sibylhq/sibyl/shard/raftstore"
 	"github.com/sibylhq/sibyl/shard/statemachine"
@@ -197,11 +196,10 @@ func (g *Group) open() error {
 	if err != nil {
 		return err
 	}
-	hlog := hclog.New(&hclog.LoggerOptions{
-		Name:        "raft",
-		Level:       hclog.LevelFromString(cfg.RaftLogLevel),
-		Output:      slogWriter{l: g.logger, throttle: newLogThrottle(cfg.LogThrottle)},
-		DisableTime: true,
+	hlog := logbridge.New(g.logger, logbridge.Options{
+		Name:     "raft",
+		Level:    hclog.LevelFromString(cfg.RaftLogLevel),
+		Throttle: cfg.LogThrottle,
 	})
 	snapDir := filepath.Join(cfg.DataDir, "snapshots", cfg.GroupID)
 	if err := os.MkdirAll(snapDir, 0o700); err != nil {
@@ -477,88 +475,6 @@ func (g *Group) Shutdown() error {
 		}
 	})
 	return g.closeErr
-}
-
-// slogWriter feeds hclog's lines into slog at a matching level. Raft
-// repeats the same warning or error many times a second while a peer is
-// down, so each distinct message (logger name and the text up to the next
-// ':') is logged at most once per throttle period, with the number of
-// lines suppressed in between.
-type slogWriter struct {
-	l        *slog.Logger
-	throttle *logThrottle
-}
-
-func (w slogWriter) Write(p []byte) (int, error) {
-	line := bytes.TrimSpace(p)
-	level := slog.LevelInfo
-	for _, l := range []struct {
-		tag   string
-		level slog.Level
-	}{{"[ERROR]", slog.LevelError}, {"[WARN]", slog.LevelWarn}, {"[INFO]", slog.LevelInfo},
-		{"[DEBUG]", slog.LevelDebug}, {"[TRACE]", slog.LevelDebug}} {
-		if rest, ok := bytes.CutPrefix(line, []byte(l.tag)); ok {
-			level, line = l.level, bytes.TrimSpace(rest)
-			break
-		}
-	}
-	msg := string(line)
-	if level >= slog.LevelWarn && w.throttle != nil {
-		// "raft: failed to appendEntries to: peer=..." -> "raft: failed to appendEntries to"
-		name, rest, _ := strings.Cut(msg, ": ")
-		event, _, _ := strings.Cut(rest, ":")
-		ok, suppressed := w.throttle.allow(level.String() + " " + name + ": " + event)
-		if !ok {
-			return len(p), nil
-		}
-		if suppressed > 0 {
-			w.l.Log(context.Background(), level, msg, "suppressed", suppressed)
-			return len(p), nil
-		}
-	}
-	w.l.Log(context.Background(), level, msg)
-	return len(p), nil
-}
-
-// logThrottle lets each key through once per period.
-type logThrottle struct {
-	period time.Duration
-	now    func() time.Time
-
-	mu   sync.Mutex
-	keys map[string]*throttled
-}
-
-type throttled struct {
-	last       time.Time
-	suppressed int
-}
-
-func newLogThrottle(period time.Duration) *logThrottle {
-	return &logThrottle{period: period, now: time.Now, keys: make(map[string]*throttled)}
-}
-
-// allow reports whether key may be logged now and how many lines were
-// suppressed since it last was.
-func (t *logThrottle) allow(key string) (bool, int) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	now := t.now()
-	e := t.keys[key]
-	if e == nil {
-		if len(t.keys) > 1024 { // bound memory against unbounded distinct keys
-			clear(t.keys)
-		}
-		t.keys[key] = &throttled{last: now}
-		return true, 0
-	}
-	if now.Sub(e.last) < t.period {
-		e.suppressed++
-		return false, 0
-	}
-	n := e.suppressed
-	e.last, e.suppressed = now, 0
-	return true, n
 }
 
 // RaftAppliedIndex is the last log index Raft has applied on this node,

@@ -35,7 +35,7 @@ func TestExploreLambda(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			mlSum[i] += compute.EvaluateFactors(fac, vm, vh).NDCG10 / 5
+			mlSum[i] += EvaluateFactors(fac, vm, vh).NDCG10 / 5
 		}
 	}
 	for i, l := range lambdas {
@@ -68,6 +68,6 @@ func TestExploreLambda(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Logf("retail validation lambda %g: NDCG@10 %.4f", l, compute.EvaluateFactors(fac, vm, vh).NDCG10)
+		t.Logf("retail validation lambda %g: NDCG@10 %.4f", l, EvaluateFactors(fac, vm, vh).NDCG10)
 	}
 }

@@ -29,9 +29,9 @@ type Scorer func(user int32, dst []float32)
 // Evaluate ranks the catalog for every case with score and averages the
 // metrics over cases. It runs on all cores; score must be safe for
 // concurrent use.
-func Evaluate(cases []Case, numItems int, score Scorer) compute.RankMetrics {
+func Evaluate(cases []Case, numItems int, score Scorer) RankMetrics {
 	workers := runtime.GOMAXPROCS(0)
-	parts := make([]compute.RankMetrics, len(cases))
+	parts := make([]RankMetrics, len(cases))
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
@@ -53,7 +53,7 @@ func Evaluate(cases []Case, numItems int, score Scorer) compute.RankMetrics {
 				for _, s := range top {
 					ranked = append(ranked, s.Index)
 				}
-				parts[c] = compute.Rank(ranked, len(cs.Target), func(it int32) bool {
+				parts[c] = Rank(ranked, len(cs.Target), func(it int32) bool {
 					_, ok := slices.BinarySearch(cs.Target, it)
 					return ok
 				})
@@ -61,7 +61,7 @@ func Evaluate(cases []Case, numItems int, score Scorer) compute.RankMetrics {
 		}()
 	}
 	wg.Wait()
-	var m compute.RankMetrics
+	var m RankMetrics
 	for _, p := range parts {
 		m.Add(p)
 	}
@@ -167,7 +167,7 @@ func FactorScorer(f *compute.Factors, known []bool) Scorer {
 // Row is one line of a results table.
 type Row struct {
 	Model   string
-	Metrics compute.RankMetrics
+	Metrics RankMetrics
 	// Values holds columns that are not RankMetrics fields (by column
 	// name), e.g. one basket variant per column.
 	Values map[string]float64
@@ -200,7 +200,7 @@ const ValidationDays = 30
 // RetailValidation applies the retail-temporal rules inside the training
 // period: train on orders before cutoff-ValidationDays, validate on the
 // rest of the training period. The test period is never looked at.
-func RetailValidation(s *RetailSplit, cutoff int64) (*compute.Interactions, []compute.Holdout) {
+func RetailValidation(s *RetailSplit, cutoff int64) (*compute.Interactions, []Holdout) {
 	inner := *s.Data
 	inner.Orders = s.Train
 	v := SplitRetail(&inner, cutoff-ValidationDays*24*3600)
@@ -208,10 +208,10 @@ func RetailValidation(s *RetailSplit, cutoff int64) (*compute.Interactions, []co
 }
 
 // Holdouts converts cases to compute holdouts (exclusions are the train row).
-func Holdouts(cases []Case) []compute.Holdout {
-	out := make([]compute.Holdout, len(cases))
+func Holdouts(cases []Case) []Holdout {
+	out := make([]Holdout, len(cases))
 	for i, c := range cases {
-		out[i] = compute.Holdout{User: c.User, Target: c.Target}
+		out[i] = Holdout{User: c.User, Target: c.Target}
 	}
 	return out
 }

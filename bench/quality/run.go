@@ -23,10 +23,10 @@ const (
 type Options struct {
 	DataDir   string
 	Protocols []string
-	// Search adds rows for ALS tuned by compute.SearchALS on a validation
+	// Search adds rows for ALS tuned by SearchALS on a validation
 	// split carved from the training data (never the test data).
 	Search bool
-	Grid   compute.ALSGrid
+	Grid   ALSGrid
 	Seed   uint64
 	// Progress, when not nil, receives one line per finished step.
 	Progress func(msg string)
@@ -34,7 +34,7 @@ type Options struct {
 
 // DefaultOptions runs every protocol without search.
 func DefaultOptions() Options {
-	return Options{Protocols: []string{ProtocolRetail, ProtocolML, ProtocolBasket}, Grid: compute.DefaultALSGrid(), Seed: 1}
+	return Options{Protocols: []string{ProtocolRetail, ProtocolML, ProtocolBasket}, Grid: DefaultALSGrid(), Seed: 1}
 }
 
 // Validate checks the options.
@@ -135,7 +135,7 @@ func RunRetail(ctx context.Context, d *Retail, o Options) (Table, error) {
 	o.progress("retail-temporal: model defaults done")
 	if o.Search {
 		vm, vh := RetailValidation(s, RetailCutoff)
-		best, res, err := compute.SearchALS(ctx, vm, vh, cfg, o.Grid)
+		best, res, err := SearchALS(ctx, vm, vh, cfg, o.Grid)
 		if err != nil {
 			return t, err
 		}
@@ -150,7 +150,7 @@ func RunRetail(ctx context.Context, d *Retail, o Options) (Table, error) {
 }
 
 // mlValidation holds out a seeded 20% of each user's base items.
-func mlValidation(d *ML100K, f int, seed uint64) (*compute.Interactions, []compute.Holdout) {
+func mlValidation(d *ML100K, f int, seed uint64) (*compute.Interactions, []Holdout) {
 	rng := rand.New(rand.NewPCG(seed, uint64(f)))
 	b := compute.NewInteractionsBuilder(d.NumUsers, d.NumItems)
 	held := map[int32][]int32{}
@@ -161,12 +161,12 @@ func mlValidation(d *ML100K, f int, seed uint64) (*compute.Interactions, []compu
 			_ = b.Add(r.User, r.Item, 1)
 		}
 	}
-	var hs []compute.Holdout
+	var hs []Holdout
 	for u, t := range held {
 		slices.Sort(t)
-		hs = append(hs, compute.Holdout{User: u, Target: slices.Compact(t)})
+		hs = append(hs, Holdout{User: u, Target: slices.Compact(t)})
 	}
-	slices.SortFunc(hs, func(a, b compute.Holdout) int { return int(a.User - b.User) })
+	slices.SortFunc(hs, func(a, b Holdout) int { return int(a.User - b.User) })
 	return b.Build(nil), hs
 }
 
@@ -178,7 +178,7 @@ func RunML100K(ctx context.Context, d *ML100K, o Options) (Table, error) {
 	if o.Search {
 		models = append(models, "ALS (searched)")
 	}
-	sums := make([]compute.RankMetrics, len(models))
+	sums := make([]RankMetrics, len(models))
 	notes := make([]string, len(models))
 	for f := 0; f < 5; f++ {
 		fold := d.Fold(f)
@@ -193,7 +193,7 @@ func RunML100K(ctx context.Context, d *ML100K, o Options) (Table, error) {
 		notes[1] = describe(cfg)
 		if o.Search {
 			vm, vh := mlValidation(d, f, o.Seed)
-			best, _, err := compute.SearchALS(ctx, vm, vh, cfg, o.Grid)
+			best, _, err := SearchALS(ctx, vm, vh, cfg, o.Grid)
 			if err != nil {
 				return t, err
 			}
@@ -350,7 +350,7 @@ func WriteMarkdown(w io.Writer, tables []Table) error {
 	return err
 }
 
-func metric(m compute.RankMetrics, col string) float64 {
+func metric(m RankMetrics, col string) float64 {
 	switch col {
 	case "HR@10":
 		return m.Hit10

@@ -230,9 +230,10 @@ func MembersOf(m interface{ Members() []membership.Member }) Members {
 	})
 }
 
-// ToReconcile converts one membership entry. The state values match.
+// ToReconcile converts one membership entry (both speak
+// reconcile.MemberState).
 func ToReconcile(m membership.Member) reconcile.Member {
-	return reconcile.Member{ID: m.ID, State: reconcile.MemberState(m.State), Since: m.Since, Draining: m.Draining}
+	return reconcile.Member{ID: m.ID, State: m.State, Since: m.Since, Draining: m.Draining}
 }
 
 type membersFunc func() []reconcile.Member

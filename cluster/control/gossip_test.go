@@ -88,7 +88,7 @@ func TestReconcileOverRealGossip(t *testing.T) {
 	}
 	until(c, "n3 seen failed", func() bool {
 		m, _ := ms[0].Member("n3")
-		return m.State == membership.Failed
+		return m.State == reconcile.Failed
 	})
 	version := f.Table().Version
 	if p, _ := c.Round(context.Background()); slices.ContainsFunc(p.Steps, func(s reconcile.Step) bool { return s.Kind != reconcile.Promote }) ||

@@ -12,15 +12,12 @@
 package membership
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"log"
 	"log/slog"
 	"net"
 	"sort"
@@ -30,35 +27,9 @@ import (
 	"time"
 
 	"github.com/hashicorp/memberlist"
+	"github.com/sibylhq/sibyl/cluster/reconcile"
+	"github.com/sibylhq/sibyl/logbridge"
 )
-
-// State is a member's state. The values match reconcile.MemberState so
-// the node can convert with a cast. Suspect is never reported today:
-// memberlist keeps suspicion internal (its exported Node.State is not
-// maintained), so a member goes from Alive straight to Failed.
-type State int
-
-// Member states.
-const (
-	Alive State = iota + 1
-	Suspect
-	Failed
-	Left
-)
-
-func (s State) String() string {
-	switch s {
-	case Alive:
-		return "alive"
-	case Suspect:
-		return "suspect"
-	case Failed:
-		return "failed"
-	case Left:
-		return "left"
-	}
-	return "State(" + strconv.Itoa(int(s)) + ")"
-}
 
 // Meta is what a node advertises about itself.
 type Meta struct {
@@ -114,7 +85,11 @@ type Member struct {
 	Meta
 	// GossipAddr is the member's memberlist address (host:port).
 	GossipAddr string
-	State      State
+	// State is never Suspect: memberlist keeps suspicion internal (its
+	// exported Node.State is not maintained), so a member goes from Alive
+	// straight to Failed (node/peercheck.go reports unverified members as
+	// Suspect on top).
+	State reconcile.MemberState
 	// Since is when this node observed the member enter State.
 	Since time.Time
 }
@@ -318,7 +293,7 @@ func New(cfg Config) (*Membership, error) {
 	}
 	mc.Events = (*events)(m)
 	mc.Delegate = (*delegate)(m)
-	mc.Logger = log.New(&logWriter{log: m.log}, "", 0)
+	mc.Logger = logbridge.StandardLogger(m.log, logbridge.Options{Name: "memberlist"})
 	list, err := memberlist.Create(mc)
 	if err != nil {
 		return nil, fmt.Errorf("cannot start gossip on %s: %w", cfg.BindAddr, err)
@@ -347,7 +322,7 @@ func (m *Membership) Local() Member {
 	addr := m.Addr()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return Member{Meta: m.cfg.meta(m.draining, m.leaving), GossipAddr: addr, State: Alive}
+	return Member{Meta: m.cfg.meta(m.draining, m.leaving), GossipAddr: addr, State: reconcile.Alive}
 }
 
 // Members returns the view, sorted by id: every member seen alive,
@@ -533,12 +508,12 @@ func (m *Membership) nextFailedAddr(now time.Time) string {
 	var failed []string
 	for id, rec := range m.members {
 		age := now.Sub(rec.Since)
-		if (rec.State == Failed || rec.State == Left) && age > m.cfg.TombstoneTTL {
+		if (rec.State == reconcile.Failed || rec.State == reconcile.Left) && age > m.cfg.TombstoneTTL {
 			delete(m.members, id)
 			m.notifyLocked()
 			continue
 		}
-		if rec.State == Failed && age <= m.cfg.ReconnectTimeout {
+		if rec.State == reconcile.Failed && age <= m.cfg.ReconnectTimeout {
 			failed = append(failed, rec.GossipAddr)
 		}
 	}
@@ -554,11 +529,11 @@ func (m *Membership) nextFailedAddr(now time.Time) string {
 // goroutines and must not block.
 type events Membership
 
-func (e *events) NotifyJoin(n *memberlist.Node)   { (*Membership)(e).observe(n, Alive) }
-func (e *events) NotifyUpdate(n *memberlist.Node) { (*Membership)(e).observe(n, Alive) }
-func (e *events) NotifyLeave(n *memberlist.Node)  { (*Membership)(e).observe(n, Failed) }
+func (e *events) NotifyJoin(n *memberlist.Node)   { (*Membership)(e).observe(n, reconcile.Alive) }
+func (e *events) NotifyUpdate(n *memberlist.Node) { (*Membership)(e).observe(n, reconcile.Alive) }
+func (e *events) NotifyLeave(n *memberlist.Node)  { (*Membership)(e).observe(n, reconcile.Failed) }
 
-func (m *Membership) observe(n *memberlist.Node, st State) {
+func (m *Membership) observe(n *memberlist.Node, st reconcile.MemberState) {
 	meta := Meta{ID: n.Name}
 	if len(n.Meta) > 0 {
 		if err := json.Unmarshal(n.Meta, &meta); err != nil {
@@ -578,8 +553,8 @@ func (m *Membership) observe(n *memberlist.Node, st State) {
 		rec = &Member{State: st, Since: now}
 		m.members[n.Name] = rec
 	}
-	if st == Failed && (meta.Leaving || rec.Leaving) {
-		st = Left
+	if st == reconcile.Failed && (meta.Leaving || rec.Leaving) {
+		st = reconcile.Left
 	}
 	if rec.State != st {
 		rec.State, rec.Since = st, now
@@ -610,24 +585,3 @@ func (d *delegate) NotifyMsg([]byte)                {}
 func (d *delegate) GetBroadcasts(int, int) [][]byte { return nil }
 func (d *delegate) LocalState(bool) []byte          { return nil }
 func (d *delegate) MergeRemoteState([]byte, bool)   {}
-
-// logWriter maps memberlist's "[LEVEL] memberlist: ..." lines onto slog.
-type logWriter struct{ log *slog.Logger }
-
-func (w *logWriter) Write(p []byte) (int, error) {
-	line := bytes.TrimSpace(p)
-	level := slog.LevelInfo
-	for _, l := range []struct {
-		tag   string
-		level slog.Level
-	}{{"[DEBUG]", slog.LevelDebug}, {"[INFO]", slog.LevelInfo}, {"[WARN]", slog.LevelWarn}, {"[ERR]", slog.LevelError}} {
-		if rest, ok := bytes.CutPrefix(line, []byte(l.tag)); ok {
-			level, line = l.level, bytes.TrimSpace(rest)
-			break
-		}
-	}
-	w.log.Log(context.Background(), level, string(bytes.TrimPrefix(line, []byte("memberlist: "))))
-	return len(p), nil
-}
-
-var _ io.Writer = (*logWriter)(nil)

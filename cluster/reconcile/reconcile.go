@@ -32,7 +32,8 @@ import (
 	"github.com/sibylhq/sibyl/cluster/placement"
 )
 
-// MemberState is a member's state as the failure detector sees it.
+// MemberState is a member's state as the failure detector sees it: the
+// one enum of it, which cluster/membership reports and the planner reads.
 type MemberState int
 
 // Member states.

@@ -19,6 +19,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/sibylhq/sibyl/shard/kv"
+	"github.com/sibylhq/sibyl/wire"
 )
 
 // ErrKeyNotFound is returned by Store.Get for a missing key. Raft compares
@@ -388,10 +389,8 @@ func encodeLog(l *raft.Log) []byte {
 		at = l.AppendedAt.UnixNano()
 	}
 	b = binary.BigEndian.AppendUint64(b, uint64(at))
-	b = binary.AppendUvarint(b, uint64(len(l.Data)))
-	b = append(b, l.Data...)
-	b = binary.AppendUvarint(b, uint64(len(l.Extensions)))
-	return append(b, l.Extensions...)
+	b = wire.AppendBytes(b, l.Data)
+	return wire.AppendBytes(b, l.Extensions)
 }
 
 func decodeLog(b []byte, l *raft.Log) error {
@@ -405,17 +404,13 @@ func decodeLog(b []byte, l *raft.Log) error {
 	if at != 0 {
 		l.AppendedAt = time.Unix(0, at)
 	}
-	rest := b[18:]
-	var err error
-	if l.Data, rest, err = readBytes(rest); err != nil {
-		return err
-	}
-	if l.Extensions, rest, err = readBytes(rest); err != nil {
-		return err
-	}
-	if len(rest) != 0 {
+	// Badger's value buffer is only valid inside the read callback: copy.
+	d := wire.NewDecoder(b[18:])
+	data, ext := d.Bytes(), d.Bytes()
+	if d.Err() != nil || d.Len() != 0 {
 		return ErrCorruptLog
 	}
+	l.Data, l.Extensions = cloneNonEmpty(data), cloneNonEmpty(ext)
 	return nil
 }
 
@@ -424,32 +419,21 @@ func checkEncoded(b []byte) error {
 	if len(b) < 18 || b[0] != encVersion {
 		return ErrCorruptLog
 	}
-	rest := b[18:]
-	for range 2 { // data, extensions
-		n, w := binary.Uvarint(rest)
-		if w <= 0 || uint64(len(rest)-w) < n {
-			return ErrCorruptLog
-		}
-		rest = rest[w+int(n):]
-	}
-	if len(rest) != 0 {
+	d := wire.NewDecoder(b[18:])
+	d.Bytes() // data
+	d.Bytes() // extensions
+	if d.Err() != nil || d.Len() != 0 {
 		return ErrCorruptLog
 	}
 	return nil
 }
 
-// readBytes reads a uvarint-prefixed byte string, copying it out of b
-// (Badger's value buffer is only valid inside the read callback).
-func readBytes(b []byte) (val, rest []byte, err error) {
-	n, w := binary.Uvarint(b)
-	if w <= 0 || uint64(len(b)-w) < n {
-		return nil, nil, ErrCorruptLog
+// cloneNonEmpty copies b, and is nil for an empty b.
+func cloneNonEmpty(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
 	}
-	if n == 0 {
-		return nil, b[w:], nil
-	}
-	val = append([]byte(nil), b[w:w+int(n)]...)
-	return val, b[w+int(n):], nil
+	return append([]byte(nil), b...)
 }
 
 // GroupPrefixes are the key prefixes of group's log and stable values in

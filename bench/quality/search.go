@@ -1,9 +1,11 @@
-package compute
+package quality
 
 import (
 	"context"
 	"fmt"
 	"slices"
+
+	"github.com/sibylhq/sibyl/compute"
 )
 
 // Holdout is one validation user: the items held out from training that a
@@ -23,7 +25,7 @@ type ALSGrid struct {
 }
 
 // DefaultALSGrid is the grid SearchALS explores by default, around the
-// DefaultALSConfig values.
+// compute.DefaultALSConfig values.
 func DefaultALSGrid() ALSGrid {
 	return ALSGrid{
 		Factors:        []int{32, 64, 128},
@@ -34,22 +36,22 @@ func DefaultALSGrid() ALSGrid {
 
 // SearchResult is one evaluated configuration.
 type SearchResult struct {
-	Config ALSConfig
+	Config compute.ALSConfig
 	NDCG10 float64
 	Hit10  float64
 }
 
 // EvaluateFactors returns mean metrics of f over the holdout users, ranking
 // every item the user did not interact with in train.
-func EvaluateFactors(f *Factors, train *Interactions, holdout []Holdout) RankMetrics {
+func EvaluateFactors(f *compute.Factors, train *compute.Interactions, holdout []Holdout) RankMetrics {
 	scores := make([]float32, f.NumItems)
-	var top []Scored
+	var top []compute.Scored
 	ranked := make([]int32, 0, 20)
 	var sum RankMetrics
 	for _, h := range holdout {
 		f.ScoreItems(f.UserVector(h.User), scores)
 		excl, _ := train.Row(h.User)
-		top = TopK(scores, 20, excl, top[:0])
+		top = compute.TopK(scores, 20, excl, top[:0])
 		ranked = ranked[:0]
 		for _, s := range top {
 			ranked = append(ranked, s.Index)
@@ -68,7 +70,7 @@ func EvaluateFactors(f *Factors, train *Interactions, holdout []Holdout) RankMet
 // SearchALS trains one model per grid point on train, scores each on the
 // holdout users by NDCG@10 and returns the best config and all results in
 // grid order. The search is deterministic for a given base seed.
-func SearchALS(ctx context.Context, train *Interactions, holdout []Holdout, base ALSConfig, grid ALSGrid) (ALSConfig, []SearchResult, error) {
+func SearchALS(ctx context.Context, train *compute.Interactions, holdout []Holdout, base compute.ALSConfig, grid ALSGrid) (compute.ALSConfig, []SearchResult, error) {
 	orBase := func(n int) int { return max(n, 1) }
 	var results []SearchResult
 	best := -1
@@ -89,7 +91,7 @@ func SearchALS(ctx context.Context, train *Interactions, holdout []Holdout, base
 					if len(grid.Iterations) > 0 {
 						cfg.Iterations = grid.Iterations[ii]
 					}
-					f, err := TrainALS(ctx, train, cfg, nil)
+					f, err := compute.TrainALS(ctx, train, cfg, nil)
 					if err != nil {
 						return base, results, fmt.Errorf("cannot search ALS: %w", err)
 					}
@@ -103,7 +105,7 @@ func SearchALS(ctx context.Context, train *Interactions, holdout []Holdout, base
 		}
 	}
 	if best < 0 {
-		return base, nil, fmt.Errorf("cannot search ALS: %w", ErrEmpty)
+		return base, nil, fmt.Errorf("cannot search ALS: %w", compute.ErrEmpty)
 	}
 	return results[best].Config, results, nil
 }
