@@ -118,12 +118,6 @@ type Schema struct {
 	OneOf                []*Schema `json:"oneOf,omitempty"`
 }
 
-// Endpoints returns the route table (a copy; the Ops and Params slices are
-// shared and must not be changed).
-func Endpoints() []Endpoint {
-	return append([]Endpoint(nil), endpoints...)
-}
-
 // ClusterEndpoints returns the cluster-internal endpoints, which node
 // serves on the Raft port's control layer.
 func ClusterEndpoints() []Endpoint {

@@ -37,6 +37,13 @@ func openAPI() ([]byte, error) {
 	for name, s := range recordSchemas {
 		schemas[name] = s
 	}
+	for s, name := range sharedResults {
+		schemas[name] = s
+	}
+	params := map[string]any{}
+	for _, p := range sharedParams {
+		params[p.Name] = openAPIParam(p)
+	}
 	return json.MarshalIndent(map[string]any{
 		"openapi": "3.1.0",
 		"info": map[string]any{"title": "Sibyl API (Clerk.io v2 compatible)", "version": "2",
@@ -45,7 +52,8 @@ func openAPI() ([]byte, error) {
 		"tags":  tags,
 		"paths": paths,
 		"components": map[string]any{
-			"schemas": schemas,
+			"schemas":    schemas,
+			"parameters": params,
 			"securitySchemes": map[string]any{
 				"publicKey":  map[string]any{"type": "apiKey", "in": "query", "name": "key"},
 				"privateKey": map[string]any{"type": "apiKey", "in": "query", "name": "private_key"},
@@ -62,8 +70,15 @@ func openAPIOp(e Endpoint, op Op) map[string]any {
 	}
 	params := []any{}
 	for _, p := range op.Params {
-		params = append(params, map[string]any{"name": p.Name, "in": p.In, "required": p.Required,
-			"description": p.Desc, "schema": p.Schema})
+		if sharedParam(p) {
+			params = append(params, map[string]any{"$ref": "#/components/parameters/" + p.Name})
+			continue
+		}
+		params = append(params, openAPIParam(p))
+	}
+	result := op.Result
+	if name, ok := sharedResults[result]; ok {
+		result = jsRef(name)
 	}
 	resultType := op.ResultType
 	if resultType == "" {
@@ -77,7 +92,7 @@ func openAPIOp(e Endpoint, op Op) map[string]any {
 		"parameters":  params,
 		"security":    security(e.Access),
 		"responses": map[string]any{
-			"200": map[string]any{"description": "ok", "content": map[string]any{resultType: map[string]any{"schema": op.Result}}},
+			"200": map[string]any{"description": "ok", "content": map[string]any{resultType: map[string]any{"schema": result}}},
 			"default": map[string]any{"description": "an error (docs/api.md lists the types)",
 				"content": map[string]any{"application/json": map[string]any{"schema": jsRef("Error")}}},
 		},
@@ -91,6 +106,29 @@ func openAPIOp(e Endpoint, op Op) map[string]any {
 			"content": map[string]any{typ: map[string]any{"schema": op.Body}}}
 	}
 	return out
+}
+
+func openAPIParam(p Param) map[string]any {
+	return map[string]any{"name": p.Name, "in": p.In, "required": p.Required, "description": p.Desc, "schema": p.Schema}
+}
+
+// The answers and parameters many operations share are components of
+// the document, referred to by name.
+var sharedResults = map[*Schema]string{
+	recsResult: "Recommendations", idsResult: "IDs", trackResult: "Tracked", writeResult: "Written", okResult: "OK",
+}
+
+var sharedParams = []Param{pLimit, pOffset, pExclude, pAttributes, pFilter, pFacets, pLabels, pOrderBy, pOrder, pDebug, pCallback, pVisitor}
+
+// sharedParam reports whether p is one of sharedParams as declared (not a
+// variant with another description or required).
+func sharedParam(p Param) bool {
+	for _, q := range sharedParams {
+		if p.Name == q.Name && p.Desc == q.Desc && p.Schema == q.Schema && p.Required == q.Required && p.In == q.In {
+			return true
+		}
+	}
+	return false
 }
 
 // writesDoc says in words what Op.Writes means for a client.
