@@ -9,12 +9,12 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/sibylhq/sibyl/cluster/reconcile"
+	"github.com/sibylhq/sibyl/query"
 	"github.com/sibylhq/sibyl/shard"
 	"github.com/sibylhq/sibyl/shard/transport"
 )
@@ -52,9 +52,6 @@ type ctlResponse struct {
 	NotLeader bool                   `json:"not_leader,omitempty"`
 	NoQuorum  bool                   `json:"no_quorum,omitempty"`
 }
-
-// leaderOps are executed on the shard's leader.
-var leaderOps = []string{"status", "add", "promote", "transfer", "remove"}
 
 // do runs a leader operation for shard req.Shard. hops bounds how often
 // the call may be passed on (a node without the shard asks a replica, a
@@ -212,7 +209,7 @@ func newRPC(n *Node) (*rpc, error) {
 	}
 	r := &rpc{c: n.cl, layer: l, done: make(chan struct{})}
 	// Control calls are a URL and no body: small bounds.
-	r.srv = &http.Server{Handler: http.HandlerFunc(r.serve), ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 16 << 10}
+	r.srv = &http.Server{Handler: ctlMux(r.serve), ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 16 << 10}
 	r.client = &http.Client{
 		Timeout: 30 * time.Second,
 		Transport: &http.Transport{
@@ -232,6 +229,19 @@ func newRPC(n *Node) (*rpc, error) {
 		_ = r.srv.Serve(l) // ends with ErrServerClosed on close
 	}()
 	return r, nil
+}
+
+// ctlMux routes the control calls the route table declares
+// (query.ClusterEndpoints, query/routes.go) to serve; any other path is
+// 404, another method 405.
+func ctlMux(serve http.HandlerFunc) *http.ServeMux {
+	mux := http.NewServeMux()
+	for _, e := range query.ClusterEndpoints() {
+		for _, op := range e.Ops {
+			mux.HandleFunc(op.Method+" "+e.Path, serve)
+		}
+	}
+	return mux
 }
 
 func (r *rpc) close() {
@@ -291,10 +301,10 @@ func (r *rpc) serve(w http.ResponseWriter, hr *http.Request) {
 	case op == "local":
 		info := r.c.localInfo()
 		res.Info = &info
-	case slices.Contains(leaderOps, op):
-		res, err = r.c.do(hr.Context(), req, min(hops, 1))
 	default:
-		err = fmt.Errorf("unknown control operation %q", op)
+		// The others run on the shard's leader (c.local refuses an
+		// operation it does not know).
+		res, err = r.c.do(hr.Context(), req, min(hops, 1))
 	}
 	if err != nil {
 		res.Error = err.Error()

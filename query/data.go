@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/sibylhq/sibyl/cluster/meta"
@@ -407,26 +406,8 @@ func (s *Server) handleLabelStats(r *request) error {
 }
 
 // storeIDValue is the request's user value holding the store id of a
-// /v2/stores/<id>/<action> path.
-const storeIDValue = "sibyl.store_id"
-
-// storeActionRoute finds the route of /v2/stores/<id>/<action> and keeps
-// the id for the handler.
-func (s *Server) storeActionRoute(ctx *fasthttp.RequestCtx, path string) (route, bool) {
-	rest, ok := strings.CutPrefix(strings.TrimSuffix(path, "/"), "/v2/stores/")
-	if !ok {
-		return route{}, false
-	}
-	id, action, ok := strings.Cut(rest, "/")
-	if !ok || id == "" || strings.Contains(action, "/") {
-		return route{}, false
-	}
-	rt, ok := s.routes["/v2/stores/{id}/"+action]
-	if ok {
-		ctx.SetUserValue(storeIDValue, id)
-	}
-	return rt, ok
-}
+// /v2/stores/{id}/<action> path (set by the router).
+const storeIDValue = pathParamPrefix + "id"
 
 // StoreAdmin is implemented by a Backend that can rotate a store's keys
 // and set its rate limit (both go through the meta group).
@@ -438,9 +419,9 @@ type StoreAdmin interface {
 	SetStoreLimits(ctx context.Context, store string, l *meta.RateLimit) (meta.StoreInfo, error)
 }
 
-// storeAdmin returns the backend's StoreAdmin and the path's store id,
-// and sends the call to the meta group's leader when this node is not it
-// (the forwarding of store creation: it is the same kind of write).
+// storeAdmin returns the backend's StoreAdmin and the path's store id
+// (the bool, always false, is kept for the handlers' signature: the call
+// is forwarded to the meta group's leader before the handler runs).
 func (s *Server) storeAdmin(r *request) (StoreAdmin, string, bool, error) {
 	sa, ok := s.backend.(StoreAdmin)
 	if !ok {
@@ -449,10 +430,8 @@ func (s *Server) storeAdmin(r *request) (StoreAdmin, string, bool, error) {
 	if !r.ctx.IsPost() && !r.ctx.IsPut() {
 		return nil, "", false, &APIError{Status: fasthttp.StatusMethodNotAllowed, Type: ErrTypeMethod, Message: "use POST"}
 	}
-	// forward() sends a POST of route "/v2/stores" to the meta leader.
-	if fwd, err := s.forward(r, route{name: "/v2/stores", access: accessAdmin}); fwd || err != nil {
-		return nil, "", fwd, err
-	}
+	// serve() has sent the call to the meta leader (the route table
+	// marks these operations MetaWrite) unless this node is it.
 	id, _ := r.ctx.UserValue(storeIDValue).(string)
 	return sa, id, false, nil
 }

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"net"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -192,21 +191,12 @@ func (s *Server) ServePeers(ln net.Listener) {
 	}()
 }
 
-// isWrite reports whether a request to route name changes data: writes go
-// to the shard's leader, reads to any ready replica.
-func isWrite(name string, ctx *fasthttp.RequestCtx) bool {
-	switch {
-	case strings.HasPrefix(name, "/v2/log/"), name == "/v2/product/add", name == "/v2/product/remove":
-		return true
-	case name == "/v2/products", name == "/v2/categories", name == "/v2/customers", name == "/v2/orders", name == "/v2/pages":
-		return !(ctx.IsGet() || ctx.IsHead())
-	}
-	return false
-}
-
 // forward proxies r to the node that must serve it. It reports whether
-// the request was forwarded (the response is then written).
-func (s *Server) forward(r *request, rt route) (bool, error) {
+// the request was forwarded (the response is then written). Where to
+// comes from the route table: an operation that writes goes to the
+// leader of its Raft group (the store's shard, or the meta group), a read
+// of store data to a node holding the store.
+func (s *Server) forward(r *request, rt route, op *Op) (bool, error) {
 	ctx := r.ctx
 	// A forwarded request may be passed on once more (a node whose idea
 	// of the leader was stale), never a third time. The mark counts only
@@ -218,14 +208,11 @@ func (s *Server) forward(r *request, rt route) (bool, error) {
 	if hops >= maxForwardHops {
 		return false, nil
 	}
-	store, write := r.store, isWrite(rt.name, ctx)
+	store, write := r.store, op.Writes == ShardWrite
 	switch {
-	case rt.name == "/v2/stores":
-		if !ctx.IsPost() {
-			return false, nil
-		}
-		store, write = "", true // store creation: the meta group's leader
-	case rt.access == accessNone || rt.access == accessAdmin:
+	case op.Writes == MetaWrite:
+		store, write = "", true // the meta group's leader
+	case rt.access == AccessNone || rt.access == AccessAdmin:
 		return false, nil
 	}
 	addr, err := s.backend.Route(store, write)
@@ -251,34 +238,21 @@ func (s *Server) forward(r *request, rt route) (bool, error) {
 	return true, nil
 }
 
-// handleCluster serves /v2/cluster/<op> when the Backend is clustered. It
-// reports whether the path was one of them.
-func (s *Server) handleCluster(ctx *fasthttp.RequestCtx) bool {
-	op, ok := strings.CutPrefix(strings.TrimSuffix(string(ctx.Path()), "/"), "/v2/cluster/")
-	if !ok {
-		return false
-	}
+// handleCluster serves /v2/cluster/<op> when the Backend is clustered
+// (404 otherwise). Its arguments are the query's and the JSON body's
+// string fields.
+func (s *Server) handleCluster(r *request, op string) error {
 	api, ok := s.backend.(ClusterAPI)
 	if !ok {
-		return false
+		return errNotFound("this node runs alone: no cluster operations")
 	}
-	r := &request{ctx: ctx, s: s}
-	if err := s.authorize(r, accessAdmin); err != nil {
-		s.writeError(ctx, err)
-		return true
-	}
+	ctx := r.ctx
 	args := make(map[string]string)
 	ctx.QueryArgs().VisitAll(func(k, v []byte) { args[string(k)] = string(v) })
-	if ctx.IsPost() && len(ctx.PostBody()) > 0 {
-		var body map[string]any
-		if err := json.Unmarshal(ctx.PostBody(), &body); err != nil {
-			s.writeError(ctx, errBadRequest("cannot parse the JSON body: %v", err))
-			return true
-		}
-		for k, v := range body {
-			if str, ok := v.(string); ok {
-				args[k] = str
-			}
+	for k, v := range r.p.body {
+		var str string
+		if json.Unmarshal(v, &str) == nil {
+			args[k] = str
 		}
 	}
 	c, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -288,16 +262,11 @@ func (s *Server) handleCluster(ctx *fasthttp.RequestCtx) bool {
 		var ae *APIError
 		switch {
 		case errors.As(err, &ae):
+			return ae
 		case errors.Is(err, ErrUnavailable):
-			err = errUnavailable("%v", err)
-		default:
-			err = errBadRequest("%v", err)
+			return errUnavailable("%v", err)
 		}
-		s.writeError(ctx, err)
-		return true
+		return errBadRequest("%v", err)
 	}
-	if err := writeJSON(ctx, res); err != nil {
-		s.writeError(ctx, err)
-	}
-	return true
+	return writeJSON(ctx, res)
 }

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	vm "github.com/VictoriaMetrics/metrics"
-	"github.com/valyala/fasthttp/pprofhandler"
 )
 
 // apiMetrics holds the API's request metrics, exposed at /metrics in
@@ -72,10 +71,5 @@ func (s *Server) handleMetrics(r *request) error {
 	if live[0].Value.Kind() == metrics.KindUint64 {
 		vm.WriteGaugeUint64(r.ctx, "go_gc_heap_live_bytes", live[0].Value.Uint64())
 	}
-	return nil
-}
-
-func (s *Server) handlePprof(r *request) error {
-	pprofhandler.PprofHandler(r.ctx)
 	return nil
 }

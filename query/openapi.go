@@ -2,188 +2,160 @@ package query
 
 import (
 	"encoding/json"
-	"sort"
+	"fmt"
 	"strings"
 )
 
-// The OpenAPI description is generated from the router (buildRoutes) and
-// this table of summaries and parameters; TestOpenAPIMatchesRoutes fails
-// when a route has no entry here or an entry names no route, so the two
-// cannot drift.
+// The OpenAPI description (GET /v2/openapi.json) is made from the route
+// table (routes.go): every endpoint but the cluster-internal ones, which
+// are not served on the HTTP port. TestOpenAPIValid loads it with
+// kin-openapi and fails on any error.
 
-type paramDoc struct {
-	name, typ, desc string
-}
-
-var (
-	pLimit      = paramDoc{"limit", "integer", "number of results (default 10)"}
-	pOffset     = paramDoc{"offset", "integer", "results to skip"}
-	pExclude    = paramDoc{"exclude", "list", "product ids never to return"}
-	pAttributes = paramDoc{"attributes", "list", "product fields to return in product_data; * for all"}
-	pFilter     = paramDoc{"filter", "string", "Clerk filter expression, e.g. price > 10 and categories in [1,2]"}
-	pFacets     = paramDoc{"facets", "list", "attributes to count values of over the eligible results"}
-	pLabels     = paramDoc{"labels", "list", "labels of the slot, for attribution (stats/labels)"}
-	pOrderBy    = paramDoc{"orderby", "string", "attribute to sort results by"}
-	pOrder      = paramDoc{"order", "string", "asc or desc"}
-	pDebug      = paramDoc{"debug", "boolean", "explain which model and fallback produced the results"}
-	pCallback   = paramDoc{"callback", "string", "JSONP callback name"}
-	pProducts   = paramDoc{"products", "list", "product ids"}
-	pVisitor    = paramDoc{"visitor", "string", "visitor id, or auto to mint one (returned as visitor)"}
-	pCustomer   = paramDoc{"customer", "string", "customer id"}
-	pEmail      = paramDoc{"email", "string", "customer email (instead of customer)"}
-	pCategory   = paramDoc{"category", "string", "category id"}
-	pPage       = paramDoc{"page", "string", "page id"}
-)
-
-var commonRecParams = []paramDoc{pLimit, pOffset, pExclude, pAttributes, pFilter, pFacets, pLabels, pOrderBy, pOrder, pDebug, pCallback, pVisitor}
-
-type opDoc struct {
-	summary string
-	params  []paramDoc
-	// recs marks recommendation logics, which take commonRecParams.
-	recs bool
-}
-
-func recDoc(summary string, params ...paramDoc) opDoc {
-	return opDoc{summary: summary, params: params, recs: true}
-}
-
-var dataParams = []paramDoc{{"<kind>", "list", "ids to fetch (GET) or delete (DELETE), named after the collection, e.g. products=[\"a\"]"}, pLimit, pOffset}
-
-var apiDocs = map[string]opDoc{
-	"/health":          {summary: "liveness"},
-	"/ready":           {summary: "readiness: every shard of this node has a leader"},
-	"/metrics":         {summary: "Prometheus metrics"},
-	"/v2/openapi.json": {summary: "this description"},
-	"/debug/pprof":     {summary: "Go profiles (admin token): /debug/pprof/heap, /profile, ..."},
-	"/v2/stores":       {summary: "create a store (admin token): {\"name\": N} -> id, public_key, private_key", params: []paramDoc{{"name", "string", "the store's name"}}},
-	"/v2/stores/{id}/limits": {summary: "set (POST {\"rate\": R, \"burst\": B}) or clear (POST {\"clear\": true}) a store's public-key rate limit per node (admin token)",
-		params: []paramDoc{{"rate", "number", "requests per second, 0 = unlimited"}, {"burst", "integer", "bucket size"}, {"clear", "boolean", "back to the node default"}}},
-	"/v2/stores/{id}/rotate-keys": {summary: "new public and private keys (admin token); the old ones keep working for overlap (default 24h)",
-		params: []paramDoc{{"overlap", "string", "how long the old keys keep working, e.g. 1h; 0 ends them now"}}},
-	"/v2/products":           {summary: "products: GET by ids or paged, POST/PUT upsert, PATCH partial update, DELETE", params: dataParams},
-	"/v2/categories":         {summary: "categories (as /v2/products)", params: dataParams},
-	"/v2/customers":          {summary: "customers (as /v2/products)", params: dataParams},
-	"/v2/orders":             {summary: "orders (as /v2/products)", params: dataParams},
-	"/v2/pages":              {summary: "content pages (as /v2/products)", params: dataParams},
-	"/v2/product/add":        {summary: "legacy: upsert products", params: []paramDoc{pProducts}},
-	"/v2/product/remove":     {summary: "legacy: delete products", params: []paramDoc{pProducts}},
-	"/v2/product/attributes": {summary: "attributes of products", params: []paramDoc{pProducts, pAttributes}},
-	"/v2/product/facets":     {summary: "facet counts over the catalog", params: []paramDoc{pFacets, pFilter, pProducts}},
-
-	"/v2/recommendations/popular":                        recDoc("best sellers, time-decayed"),
-	"/v2/recommendations/trending":                       recDoc("fastest-growing sales"),
-	"/v2/recommendations/new":                            recDoc("newest products"),
-	"/v2/recommendations/recently_bought":                recDoc("products of the latest sales"),
-	"/v2/recommendations/currently_watched":              recDoc("products visitors are viewing now"),
-	"/v2/recommendations/keywords":                       recDoc("products for a piece of text", paramDoc{"keywords", "string", "the text"}),
-	"/v2/recommendations/most_sold_with":                 recDoc("raw co-purchase counts", pProducts),
-	"/v2/recommendations/complementary":                  recDoc("what goes with these products", pProducts),
-	"/v2/recommendations/bundle":                         recDoc("as complementary", pProducts),
-	"/v2/recommendations/substituting":                   recDoc("alternatives to these products", pProducts),
-	"/v2/recommendations/category/popular":               recDoc("popular in a category", pCategory),
-	"/v2/recommendations/category/trending":              recDoc("trending in a category", pCategory),
-	"/v2/recommendations/category/new":                   recDoc("newest in a category", pCategory),
-	"/v2/recommendations/category/popular_subcategories": recDoc("popular in a category and its subcategories", pCategory),
-	"/v2/recommendations/page/product":                   recDoc("products for a content page", pPage),
-	"/v2/recommendations/page/related_products":          recDoc("as page/product", pPage),
-	"/v2/recommendations/page/category":                  {summary: "categories for a content page", params: []paramDoc{pPage, pLimit, pOffset}},
-	"/v2/recommendations/page/related_categories":        {summary: "as page/category", params: []paramDoc{pPage, pLimit, pOffset}},
-	"/v2/recommendations/page/substituting":              {summary: "pages like a page", params: []paramDoc{pPage, pLimit, pOffset}},
-	"/v2/recommendations/visitor/history":                recDoc("the visitor's recent products"),
-	"/v2/recommendations/visitor/complementary":          recDoc("for the visitor's session, in real time"),
-	"/v2/recommendations/visitor/substituting":           recDoc("alternatives to what the visitor looked at"),
-	"/v2/recommendations/customer/history":               recDoc("what a customer bought (private key)", pCustomer, pEmail),
-	"/v2/recommendations/customer/complementary":         recDoc("what a customer will buy next (private key)", pCustomer, pEmail),
-	"/v2/recommendations/customer/substituting":          recDoc("alternatives to a customer's purchases (private key)", pCustomer, pEmail),
-	"/v2/campaigns/customers":                            {summary: "audience: customers most likely to buy the products (private key)", params: []paramDoc{{"interest", "list", "product ids on offer"}, pLimit}},
-	"/v2/stats/labels":                                   {summary: "impressions, clicks and attributed sales per label, busiest first, paged (private key)", params: []paramDoc{{"limit", "integer", "labels per page (default 100, at most 1000)"}, pOffset}},
-
-	"/v2/log/product":     {summary: "a product view", params: []paramDoc{pVisitor, {"product", "string", "product id"}}},
-	"/v2/log/click":       {summary: "a click on a recommendation", params: []paramDoc{pVisitor, {"product", "string", "product id"}, {"api", "string", "the logic clicked from"}, {"n", "integer", "position"}, pLabels}},
-	"/v2/log/category":    {summary: "a category view", params: []paramDoc{pVisitor, pCategory}},
-	"/v2/log/email":       {summary: "links a visitor to an email", params: []paramDoc{pVisitor, pEmail}},
-	"/v2/log/sale":        {summary: "a sale", params: []paramDoc{pVisitor, {"sale", "string", "order id"}, {"products", "list", "ids or {id, quantity, price}"}, pCustomer, pEmail}},
-	"/v2/log/cart/add":    {summary: "products put in the cart", params: []paramDoc{pVisitor, {"product", "string", "product id"}}},
-	"/v2/log/cart/remove": {summary: "products taken out of the cart", params: []paramDoc{pVisitor, {"product", "string", "product id"}}},
-	"/v2/log/cart/update": {summary: "the whole cart", params: []paramDoc{pVisitor, pProducts}},
-	"/v2/log/basket/set":  {summary: "the whole cart", params: []paramDoc{pVisitor, pProducts}},
-	"/v2/log/returned":    {summary: "returned products of a sale (private key)", params: []paramDoc{{"sale", "string", "order id"}, pProducts}},
-}
-
-// clusterDocs describe the /v2/cluster/<op> operations a clustered node
-// serves (query/forward.go's handleCluster, outside the route table).
-var clusterDocs = map[string]opDoc{
-	"/v2/cluster/status": {summary: "nodes, health, shards, leaders, placement version and moves (admin token)"},
-	"/v2/cluster/leave":  {summary: "drain this node: its replicas move away, then it leaves (admin token)"},
-}
-
-// openAPI builds the OpenAPI 3.1 document for the server's routes.
-func (s *Server) openAPI() ([]byte, error) {
+// openAPI builds the OpenAPI 3.1 document.
+func openAPI() ([]byte, error) {
 	paths := map[string]any{}
-	names := make([]string, 0, len(s.routes))
-	for name := range s.routes {
-		names = append(names, name)
+	tags := []any{}
+	seenTag := map[string]bool{}
+	for _, e := range endpoints {
+		if e.Access == AccessCluster {
+			continue
+		}
+		if err := e.check(); err != nil {
+			return nil, err
+		}
+		if !seenTag[e.Tag] {
+			seenTag[e.Tag] = true
+			tags = append(tags, map[string]any{"name": e.Tag})
+		}
+		item := map[string]any{}
+		for _, op := range e.Ops {
+			item[strings.ToLower(op.Method)] = openAPIOp(e, op)
+		}
+		paths[e.Path] = item
 	}
-	sort.Strings(names)
-	for _, name := range names {
-		rt := s.routes[name]
-		doc := apiDocs[name]
-		params := doc.params
-		if doc.recs {
-			params = append(append([]paramDoc{}, params...), commonRecParams...)
-		}
-		var ps []any
-		for _, p := range params {
-			schema := map[string]any{"type": p.typ}
-			if p.typ == "list" {
-				schema = map[string]any{"type": "array", "items": map[string]any{"type": "string"}}
-			}
-			ps = append(ps, map[string]any{"name": p.name, "in": "query", "description": p.desc, "schema": schema})
-		}
-		op := map[string]any{"summary": doc.summary, "parameters": ps, "security": security(rt.access),
-			"responses": map[string]any{"200": map[string]any{"description": "ok"}, "default": map[string]any{"description": "error: {\"status\":\"error\",\"type\":...,\"message\":...}"}}}
-		item := map[string]any{"get": op}
-		if rt.access != accessNone || strings.HasPrefix(name, "/v2/") {
-			item["post"] = op // every endpoint takes a JSON body of the same names
-		}
-		paths[name] = item
+	schemas := map[string]any{}
+	for name, s := range recordSchemas {
+		schemas[name] = s
 	}
-	for name, doc := range clusterDocs {
-		op := map[string]any{"summary": doc.summary, "security": security(accessAdmin),
-			"responses": map[string]any{"200": map[string]any{"description": "ok"}}}
-		paths[name] = map[string]any{"get": op, "post": op}
+	for s, name := range sharedResults {
+		schemas[name] = s
+	}
+	params := map[string]any{}
+	for _, p := range sharedParams {
+		params[p.Name] = openAPIParam(p)
 	}
 	return json.MarshalIndent(map[string]any{
 		"openapi": "3.1.0",
-		"info":    map[string]any{"title": "Sibyl API (Clerk.io v2 compatible)", "version": "2"},
-		"paths":   paths,
-		"components": map[string]any{"securitySchemes": map[string]any{
-			"publicKey":  map[string]any{"type": "apiKey", "in": "query", "name": "key"},
-			"privateKey": map[string]any{"type": "apiKey", "in": "query", "name": "private_key"},
-			"adminToken": map[string]any{"type": "http", "scheme": "bearer"},
-		}},
+		"info": map[string]any{"title": "Sibyl API (Clerk.io v2 compatible)", "version": "2",
+			"description": "Every Clerk endpoint answers GET with query parameters and POST with a JSON body of the same names. " +
+				"Keys: key (public), private_key (private) as parameters, body fields or Authorization: Bearer; the admin token only as Bearer."},
+		"tags":  tags,
+		"paths": paths,
+		"components": map[string]any{
+			"schemas":    schemas,
+			"parameters": params,
+			"securitySchemes": map[string]any{
+				"publicKey":  map[string]any{"type": "apiKey", "in": "query", "name": "key"},
+				"privateKey": map[string]any{"type": "apiKey", "in": "query", "name": "private_key"},
+				"adminToken": map[string]any{"type": "http", "scheme": "bearer"},
+			},
+		},
 	}, "", "  ")
 }
 
-func security(a access) []any {
+func openAPIOp(e Endpoint, op Op) map[string]any {
+	summary := op.Summary
+	if summary == "" {
+		summary = e.Summary
+	}
+	params := []any{}
+	for _, p := range op.Params {
+		if sharedParam(p) {
+			params = append(params, map[string]any{"$ref": "#/components/parameters/" + p.Name})
+			continue
+		}
+		params = append(params, openAPIParam(p))
+	}
+	result := op.Result
+	if name, ok := sharedResults[result]; ok {
+		result = jsRef(name)
+	}
+	resultType := op.ResultType
+	if resultType == "" {
+		resultType = "application/json"
+	}
+	out := map[string]any{
+		"operationId": op.ID,
+		"summary":     summary,
+		"description": fmt.Sprintf("Key: %s. %s.", e.Access, writesDoc(op.Writes)),
+		"tags":        []string{e.Tag},
+		"parameters":  params,
+		"security":    security(e.Access),
+		"responses": map[string]any{
+			"200": map[string]any{"description": "ok", "content": map[string]any{resultType: map[string]any{"schema": result}}},
+			"default": map[string]any{"description": "an error (docs/api.md lists the types)",
+				"content": map[string]any{"application/json": map[string]any{"schema": jsRef("Error")}}},
+		},
+	}
+	if op.Body != nil {
+		typ := "application/json"
+		if op.Body.Type == "string" {
+			typ = "text/plain"
+		}
+		out["requestBody"] = map[string]any{"required": op.Method != "DELETE",
+			"content": map[string]any{typ: map[string]any{"schema": op.Body}}}
+	}
+	return out
+}
+
+func openAPIParam(p Param) map[string]any {
+	return map[string]any{"name": p.Name, "in": p.In, "required": p.Required, "description": p.Desc, "schema": p.Schema}
+}
+
+// The answers and parameters many operations share are components of
+// the document, referred to by name.
+var sharedResults = map[*Schema]string{
+	recsResult: "Recommendations", idsResult: "IDs", trackResult: "Tracked", writeResult: "Written", okResult: "OK",
+}
+
+var sharedParams = []Param{pLimit, pOffset, pExclude, pAttributes, pFilter, pFacets, pLabels, pOrderBy, pOrder, pDebug, pCallback, pVisitor}
+
+// sharedParam reports whether p is one of sharedParams as declared (not a
+// variant with another description or required).
+func sharedParam(p Param) bool {
+	for _, q := range sharedParams {
+		if p.Name == q.Name && p.Desc == q.Desc && p.Schema == q.Schema && p.Required == q.Required && p.In == q.In {
+			return true
+		}
+	}
+	return false
+}
+
+// writesDoc says in words what Op.Writes means for a client.
+func writesDoc(w Writes) string {
+	switch w {
+	case ShardWrite:
+		return "Writes: replicated through the store's shard (Raft) before the answer"
+	case MetaWrite:
+		return "Writes: replicated through the meta group (Raft) before the answer"
+	}
+	return "Reads only"
+}
+
+func security(a Access) []any {
 	switch a {
-	case accessPublic:
-		return []any{map[string]any{"publicKey": []string{}}}
-	case accessPrivate:
-		return []any{map[string]any{"publicKey": []string{}, "privateKey": []string{}}}
-	case accessAdmin:
+	case AccessPublic:
+		return []any{map[string]any{"publicKey": []string{}}, map[string]any{"privateKey": []string{}}}
+	case AccessPrivate:
+		return []any{map[string]any{"privateKey": []string{}}}
+	case AccessAdmin:
 		return []any{map[string]any{"adminToken": []string{}}}
 	}
 	return []any{}
 }
 
 func (s *Server) handleOpenAPI(r *request) error {
-	b, err := s.openAPI()
-	if err != nil {
-		return errInternal("%v", err)
-	}
 	r.ctx.SetContentType("application/json")
-	r.ctx.SetBody(b)
+	r.ctx.SetBody(s.openapi)
 	return nil
 }

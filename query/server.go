@@ -4,7 +4,8 @@
 // the Backend for replication, and answers recommendations from the store's
 // in-memory engine.
 //
-// A request's path: Server.handle -> route lookup -> auth -> handler.
+// A request's path: Server.handle -> route lookup (the route table,
+// routes.go) -> auth -> forward or handler.
 package query
 
 import (
@@ -135,7 +136,8 @@ type Server struct {
 	backend Backend
 	log     *slog.Logger
 	srv     *fasthttp.Server
-	routes  map[string]route
+	routes  router // made from the route table (routes.go)
+	openapi []byte // GET /v2/openapi.json, made from the same table
 	metrics *apiMetrics
 
 	// events merges concurrent tracking calls into replicated batches.
@@ -147,22 +149,6 @@ type Server struct {
 	httpsLn net.Listener // nil without HTTPS
 	fwd     forwarder    // forward.go
 	done    sync.WaitGroup
-}
-
-// access says which key a route needs.
-type access int
-
-const (
-	accessNone    access = iota // health probes
-	accessPublic                // public or private key
-	accessPrivate               // private key
-	accessAdmin                 // cluster admin token
-)
-
-type route struct {
-	name    string
-	access  access
-	handler func(*request) error
 }
 
 // request is one API call being served.
@@ -181,6 +167,11 @@ func New(cfg Config, b Backend, log *slog.Logger) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, backend: b, log: log, metrics: newMetrics(), edge: newEdge(cfg.Rate)}
 	s.routes = s.buildRoutes()
+	doc, err := openAPI()
+	if err != nil {
+		return nil, fmt.Errorf("cannot describe the API: %w", err)
+	}
+	s.openapi = doc
 	s.events = newEventBatcher(func(ctx context.Context, store string, body []byte) (any, error) {
 		return b.Propose(ctx, store, engine.OpEvents, body)
 	}, eventBatcherConfig{Timeout: cfg.WriteTimeout, MaxCount: cfg.EventBatchMax, MaxBytes: 256 << 10, InFlight: cfg.EventBatchesInFlight})
@@ -294,21 +285,18 @@ func (s *Server) handleRequest(ctx *fasthttp.RequestCtx) {
 	if c, ok := ctx.Conn().(*edgeConn); ok {
 		c.lineEnds = 0 // the next request's head starts after this one
 	}
-	path := string(ctx.Path())
-	rt, ok := s.routes[strings.TrimSuffix(path, "/")]
-	if !ok && strings.HasPrefix(path, "/debug/pprof/") {
-		rt, ok = s.routes["/debug/pprof"]
-	}
-	if !ok && s.handleCluster(ctx) {
-		s.metrics.observe("/v2/cluster", start, ctx.Response.StatusCode())
+	rt, ok := s.routes.lookup(ctx, ctx.Path())
+	if !ok {
+		s.writeError(ctx, errNotFound("no endpoint %s", quote(string(ctx.Path()))))
+		s.metrics.observe("unknown", start, ctx.Response.StatusCode())
 		return
 	}
-	if !ok {
-		rt, ok = s.storeActionRoute(ctx, path)
-	}
-	if !ok {
-		s.writeError(ctx, errNotFound("no endpoint %s", quote(path)))
-		s.metrics.observe("unknown", start, ctx.Response.StatusCode())
+	op := rt.op(ctx)
+	if op == nil {
+		s.writeError(ctx, &APIError{Status: fasthttp.StatusMethodNotAllowed, Type: ErrTypeMethod,
+			Message: "method " + quote(string(ctx.Method())) + " is not allowed on " + rt.name + "; use " + rt.allow})
+		ctx.Response.Header.Set("Allow", rt.allow)
+		s.metrics.observe(rt.name, start, ctx.Response.StatusCode())
 		return
 	}
 	if len(ctx.Request.Header.RequestURI()) > s.cfg.MaxURIBytes {
@@ -316,7 +304,7 @@ func (s *Server) handleRequest(ctx *fasthttp.RequestCtx) {
 		s.metrics.observe(rt.name, start, ctx.Response.StatusCode())
 		return
 	}
-	if rt.access != accessNone {
+	if rt.access != AccessNone {
 		// Probes and /metrics are exempt: a node shedding load is busy,
 		// not dead, and must not be restarted for it.
 		if !s.edge.acquire() {
@@ -326,7 +314,7 @@ func (s *Server) handleRequest(ctx *fasthttp.RequestCtx) {
 		}
 		defer s.edge.release()
 	}
-	if err := s.serve(ctx, rt); err != nil {
+	if err := s.serve(ctx, rt, op); err != nil {
 		s.writeError(ctx, err)
 	}
 	// Server-side time, for benchmark harnesses that want it apart from
@@ -338,10 +326,7 @@ func (s *Server) handleRequest(ctx *fasthttp.RequestCtx) {
 	s.metrics.observe(rt.name, start, ctx.Response.StatusCode())
 }
 
-func (s *Server) serve(ctx *fasthttp.RequestCtx, rt route) error {
-	if !(ctx.IsGet() || ctx.IsPost() || ctx.IsPut() || ctx.IsPatch() || ctx.IsDelete() || ctx.IsHead()) {
-		return &APIError{Status: fasthttp.StatusMethodNotAllowed, Type: ErrTypeMethod, Message: "method " + quote(string(ctx.Method())) + " is not allowed"}
-	}
+func (s *Server) serve(ctx *fasthttp.RequestCtx, rt route, op *Op) error {
 	p, perr := parseParams(ctx)
 	if perr != nil {
 		return perr
@@ -350,18 +335,18 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, rt route) error {
 	if err := s.authorize(r, rt.access); err != nil {
 		return err
 	}
-	if rt.access == accessPublic {
+	if rt.access == AccessPublic {
 		// JSONP hands the answer to any page that includes the URL as a
 		// script: only public-key endpoints, whose data the browser may
 		// see anyway, offer it.
 		ctx.SetUserValue(jsonpAllowed, true)
-	} else if rt.access != accessNone && len(ctx.QueryArgs().Peek("callback")) > 0 {
+	} else if rt.access != AccessNone && len(ctx.QueryArgs().Peek("callback")) > 0 {
 		return errBadRequest("JSONP (callback=) is only served on public-key endpoints; call this endpoint from a server")
 	}
 	if err := s.rateLimit(r); err != nil {
 		return err
 	}
-	if fwd, err := s.forward(r, rt); fwd || err != nil {
+	if fwd, err := s.forward(r, rt, op); fwd || err != nil {
 		return err
 	}
 	return rt.handler(r)
@@ -369,15 +354,19 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, rt route) error {
 
 // authorize checks the key the route needs. Keys come as `key` (and
 // Clerk's `private_key`) parameters or as `Authorization: Bearer <key>`.
-func (s *Server) authorize(r *request, need access) error {
-	if need == accessNone {
+func (s *Server) authorize(r *request, need Access) error {
+	if need == AccessNone {
 		return nil
+	}
+	if need == AccessCluster {
+		// Never on the HTTP port: node serves these on the Raft port.
+		return errForbidden("this endpoint is for cluster nodes only")
 	}
 	bearer := ""
 	if h := string(r.ctx.Request.Header.Peek("Authorization")); strings.HasPrefix(h, "Bearer ") {
 		bearer = strings.TrimSpace(h[len("Bearer "):])
 	}
-	if need == accessAdmin {
+	if need == AccessAdmin {
 		if bearer == "" {
 			return &APIError{Status: fasthttp.StatusUnauthorized, Type: ErrTypeMissingKey, Message: "this endpoint needs the admin token: Authorization: Bearer <token>"}
 		}
@@ -415,7 +404,7 @@ func (s *Server) authorize(r *request, need access) error {
 		store = st
 		kind = max(kind, kk)
 	}
-	if need == accessPrivate && kind != meta.PrivateKey {
+	if need == AccessPrivate && kind != meta.PrivateKey {
 		return errForbidden("this endpoint needs the store's private key (private_key=...); a public key only reads recommendations and logs events")
 	}
 	r.store, r.kind = store, kind
