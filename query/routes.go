@@ -18,7 +18,7 @@ import (
 var endpoints = []Endpoint{
 	// Operations.
 	{Path: "/health", Access: AccessNone, Tag: tagOps, Summary: "liveness",
-		Ops: get("health", okResult), bind: handler((*Server).handleHealth)},
+		Ops: get("health", healthResult), bind: handler((*Server).handleHealth)},
 	{Path: "/ready", Access: AccessNone, Tag: tagOps, Summary: "readiness: every shard of this node has a leader",
 		Ops: get("ready", okResult), bind: handler((*Server).handleReady)},
 	{Path: "/metrics", Access: AccessNone, Tag: tagOps, Summary: "Prometheus metrics: request latency per endpoint, process and Go runtime",

@@ -98,6 +98,14 @@ var (
 
 	okResult = jsObject("", fStatus)
 
+	healthResult = jsObject("the process is up, and which build it is", fStatus,
+		field{"version", jsObject("the build (sibyl version)",
+			field{"version", jsString("module version, or devel")},
+			field{"revision", jsString("VCS commit")},
+			field{"time", jsString("commit time")},
+			field{"modified", jsBool("built from a tree with uncommitted changes")},
+			field{"go", jsString("Go toolchain")})})
+
 	recsResult = jsObject("recommended products, best first",
 		fStatus, fCount,
 		field{"result", jsArray(&Schema{Type: "string"}, "product ids")},
