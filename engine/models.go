@@ -100,8 +100,9 @@ func (s *Store) RetrainDue(now time.Time, quiet time.Duration) bool {
 
 // Retrain builds a model from the store's current data and publishes it.
 // It runs in the caller's goroutine (the node's model loop) and never
-// blocks queries: the snapshot is copied under the read lock, training
-// runs unlocked, the swap is one atomic store.
+// blocks queries: the snapshot is copied under the catalog's and the
+// sales part's read locks, training runs unlocked, the swap is one atomic
+// store.
 func (s *Store) Retrain(ctx context.Context, now int64) error {
 	start := time.Now()
 	snap, users, buyers, changes := s.snapshot()
