@@ -2,7 +2,8 @@
 // shard, its records, and the derived statistics the Prediction API reads.
 //
 // Engine implements statemachine.StateMachine. Raft drives Apply; the query layer
-// reads a Store under its read lock. Durable state is one Badger key per
+// reads a Store, whose parts (catalog, sales, sessions, models) each have
+// their own lock (see Store for the lock order). Durable state is one Badger key per
 // record, "s/<store>/<kind>/<id>" holding the record's canonical JSON, so
 // Load rebuilds memory by one prefix scan.
 package engine
@@ -156,32 +157,34 @@ func (e *Engine) Apply(w statemachine.Writer, cmd *statemachine.Command) any {
 		return fmt.Errorf("%w: unknown op %s", ErrRejected, ingest.Quote(cmd.Op))
 	}
 	s, created := e.storeForWrite(cmd.Store)
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	var res Result
 	var err error
 	if cmd.Op == OpEvents {
 		// Events change sessions and co-views, not the records or the
 		// lists cached per data version: tracking traffic must not
 		// invalidate them.
+		s.lockEvents()
+		defer s.unlockEvents()
 		if res, err = s.applyEvents(w, cmd.Body); err != nil {
 			e.dropIfCreated(s, created)
 			return err
 		}
 		return res
 	}
+	s.lockData(kind)
+	defer s.unlockData(kind)
 	res, err = s.apply(w, kind, action, cmd)
 	if err != nil {
 		e.dropIfCreated(s, created)
 		return err
 	}
-	s.version++
+	s.catalog.version++
 	// The version travels with the data, so that a restarted node names
 	// the same data by the same version (models record it).
-	if err := w.Set(recordKey(s.ID, metaKind, "version"), binary.BigEndian.AppendUint64(nil, s.version)); err != nil {
+	if err := w.Set(recordKey(s.ID, metaKind, "version"), binary.BigEndian.AppendUint64(nil, s.catalog.version)); err != nil {
 		return err
 	}
-	s.lastChange.Store(time.Now().UnixNano())
+	s.models.lastChange.Store(time.Now().UnixNano())
 	return res
 }
 
@@ -220,17 +223,17 @@ func (e *Engine) Load(r statemachine.Reader) error {
 		}
 		if kind == sessionKind {
 			_, _, id, _ := parseKey(key)
-			return s.loadSession(id, value)
+			return s.sessions.load(store, id, value)
 		}
 		if kind == metaKind {
 			_, _, name, _ := parseKey(key)
 			switch name {
 			case "version":
 				if len(value) == 8 {
-					s.version = binary.BigEndian.Uint64(value)
+					s.catalog.version = binary.BigEndian.Uint64(value)
 				}
 			case labelsKey, labelsOtherKey:
-				if err := s.loadLabels(name, value); err != nil {
+				if err := s.sessions.loadLabels(name, value); err != nil {
 					return fmt.Errorf("store %s: bad label stats: %w", store, err)
 				}
 			}

@@ -255,7 +255,7 @@ func TestReimportIsNoop(t *testing.T) {
 	if got := s.Popular(); !slices.Equal(got, pop) {
 		t.Fatalf("popular changed on re-import: %v vs %v", got, pop)
 	}
-	if s.sales.stale {
+	if s.sales.stats.stale {
 		t.Fatal("re-importing identical orders marked the statistics stale")
 	}
 }

@@ -30,12 +30,13 @@ type heldOrder struct {
 // is never written after holdOrder: snapshots share it.
 func (o *heldOrder) items() []int32 { return o.cols[:o.n:o.n] }
 
-// holdOrder converts a decoded order, giving unseen product ids an index.
-func (s *Store) holdOrder(r *ingest.Order) *heldOrder {
+// hold converts a decoded order, giving unseen product ids an index
+// (the catalog's write lock held).
+func (x *itemIndex) hold(r *ingest.Order) *heldOrder {
 	n := len(r.Products)
 	h := &heldOrder{ID: r.ID, Time: r.Time, Customer: r.Customer, Email: r.Email, n: int32(n), cols: make([]int32, 3*n)}
 	for k, l := range r.Products {
-		h.cols[k] = s.items.add(l.ID)
+		h.cols[k] = x.add(l.ID)
 	}
 	for k, l := range r.Products {
 		q, okQ := packDecimal(l.Quantity)
@@ -45,7 +46,7 @@ func (s *Store) holdOrder(r *ingest.Order) *heldOrder {
 			h.unpacked = make([]ingest.OrderLine, n)
 			for i, l := range r.Products {
 				// The index's copy of the id: one string per product.
-				h.unpacked[i] = ingest.OrderLine{ID: s.items.ids[h.cols[i]], Quantity: l.Quantity, Price: l.Price}
+				h.unpacked[i] = ingest.OrderLine{ID: x.ids[h.cols[i]], Quantity: l.Quantity, Price: l.Price}
 			}
 			return h
 		}
@@ -55,7 +56,7 @@ func (s *Store) holdOrder(r *ingest.Order) *heldOrder {
 }
 
 // order is the record as it was given.
-func (s *Store) order(h *heldOrder) *ingest.Order {
+func (x *itemIndex) order(h *heldOrder) *ingest.Order {
 	o := &ingest.Order{ID: h.ID, Time: h.Time, Customer: h.Customer, Email: h.Email}
 	if h.unpacked != nil {
 		o.Products = append([]ingest.OrderLine(nil), h.unpacked...)
@@ -65,7 +66,7 @@ func (s *Store) order(h *heldOrder) *ingest.Order {
 	o.Products = make([]ingest.OrderLine, n)
 	for k := range o.Products {
 		o.Products[k] = ingest.OrderLine{
-			ID:       s.items.ids[h.cols[k]],
+			ID:       x.ids[h.cols[k]],
 			Quantity: packedDecimal(h.cols[n+k]).value(),
 			Price:    packedDecimal(h.cols[2*n+k]).value(),
 		}
@@ -76,12 +77,12 @@ func (s *Store) order(h *heldOrder) *ingest.Order {
 // sameItems reports whether replacing h by r changes no statistic: same
 // time, buyer and products line by line (quantities and prices are not
 // counted).
-func (s *Store) sameItems(h *heldOrder, r *ingest.Order) bool {
+func (x *itemIndex) sameItems(h *heldOrder, r *ingest.Order) bool {
 	if h.Time != r.Time || int(h.n) != len(r.Products) || h.Customer != r.Customer || h.Email != r.Email {
 		return false
 	}
 	for k, l := range r.Products {
-		if i, ok := s.items.lookup(l.ID); !ok || i != h.cols[k] {
+		if i, ok := x.lookup(l.ID); !ok || i != h.cols[k] {
 			return false
 		}
 	}

@@ -83,13 +83,13 @@ func TestHeldOrderRoundTrip(t *testing.T) {
 			t.Fatalf("order %s came back as %+v, want %+v", orders[i].ID, *r.(*ingest.Order), orders[i])
 		}
 	}
-	if st.orders["o1"].unpacked != nil || st.orders["o2"].unpacked == nil {
+	if st.sales.orders["o1"].unpacked != nil || st.sales.orders["o2"].unpacked == nil {
 		t.Fatalf("o1 should be packed, o2 (price 0.1+0.2) not")
 	}
-	if n := st.sales.CoBought.Count(st.items.idx["a"], st.items.idx["b"]); n != 1 {
+	if n := st.sales.stats.CoBought.Count(st.items.idx["a"], st.items.idx["b"]); n != 1 {
 		t.Fatalf("a and b co-bought %v times, want 1", n)
 	}
-	if n := st.sales.CoBought.Count(st.items.idx["c"], st.items.idx["new"]); n != 1 {
+	if n := st.sales.stats.CoBought.Count(st.items.idx["c"], st.items.idx["new"]); n != 1 {
 		t.Fatalf("c and new co-bought %v times, want 1", n)
 	}
 	hist, err := st.CustomerHistory("c1", "")

@@ -43,7 +43,7 @@ func TestSessionWorstCaseSize(t *testing.T) {
 		h.mustApply("s1", OpEvents, evs[i:i+1])
 	}
 	st := h.e.Store("s1")
-	sess := st.sessions["v"]
+	sess := st.sessions.byVisitor["v"]
 	if len(sess.Cart) != cartKept || len(sess.Clicked) != clickedKept || len(sess.Recent) != sessionItemsKept {
 		t.Fatalf("cart %d (want %d), clicked %d (want %d), recent %d (want %d)",
 			len(sess.Cart), cartKept, len(sess.Clicked), clickedKept, len(sess.Recent), sessionItemsKept)
@@ -58,8 +58,8 @@ func TestSessionWorstCaseSize(t *testing.T) {
 	if len(b) > maxSessionBytes || len(b) < maxSessionBytes/4 {
 		t.Fatalf("worst-case session encodes to %d bytes; bound %d is wrong", len(b), maxSessionBytes)
 	}
-	if st.sessionBytes != int64(len(b)) {
-		t.Fatalf("sessionBytes %d, want %d", st.sessionBytes, len(b))
+	if st.sessions.bytes != int64(len(b)) {
+		t.Fatalf("sessionBytes %d, want %d", st.sessions.bytes, len(b))
 	}
 }
 
@@ -200,9 +200,9 @@ func TestHostileSeedFloodBoundedMemory(t *testing.T) {
 	if bound := int64(seededCacheBytes) + 16<<20; grown > bound {
 		t.Fatalf("seed flood grew the heap by %d bytes, bound %d", grown, bound)
 	}
-	st.cache.mu.Lock()
-	b := st.cache.seededBytes
-	st.cache.mu.Unlock()
+	st.sales.seeded.mu.Lock()
+	b := st.sales.seeded.bytes
+	st.sales.seeded.mu.Unlock()
 	if b > seededCacheBytes {
 		t.Fatalf("seed cache holds %d bytes, bound %d", b, seededCacheBytes)
 	}
@@ -251,20 +251,20 @@ func TestHostileSessionFloodBoundedBytes(t *testing.T) {
 	}
 	st := h.e.Store("s1")
 	var sum int64
-	for _, sess := range st.sessions {
+	for _, sess := range st.sessions.byVisitor {
 		sum += int64(len(sess.encode()))
 	}
-	if st.sessionBytes != sum || sum > sessionBytesPerStore {
-		t.Fatalf("sessions hold %d bytes (tracked %d), bound %d", sum, st.sessionBytes, sessionBytesPerStore)
+	if st.sessions.bytes != sum || sum > sessionBytesPerStore {
+		t.Fatalf("sessions hold %d bytes (tracked %d), bound %d", sum, st.sessions.bytes, sessionBytesPerStore)
 	}
-	if st.sessions["v59"] == nil || st.sessions["v0"] != nil {
+	if st.sessions.byVisitor["v59"] == nil || st.sessions.byVisitor["v0"] != nil {
 		t.Fatal("eviction did not drop the least recently seen first")
 	}
 	fresh := New(DefaultConfig())
 	if err := fresh.Load(h.kv); err != nil {
 		t.Fatal(err)
 	}
-	if got := len(fresh.Store("s1").sessions); got != len(st.sessions) {
-		t.Fatalf("reloaded %d sessions, memory has %d", got, len(st.sessions))
+	if got := len(fresh.Store("s1").sessions.byVisitor); got != len(st.sessions.byVisitor) {
+		t.Fatalf("reloaded %d sessions, memory has %d", got, len(st.sessions.byVisitor))
 	}
 }

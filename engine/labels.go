@@ -88,48 +88,48 @@ const (
 	labelsOtherKey = "labels_other"
 )
 
-func (s *Store) countClick(sess *session, e *Event) {
+func (t *sessions) countClick(sess *session, e *Event) {
 	if len(e.Labels) == 0 {
 		return
 	}
-	s.rememberClick(sess, e)
+	rememberClick(sess, e)
 	for _, l := range e.Labels {
-		s.labels.get(l).Clicks++
+		t.labels.get(l).Clicks++
 	}
-	s.labelsDirty = true
+	t.labelsDirty = true
 }
 
-func (s *Store) countSale(sess *session, e *Event) {
+func (t *sessions) countSale(sess *session, e *Event) {
 	for _, p := range e.Products {
 		for _, l := range sess.Clicked[p] {
-			s.labels.get(l).Sales++
-			s.labelsDirty = true
+			t.labels.get(l).Sales++
+			t.labelsDirty = true
 		}
 	}
 	sess.Clicked = nil // a sale closes the attribution window
 }
 
 // writeLabels persists the replicated label counts when they changed.
-func (s *Store) writeLabels(w statemachine.Writer) error {
-	if !s.labelsDirty {
+func (t *sessions) writeLabels(w statemachine.Writer, store string) error {
+	if !t.labelsDirty {
 		return nil
 	}
-	b, _ := json.Marshal(s.labels.m)
-	if err := w.Set(recordKey(s.ID, metaKind, labelsKey), b); err != nil {
+	b, _ := json.Marshal(t.labels.m)
+	if err := w.Set(recordKey(store, metaKind, labelsKey), b); err != nil {
 		return err
 	}
-	o, _ := json.Marshal(s.labels.other)
-	if err := w.Set(recordKey(s.ID, metaKind, labelsOtherKey), o); err != nil {
+	o, _ := json.Marshal(t.labels.other)
+	if err := w.Set(recordKey(store, metaKind, labelsOtherKey), o); err != nil {
 		return err
 	}
-	s.labelsDirty = false
+	t.labelsDirty = false
 	return nil
 }
 
 // loadLabels reads a label key written by writeLabels. Counts written
 // before the table was bounded may hold more labels: the excess goes to
 // Other as it would have at apply time.
-func (s *Store) loadLabels(name ingest.ID, value []byte) error {
+func (t *sessions) loadLabels(name ingest.ID, value []byte) error {
 	switch name {
 	case labelsKey:
 		m := make(map[string]*LabelStats)
@@ -141,16 +141,16 @@ func (s *Store) loadLabels(name ingest.ID, value []byte) error {
 				delete(m, l)
 			}
 		}
-		s.labels.m = m
+		t.labels.m = m
 		if len(m) > labelsKept {
-			s.labels.evict(len(m) - labelsKept)
+			t.labels.evict(len(m) - labelsKept)
 		}
 	case labelsOtherKey:
 		var o LabelStats
 		if err := json.Unmarshal(value, &o); err != nil {
 			return err
 		}
-		s.labels.other.add(o)
+		t.labels.other.add(o)
 	}
 	return nil
 }
@@ -161,11 +161,12 @@ func (s *Store) loadLabels(name ingest.ID, value []byte) error {
 // At most labelsKept labels are counted per store (see labelTable); the
 // caller bounds the labels of one request.
 func (s *Store) CountImpressions(labels []string) {
-	s.impMu.Lock()
+	t := &s.sessions
+	t.impMu.Lock()
 	for _, l := range labels {
-		s.impressions.get(l).Impressions++
+		t.impressions.get(l).Impressions++
 	}
-	s.impMu.Unlock()
+	t.impMu.Unlock()
 }
 
 // LabelRow is one label's attribution in a LabelsPage.
@@ -181,20 +182,21 @@ type LabelRow struct {
 // exist.
 func (s *Store) LabelsPage(offset, limit int) (rows []LabelRow, total int, other LabelStats) {
 	all := make(map[string]LabelStats, 64)
-	s.mu.RLock()
-	for l, st := range s.labels.m {
+	t := &s.sessions
+	t.mu.RLock()
+	for l, st := range t.labels.m {
 		all[l] = *st
 	}
-	other = s.labels.other
-	s.mu.RUnlock()
-	s.impMu.Lock()
-	for l, st := range s.impressions.m {
+	other = t.labels.other
+	t.mu.RUnlock()
+	t.impMu.Lock()
+	for l, st := range t.impressions.m {
 		row := all[l]
 		row.Impressions = st.Impressions
 		all[l] = row
 	}
-	other.Impressions += s.impressions.other.Impressions
-	s.impMu.Unlock()
+	other.Impressions += t.impressions.other.Impressions
+	t.impMu.Unlock()
 	rows = make([]LabelRow, 0, len(all))
 	for l, st := range all {
 		rows = append(rows, LabelRow{l, st})

@@ -10,11 +10,41 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sibylhq/sibyl/compute"
 	"github.com/sibylhq/sibyl/ingest"
 )
+
+// models is the part of a store that holds the trained model, what
+// decides when to rebuild it, and the answers it serves from a cache.
+// It has no data lock: the model is published with one atomic pointer
+// store, and the counters are atomic. visitor has its own lock (taken
+// before the data locks, never after: see Store for the lock order).
+type models struct {
+	current atomic.Pointer[storeModel]
+	gen     atomic.Uint64 // bumped at every publish; keys the answer caches
+	changes atomic.Int64  // orders applied since the last snapshot
+	// trainedAt is the wall clock (unix s) of the last training.
+	trainedAt atomic.Int64
+	// lastChange is the wall clock (unix ns) of the last applied command:
+	// scheduling only, never state (apply stays deterministic).
+	lastChange atomic.Int64
+
+	// visitor caches session fold-in answers by session items, per model
+	// generation (sessions are not part of the data version).
+	visitor visitorAnswers
+}
+
+// visitorAnswers caches visitor/complementary answers by the session's
+// items and kinds, at one model generation, bounded as seededAnswers.
+type visitorAnswers struct {
+	mu      sync.Mutex
+	answers map[string][]ingest.ID
+	gen     uint64
+	bytes   int
+}
 
 // storeModel is a trained compute.Model with the id maps of the data
 // version it was built at: the model speaks dense indices, the API ids.
@@ -41,8 +71,8 @@ type ModelInfo struct {
 
 // ModelInfo reports the store's model state.
 func (s *Store) ModelInfo() ModelInfo {
-	info := ModelInfo{ChangesSince: s.changes.Load()}
-	if sm := s.model.Load(); sm != nil {
+	info := ModelInfo{ChangesSince: s.models.changes.Load()}
+	if sm := s.models.current.Load(); sm != nil {
 		info.Trained = true
 		info.Version = sm.m.Version
 		info.Users = len(sm.buyers)
@@ -58,23 +88,25 @@ func (s *Store) ModelInfo() ModelInfo {
 // complete rather than from its first slice; a model older than the
 // policy's MaxAge is rebuilt regardless.
 func (s *Store) RetrainDue(now time.Time, quiet time.Duration) bool {
+	m := &s.models
 	sec := now.Unix()
-	if !s.cfg.Retrain.Due(s.changes.Load(), s.trainedAt.Load(), sec) {
+	if !s.cfg.Retrain.Due(m.changes.Load(), m.trainedAt.Load(), sec) {
 		return false
 	}
-	busy := now.Sub(time.Unix(0, s.lastChange.Load())) < quiet
-	stale := s.trainedAt.Load() != 0 && sec-s.trainedAt.Load() >= s.cfg.Retrain.MaxAge
+	busy := now.Sub(time.Unix(0, m.lastChange.Load())) < quiet
+	stale := m.trainedAt.Load() != 0 && sec-m.trainedAt.Load() >= s.cfg.Retrain.MaxAge
 	return !busy || stale
 }
 
 // Retrain builds a model from the store's current data and publishes it.
 // It runs in the caller's goroutine (the node's model loop) and never
-// blocks queries: the snapshot is copied under the read lock, training
-// runs unlocked, the swap is one atomic store.
+// blocks queries: the snapshot is copied under the catalog's and the
+// sales part's read locks, training runs unlocked, the swap is one atomic
+// store.
 func (s *Store) Retrain(ctx context.Context, now int64) error {
 	start := time.Now()
 	snap, users, buyers, changes := s.snapshot()
-	stats := s.salesLocked().Stats
+	stats := s.freshStats().Stats
 	cfg := s.cfg.Model
 	// Replicas agree without shipping matrices: the seed is derived from
 	// the store and the data version.
@@ -85,20 +117,24 @@ func (s *Store) Retrain(ctx context.Context, now int64) error {
 	if err != nil {
 		return fmt.Errorf("store %s: %w", s.ID, err)
 	}
-	s.model.Store(&storeModel{m: m, users: users, buyers: buyers, dataTime: snap.Time, trainTook: time.Since(start)})
-	s.modelGen.Add(1)
-	s.changes.Add(-changes)
-	s.trainedAt.Store(now)
+	s.models.current.Store(&storeModel{m: m, users: users, buyers: buyers, dataTime: snap.Time, trainTook: time.Since(start)})
+	s.models.gen.Add(1)
+	s.models.changes.Add(-changes)
+	s.models.trainedAt.Store(now)
 	return nil
 }
 
-// snapshot copies what a model is built from, at the current version.
+// snapshot copies what a model is built from, at the current version,
+// under the catalog's and the sales part's read locks.
 func (s *Store) snapshot() (*compute.Snapshot, map[string]int32, []string, int64) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	changes := s.changes.Load()
-	buyers := make([]string, 0, len(s.buyerOrders))
-	for b := range s.buyerOrders {
+	c, sl := &s.catalog, &s.sales
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	sl.mu.RLock()
+	defer sl.mu.RUnlock()
+	changes := s.models.changes.Load()
+	buyers := make([]string, 0, len(sl.buyerOrders))
+	for b := range sl.buyerOrders {
 		buyers = append(buyers, b)
 	}
 	sort.Strings(buyers) // row order must not depend on map order
@@ -107,22 +143,22 @@ func (s *Store) snapshot() (*compute.Snapshot, map[string]int32, []string, int64
 		users[b] = int32(i)
 	}
 	snap := &compute.Snapshot{
-		Version:  s.version,
-		Time:     s.sales.now,
+		Version:  c.version,
+		Time:     sl.stats.now,
 		NumUsers: len(buyers),
-		NumItems: len(s.items.ids),
+		NumItems: len(c.items.ids),
 	}
 	for _, b := range buyers {
-		for _, oid := range s.buyerOrders[b] {
+		for _, oid := range sl.buyerOrders[b] {
 			// A held order's items never change: the snapshot shares them.
-			o := s.orders[oid]
+			o := sl.orders[oid]
 			snap.Orders = append(snap.Orders, compute.SnapshotOrder{User: users[b], Time: o.Time, Items: o.items()})
 		}
 	}
 	cats := make(map[ingest.ID]int32)
-	snap.Items = make([]compute.ItemAttributes, len(s.items.ids))
-	for i, id := range s.items.ids {
-		p := s.products[id]
+	snap.Items = make([]compute.ItemAttributes, len(c.items.ids))
+	for i, id := range c.items.ids {
+		p := c.products[id]
 		if p == nil {
 			continue
 		}
@@ -155,7 +191,7 @@ func scratch(n int) (*[]float32, []float32) {
 // in taste, category, price and text, and not bought together with them
 // (compute.Model.SubstitutesFor). Empty until a model is trained.
 func (s *Store) Substituting(products []ingest.ID) []ingest.ID {
-	sm := s.model.Load()
+	sm := s.models.current.Load()
 	if sm == nil {
 		return nil
 	}
@@ -164,17 +200,35 @@ func (s *Store) Substituting(products []ingest.ID) []ingest.ID {
 	})
 }
 
+// Complementary ranks what is bought with the given products, summed
+// over the seeds. Without a model it is the normalised co-purchase score
+// (compute.CoPurchase.Complementary); with one, each seed's list is the
+// model's (compute.Model.Complementary): complements chosen at training
+// time to cover the seed's past baskets, then the live co-purchase blend
+// with factor cosine, which fills in for products with few orders.
+func (s *Store) Complementary(products []ingest.ID) []ingest.ID {
+	sm := s.models.current.Load()
+	return s.seeded("complementary", products, func(st *salesStats, i int32, dst []compute.Scored) []compute.Scored {
+		if sm == nil || sm.m.Factors == nil {
+			return st.CoBought.Complementary(i, seedDepth, nil, dst)
+		}
+		buf, sc := scratch(sm.m.NumItems())
+		defer scratchPool.Put(buf)
+		return sm.m.Complementary(st.Stats, i, seedDepth, nil, sc, dst)
+	})
+}
+
 // CustomerComplementary ranks what a customer is likely to buy next, from
 // their factor vector (folded in from their purchases when they are newer
 // than the model), leaving out what they already bought.
 func (s *Store) CustomerComplementary(customer ingest.ID, email string) ([]ingest.ID, error) {
-	sm := s.model.Load()
+	sm := s.models.current.Load()
 	items, err := s.customerItems(customer, email)
 	if err != nil || sm == nil || sm.m.Factors == nil {
 		return nil, err
 	}
 	var v []float32
-	if u, ok := sm.users[s.buyerKey(customer, email)]; ok {
+	if u, ok := sm.users[s.buyerOf(customer, email)]; ok {
 		v = sm.m.UserVector(u)
 	}
 	if v == nil {
@@ -186,7 +240,7 @@ func (s *Store) CustomerComplementary(customer ingest.ID, email string) ([]inges
 // CustomerSubstituting ranks alternatives to what the customer bought
 // lately.
 func (s *Store) CustomerSubstituting(customer ingest.ID, email string) ([]ingest.ID, error) {
-	sm := s.model.Load()
+	sm := s.models.current.Load()
 	items, err := s.customerItems(customer, email)
 	if err != nil || sm == nil {
 		return nil, err
@@ -195,29 +249,29 @@ func (s *Store) CustomerSubstituting(customer ingest.ID, email string) ([]ingest
 		items = items[:20] // the latest purchases say what they need now
 	}
 	ranked := sm.m.SubstitutesFor(items, candidateDepth, nil, nil)
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.scoredIDs(ranked, nil), nil
+	s.catalog.mu.RLock()
+	defer s.catalog.mu.RUnlock()
+	return s.catalog.rankedIDs(ranked, nil), nil
 }
 
 // VisitorComplementary ranks products for a session from the items the
 // visitor viewed, clicked or carted (kinds), solved against the item
 // factors in real time, leaving out the session's own items.
 func (s *Store) VisitorComplementary(items []ingest.ID, kinds []compute.EventKind) []ingest.ID {
-	sm := s.model.Load()
+	sm := s.models.current.Load()
 	if sm == nil || sm.m.Factors == nil || len(items) == 0 {
 		return nil
 	}
-	s.mu.RLock()
+	s.catalog.mu.RLock()
 	idx := make([]int32, 0, len(items))
 	ks := make([]compute.EventKind, 0, len(items))
 	for j, id := range items {
-		if i, ok := s.items.lookup(id); ok {
+		if i, ok := s.catalog.items.lookup(id); ok {
 			idx = append(idx, i)
 			ks = append(ks, kinds[j])
 		}
 	}
-	s.mu.RUnlock()
+	s.catalog.mu.RUnlock()
 	// A page shows several slots for one session state: answer them from
 	// a cache keyed by the session's items and the model generation.
 	var key strings.Builder
@@ -225,11 +279,11 @@ func (s *Store) VisitorComplementary(items []ingest.ID, kinds []compute.EventKin
 		key.WriteString(strconv.Itoa(int(i)))
 		key.WriteByte(byte('a' + ks[j]))
 	}
-	gen := s.modelGen.Load()
-	c := &s.cache
+	gen := s.models.gen.Load()
+	c := &s.models.visitor
 	c.mu.Lock()
-	if c.visitorGen == gen {
-		if ids, ok := c.visitor[key.String()]; ok {
+	if c.gen == gen {
+		if ids, ok := c.answers[key.String()]; ok {
 			c.mu.Unlock()
 			return ids
 		}
@@ -238,15 +292,15 @@ func (s *Store) VisitorComplementary(items []ingest.ID, kinds []compute.EventKin
 	ids := s.recommendVector(sm, sm.m.FoldIn(idx, ks), idx)
 	size := cacheEntryBytes(key.String(), ids)
 	c.mu.Lock()
-	if c.visitorGen != gen || len(c.visitor) >= seededCacheMax || c.visitorBytes+size > seededCacheBytes {
-		c.visitor = make(map[string][]ingest.ID)
-		c.visitorGen = gen
-		c.visitorBytes = 0
+	if c.gen != gen || len(c.answers) >= seededCacheMax || c.bytes+size > seededCacheBytes {
+		c.answers = make(map[string][]ingest.ID)
+		c.gen = gen
+		c.bytes = 0
 	}
-	if _, dup := c.visitor[key.String()]; !dup {
-		c.visitorBytes += size
+	if _, dup := c.answers[key.String()]; !dup {
+		c.bytes += size
 	}
-	c.visitor[key.String()] = ids
+	c.answers[key.String()] = ids
 	c.mu.Unlock()
 	return ids
 }
@@ -259,9 +313,9 @@ func (s *Store) recommendVector(sm *storeModel, v []float32, exclude []int32) []
 	defer scratchPool.Put(buf)
 	ranked := sm.m.Recommend(v, 200, nil, sc, nil)
 	ranked = slices.DeleteFunc(ranked, func(c compute.Scored) bool { return slices.Contains(exclude, c.Index) })
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.scoredIDs(ranked, nil)
+	s.catalog.mu.RLock()
+	defer s.catalog.mu.RUnlock()
+	return s.catalog.rankedIDs(ranked, nil)
 }
 
 // customerItems lists a customer's purchased items, latest first.
@@ -270,26 +324,20 @@ func (s *Store) customerItems(customer ingest.ID, email string) ([]int32, error)
 	if err != nil {
 		return nil, err
 	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	out := make([]int32, 0, len(ids))
-	for _, id := range ids {
-		if i, ok := s.items.lookup(id); ok {
-			out = append(out, i)
-		}
-	}
-	return out, nil
+	s.catalog.mu.RLock()
+	defer s.catalog.mu.RUnlock()
+	return s.catalog.itemsOf(ids), nil
 }
 
-// buyerKey names a buyer as buyerOrders does.
-func (s *Store) buyerKey(customer ingest.ID, email string) string {
+// buyerOf names a buyer as the sales part's buyerOrders does.
+func (s *Store) buyerOf(customer ingest.ID, email string) string {
 	if customer != "" {
 		return string(customer)
 	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
+	s.catalog.mu.RLock()
+	defer s.catalog.mu.RUnlock()
 	e := strings.ToLower(email)
-	if id, ok := s.byEmail[e]; ok {
+	if id, ok := s.catalog.byEmail[e]; ok {
 		return string(id)
 	}
 	return "email:" + e
@@ -302,27 +350,28 @@ func (s *Store) buyerKey(customer ingest.ID, email string) string {
 // Customers are returned by id, or by email for guest buyers.
 func (s *Store) Audience(products []ingest.ID, limit int) []string {
 	products = seedsOf(products)
-	sm := s.model.Load()
+	sm := s.models.current.Load()
 	if sm == nil || sm.m.Factors == nil {
 		return nil
 	}
-	s.mu.RLock()
+	s.catalog.mu.RLock()
+	s.sales.mu.RLock()
 	var items []int32
 	for _, id := range products {
-		if i, ok := s.items.lookup(id); ok {
+		if i, ok := s.catalog.items.lookup(id); ok {
 			items = append(items, i)
 		}
 	}
-	since := s.sales.now - int64(s.cfg.AudienceRecentDays)*86400
+	since := s.sales.stats.now - int64(s.cfg.AudienceRecentDays)*86400
 	if s.cfg.AudienceRecentDays == 0 {
 		since = math.MaxInt64
 	}
 	// Buyers of the products since the model's data: the model cannot
 	// know them.
 	recent := make(map[string]bool)
-	for b, oids := range s.buyerOrders {
+	for b, oids := range s.sales.buyerOrders {
 		for k := len(oids) - 1; k >= 0; k-- {
-			o := s.orders[oids[k]]
+			o := s.sales.orders[oids[k]]
 			if o.Time <= sm.dataTime || o.Time < since {
 				break
 			}
@@ -333,7 +382,8 @@ func (s *Store) Audience(products []ingest.ID, limit int) []string {
 			}
 		}
 	}
-	s.mu.RUnlock()
+	s.sales.mu.RUnlock()
+	s.catalog.mu.RUnlock()
 	if len(items) == 0 {
 		return nil
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"sync"
 
 	"github.com/sibylhq/sibyl/compute"
 	"github.com/sibylhq/sibyl/ingest"
@@ -96,6 +97,40 @@ const (
 // so that a test can lower it; every replica must use the same value.
 var sessionBytesPerStore int64 = 256 << 20
 
+// sessions is the part of a store that holds tracking: each visitor's
+// recent behaviour, the latest views of all visitors (currently_watched)
+// and the attribution of recommendation labels.
+//
+// mu guards every field but impressions, which impMu guards: impressions
+// are counted by reads (node-local, not replicated) and must not wait
+// for apply. Co-views are counted in the sales part's statistics.
+type sessions struct {
+	mu sync.RWMutex
+	// byVisitor holds each visitor's session.
+	byVisitor map[string]*session
+	// watched holds the latest product views of all visitors, oldest
+	// first (currently_watched).
+	watched []ingest.ID
+	// bytes is the encoded size of every session (bounded by
+	// sessionBytesPerStore).
+	bytes int64
+	// labels holds click and sale attribution per recommendation label
+	// (replicated through events); impressions are node-local. Both keep
+	// at most labelsKept labels.
+	labels      labelTable
+	labelsDirty bool
+
+	impMu       sync.Mutex
+	impressions labelTable
+}
+
+func newSessions() sessions {
+	return sessions{byVisitor: make(map[string]*session), labels: newLabelTable(), impressions: newLabelTable()}
+}
+
+// applyEvents applies a tracking command. The caller (Engine.Apply) holds
+// the catalog and sales parts read-locked (the item index; the co-view
+// counts lock themselves) and the sessions part write-locked.
 func (s *Store) applyEvents(w statemachine.Writer, body []byte) (Result, error) {
 	evs, err := DecodeEvents(body)
 	if err != nil {
@@ -116,7 +151,7 @@ func (s *Store) applyEvents(w statemachine.Writer, body []byte) (Result, error) 
 		}
 	}
 	for v := range touched {
-		if sess := s.sessions[v]; sess != nil {
+		if sess := s.sessions.byVisitor[v]; sess != nil {
 			b := sess.encode()
 			if len(b) > maxSessionBytes {
 				// Unreachable with the bounds above; if a future change
@@ -125,29 +160,31 @@ func (s *Store) applyEvents(w statemachine.Writer, body []byte) (Result, error) 
 				sess.Clicked, sess.Cart = nil, nil
 				b = sess.encode()
 			}
-			s.sessionBytes += int64(len(b) - sess.size)
+			s.sessions.bytes += int64(len(b) - sess.size)
 			sess.size = len(b)
 			if err := w.Set(recordKey(s.ID, sessionKind, ingest.ID(v)), b); err != nil {
 				return Result{}, err
 			}
 		}
 	}
-	if err := s.evictSessions(w); err != nil {
+	if err := s.sessions.evict(w, s.ID); err != nil {
 		return Result{}, err
 	}
-	if err := s.writeLabels(w); err != nil {
+	if err := s.sessions.writeLabels(w, s.ID); err != nil {
 		return Result{}, err
 	}
 	return Result{Applied: len(evs)}, nil
 }
 
 // track updates the visitor's session and the co-view counts. The event
-// has passed ValidateEvent, so its lists are bounded.
+// has passed ValidateEvent, so its lists are bounded. Locks as for
+// applyEvents.
 func (s *Store) track(e *Event) {
-	sess := s.sessions[e.Visitor]
+	t := &s.sessions
+	sess := t.byVisitor[e.Visitor]
 	if sess == nil {
 		sess = &session{}
-		s.sessions[e.Visitor] = sess
+		t.byVisitor[e.Visitor] = sess
 	}
 	sess.Last = max(sess.Last, e.Time)
 	switch e.Kind {
@@ -157,14 +194,14 @@ func (s *Store) track(e *Event) {
 		kind := compute.EventView
 		if e.Kind == EventClick {
 			kind = compute.EventClick
-			s.countClick(sess, e)
+			t.countClick(sess, e)
 		}
 		for _, p := range e.Products {
 			s.sessionAdd(sess, p, kind, e.Time)
-			s.watched = append(s.watched, p)
+			t.watched = append(t.watched, p)
 		}
-		if len(s.watched) > 2*watchedKept {
-			s.watched = append(s.watched[:0], s.watched[len(s.watched)-watchedKept:]...)
+		if len(t.watched) > 2*watchedKept {
+			t.watched = append(t.watched[:0], t.watched[len(t.watched)-watchedKept:]...)
 		}
 	case EventCartAdd:
 		in := idSet(sess.Cart)
@@ -186,7 +223,7 @@ func (s *Store) track(e *Event) {
 		}
 	case EventSale:
 		sess.Cart = nil
-		s.countSale(sess, e)
+		t.countSale(sess, e)
 	}
 	if e.Email != "" && sess.Email == "" {
 		sess.Email = e.Email
@@ -197,7 +234,7 @@ func (s *Store) track(e *Event) {
 // products: at most clickLabelsKept labels each, at most clickedKept
 // products per session (the first clicked keep their place until a sale
 // closes the window; a choice by arrival, so replicas agree).
-func (s *Store) rememberClick(sess *session, e *Event) {
+func rememberClick(sess *session, e *Event) {
 	if sess.Clicked == nil {
 		sess.Clicked = make(map[ingest.ID][]string)
 	}
@@ -208,38 +245,6 @@ func (s *Store) rememberClick(sess *session, e *Event) {
 		}
 		sess.Clicked[p] = labels
 	}
-}
-
-// idSet is a set of ids, for membership tests in loops over lists that a
-// request can make long (slices.Contains in such a loop was quadratic).
-func idSet(ids []ingest.ID) map[ingest.ID]struct{} {
-	m := make(map[ingest.ID]struct{}, len(ids))
-	for _, id := range ids {
-		m[id] = struct{}{}
-	}
-	return m
-}
-
-// uniqueIDs returns ids without repeats, first occurrence kept.
-func uniqueIDs(ids []ingest.ID) []ingest.ID {
-	seen := make(map[ingest.ID]struct{}, len(ids))
-	out := make([]ingest.ID, 0, len(ids))
-	for _, id := range ids {
-		if _, ok := seen[id]; !ok {
-			seen[id] = struct{}{}
-			out = append(out, id)
-		}
-	}
-	return out
-}
-
-// keepLast returns the last n ids (a copy when it cuts, so the dropped
-// head is not kept alive).
-func keepLast(ids []ingest.ID, n int) []ingest.ID {
-	if len(ids) <= n {
-		return ids
-	}
-	return slices.Clone(ids[len(ids)-n:])
 }
 
 // sessionAdd records one item of a session, newest last, each item once,
@@ -259,7 +264,7 @@ func (s *Store) sessionAdd(sess *session, p ingest.ID, kind compute.EventKind, t
 	// Only products the store knows (catalog or orders) get an index and
 	// co-view counts: ids sent by the public key alone must not grow the
 	// item index and the statistics without bound.
-	if idx, ok := s.items.lookup(p); ok {
+	if idx, ok := s.catalog.items.lookup(p); ok {
 		s.countCoViews(idx, sess.Recent[max(0, len(sess.Recent)-sessionCoViewSpan):])
 	}
 	sess.Recent = append(sess.Recent, sessionItem{p, kind, t})
@@ -274,11 +279,11 @@ func (s *Store) countCoViews(idx int32, recent []sessionItem) {
 	var buf [sessionCoViewSpan]int32
 	others := buf[:0]
 	for _, o := range recent {
-		if j, ok := s.items.lookup(o.ID); ok {
+		if j, ok := s.catalog.items.lookup(o.ID); ok {
 			others = append(others, j)
 		}
 	}
-	s.sales.CoViewed.AddPairs(idx, others)
+	s.sales.stats.CoViewed.AddPairs(idx, others)
 }
 
 // evictSessions drops the least recently seen visitors when the store
@@ -286,16 +291,16 @@ func (s *Store) countCoViews(idx int32, recent []sessionItem) {
 // (down to 90% of the budget). Eviction order depends only on event
 // times and visitor ids, so every replica evicts the same sessions. The
 // sort is O(n log n) but runs once per tenth of the sessions created.
-func (s *Store) evictSessions(w statemachine.Writer) error {
-	if len(s.sessions) <= sessionsPerStore && s.sessionBytes <= sessionBytesPerStore {
+func (t *sessions) evict(w statemachine.Writer, store string) error {
+	if len(t.byVisitor) <= sessionsPerStore && t.bytes <= sessionBytesPerStore {
 		return nil
 	}
 	type seen struct {
 		v    string
 		last int64
 	}
-	all := make([]seen, 0, len(s.sessions))
-	for v, sess := range s.sessions {
+	all := make([]seen, 0, len(t.byVisitor))
+	for v, sess := range t.byVisitor {
 		all = append(all, seen{v, sess.Last})
 	}
 	sort.Slice(all, func(i, j int) bool {
@@ -305,16 +310,16 @@ func (s *Store) evictSessions(w statemachine.Writer) error {
 		return all[i].v < all[j].v
 	})
 	n := 0
-	if len(s.sessions) > sessionsPerStore {
+	if len(t.byVisitor) > sessionsPerStore {
 		n = len(all) / 10
 	}
 	for k, x := range all {
-		if k >= n && s.sessionBytes <= sessionBytesPerStore*9/10 {
+		if k >= n && t.bytes <= sessionBytesPerStore*9/10 {
 			break
 		}
-		s.sessionBytes -= int64(s.sessions[x.v].size)
-		delete(s.sessions, x.v)
-		if err := w.Delete(recordKey(s.ID, sessionKind, ingest.ID(x.v))); err != nil {
+		t.bytes -= int64(t.byVisitor[x.v].size)
+		delete(t.byVisitor, x.v)
+		if err := w.Delete(recordKey(store, sessionKind, ingest.ID(x.v))); err != nil {
 			return err
 		}
 	}
@@ -324,7 +329,7 @@ func (s *Store) evictSessions(w statemachine.Writer) error {
 // sessionKind keys visitor sessions beside the store's records.
 const sessionKind ingest.Kind = "_sessions"
 
-func (s *Store) loadSession(visitor ingest.ID, value []byte) error {
+func (t *sessions) load(store string, visitor ingest.ID, value []byte) error {
 	var sess *session
 	var err error
 	if len(value) > 0 && value[0] == '{' {
@@ -335,11 +340,11 @@ func (s *Store) loadSession(visitor ingest.ID, value []byte) error {
 		sess, err = decodeSession(value)
 	}
 	if err != nil {
-		return fmt.Errorf("store %s: bad session %s: %w", s.ID, ingest.Quote(string(visitor)), err)
+		return fmt.Errorf("store %s: bad session %s: %w", store, ingest.Quote(string(visitor)), err)
 	}
 	sess.size = len(value)
-	s.sessionBytes += int64(len(value))
-	s.sessions[string(visitor)] = sess
+	t.bytes += int64(len(value))
+	t.byVisitor[string(visitor)] = sess
 	return nil
 }
 
@@ -419,18 +424,19 @@ func decodeSession(b []byte) (*session, error) {
 	return sess, nil
 }
 
-// replayCoViews recounts the co-views of every loaded session, pairing
-// items as sessionAdd did when they arrived (known products only).
-func (s *Store) replayCoViews() {
-	visitors := make([]string, 0, len(s.sessions))
-	for v := range s.sessions {
+// replayCoViewsLocked recounts the co-views of every session, pairing
+// items as sessionAdd did when they arrived (known products only). Locks
+// as for rebuildStatsLocked.
+func (s *Store) replayCoViewsLocked() {
+	visitors := make([]string, 0, len(s.sessions.byVisitor))
+	for v := range s.sessions.byVisitor {
 		visitors = append(visitors, v)
 	}
 	sort.Strings(visitors)
 	for _, v := range visitors {
-		rec := s.sessions[v].Recent
+		rec := s.sessions.byVisitor[v].Recent
 		for k, it := range rec {
-			if idx, ok := s.items.lookup(it.ID); ok {
+			if idx, ok := s.catalog.items.lookup(it.ID); ok {
 				s.countCoViews(idx, rec[max(0, k-sessionCoViewSpan):k])
 			}
 		}
@@ -441,9 +447,10 @@ func (s *Store) replayCoViews() {
 // the strongest behaviour seen for each (view < click < cart), and the
 // visitor's cart.
 func (s *Store) VisitorItems(visitor string) (items []ingest.ID, kinds []compute.EventKind, cart []ingest.ID) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	sess := s.sessions[visitor]
+	t := &s.sessions
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	sess := t.byVisitor[visitor]
 	if sess == nil {
 		return nil, nil, nil
 	}
@@ -457,10 +464,29 @@ func (s *Store) VisitorItems(visitor string) (items []ingest.ID, kinds []compute
 // VisitorEmail is the email a visitor was linked to by log/email or a
 // sale, if any.
 func (s *Store) VisitorEmail(visitor string) string {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if sess := s.sessions[visitor]; sess != nil {
+	t := &s.sessions
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if sess := t.byVisitor[visitor]; sess != nil {
 		return sess.Email
 	}
 	return ""
+}
+
+// CurrentlyWatched lists the products visitors viewed most recently,
+// newest first, each once.
+func (s *Store) CurrentlyWatched() []ingest.ID {
+	t := &s.sessions
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	seen := make(map[ingest.ID]bool)
+	var out []ingest.ID
+	for k := len(t.watched) - 1; k >= 0; k-- {
+		id := t.watched[k]
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
 }

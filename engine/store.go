@@ -6,88 +6,88 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"sync"
-	"sync/atomic"
 
 	"github.com/sibylhq/sibyl/ingest"
 	"github.com/sibylhq/sibyl/shard/statemachine"
 )
 
-// Store is one tenant's state. Readers take RLock; Apply holds Lock.
+// Store is one tenant's state, composed of four parts, each with its own
+// lock and, where it caches, its own named cache:
+//
+//   - catalog (catalog.go, embedded): products, categories, customers,
+//     pages, the item index and the data version; its views (sorted ids,
+//     the newest list, text indexes, Derived values) per version.
+//   - sales (sales.go): orders, the buyer index and the live statistics;
+//     the ranked lists and the seeded answers they serve.
+//   - sessions (sessions.go, labels.go): visitors' sessions, the latest
+//     views, label attribution (and node-local impressions).
+//   - models (models.go): the trained model, the retrain bookkeeping and
+//     the visitor answers it serves.
+//
+// Lock order. A goroutine takes at most one cache lock (catalog.cache.mu,
+// sales.lists.mu, sales.seeded.mu, models.visitor.mu) and only before any
+// data lock; then data locks in the order catalog.mu, sales.mu,
+// sessions.mu, sessions.impMu, skipping those it does not need; it never
+// takes a read lock it already holds. A read that spans parts takes each
+// part's read lock in that order (Get of orders, CustomerHistory,
+// snapshot, Audience) or one after the other, releasing each before the
+// next (the seeded logics: sales, then catalog). Engine.Apply is the
+// only writer: a data command holds the catalog write-locked, and for
+// orders the sales part too; a tracking command holds the catalog and
+// sales read-locked (item index; the co-view counts lock themselves) and
+// the sessions write-locked. A stale-statistics recount (freshStats)
+// takes the catalog read, sales write, sessions read locks. The models
+// part has no data lock (an atomic pointer and atomic counters).
+//
+// The catalog is embedded, so s.mu, s.version, s.products and s.cache
+// (engine/text.go uses them) are the catalog's.
 type Store struct {
 	ID  string
 	cfg Config
 
-	mu sync.RWMutex
-	// version counts applied data commands; models record the version they
-	// were derived at.
-	version uint64
-
-	products   map[ingest.ID]*ingest.Product
-	categories map[ingest.ID]*ingest.Category
-	customers  map[ingest.ID]*ingest.Customer
-	orders     map[ingest.ID]*heldOrder
-	pages      map[ingest.ID]*ingest.Page
-
-	// byEmail maps a lower-cased email to the customer id that has it.
-	byEmail map[string]ingest.ID
-	// buyerOrders maps a buyer (customer id, or "email:" + email when the
-	// order has no customer id) to its order ids in time order.
-	buyerOrders map[string][]ingest.ID
-
-	// items gives every product id seen (in the catalog or in an order) a
-	// dense index for the statistics.
-	items *itemIndex
-	sales *salesStats
-	// sessions holds each visitor's recent behaviour (tracking events).
-	sessions map[string]*session
-	// watched holds the latest product views of all visitors, oldest
-	// first (currently_watched).
-	watched []ingest.ID
-	// sessionBytes is the encoded size of every session (bounded by
-	// sessionBytesPerStore).
-	sessionBytes int64
-	// labels holds click and sale attribution per recommendation label
-	// (replicated through events); impressions are node-local. Both keep
-	// at most labelsKept labels.
-	labels      labelTable
-	labelsDirty bool
-	impMu       sync.Mutex
-	impressions labelTable
-
-	// unknownProductLines counts order lines that named a product absent
-	// from the catalog when applied (data health).
-	unknownProductLines int64
-
-	cache readCache
-
-	// The trained model and what decides when to rebuild it.
-	model     atomic.Pointer[storeModel]
-	modelGen  atomic.Uint64 // bumped at every publish; keys the read cache
-	changes   atomic.Int64  // orders applied since the last snapshot
-	trainedAt atomic.Int64  // wall clock (unix s) of the last training
-	// lastChange is the wall clock (unix ns) of the last applied command:
-	// scheduling only, never state (apply stays deterministic).
-	lastChange atomic.Int64
+	catalog
+	sales    sales
+	sessions sessions
+	models   models
 }
 
 func newStore(id string, cfg Config) *Store {
 	return &Store{
-		ID:          id,
-		cfg:         cfg,
-		products:    make(map[ingest.ID]*ingest.Product),
-		categories:  make(map[ingest.ID]*ingest.Category),
-		customers:   make(map[ingest.ID]*ingest.Customer),
-		orders:      make(map[ingest.ID]*heldOrder),
-		pages:       make(map[ingest.ID]*ingest.Page),
-		byEmail:     make(map[string]ingest.ID),
-		buyerOrders: make(map[string][]ingest.ID),
-		items:       newItemIndex(),
-		sessions:    make(map[string]*session),
-		labels:      newLabelTable(),
-		impressions: newLabelTable(),
-		sales:       newSalesStats(cfg),
+		ID:       id,
+		cfg:      cfg,
+		catalog:  newCatalog(),
+		sales:    newSales(cfg),
+		sessions: newSessions(),
 	}
+}
+
+// lockData takes the write locks a data command of kind needs (see
+// Store); unlockData releases them.
+func (s *Store) lockData(kind ingest.Kind) {
+	s.catalog.mu.Lock()
+	if kind == ingest.KindOrders {
+		s.sales.mu.Lock()
+	}
+}
+
+func (s *Store) unlockData(kind ingest.Kind) {
+	if kind == ingest.KindOrders {
+		s.sales.mu.Unlock()
+	}
+	s.catalog.mu.Unlock()
+}
+
+// lockEvents takes the locks a tracking command needs (see Store).
+func (s *Store) lockEvents() {
+	s.catalog.mu.RLock()
+	s.sales.mu.RLock()
+	s.sessions.mu.Lock()
+}
+
+func (s *Store) unlockEvents() {
+	s.sessions.mu.Unlock()
+	s.sales.mu.RUnlock()
+	s.catalog.mu.RUnlock()
 }
 
 // maxRecordBytes bounds one stored record, checked before a command
@@ -121,9 +121,10 @@ type pendingRecord struct {
 	stored []byte
 }
 
-// apply runs a data command. Every record is decoded and checked before
-// the first one touches memory or the Writer: a rejected command changes
-// nothing, so memory and disk agree on every replica.
+// apply runs a data command, with the locks of lockData(kind) held. Every
+// record is decoded and checked before the first one touches memory or
+// the Writer: a rejected command changes nothing, so memory and disk
+// agree on every replica.
 func (s *Store) apply(w statemachine.Writer, kind ingest.Kind, action string, cmd *statemachine.Command) (Result, error) {
 	switch action {
 	case ActionDelete:
@@ -279,10 +280,10 @@ func (s *Store) store(w statemachine.Writer, kind ingest.Kind, rec any, id inges
 		return 0, err
 	}
 	if kind == ingest.KindOrders {
-		if prev := s.orders[id]; prev != nil && s.sameItems(prev, rec.(*ingest.Order)) {
+		if prev := s.sales.orders[id]; prev != nil && s.catalog.items.sameItems(prev, rec.(*ingest.Order)) {
 			// A re-import of the same order: swap the record, keep the
 			// statistics (they would come out the same).
-			s.orders[id] = s.holdOrder(rec.(*ingest.Order))
+			s.sales.orders[id] = s.catalog.items.hold(rec.(*ingest.Order))
 			return 0, nil
 		}
 	}
@@ -332,7 +333,7 @@ func (s *Store) load(kind ingest.Kind, value []byte) error {
 	if err != nil {
 		return fmt.Errorf("store %s: bad %s record: %w", s.ID, kind, err)
 	}
-	s.sales.stale = true
+	s.sales.stats.stale = true
 	s.index(kind, rec)
 	return nil
 }
@@ -341,31 +342,32 @@ func (s *Store) load(kind ingest.Kind, value []byte) error {
 // statistics counted, and the unknown-product counter taken against the
 // loaded catalog.
 func (s *Store) finishLoad() {
-	s.unknownProductLines = 0
-	for _, o := range s.orders {
+	c, sl := &s.catalog, &s.sales
+	sl.unknownProductLines = 0
+	for _, o := range sl.orders {
 		for _, i := range o.items() {
-			if _, ok := s.products[s.items.ids[i]]; !ok {
-				s.unknownProductLines++
+			if _, ok := c.products[c.items.ids[i]]; !ok {
+				sl.unknownProductLines++
 			}
 		}
 	}
-	s.rebuildSales()
-	for buyer, ids := range s.buyerOrders {
+	s.rebuildStatsLocked()
+	for buyer, ids := range sl.buyerOrders {
 		sort.SliceStable(ids, func(i, j int) bool {
-			a, b := s.orders[ids[i]], s.orders[ids[j]]
+			a, b := sl.orders[ids[i]], sl.orders[ids[j]]
 			if a.Time != b.Time {
 				return a.Time < b.Time
 			}
 			return a.ID < b.ID
 		})
-		s.buyerOrders[buyer] = ids
+		sl.buyerOrders[buyer] = ids
 	}
 }
 
-func (s *Store) has(kind ingest.Kind, id ingest.ID) bool { return s.record(kind, id) != nil }
+func (s *Store) has(kind ingest.Kind, id ingest.ID) bool { return s.recordLocked(kind, id) != nil }
 
 func (s *Store) recordJSON(kind ingest.Kind, id ingest.ID) ([]byte, bool) {
-	v := s.record(kind, id)
+	v := s.recordLocked(kind, id)
 	if v == nil {
 		return nil, false
 	}
@@ -376,36 +378,38 @@ func (s *Store) recordJSON(kind ingest.Kind, id ingest.ID) ([]byte, bool) {
 // index adds a decoded record to memory; the caller has removed any
 // previous version. It returns the order lines naming unknown products.
 func (s *Store) index(kind ingest.Kind, rec any) int {
+	c := &s.catalog
 	switch r := rec.(type) {
 	case *ingest.Product:
-		s.products[r.ID] = r
-		s.items.add(r.ID)
+		c.products[r.ID] = r
+		c.items.add(r.ID)
 	case *ingest.Category:
-		s.categories[r.ID] = r
+		c.categories[r.ID] = r
 	case *ingest.Customer:
-		s.customers[r.ID] = r
+		c.customers[r.ID] = r
 		if r.Email != "" {
-			s.byEmail[strings.ToLower(r.Email)] = r.ID
+			c.byEmail[strings.ToLower(r.Email)] = r.ID
 		}
 	case *ingest.Page:
-		s.pages[r.ID] = r
+		c.pages[r.ID] = r
 	case *ingest.Order:
-		h := s.holdOrder(r)
-		s.orders[r.ID] = h
+		sl := &s.sales
+		h := c.items.hold(r)
+		sl.orders[r.ID] = h
 		buyer := buyerKey(h)
 		if buyer != "" {
-			s.buyerOrders[buyer] = insertByTime(s.buyerOrders[buyer], h, s.orders)
+			sl.buyerOrders[buyer] = insertByTime(sl.buyerOrders[buyer], h, sl.orders)
 		}
 		unknown := 0
 		for _, l := range r.Products {
-			if _, ok := s.products[l.ID]; !ok {
+			if _, ok := c.products[l.ID]; !ok {
 				unknown++
 			}
 		}
-		s.unknownProductLines += int64(unknown)
-		s.changes.Add(1)
-		if !s.sales.stale {
-			s.sales.addOrder(h)
+		sl.unknownProductLines += int64(unknown)
+		s.models.changes.Add(1)
+		if !sl.stats.stale {
+			sl.stats.addOrder(h)
 		}
 		return unknown
 	}
@@ -413,26 +417,28 @@ func (s *Store) index(kind ingest.Kind, rec any) int {
 }
 
 func (s *Store) remove(kind ingest.Kind, id ingest.ID) {
+	c := &s.catalog
 	switch kind {
 	case ingest.KindProducts:
-		delete(s.products, id)
+		delete(c.products, id)
 	case ingest.KindCategories:
-		delete(s.categories, id)
+		delete(c.categories, id)
 	case ingest.KindCustomers:
-		if c := s.customers[id]; c != nil && c.Email != "" {
-			delete(s.byEmail, strings.ToLower(c.Email))
+		if cu := c.customers[id]; cu != nil && cu.Email != "" {
+			delete(c.byEmail, strings.ToLower(cu.Email))
 		}
-		delete(s.customers, id)
+		delete(c.customers, id)
 	case ingest.KindPages:
-		delete(s.pages, id)
+		delete(c.pages, id)
 	case ingest.KindOrders:
-		o := s.orders[id]
+		sl := &s.sales
+		o := sl.orders[id]
 		if o == nil {
 			return
 		}
-		delete(s.orders, id)
+		delete(sl.orders, id)
 		if buyer := buyerKey(o); buyer != "" {
-			list := s.buyerOrders[buyer]
+			list := sl.buyerOrders[buyer]
 			for i, oid := range list {
 				if oid == id {
 					list = append(list[:i:i], list[i+1:]...)
@@ -440,64 +446,14 @@ func (s *Store) remove(kind ingest.Kind, id ingest.ID) {
 				}
 			}
 			if len(list) == 0 {
-				delete(s.buyerOrders, buyer)
+				delete(sl.buyerOrders, buyer)
 			} else {
-				s.buyerOrders[buyer] = list
+				sl.buyerOrders[buyer] = list
 			}
 		}
 		// The statistics only add; recount before the next read.
-		s.sales.stale = true
+		sl.stats.stale = true
 	}
-}
-
-func buyerKey(o *heldOrder) string {
-	if o.Customer != "" {
-		return string(o.Customer)
-	}
-	if o.Email != "" {
-		return "email:" + strings.ToLower(o.Email)
-	}
-	return ""
-}
-
-// insertByTime keeps a buyer's order list sorted by (time, id); orders
-// mostly arrive in time order, so this is an append.
-func insertByTime(list []ingest.ID, o *heldOrder, orders map[ingest.ID]*heldOrder) []ingest.ID {
-	less := func(a *heldOrder) bool { // a sorts after o
-		return a.Time > o.Time || (a.Time == o.Time && a.ID > o.ID)
-	}
-	i := len(list)
-	for i > 0 && less(orders[list[i-1]]) {
-		i--
-	}
-	list = append(list, "")
-	copy(list[i+1:], list[i:])
-	list[i] = o.ID
-	return list
-}
-
-// itemIndex maps product ids to dense indices and back. Indices are never
-// reused, so statistics keyed by index stay valid when products come and go.
-type itemIndex struct {
-	idx map[ingest.ID]int32
-	ids []ingest.ID
-}
-
-func newItemIndex() *itemIndex { return &itemIndex{idx: make(map[ingest.ID]int32)} }
-
-func (x *itemIndex) add(id ingest.ID) int32 {
-	if i, ok := x.idx[id]; ok {
-		return i
-	}
-	i := int32(len(x.ids))
-	x.idx[id] = i
-	x.ids = append(x.ids, id)
-	return i
-}
-
-func (x *itemIndex) lookup(id ingest.ID) (int32, bool) {
-	i, ok := x.idx[id]
-	return i, ok
 }
 
 // validateMerged checks a patched record as the API checks a new one: the

@@ -34,14 +34,16 @@ func twoNeedShop(t *testing.T, c *client, st testStore) {
 	expect(t, c.do("POST", "/v2/orders"+q(st, true), "["+strings.Join(orders, ",")+"]"), 200, "")
 }
 
-func TestModelLogicsThroughTheAPI(t *testing.T) {
+// TestModelLoopTrainsInBackground: the node's model loop trains a store's
+// model in the background once its data is quiet, and the model logics
+// answer from it without a query waiting for training (the logics
+// themselves are tested in query/models_test.go).
+func TestModelLoopTrainsInBackground(t *testing.T) {
 	n := testNode(t, "")
 	c := newClient(t, n.HTTPAddr())
 	st := c.createStore("two needs")
 	twoNeedShop(t, c, st)
 
-	// The model loop trains in the background; poll until substitutes
-	// appear (queries never wait for training).
 	var subs []string
 	checkFor(t, time.Minute, func() error {
 		a := c.do("GET", "/v2/recommendations/substituting"+q(st, false, "products", "m0", "limit", "2"), nil)
@@ -55,37 +57,4 @@ func TestModelLogicsThroughTheAPI(t *testing.T) {
 	if !slices.Equal(slices.Sorted(slices.Values(subs)), []string{"m1", "m2"}) {
 		t.Fatalf("substituting(m0) = %v, want m1 and m2", subs)
 	}
-
-	// A stationery customer is offered stationery they have not bought.
-	cc := c.do("GET", "/v2/recommendations/customer/complementary"+q(st, true, "customer", "w0", "limit", "3"), nil)
-	expect(t, cc, 200, "")
-	got := cc.ids()
-	bought := c.do("GET", "/v2/recommendations/customer/history"+q(st, true, "customer", "w0"), nil).ids()
-	for _, id := range got {
-		if slices.Contains(bought, id) {
-			t.Fatalf("customer/complementary(w0) = %v repeats a purchase %v", got, bought)
-		}
-		if id[0] != 'n' && id[0] != 'p' {
-			t.Fatalf("customer/complementary(w0) = %v, want stationery only", got)
-		}
-	}
-	// Unknown customers are a 404, not an empty list.
-	expect(t, c.do("GET", "/v2/recommendations/customer/complementary"+q(st, true, "customer", "nobody"), nil), 404, "not_found")
-
-	// Audience for an offer on m0: tea drinkers who did not just buy m0.
-	aud := c.do("GET", "/v2/campaigns/customers"+q(st, true, "interest", "m0", "limit", "10"), nil)
-	expect(t, aud, 200, "")
-	who := aud.ids()
-	if len(who) != 10 {
-		t.Fatalf("audience = %v, want 10 customers", who)
-	}
-	for _, id := range who {
-		var u int
-		fmt.Sscanf(id, "t%d", &u)
-		if id[0] != 't' || u%3 == 0 {
-			t.Fatalf("audience(m0) = %v: want tea customers who did not buy m0 (t<u> with u%%3 != 0)", who)
-		}
-	}
-	expect(t, c.do("GET", "/v2/campaigns/customers"+q(st, true), nil), 400, "bad_request")
-	expect(t, c.do("GET", "/v2/campaigns/customers"+q(st, false, "interest", "m0"), nil), 403, "forbidden")
 }

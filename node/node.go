@@ -504,7 +504,7 @@ func (n *Node) proposeErr(err error) error {
 }
 
 // StoreData implements query.Backend: the store's local engine state.
-func (n *Node) StoreData(store string) (*engine.Store, error) {
+func (n *Node) StoreData(store string) (query.StoreReader, error) {
 	gid := shard.ShardGroupID(n.shards.ShardFor(store))
 	n.mu.Lock()
 	e := n.engines[gid]
@@ -512,7 +512,10 @@ func (n *Node) StoreData(store string) (*engine.Store, error) {
 	if e == nil {
 		return nil, fmt.Errorf("shard %s is not on this node", gid)
 	}
-	return e.Store(store), nil
+	if st := e.Store(store); st != nil {
+		return st, nil
+	}
+	return nil, nil // not a typed nil: the API tests st == nil
 }
 
 // Route implements query.Backend: a single node serves everything itself.

@@ -60,9 +60,9 @@ func (b *fakeBackend) Propose(ctx context.Context, store, op string, body []byte
 	}
 	return engine.Result{Applied: 1}, nil
 }
-func (b *fakeBackend) StoreData(string) (*engine.Store, error) { return nil, nil }
-func (b *fakeBackend) Route(string, bool) (string, error)      { return "", nil }
-func (b *fakeBackend) Ready() error                            { return nil }
+func (b *fakeBackend) StoreData(string) (StoreReader, error) { return nil, nil }
+func (b *fakeBackend) Route(string, bool) (string, error)    { return "", nil }
+func (b *fakeBackend) Ready() error                          { return nil }
 func (b *fakeBackend) StoreRateLimit(string) (meta.RateLimit, bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -31,14 +31,14 @@ type catalogView struct {
 // filterCacheMax bounds the cached filter results per data version.
 const filterCacheMax = 1000
 
-func catalogOf(st *engine.Store) *catalogView {
+func catalogOf(st StoreReader) *catalogView {
 	return st.Derived("catalog", func() any {
 		ps := st.Products()
 		cv := &catalogView{ids: make([]ingest.ID, len(ps)), pos: make(map[ingest.ID]uint32, len(ps)), attrs: make([]map[string]any, len(ps))}
 		for i, p := range ps {
 			cv.ids[i] = p.ID
 			cv.pos[p.ID] = uint32(i)
-			cv.attrs[i] = attributeMap(p)
+			cv.attrs[i] = filterAttributes(p)
 		}
 		cv.index = filter.NewIndex(func(yield func(filter.Item) bool) {
 			for i, a := range cv.attrs {
@@ -51,10 +51,25 @@ func catalogOf(st *engine.Store) *catalogView {
 	}).(*catalogView)
 }
 
-// attributeMap is a product's attributes by Clerk name, typed as the
-// filter language expects.
-func attributeMap(p *ingest.Product) map[string]any {
-	m := make(map[string]any, 12+len(p.Extra))
+// filterAttributes is what the filter language and facets see of a
+// product: its fields (productFields) and the derived on_sale
+// (price < list_price, docs/api.md), which only filters and facets know:
+// product_data answers a product's fields as the shop sent them.
+func filterAttributes(p *ingest.Product) map[string]any {
+	m := productFields(p)
+	if p.ListPrice != 0 {
+		m["on_sale"] = p.Price < p.ListPrice
+	}
+	return m
+}
+
+// productFields is a product's fields by Clerk name (extra attributes
+// included), typed as the filter language expects; encoded, it is the
+// product's JSON record. It is the one conversion of a product to a map:
+// the catalog view (filterAttributes) and product_data (productAttributes)
+// both start from it.
+func productFields(p *ingest.Product) map[string]any {
+	m := make(map[string]any, 13+len(p.Extra))
 	for k, v := range p.Extra {
 		m[k] = v
 	}
@@ -66,7 +81,6 @@ func attributeMap(p *ingest.Product) map[string]any {
 	}
 	if p.ListPrice != 0 {
 		m["list_price"] = p.ListPrice
-		m["on_sale"] = p.Price < p.ListPrice
 	}
 	if p.Brand != "" {
 		m["brand"] = p.Brand
@@ -93,13 +107,16 @@ func attributeMap(p *ingest.Product) map[string]any {
 		}
 		m["categories"] = cs
 	}
+	if p.Index != nil {
+		m["index"] = *p.Index
+	}
 	return m
 }
 
 // filterParam parses the `filter` parameter and returns the products it
 // keeps (nil when there is no filter). Syntax errors are a 400 that says
 // where and what was expected.
-func filterParam(r *request, st *engine.Store) (func(ingest.ID) bool, error) {
+func filterParam(r *request, st StoreReader) (func(ingest.ID) bool, error) {
 	src, err := r.p.str("filter")
 	if err != nil || src == "" {
 		return nil, err
@@ -136,7 +153,7 @@ func filterParam(r *request, st *engine.Store) (func(ingest.ID) bool, error) {
 // facetsOf counts, for each named attribute, the values among the given
 // products: unit facets list values with counts (most frequent first),
 // numeric attributes also report their range.
-func facetsOf(st *engine.Store, ids []ingest.ID, names []string) map[string]any {
+func facetsOf(st StoreReader, ids []ingest.ID, names []string) map[string]any {
 	cv := catalogOf(st)
 	out := make(map[string]any, len(names))
 	for _, name := range names {
@@ -230,7 +247,7 @@ func (s *Server) handleProductFacets(r *request) error {
 // orderByAttribute sorts ids by a product attribute (numbers numerically,
 // strings by byte order; products lacking it last), keeping the incoming
 // order among equals.
-func orderByAttribute(st *engine.Store, ids []ingest.ID, attr string, desc bool) []ingest.ID {
+func orderByAttribute(st StoreReader, ids []ingest.ID, attr string, desc bool) []ingest.ID {
 	cv := catalogOf(st)
 	key := func(id ingest.ID) (float64, string, bool) {
 		i, ok := cv.pos[id]

@@ -16,48 +16,48 @@ import (
 // parameters (exclude, offset, limit, attributes) are applied after it.
 type logic struct {
 	name string
-	run  func(r *request, st *engine.Store) ([]ingest.ID, error)
+	run  func(r *request, st StoreReader) ([]ingest.ID, error)
 	// fill tops up a short answer from popular: a store with any sales
 	// never answers an empty list (the architecture's fallback chain).
 	fill bool
 	// scope, when set, restricts answers to products it accepts (a
 	// category's products, say).
-	scope func(r *request, st *engine.Store) (func(*ingest.Product) bool, error)
+	scope func(r *request, st StoreReader) (func(*ingest.Product) bool, error)
 }
 
 var (
-	logicPopular               = logic{"popular", func(_ *request, st *engine.Store) ([]ingest.ID, error) { return st.Popular(), nil }, false, nil}
-	logicTrending              = logic{"trending", func(_ *request, st *engine.Store) ([]ingest.ID, error) { return st.Trending(), nil }, true, nil}
-	logicNew                   = logic{"new", func(_ *request, st *engine.Store) ([]ingest.ID, error) { return st.New(), nil }, false, nil}
-	logicRecentlyBought        = logic{"recently_bought", func(_ *request, st *engine.Store) ([]ingest.ID, error) { return st.RecentlyBought(), nil }, false, nil}
-	logicMostSoldWith          = logic{"most_sold_with", seeded((*engine.Store).MostSoldWith), true, nil}
-	logicComplementary         = logic{"complementary", seeded((*engine.Store).Complementary), true, nil}
-	logicSubstituting          = logic{"substituting", seeded((*engine.Store).Substituting), true, nil}
-	logicCustomerHistory       = logic{"customer/history", customerLogic((*engine.Store).CustomerHistory), false, nil}
-	logicCustomerComplementary = logic{"customer/complementary", customerLogic((*engine.Store).CustomerComplementary), true, nil}
-	logicCustomerSubstituting  = logic{"customer/substituting", customerLogic((*engine.Store).CustomerSubstituting), true, nil}
+	logicPopular               = logic{"popular", func(_ *request, st StoreReader) ([]ingest.ID, error) { return st.Popular(), nil }, false, nil}
+	logicTrending              = logic{"trending", func(_ *request, st StoreReader) ([]ingest.ID, error) { return st.Trending(), nil }, true, nil}
+	logicNew                   = logic{"new", func(_ *request, st StoreReader) ([]ingest.ID, error) { return st.New(), nil }, false, nil}
+	logicRecentlyBought        = logic{"recently_bought", func(_ *request, st StoreReader) ([]ingest.ID, error) { return st.RecentlyBought(), nil }, false, nil}
+	logicMostSoldWith          = logic{"most_sold_with", seeded(StoreReader.MostSoldWith), true, nil}
+	logicComplementary         = logic{"complementary", seeded(StoreReader.Complementary), true, nil}
+	logicSubstituting          = logic{"substituting", seeded(StoreReader.Substituting), true, nil}
+	logicCustomerHistory       = logic{"customer/history", customerLogic(StoreReader.CustomerHistory), false, nil}
+	logicCustomerComplementary = logic{"customer/complementary", customerLogic(StoreReader.CustomerComplementary), true, nil}
+	logicCustomerSubstituting  = logic{"customer/substituting", customerLogic(StoreReader.CustomerSubstituting), true, nil}
 )
 
 var (
-	logicVisitorHistory = logic{"visitor/history", visitorLogic(func(st *engine.Store, items []ingest.ID, _ []compute.EventKind) []ingest.ID {
+	logicVisitorHistory = logic{"visitor/history", visitorLogic(func(st StoreReader, items []ingest.ID, _ []compute.EventKind) []ingest.ID {
 		return items
 	}), false, nil}
-	logicVisitorComplementary = logic{"visitor/complementary", visitorLogic(func(st *engine.Store, items []ingest.ID, kinds []compute.EventKind) []ingest.ID {
+	logicVisitorComplementary = logic{"visitor/complementary", visitorLogic(func(st StoreReader, items []ingest.ID, kinds []compute.EventKind) []ingest.ID {
 		if ids := st.VisitorComplementary(items, kinds); ids != nil {
 			return ids
 		}
 		// No model yet: what is bought with what they looked at last.
 		return st.Complementary(items[:min(len(items), 5)])
 	}), true, nil}
-	logicVisitorSubstituting = logic{"visitor/substituting", visitorLogic(func(st *engine.Store, items []ingest.ID, _ []compute.EventKind) []ingest.ID {
+	logicVisitorSubstituting = logic{"visitor/substituting", visitorLogic(func(st StoreReader, items []ingest.ID, _ []compute.EventKind) []ingest.ID {
 		return st.Substituting(items[:min(len(items), 5)])
 	}), true, nil}
 )
 
 // visitorLogic wraps a logic of the visitor's session (`visitor` id): an
 // unknown or empty session yields nothing, and the fill takes over.
-func visitorLogic(f func(*engine.Store, []ingest.ID, []compute.EventKind) []ingest.ID) func(*request, *engine.Store) ([]ingest.ID, error) {
-	return func(r *request, st *engine.Store) ([]ingest.ID, error) {
+func visitorLogic(f func(StoreReader, []ingest.ID, []compute.EventKind) []ingest.ID) func(*request, StoreReader) ([]ingest.ID, error) {
+	return func(r *request, st StoreReader) ([]ingest.ID, error) {
 		v, _, err := visitorParam(r)
 		if err != nil {
 			return nil, err
@@ -74,20 +74,20 @@ func visitorLogic(f func(*engine.Store, []ingest.ID, []compute.EventKind) []inge
 }
 
 var (
-	logicCategoryPopular       = logic{"category/popular", listOf((*engine.Store).Popular), true, categoryScope(false)}
-	logicCategoryTrending      = logic{"category/trending", listOf((*engine.Store).Trending), true, categoryScope(false)}
-	logicCategoryNew           = logic{"category/new", listOf((*engine.Store).New), false, categoryScope(false)}
-	logicCategoryPopularSubcat = logic{"category/popular_subcategories", listOf((*engine.Store).Popular), true, categoryScope(true)}
+	logicCategoryPopular       = logic{"category/popular", listOf(StoreReader.Popular), true, categoryScope(false)}
+	logicCategoryTrending      = logic{"category/trending", listOf(StoreReader.Trending), true, categoryScope(false)}
+	logicCategoryNew           = logic{"category/new", listOf(StoreReader.New), false, categoryScope(false)}
+	logicCategoryPopularSubcat = logic{"category/popular_subcategories", listOf(StoreReader.Popular), true, categoryScope(true)}
 )
 
-func listOf(f func(*engine.Store) []ingest.ID) func(*request, *engine.Store) ([]ingest.ID, error) {
-	return func(_ *request, st *engine.Store) ([]ingest.ID, error) { return f(st), nil }
+func listOf(f func(StoreReader) []ingest.ID) func(*request, StoreReader) ([]ingest.ID, error) {
+	return func(_ *request, st StoreReader) ([]ingest.ID, error) { return f(st), nil }
 }
 
 // categoryScope keeps products of the `category` parameter (and, with
 // subcategories, of every category below it).
-func categoryScope(subcategories bool) func(*request, *engine.Store) (func(*ingest.Product) bool, error) {
-	return func(r *request, st *engine.Store) (func(*ingest.Product) bool, error) {
+func categoryScope(subcategories bool) func(*request, StoreReader) (func(*ingest.Product) bool, error) {
+	return func(r *request, st StoreReader) (func(*ingest.Product) bool, error) {
 		c, err := r.p.str("category")
 		if err != nil {
 			return nil, err
@@ -108,8 +108,8 @@ func categoryScope(subcategories bool) func(*request, *engine.Store) (func(*inge
 }
 
 var (
-	logicCurrentlyWatched = logic{"currently_watched", listOf((*engine.Store).CurrentlyWatched), true, nil}
-	logicKeywords         = logic{"keywords", func(r *request, st *engine.Store) ([]ingest.ID, error) {
+	logicCurrentlyWatched = logic{"currently_watched", listOf(StoreReader.CurrentlyWatched), true, nil}
+	logicKeywords         = logic{"keywords", func(r *request, st StoreReader) ([]ingest.ID, error) {
 		text, err := r.p.str("keywords")
 		if err != nil {
 			return nil, err
@@ -122,7 +122,7 @@ var (
 		}
 		return st.Keywords(text), nil
 	}, false, nil}
-	logicPageProduct = logic{"page/product", func(r *request, st *engine.Store) ([]ingest.ID, error) {
+	logicPageProduct = logic{"page/product", func(r *request, st StoreReader) ([]ingest.ID, error) {
 		text, err := pageText(r, st)
 		if err != nil {
 			return nil, err
@@ -132,7 +132,7 @@ var (
 )
 
 // pageText reads the `page` parameter and returns that page's text.
-func pageText(r *request, st *engine.Store) (string, error) {
+func pageText(r *request, st StoreReader) (string, error) {
 	page, err := r.p.str("page")
 	if err != nil {
 		return "", err
@@ -149,7 +149,7 @@ func pageText(r *request, st *engine.Store) (string, error) {
 
 // idList serves logics whose results are not products (categories,
 // pages): limit and offset apply, product filters do not.
-func (s *Server) idList(name string, run func(r *request, st *engine.Store) ([]ingest.ID, error)) func(*request) error {
+func (s *Server) idList(name string, run func(r *request, st StoreReader) ([]ingest.ID, error)) func(*request) error {
 	return func(r *request) error {
 		limit, err := r.p.intParam("limit", s.cfg.DefaultLimit, 0, s.cfg.MaxLimit)
 		if err != nil {
@@ -176,7 +176,7 @@ func (s *Server) idList(name string, run func(r *request, st *engine.Store) ([]i
 	}
 }
 
-func pageCategories(r *request, st *engine.Store) ([]ingest.ID, error) {
+func pageCategories(r *request, st StoreReader) ([]ingest.ID, error) {
 	text, err := pageText(r, st)
 	if err != nil {
 		return nil, err
@@ -184,7 +184,7 @@ func pageCategories(r *request, st *engine.Store) ([]ingest.ID, error) {
 	return st.CategoriesFor(text), nil
 }
 
-func pageSubstituting(r *request, st *engine.Store) ([]ingest.ID, error) {
+func pageSubstituting(r *request, st StoreReader) ([]ingest.ID, error) {
 	text, err := pageText(r, st)
 	if err != nil {
 		return nil, err
@@ -195,8 +195,8 @@ func pageSubstituting(r *request, st *engine.Store) ([]ingest.ID, error) {
 }
 
 // customerLogic wraps a logic of the `customer` (id) or `email` parameter.
-func customerLogic(f func(*engine.Store, ingest.ID, string) ([]ingest.ID, error)) func(*request, *engine.Store) ([]ingest.ID, error) {
-	return func(r *request, st *engine.Store) ([]ingest.ID, error) {
+func customerLogic(f func(StoreReader, ingest.ID, string) ([]ingest.ID, error)) func(*request, StoreReader) ([]ingest.ID, error) {
+	return func(r *request, st StoreReader) ([]ingest.ID, error) {
 		customer, email, err := customerParams(r)
 		if err != nil {
 			return nil, err
@@ -225,8 +225,8 @@ func customerParams(r *request) (customer, email string, err error) {
 }
 
 // seeded wraps a logic of the `products` parameter.
-func seeded(f func(*engine.Store, []ingest.ID) []ingest.ID) func(*request, *engine.Store) ([]ingest.ID, error) {
-	return func(r *request, st *engine.Store) ([]ingest.ID, error) {
+func seeded(f func(StoreReader, []ingest.ID) []ingest.ID) func(*request, StoreReader) ([]ingest.ID, error) {
+	return func(r *request, st StoreReader) ([]ingest.ID, error) {
 		raw, err := r.seedsParam("products")
 		if err != nil {
 			return nil, err
@@ -415,7 +415,7 @@ type debugSource struct {
 	Count int    `json:"count"`
 }
 
-func newDebug(logic string, st *engine.Store, n int) *debugInfo {
+func newDebug(logic string, st StoreReader, n int) *debugInfo {
 	mi := st.ModelInfo()
 	d := &debugInfo{Logic: logic, DataVersion: st.Version(), ModelTrained: mi.Trained, ModelVersion: mi.Version}
 	src := logic
@@ -481,7 +481,7 @@ func pick(ranked []ingest.ID, exclude idSet, keep func(ingest.ID) bool, offset, 
 // writeRecs encodes `{"status":"ok","result":[...],"count":n}` by hand:
 // this is the hottest path of the server and encoding/json's reflection
 // would dominate it.
-func writeRecs(r *request, st *engine.Store, ids []ingest.ID, attrs []string, dbg *debugInfo) error {
+func writeRecs(r *request, st StoreReader, ids []ingest.ID, attrs []string, dbg *debugInfo) error {
 	return writeRecsExtra(r, st, ids, attrs, recsExtra{debug: dbg})
 }
 
@@ -492,7 +492,7 @@ type recsExtra struct {
 	visitor string // a visitor id minted for visitor=auto
 }
 
-func writeRecsExtra(r *request, st *engine.Store, ids []ingest.ID, attrs []string, x recsExtra) error {
+func writeRecsExtra(r *request, st StoreReader, ids []ingest.ID, attrs []string, x recsExtra) error {
 	dbg, facets := x.debug, x.facets
 	buf := bytebufferpool.Get()
 	defer bytebufferpool.Put(buf)
@@ -538,15 +538,13 @@ func writeRecsExtra(r *request, st *engine.Store, ids []ingest.ID, attrs []strin
 	return nil
 }
 
-// productAttributes returns the named fields of a product ("*" for all).
+// productAttributes returns the named fields of a product ("*" for all),
+// as productFields converts them (without the filters' derived on_sale).
 func productAttributes(p *ingest.Product, attrs []string) map[string]any {
 	if p == nil {
 		return nil
 	}
-	b, _ := json.Marshal(p)
-	var all map[string]any
-	_ = json.Unmarshal(b, &all)
-	all["id"] = string(p.ID)
+	all := productFields(p)
 	if slices.Contains(attrs, "*") {
 		return all
 	}

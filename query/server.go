@@ -40,9 +40,9 @@ type Backend interface {
 	// Propose replicates one data command for a store and returns the
 	// state machine's result once applied.
 	Propose(ctx context.Context, store, op string, body []byte) (any, error)
-	// StoreData returns the store's state for reads; nil when the store
-	// has no data yet.
-	StoreData(store string) (*engine.Store, error)
+	// StoreData returns the store's state for reads; nil (an untyped
+	// nil) when the store has no data yet.
+	StoreData(store string) (StoreReader, error)
 	// Route says which node serves a request for store (a write, or a
 	// read): "" for this node, else that node's HTTP address. store ""
 	// with write means the meta group (store creation). An error means no

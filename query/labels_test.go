@@ -1,11 +1,9 @@
-package node
+package query
 
 import "testing"
 
 func TestLabelAttribution(t *testing.T) {
-	dir := t.TempDir()
-	n := testNode(t, dir)
-	c := newClient(t, n.HTTPAddr())
+	c, b := startAPI(t)
 	st := c.createStore("shop")
 	seedShop(t, c, st)
 	for i := 0; i < 3; i++ {
@@ -21,7 +19,7 @@ func TestLabelAttribution(t *testing.T) {
 	expect(t, c.do("POST", "/v2/log/sale", map[string]any{"key": st.Public, "visitor": "v2", "sale": "s2", "products": []string{"lamp"}}), 200, "")
 
 	want := map[string][3]float64{"home-top": {3, 1, 1}, "pdp-cross": {1, 1, 0}}
-	check := func(c *client) {
+	check := func(c *apiClient) {
 		t.Helper()
 		a := c.do("GET", "/v2/stats/labels"+q(st, true), nil)
 		expect(t, a, 200, "")
@@ -39,10 +37,8 @@ func TestLabelAttribution(t *testing.T) {
 		t.Fatalf("home-top impressions = %v, want 3", got["impressions"])
 	}
 	expect(t, c.do("GET", "/v2/stats/labels"+q(st, false), nil), 403, "forbidden")
-	// Clicks and sales are replicated state: they survive a restart.
-	if err := n.Shutdown(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	n2 := testNode(t, dir)
-	check(newClient(t, n2.HTTPAddr()))
+	// Clicks and sales are replicated state: they survive a restart (the
+	// engine rebuilt from what it wrote).
+	b.restart(t)
+	check(c)
 }

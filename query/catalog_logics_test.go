@@ -1,4 +1,4 @@
-package node
+package query
 
 import (
 	"slices"
@@ -7,8 +7,7 @@ import (
 )
 
 func TestAPICatalogLogics(t *testing.T) {
-	n := testNode(t, "")
-	c := newClient(t, n.HTTPAddr())
+	c, _ := startAPI(t)
 	st := c.createStore("shop")
 	expect(t, c.do("POST", "/v2/categories"+q(st, true), `[
 		{"id":"light","name":"Lighting","subcategories":["bulbs"]},
@@ -67,8 +66,7 @@ func TestAPICatalogLogics(t *testing.T) {
 }
 
 func TestAPIFilterAndFacets(t *testing.T) {
-	n := testNode(t, "")
-	c := newClient(t, n.HTTPAddr())
+	c, _ := startAPI(t)
 	st := c.createStore("shop")
 	seedShop(t, c, st)
 	expect(t, c.do("PATCH", "/v2/products"+q(st, true), `[{"id":"lamp","brand":"Lumo","tags":["desk","led"]},{"id":"bulb","brand":"Lumo","tags":["led"]},{"id":"tea","brand":"Leaf"},{"id":"cup","brand":"Leaf","list_price":15}]`), 200, "")
@@ -118,8 +116,7 @@ func TestAPIFilterAndFacets(t *testing.T) {
 }
 
 func TestAPIOrderBy(t *testing.T) {
-	n := testNode(t, "")
-	c := newClient(t, n.HTTPAddr())
+	c, _ := startAPI(t)
 	st := c.createStore("shop")
 	seedShop(t, c, st)
 	asc := c.do("GET", "/v2/recommendations/popular"+q(st, false, "orderby", "price", "order", "asc"), nil).ids()

@@ -1,0 +1,83 @@
+package query
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// twoNeedShop: mugs m0-m2 go with saucers s0-s2 (tea), notebooks n0-n2
+// with pens p0-p2 (stationery). Customers t0..t39 buy one mug and one
+// saucer, w0..w39 one notebook and one pen; two mugs are never bought
+// together, so mugs substitute each other.
+func twoNeedShop(t *testing.T, c *apiClient, st testStore) {
+	var products, customers, orders []string
+	for _, g := range []string{"m", "s", "n", "p"} {
+		for i := 0; i < 3; i++ {
+			name := map[string]string{"m": "tea mug", "s": "saucer plate", "n": "paper notebook", "p": "ink pen"}[g]
+			products = append(products, fmt.Sprintf(`{"id":"%s%d","name":"%s %d","price":%d,"categories":["%s"]}`, g, i, name, i, 5+i, g))
+		}
+	}
+	for u := 0; u < 80; u++ {
+		cust, a, b := fmt.Sprintf("t%d", u), fmt.Sprintf("m%d", u%3), fmt.Sprintf("s%d", (u/3)%3)
+		if u >= 40 {
+			cust, a, b = fmt.Sprintf("w%d", u-40), fmt.Sprintf("n%d", u%3), fmt.Sprintf("p%d", (u/3)%3)
+		}
+		customers = append(customers, fmt.Sprintf(`{"id":"%s"}`, cust))
+		orders = append(orders, fmt.Sprintf(`{"id":"o%d","time":%d,"customer":"%s","products":[{"id":"%s","quantity":1,"price":5},{"id":"%s","quantity":1,"price":5}]}`,
+			u, 1700000000+u*3600, cust, a, b))
+	}
+	expect(t, c.do("POST", "/v2/products"+q(st, true), "["+strings.Join(products, ",")+"]"), 200, "")
+	expect(t, c.do("POST", "/v2/customers"+q(st, true), "["+strings.Join(customers, ",")+"]"), 200, "")
+	expect(t, c.do("POST", "/v2/orders"+q(st, true), "["+strings.Join(orders, ",")+"]"), 200, "")
+}
+
+func TestModelLogicsThroughTheAPI(t *testing.T) {
+	c, b := startAPI(t)
+	st := c.createStore("two needs")
+	twoNeedShop(t, c, st)
+
+	// The node's model loop trains in the background (node tests that);
+	// here the model is trained at once.
+	b.retrain(t)
+	a := c.do("GET", "/v2/recommendations/substituting"+q(st, false, "products", "m0", "limit", "2"), nil)
+	expect(t, a, 200, "")
+	subs := a.ids()
+	if !slices.Equal(slices.Sorted(slices.Values(subs)), []string{"m1", "m2"}) {
+		t.Fatalf("substituting(m0) = %v, want m1 and m2", subs)
+	}
+
+	// A stationery customer is offered stationery they have not bought.
+	cc := c.do("GET", "/v2/recommendations/customer/complementary"+q(st, true, "customer", "w0", "limit", "3"), nil)
+	expect(t, cc, 200, "")
+	got := cc.ids()
+	bought := c.do("GET", "/v2/recommendations/customer/history"+q(st, true, "customer", "w0"), nil).ids()
+	for _, id := range got {
+		if slices.Contains(bought, id) {
+			t.Fatalf("customer/complementary(w0) = %v repeats a purchase %v", got, bought)
+		}
+		if id[0] != 'n' && id[0] != 'p' {
+			t.Fatalf("customer/complementary(w0) = %v, want stationery only", got)
+		}
+	}
+	// Unknown customers are a 404, not an empty list.
+	expect(t, c.do("GET", "/v2/recommendations/customer/complementary"+q(st, true, "customer", "nobody"), nil), 404, "not_found")
+
+	// Audience for an offer on m0: tea drinkers who did not just buy m0.
+	aud := c.do("GET", "/v2/campaigns/customers"+q(st, true, "interest", "m0", "limit", "10"), nil)
+	expect(t, aud, 200, "")
+	who := aud.ids()
+	if len(who) != 10 {
+		t.Fatalf("audience = %v, want 10 customers", who)
+	}
+	for _, id := range who {
+		var u int
+		fmt.Sscanf(id, "t%d", &u)
+		if id[0] != 't' || u%3 == 0 {
+			t.Fatalf("audience(m0) = %v: want tea customers who did not buy m0 (t<u> with u%%3 != 0)", who)
+		}
+	}
+	expect(t, c.do("GET", "/v2/campaigns/customers"+q(st, true), nil), 400, "bad_request")
+	expect(t, c.do("GET", "/v2/campaigns/customers"+q(st, false, "interest", "m0"), nil), 403, "forbidden")
+}
