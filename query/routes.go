@@ -254,7 +254,7 @@ func slicesWithout(ps []Param, name string) []Param {
 
 // idsEndpoint is a page logic whose results are ids of categories or
 // pages: limit and offset apply, product filters do not.
-func idsEndpoint(name, id, summary string, run func(*request, *engine.Store) ([]ingest.ID, error)) Endpoint {
+func idsEndpoint(name, id, summary string, run func(*request, StoreReader) ([]ingest.ID, error)) Endpoint {
 	return Endpoint{Path: "/v2/recommendations/" + name, Access: AccessPublic, Tag: tagRecs, Summary: summary,
 		Ops:  getPost(id, "", NoWrite, idsResult, pPage.req(), pLimit, pOffset, pCallback),
 		bind: func(s *Server) func(*request) error { return s.idList(name, run) }}
