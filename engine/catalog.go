@@ -35,9 +35,9 @@ type catalog struct {
 	// write-locked); indices are never reused.
 	items *itemIndex
 
-	// cache holds the views derived from the catalog per data version.
-	// (The name is the one engine/text.go reads: s.cache.text.)
-	cache catalogViews
+	// views holds the lists and indexes derived from the catalog per data
+	// version.
+	views catalogViews
 }
 
 // catalogViews are lists and indexes derived from the catalog at a data
@@ -110,10 +110,10 @@ func (s *Store) Products() []*ingest.Product {
 func (s *Store) New() []ingest.ID {
 	c := &s.catalog
 	v := c.currentVersion()
-	c.cache.mu.Lock()
-	defer c.cache.mu.Unlock()
-	if c.cache.newest.ids != nil && c.cache.newest.version == v {
-		return c.cache.newest.ids
+	c.views.mu.Lock()
+	defer c.views.mu.Unlock()
+	if c.views.newest.ids != nil && c.views.newest.version == v {
+		return c.views.newest.ids
 	}
 	c.mu.RLock()
 	ps := make([]*ingest.Product, 0, len(c.products))
@@ -133,7 +133,7 @@ func (s *Store) New() []ingest.ID {
 	for i, p := range ps {
 		ids[i] = p.ID
 	}
-	c.cache.newest = cachedIDs{v, ids}
+	c.views.newest = cachedIDs{v, ids}
 	return ids
 }
 
@@ -172,7 +172,7 @@ func (s *Store) CategoryScope(cat ingest.ID, subcategories bool) (map[ingest.ID]
 func (s *Store) Derived(name string, build func() any) any {
 	c := &s.catalog
 	v := c.currentVersion()
-	views := &c.cache
+	views := &c.views
 	views.mu.Lock()
 	if views.derivedVersion == v {
 		if x, ok := views.derived[name]; ok {

@@ -92,9 +92,9 @@ func (s *Store) List(kind ingest.Kind, offset, limit int) ([]any, int) {
 func (s *Store) sortedIDs(kind ingest.Kind) []ingest.ID {
 	c := &s.catalog
 	v := c.currentVersion()
-	c.cache.mu.Lock()
-	defer c.cache.mu.Unlock()
-	if ids, ok := c.cache.sorted[kind]; ok && ids.version == v {
+	c.views.mu.Lock()
+	defer c.views.mu.Unlock()
+	if ids, ok := c.views.sorted[kind]; ok && ids.version == v {
 		return ids.ids
 	}
 	var ids []ingest.ID
@@ -115,9 +115,9 @@ func (s *Store) sortedIDs(kind ingest.Kind) []ingest.ID {
 	}
 	c.mu.RUnlock()
 	slices.Sort(ids)
-	if c.cache.sorted == nil {
-		c.cache.sorted = make(map[ingest.Kind]cachedIDs)
+	if c.views.sorted == nil {
+		c.views.sorted = make(map[ingest.Kind]cachedIDs)
 	}
-	c.cache.sorted[kind] = cachedIDs{v, ids}
+	c.views.sorted[kind] = cachedIDs{v, ids}
 	return ids
 }

@@ -24,7 +24,7 @@ import (
 //   - models (models.go): the trained model, the retrain bookkeeping and
 //     the visitor answers it serves.
 //
-// Lock order. A goroutine takes at most one cache lock (catalog.cache.mu,
+// Lock order. A goroutine takes at most one cache lock (catalog.views.mu,
 // sales.lists.mu, sales.seeded.mu, models.visitor.mu) and only before any
 // data lock; then data locks in the order catalog.mu, sales.mu,
 // sessions.mu, sessions.impMu, skipping those it does not need; it never
@@ -39,7 +39,7 @@ import (
 // takes the catalog read, sales write, sessions read locks. The models
 // part has no data lock (an atomic pointer and atomic counters).
 //
-// The catalog is embedded, so s.mu, s.version, s.products and s.cache
+// The catalog is embedded, so s.mu, s.version, s.products and s.views
 // (engine/text.go uses them) are the catalog's.
 type Store struct {
 	ID  string

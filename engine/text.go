@@ -107,7 +107,7 @@ func (s *Store) textIndexes() (products, categories, pages *textIndex) {
 	s.mu.RLock()
 	v := s.version
 	s.mu.RUnlock()
-	c := &s.cache
+	c := &s.views
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.text[0] != nil && c.text[0].version == v {
