@@ -3,12 +3,13 @@ package bench
 import (
 	"errors"
 	"fmt"
-	"github.com/sibylhq/sibyl/ingest"
 	"math"
 	"math/rand/v2"
 	"os"
 	"strconv"
 	"time"
+
+	"github.com/sibylhq/sibyl/ingest"
 )
 
 // Dataset is the store data requests are drawn from: product and customer

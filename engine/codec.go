@@ -8,7 +8,7 @@ import (
 	"math"
 
 	"github.com/sibylhq/sibyl/ingest"
-	"github.com/sibylhq/sibyl/wire"
+	"github.com/sibylhq/sibyl/internal/wire"
 )
 
 // Orders are most of a store's records and of its write traffic, so they

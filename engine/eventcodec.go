@@ -7,7 +7,7 @@ import (
 	"fmt"
 
 	"github.com/sibylhq/sibyl/ingest"
-	"github.com/sibylhq/sibyl/wire"
+	"github.com/sibylhq/sibyl/internal/wire"
 )
 
 // Tracking events are the most frequent command of all (one per page

@@ -11,8 +11,8 @@ import (
 
 	"github.com/sibylhq/sibyl/compute"
 	"github.com/sibylhq/sibyl/ingest"
+	"github.com/sibylhq/sibyl/internal/wire"
 	"github.com/sibylhq/sibyl/shard/statemachine"
-	"github.com/sibylhq/sibyl/wire"
 )
 
 // OpEvents carries tracking events (Clerk's log/* calls) of one store,

@@ -22,11 +22,11 @@ import (
 
 	"github.com/sibylhq/sibyl/cluster/meta"
 	"github.com/sibylhq/sibyl/engine"
+	"github.com/sibylhq/sibyl/internal/version"
 	"github.com/sibylhq/sibyl/query"
 	"github.com/sibylhq/sibyl/shard"
 	"github.com/sibylhq/sibyl/shard/kv"
 	"github.com/sibylhq/sibyl/shard/statemachine"
-	"github.com/sibylhq/sibyl/version"
 )
 
 // Config is a node's configuration. `sibyl serve` fills it from flags and

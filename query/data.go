@@ -12,7 +12,7 @@ import (
 	"github.com/sibylhq/sibyl/cluster/meta"
 	"github.com/sibylhq/sibyl/engine"
 	"github.com/sibylhq/sibyl/ingest"
-	"github.com/sibylhq/sibyl/version"
+	"github.com/sibylhq/sibyl/internal/version"
 	"github.com/valyala/fasthttp"
 )
 

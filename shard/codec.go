@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/sibylhq/sibyl/internal/wire"
 	"github.com/sibylhq/sibyl/shard/statemachine"
-	"github.com/sibylhq/sibyl/wire"
 )
 
 // ErrBadBatch is returned when a Raft entry does not hold a valid command

@@ -14,7 +14,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 
-	"github.com/sibylhq/sibyl/logbridge"
+	"github.com/sibylhq/sibyl/internal/logbridge"
 	"github.com/sibylhq/sibyl/shard/kv"
 	"github.com/sibylhq/sibyl/shard/raftstore"
 	"github.com/sibylhq/sibyl/shard/statemachine"

@@ -28,7 +28,7 @@ import (
 
 	"github.com/hashicorp/memberlist"
 	"github.com/sibylhq/sibyl/cluster/reconcile"
-	"github.com/sibylhq/sibyl/logbridge"
+	"github.com/sibylhq/sibyl/internal/logbridge"
 )
 
 // Meta is what a node advertises about itself.

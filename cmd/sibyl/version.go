@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/sibylhq/sibyl/version"
+	"github.com/sibylhq/sibyl/internal/version"
 )
 
 func init() {

@@ -18,8 +18,8 @@ import (
 	"github.com/dgraph-io/badger/v4"
 	"github.com/hashicorp/raft"
 
+	"github.com/sibylhq/sibyl/internal/wire"
 	"github.com/sibylhq/sibyl/shard/kv"
-	"github.com/sibylhq/sibyl/wire"
 )
 
 // ErrKeyNotFound is returned by Store.Get for a missing key. Raft compares
