@@ -4,6 +4,8 @@ import (
 	"context"
 	"sort"
 	"time"
+
+	"github.com/sibylhq/sibyl/internal/periodic"
 )
 
 // modelLoop retrains the factor models of the stores whose data changed
@@ -13,16 +15,7 @@ import (
 // a training in progress.
 func (n *Node) modelLoop(ctx context.Context) {
 	defer n.wg.Done()
-	t := time.NewTicker(n.cfg.ModelCheckInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		n.retrainDue(ctx)
-	}
+	periodic.Run(ctx, n.cfg.ModelCheckInterval, func() { n.retrainDue(ctx) })
 }
 
 func (n *Node) retrainDue(ctx context.Context) {

@@ -29,6 +29,7 @@ import (
 	"github.com/hashicorp/memberlist"
 	"github.com/sibylhq/sibyl/cluster/reconcile"
 	"github.com/sibylhq/sibyl/internal/logbridge"
+	"github.com/sibylhq/sibyl/internal/periodic"
 )
 
 // Meta is what a node advertises about itself.
@@ -479,17 +480,10 @@ func (m *Membership) joinSeeds() {
 // failed members (partition healing) and drops old tombstones.
 func (m *Membership) rejoinLoop(ctx context.Context) {
 	defer close(m.loopDone)
-	t := time.NewTicker(m.cfg.RejoinInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	periodic.Run(ctx, m.cfg.RejoinInterval, func() {
 		if m.list.NumMembers() <= 1 && len(m.seeds()) > 0 {
 			m.joinSeeds()
-			continue
+			return
 		}
 		if addr := m.nextFailedAddr(time.Now()); addr != "" {
 			// An error is the normal case: the member is still down.
@@ -497,7 +491,7 @@ func (m *Membership) rejoinLoop(ctx context.Context) {
 				m.log.Debug("redialled failed member", "addr", addr)
 			}
 		}
-	}
+	})
 }
 
 // nextFailedAddr picks the next failed member to redial, round robin, and

@@ -26,10 +26,7 @@ func init() {
 		Example: `  SIBYL_ADMIN_TOKEN=... sibyl cluster status --url http://node1:8080
   sibyl cluster status --json`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := envOverrides(cmd); err != nil {
-				return err
-			}
-			tok, err := resolveAdminToken(token)
+			tok, err := adminTokenFor(cmd, token)
 			if err != nil {
 				return err
 			}
@@ -53,10 +50,7 @@ func init() {
 		Example: `  sibyl cluster leave --url http://node3:8080          # waits until drained
   sibyl cluster leave --url http://node3:8080 --wait 0   # only start the drain`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := envOverrides(cmd); err != nil {
-				return err
-			}
-			tok, err := resolveAdminToken(token)
+			tok, err := adminTokenFor(cmd, token)
 			if err != nil {
 				return err
 			}

@@ -71,10 +71,7 @@ ends them at once (a leaked key). The new private key is printed this once.`,
   sibyl store rotate-keys st_0123456789abcdef --overlap 0   # the old keys stop now`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := envOverrides(cmd); err != nil {
-				return err
-			}
-			tok, err := resolveAdminToken(token)
+			tok, err := adminTokenFor(cmd, token)
 			if err != nil {
 				return err
 			}
@@ -145,6 +142,15 @@ func limitsCmd() *cobra.Command {
 	cmd.Flags().IntVar(&burst, "burst", 0, "bucket size (default: twice the rate)")
 	cmd.Flags().BoolVar(&clear, "clear", false, "remove the override: the nodes' --rate-per-store applies")
 	return cmd
+}
+
+// adminTokenFor is the start of every admin subcommand: flags from the
+// environment, then the token.
+func adminTokenFor(cmd *cobra.Command, flag string) (string, error) {
+	if err := envOverrides(cmd); err != nil {
+		return "", err
+	}
+	return resolveAdminToken(flag)
 }
 
 // resolveAdminToken finds the admin token: the flag, the environment, or

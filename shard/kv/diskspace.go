@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sibylhq/sibyl/internal/periodic"
 	"golang.org/x/sys/unix"
 )
 
@@ -167,16 +168,7 @@ func (g *SpaceGuard) Refresh() {
 
 // Run refreshes every interval until ctx ends.
 func (g *SpaceGuard) Run(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			g.Refresh()
-		}
-	}
+	periodic.Run(ctx, every, g.Refresh)
 }
 
 func bytesText(n uint64) string {

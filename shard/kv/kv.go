@@ -33,6 +33,7 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/options"
+	"github.com/sibylhq/sibyl/internal/periodic"
 )
 
 // Sizing is the memory and durability profile of one Badger instance.
@@ -194,14 +195,7 @@ func Open(dir string, s Sizing, logger *slog.Logger) (*DB, error) {
 // most one file, so it repeats while files are being reclaimed.
 func (db *DB) gcLoop(ctx context.Context, every time.Duration, ratio float64) {
 	defer db.wg.Done()
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	periodic.Run(ctx, every, func() {
 		db.gcRuns.Add(1)
 		for ctx.Err() == nil {
 			err := db.RunValueLogGC(ratio)
@@ -213,7 +207,7 @@ func (db *DB) gcLoop(ctx context.Context, every time.Duration, ratio float64) {
 			}
 			break
 		}
-	}
+	})
 }
 
 // Close stops the GC loop and closes the database. It is safe to call more
@@ -281,10 +275,7 @@ func (db *DB) DeletePrefix(prefix []byte) (int, error) {
 	defer wb.Cancel()
 	n := 0
 	err := db.View(func(txn *badger.Txn) error {
-		opts := badger.DefaultIteratorOptions
-		opts.PrefetchValues = false
-		opts.Prefix = prefix
-		it := txn.NewIterator(opts)
+		it := keyIterator(txn, prefix)
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
 			if err := wb.Delete(it.Item().KeyCopy(nil)); err != nil {
@@ -303,14 +294,19 @@ func (db *DB) DeletePrefix(prefix []byte) (int, error) {
 	return n, nil
 }
 
+// keyIterator walks the keys under prefix without reading values.
+func keyIterator(txn *badger.Txn, prefix []byte) *badger.Iterator {
+	opts := badger.DefaultIteratorOptions
+	opts.PrefetchValues = false
+	opts.Prefix = prefix
+	return txn.NewIterator(opts)
+}
+
 // HasPrefix reports whether any key starts with prefix.
 func (db *DB) HasPrefix(prefix []byte) (bool, error) {
 	found := false
 	err := db.View(func(txn *badger.Txn) error {
-		opts := badger.DefaultIteratorOptions
-		opts.PrefetchValues = false
-		opts.Prefix = prefix
-		it := txn.NewIterator(opts)
+		it := keyIterator(txn, prefix)
 		defer it.Close()
 		it.Rewind()
 		found = it.Valid()
