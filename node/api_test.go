@@ -3,37 +3,24 @@ package node
 import (
 	"fmt"
 	"io"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 )
 
-func q(st testStore, private bool, kv ...string) string {
-	v := url.Values{}
-	v.Set("key", st.Public)
-	if private {
-		v.Set("private_key", st.Private)
-	}
-	for i := 0; i+1 < len(kv); i += 2 {
-		v.Set(kv[i], kv[i+1])
-	}
-	return "?" + v.Encode()
-}
-
 // seedShop loads a small shop: "lamp" sells most and goes with "bulb";
 // "tea" goes with "cup".
 func seedShop(t *testing.T, c *client, st testStore) {
 	t.Helper()
-	expect(t, c.do("POST", "/v2/products"+q(st, true), `{"products":[
+	expect(t, c.Do("POST", "/v2/products"+q(st, true), `{"products":[
 		{"id":"lamp","name":"Desk lamp","price":30,"categories":[1],"created_at":100},
 		{"id":"bulb","name":"LED bulb","price":5,"created_at":200},
 		{"id":"tea","name":"Green tea","price":8,"created_at":300},
 		{"id":"cup","name":"Tea cup","price":12,"created_at":400},
 		{"id":"hidden","name":"Secret","price":1,"index":false,"created_at":500}]}`), 200, "")
-	expect(t, c.do("POST", "/v2/customers"+q(st, true), `[{"id":"c1","email":"Ann@example.com","name":"Ann"},{"id":2,"name":"Bo"}]`), 200, "")
-	expect(t, c.do("POST", "/v2/orders"+q(st, true), `{"orders":[
+	expect(t, c.Do("POST", "/v2/customers"+q(st, true), `[{"id":"c1","email":"Ann@example.com","name":"Ann"},{"id":2,"name":"Bo"}]`), 200, "")
+	expect(t, c.Do("POST", "/v2/orders"+q(st, true), `{"orders":[
 		{"id":"o1","time":1700000000,"customer":"c1","products":[{"id":"lamp","quantity":1,"price":30},{"id":"bulb","quantity":2,"price":5}]},
 		{"id":"o2","time":1700000100,"customer":2,"products":[{"id":"lamp","quantity":1,"price":30},{"id":"bulb","quantity":1,"price":5}]},
 		{"id":"o3","time":1700000200,"customer":"c1","products":[{"id":"tea","quantity":1,"price":8},{"id":"cup","quantity":1,"price":12},{"id":"hidden","quantity":1,"price":1}]},
@@ -47,9 +34,9 @@ func seedShop(t *testing.T, c *client, st testStore) {
 func TestAPIHealthAndMetrics(t *testing.T) {
 	n := testNode(t, "")
 	c := newClient(t, n.HTTPAddr())
-	expect(t, c.do("GET", "/health", nil), 200, "")
-	expect(t, c.do("GET", "/ready", nil), 200, "")
-	resp, err := c.hc.Get(c.base + "/metrics")
+	expect(t, c.Do("GET", "/health", nil), 200, "")
+	expect(t, c.Do("GET", "/ready", nil), 200, "")
+	resp, err := c.HTTP.Get(c.Base + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,21 +64,21 @@ func TestDataSurvivesRestart(t *testing.T) {
 	dir := t.TempDir()
 	n := testNode(t, dir)
 	c := newClient(t, n.HTTPAddr())
-	st := c.createStore("shop")
+	st := createStore(c, "shop")
 	seedShop(t, c, st)
-	before := c.do("GET", "/v2/recommendations/popular"+q(st, false), nil).ids()
-	beforeMSW := c.do("GET", "/v2/recommendations/most_sold_with"+q(st, false, "products", "lamp"), nil).ids()
+	before := c.Do("GET", "/v2/recommendations/popular"+q(st, false), nil).IDs()
+	beforeMSW := c.Do("GET", "/v2/recommendations/most_sold_with"+q(st, false, "products", "lamp"), nil).IDs()
 	if err := n.Shutdown(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	n2 := testNode(t, dir)
 	c2 := newClient(t, n2.HTTPAddr())
-	after := c2.do("GET", "/v2/recommendations/popular"+q(st, false), nil)
+	after := c2.Do("GET", "/v2/recommendations/popular"+q(st, false), nil)
 	expect(t, after, 200, "") // the keys survived in the meta group
-	if !slices.Equal(after.ids(), before) {
-		t.Fatalf("popular after restart %v, before %v", after.ids(), before)
+	if !slices.Equal(after.IDs(), before) {
+		t.Fatalf("popular after restart %v, before %v", after.IDs(), before)
 	}
-	if got := c2.do("GET", "/v2/recommendations/most_sold_with"+q(st, false, "products", "lamp"), nil).ids(); !slices.Equal(got, beforeMSW) {
+	if got := c2.Do("GET", "/v2/recommendations/most_sold_with"+q(st, false, "products", "lamp"), nil).IDs(); !slices.Equal(got, beforeMSW) {
 		t.Fatalf("most_sold_with after restart %v, before %v", got, beforeMSW)
 	}
 	if n2.AdminToken() != "test-admin-token-0123456789" {

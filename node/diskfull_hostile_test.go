@@ -34,7 +34,7 @@ func TestHostileDiskFull(t *testing.T) {
 	n := openReadyNode(t, cfg)
 	defer func() { n.Shutdown(context.Background()) }() // n is replaced by the restart
 	c := newClient(t, n.HTTPAddr())
-	st := c.createStore("shop")
+	st := createStore(c, "shop")
 	seedShop(t, c, st)
 
 	// Leave 6 MiB: under the floor, with room for what the node still
@@ -80,7 +80,7 @@ func TestHostileDiskFull(t *testing.T) {
 	}
 	n = openReadyNode(t, cfg)
 	c = newClient(t, n.HTTPAddr())
-	if res, _ := c.do("GET", "/v2/products"+q(st, true, "products", "late"), nil).Body["result"].([]any); len(res) != 1 {
+	if res, _ := c.Do("GET", "/v2/products"+q(st, true, "products", "late"), nil).Body["result"].([]any); len(res) != 1 {
 		t.Fatal("the write acknowledged before the restart is gone")
 	}
 }

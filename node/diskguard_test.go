@@ -19,36 +19,36 @@ import (
 func writesRefusedReadsServed(t *testing.T, c *client, st testStore) {
 	t.Helper()
 	checkFor(t, 10*time.Second, func() error {
-		a := c.do("POST", "/v2/products"+q(st, true), `[{"id":"late","name":"Late","price":1}]`)
+		a := c.Do("POST", "/v2/products"+q(st, true), `[{"id":"late","name":"Late","price":1}]`)
 		if a.Status != 507 || a.Body["type"] != "insufficient_storage" {
 			return errf("product write under the floor: %d %s", a.Status, a.Raw)
 		}
 		return nil
 	})
-	a := c.do("POST", "/v2/products"+q(st, true), `[{"id":"late","name":"Late","price":1}]`)
+	a := c.Do("POST", "/v2/products"+q(st, true), `[{"id":"late","name":"Late","price":1}]`)
 	if msg, _ := a.Body["message"].(string); !strings.Contains(msg, "disk is nearly full") || !strings.Contains(msg, "reads still work") {
 		t.Fatalf("the 507 does not say what is wrong: %s", a.Raw)
 	}
-	expect(t, c.do("POST", "/v2/stores", map[string]string{"name": "more"}, "Authorization", "Bearer test-admin-token-0123456789"), 507, "insufficient_storage")
-	expect(t, c.do("GET", "/v2/log/product"+q(st, false, "product", "lamp", "visitor", "v1"), nil), 507, "insufficient_storage")
-	got := c.do("GET", "/v2/products"+q(st, true, "products", "lamp"), nil)
+	expect(t, c.Do("POST", "/v2/stores", map[string]string{"name": "more"}, "Authorization", "Bearer test-admin-token-0123456789"), 507, "insufficient_storage")
+	expect(t, c.Do("GET", "/v2/log/product"+q(st, false, "product", "lamp", "visitor", "v1"), nil), 507, "insufficient_storage")
+	got := c.Do("GET", "/v2/products"+q(st, true, "products", "lamp"), nil)
 	expect(t, got, 200, "")
 	if res, _ := got.Body["result"].([]any); len(res) != 1 {
 		t.Fatalf("read under the floor: %s", got.Raw)
 	}
-	expect(t, c.do("GET", "/v2/recommendations/popular"+q(st, false), nil), 200, "")
+	expect(t, c.Do("GET", "/v2/recommendations/popular"+q(st, false), nil), 200, "")
 }
 
 // writesResume checks that writes succeed again without a restart.
 func writesResume(t *testing.T, c *client, st testStore) {
 	t.Helper()
 	checkFor(t, 10*time.Second, func() error {
-		if a := c.do("POST", "/v2/products"+q(st, true), `[{"id":"late","name":"Late","price":1}]`); a.Status != 200 {
+		if a := c.Do("POST", "/v2/products"+q(st, true), `[{"id":"late","name":"Late","price":1}]`); a.Status != 200 {
 			return errf("write after space returned: %d %s", a.Status, a.Raw)
 		}
 		return nil
 	})
-	if res, _ := c.do("GET", "/v2/products"+q(st, true, "products", "late"), nil).Body["result"].([]any); len(res) != 1 {
+	if res, _ := c.Do("GET", "/v2/products"+q(st, true, "products", "late"), nil).Body["result"].([]any); len(res) != 1 {
 		t.Fatal("the write accepted after space returned is not readable")
 	}
 }
@@ -64,7 +64,7 @@ func TestDiskFloorRefusesWritesServesReads(t *testing.T) {
 	n := openReadyNode(t, cfg)
 	defer n.Shutdown(context.Background())
 	c := newClient(t, n.HTTPAddr())
-	st := c.createStore("shop")
+	st := createStore(c, "shop")
 	seedShop(t, c, st)
 
 	free.Store(512 << 20)

@@ -21,7 +21,7 @@ func idList(prefix string, n int) []string {
 func TestHostileRequestsRefused(t *testing.T) {
 	n := testNode(t, "")
 	c := newClient(t, n.HTTPAddr())
-	st := c.createStore("shop")
+	st := createStore(c, "shop")
 	seedShop(t, c, st)
 	mb := strings.Repeat("x", 1<<20)
 	pub := func(kv map[string]any) map[string]any {
@@ -47,7 +47,7 @@ func TestHostileRequestsRefused(t *testing.T) {
 		{"most_sold_with a 1 MB seed", "/v2/recommendations/most_sold_with", pub(map[string]any{"products": []string{mb}})},
 	} {
 		start := time.Now()
-		a := c.do("POST", tc.path, tc.body)
+		a := c.Do("POST", tc.path, tc.body)
 		if a.Status < 400 || a.Status >= 500 {
 			t.Fatalf("%s: status %d, want 4xx: %.300s", tc.name, a.Status, a.Raw)
 		}
@@ -59,16 +59,16 @@ func TestHostileRequestsRefused(t *testing.T) {
 		}
 	}
 	// The store works, and the biggest accepted requests are accepted.
-	expect(t, c.do("POST", "/v2/log/cart/add", pub(map[string]any{"visitor": "v1", "products": idList("c", 1000)})), 200, "")
-	expect(t, c.do("POST", "/v2/log/click", pub(map[string]any{"visitor": "v1", "product": "lamp", "labels": idList("l", 20)})), 200, "")
+	expect(t, c.Do("POST", "/v2/log/cart/add", pub(map[string]any{"visitor": "v1", "products": idList("c", 1000)})), 200, "")
+	expect(t, c.Do("POST", "/v2/log/click", pub(map[string]any{"visitor": "v1", "product": "lamp", "labels": idList("l", 20)})), 200, "")
 	// The largest event allowed: 1,000 ids of 1 KiB fit one command.
 	longIDs := idList("", 1000)
 	for i := range longIDs {
 		longIDs[i] += strings.Repeat("i", 1024-len(longIDs[i]))
 	}
-	expect(t, c.do("POST", "/v2/log/cart/add", pub(map[string]any{"visitor": "v3", "products": longIDs, "labels": idList("l", 20), "email": strings.Repeat("e", 242) + "@example.com"})), 200, "")
-	expect(t, c.do("POST", "/v2/recommendations/complementary", pub(map[string]any{"products": append([]string{"lamp"}, idList("p", 99)...), "exclude": idList("e", 1000)})), 200, "")
-	a := c.do("GET", "/v2/stats/labels"+q(st, true, "limit", "5"), nil)
+	expect(t, c.Do("POST", "/v2/log/cart/add", pub(map[string]any{"visitor": "v3", "products": longIDs, "labels": idList("l", 20), "email": strings.Repeat("e", 242) + "@example.com"})), 200, "")
+	expect(t, c.Do("POST", "/v2/recommendations/complementary", pub(map[string]any{"products": append([]string{"lamp"}, idList("p", 99)...), "exclude": idList("e", 1000)})), 200, "")
+	a := c.Do("GET", "/v2/stats/labels"+q(st, true, "limit", "5"), nil)
 	expect(t, a, 200, "")
 	if order, _ := a.Body["order"].([]any); len(order) != 5 || a.Body["total"] != 20.0 {
 		t.Fatalf("labels page: %s", a.Raw)

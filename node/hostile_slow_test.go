@@ -18,7 +18,7 @@ import (
 func TestHostileQuadraticAttacksKeepReadsFast(t *testing.T) {
 	n := testNode(t, "")
 	c := newClient(t, n.HTTPAddr())
-	st := c.createStore("shop")
+	st := createStore(c, "shop")
 	seedShop(t, c, st)
 	pub := func(kv map[string]any) map[string]any {
 		kv["key"] = st.Public
@@ -47,8 +47,8 @@ func TestHostileQuadraticAttacksKeepReadsFast(t *testing.T) {
 			defer wg.Done()
 			ac := newClient(t, n.HTTPAddr())
 			for !stop.Load() {
-				ac.do("POST", "/v2/log/cart/add", carts[i%2])
-				ac.do("POST", "/v2/recommendations/complementary", complementary)
+				ac.Do("POST", "/v2/log/cart/add", carts[i%2])
+				ac.Do("POST", "/v2/recommendations/complementary", complementary)
 				attacks.Add(2)
 			}
 		}()
@@ -57,7 +57,7 @@ func TestHostileQuadraticAttacksKeepReadsFast(t *testing.T) {
 	var lat []time.Duration
 	for range 100 {
 		start := time.Now()
-		expect(t, c.do("GET", "/v2/recommendations/popular"+q(st, false), nil), 200, "")
+		expect(t, c.Do("GET", "/v2/recommendations/popular"+q(st, false), nil), 200, "")
 		lat = append(lat, time.Since(start))
 		time.Sleep(20 * time.Millisecond)
 	}

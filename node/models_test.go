@@ -29,9 +29,9 @@ func twoNeedShop(t *testing.T, c *client, st testStore) {
 		orders = append(orders, fmt.Sprintf(`{"id":"o%d","time":%d,"customer":"%s","products":[{"id":"%s","quantity":1,"price":5},{"id":"%s","quantity":1,"price":5}]}`,
 			u, 1700000000+u*3600, cust, a, b))
 	}
-	expect(t, c.do("POST", "/v2/products"+q(st, true), "["+strings.Join(products, ",")+"]"), 200, "")
-	expect(t, c.do("POST", "/v2/customers"+q(st, true), "["+strings.Join(customers, ",")+"]"), 200, "")
-	expect(t, c.do("POST", "/v2/orders"+q(st, true), "["+strings.Join(orders, ",")+"]"), 200, "")
+	expect(t, c.Do("POST", "/v2/products"+q(st, true), "["+strings.Join(products, ",")+"]"), 200, "")
+	expect(t, c.Do("POST", "/v2/customers"+q(st, true), "["+strings.Join(customers, ",")+"]"), 200, "")
+	expect(t, c.Do("POST", "/v2/orders"+q(st, true), "["+strings.Join(orders, ",")+"]"), 200, "")
 }
 
 // TestModelLoopTrainsInBackground: the node's model loop trains a store's
@@ -41,14 +41,14 @@ func twoNeedShop(t *testing.T, c *client, st testStore) {
 func TestModelLoopTrainsInBackground(t *testing.T) {
 	n := testNode(t, "")
 	c := newClient(t, n.HTTPAddr())
-	st := c.createStore("two needs")
+	st := createStore(c, "two needs")
 	twoNeedShop(t, c, st)
 
 	var subs []string
 	checkFor(t, time.Minute, func() error {
-		a := c.do("GET", "/v2/recommendations/substituting"+q(st, false, "products", "m0", "limit", "2"), nil)
+		a := c.Do("GET", "/v2/recommendations/substituting"+q(st, false, "products", "m0", "limit", "2"), nil)
 		expect(t, a, 200, "")
-		subs = a.ids()
+		subs = a.IDs()
 		if len(subs) < 2 || !strings.HasPrefix(subs[0], "m") {
 			return fmt.Errorf("substituting(m0) = %v, want the other mugs first", subs)
 		}

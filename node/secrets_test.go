@@ -40,7 +40,7 @@ func TestPrivateKeysHashedOnDisk(t *testing.T) {
 	dir := t.TempDir()
 	n := testNode(t, dir)
 	c := newClient(t, n.HTTPAddr())
-	st := c.createStore("hashed")
+	st := createStore(c, "hashed")
 	if err := n.shards.Meta().Snapshot(); err != nil {
 		t.Fatal(err)
 	}
@@ -53,26 +53,26 @@ func TestPrivateKeysHashedOnDisk(t *testing.T) {
 	// It still authenticates, and after a restart (registry loaded from
 	// disk) too.
 	q := "/v2/orders?key=" + st.Public + "&private_key=" + st.Private
-	expect(t, c.do("GET", q, nil), 200, "")
+	expect(t, c.Do("GET", q, nil), 200, "")
 	if err := n.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	n2 := testNode(t, dir)
-	expect(t, newClient(t, n2.HTTPAddr()).do("GET", q, nil), 200, "")
+	expect(t, newClient(t, n2.HTTPAddr()).Do("GET", q, nil), 200, "")
 }
 
 func TestRotateKeysOverlapThroughAPI(t *testing.T) {
 	n := testNode(t, "")
 	c := newClient(t, n.HTTPAddr())
-	st := c.createStore("rotating")
+	st := createStore(c, "rotating")
 	rotate := func(overlap string) testStore {
 		t.Helper()
-		a := c.do("POST", "/v2/stores/"+st.ID+"/rotate-keys", map[string]string{"overlap": overlap}, "Authorization", "Bearer "+testAdmin)
+		a := c.Do("POST", "/v2/stores/"+st.ID+"/rotate-keys", map[string]string{"overlap": overlap}, "Authorization", "Bearer "+testAdmin)
 		expect(t, a, 200, "")
-		return testStore{st.ID, a.Body["public_key"].(string), a.Body["private_key"].(string)}
+		return testStore{ID: st.ID, Public: a.Body["public_key"].(string), Private: a.Body["private_key"].(string)}
 	}
 	works := func(k testStore) int {
-		return c.do("GET", "/v2/orders?key="+k.Public+"&private_key="+k.Private, nil).Status
+		return c.Do("GET", "/v2/orders?key="+k.Public+"&private_key="+k.Private, nil).Status
 	}
 	second := rotate("1h")
 	if second.Private == st.Private || second.Public == st.Public {
@@ -92,22 +92,22 @@ func TestRotateKeysOverlapThroughAPI(t *testing.T) {
 	}
 	// Mixing an old public and a new private key is two keys of one
 	// store: fine. An unknown store is 404; no admin token is 401.
-	expect(t, c.do("POST", "/v2/stores/st_nope/rotate-keys", map[string]string{}, "Authorization", "Bearer "+testAdmin), 404, "not_found")
-	expect(t, c.do("POST", "/v2/stores/"+st.ID+"/rotate-keys", map[string]string{}), 401, "missing_key")
-	expect(t, c.do("POST", "/v2/stores/"+st.ID+"/rotate-keys", map[string]string{"overlap": "forever"}, "Authorization", "Bearer "+testAdmin), 400, "bad_request")
+	expect(t, c.Do("POST", "/v2/stores/st_nope/rotate-keys", map[string]string{}, "Authorization", "Bearer "+testAdmin), 404, "not_found")
+	expect(t, c.Do("POST", "/v2/stores/"+st.ID+"/rotate-keys", map[string]string{}), 401, "missing_key")
+	expect(t, c.Do("POST", "/v2/stores/"+st.ID+"/rotate-keys", map[string]string{"overlap": "forever"}, "Authorization", "Bearer "+testAdmin), 400, "bad_request")
 }
 
 func TestStoreLimitsThroughAPI(t *testing.T) {
 	n := testNode(t, "")
 	c := newClient(t, n.HTTPAddr())
-	st := c.createStore("limited")
-	other := c.createStore("other")
+	st := createStore(c, "limited")
+	other := createStore(c, "other")
 	set := func(body map[string]any) {
 		t.Helper()
-		expect(t, c.do("POST", "/v2/stores/"+st.ID+"/limits", body, "Authorization", "Bearer "+testAdmin), 200, "")
+		expect(t, c.Do("POST", "/v2/stores/"+st.ID+"/limits", body, "Authorization", "Bearer "+testAdmin), 200, "")
 	}
 	pop := func(k testStore) answer {
-		return c.do("GET", "/v2/recommendations/popular?key="+k.Public, nil)
+		return c.Do("GET", "/v2/recommendations/popular?key="+k.Public, nil)
 	}
 	set(map[string]any{"rate": 0.01, "burst": 2})
 	expect(t, pop(st), 200, "")
@@ -118,7 +118,7 @@ func TestStoreLimitsThroughAPI(t *testing.T) {
 	expect(t, pop(other), 200, "")
 	set(map[string]any{"clear": true})
 	expect(t, pop(st), 200, "")
-	expect(t, c.do("POST", "/v2/stores/"+st.ID+"/limits", map[string]any{"rate": -1}, "Authorization", "Bearer "+testAdmin), 400, "bad_request")
+	expect(t, c.Do("POST", "/v2/stores/"+st.ID+"/limits", map[string]any{"rate": -1}, "Authorization", "Bearer "+testAdmin), 400, "bad_request")
 }
 
 func TestDataDirAndFilesPrivate(t *testing.T) {
@@ -129,7 +129,7 @@ func TestDataDirAndFilesPrivate(t *testing.T) {
 	os.Chmod(dir, 0o755) // whatever the test's umask
 	n := testNode(t, dir)
 	c := newClient(t, n.HTTPAddr())
-	c.createStore("modes")
+	createStore(c, "modes")
 	if err := n.shards.Meta().Snapshot(); err != nil {
 		t.Fatal(err)
 	}

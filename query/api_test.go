@@ -15,14 +15,14 @@ import (
 // "tea" goes with "cup".
 func seedShop(t *testing.T, c *apiClient, st testStore) {
 	t.Helper()
-	expect(t, c.do("POST", "/v2/products"+q(st, true), `{"products":[
+	expect(t, c.Do("POST", "/v2/products"+q(st, true), `{"products":[
 		{"id":"lamp","name":"Desk lamp","price":30,"categories":[1],"created_at":100},
 		{"id":"bulb","name":"LED bulb","price":5,"created_at":200},
 		{"id":"tea","name":"Green tea","price":8,"created_at":300},
 		{"id":"cup","name":"Tea cup","price":12,"created_at":400},
 		{"id":"hidden","name":"Secret","price":1,"index":false,"created_at":500}]}`), 200, "")
-	expect(t, c.do("POST", "/v2/customers"+q(st, true), `[{"id":"c1","email":"Ann@example.com","name":"Ann"},{"id":2,"name":"Bo"}]`), 200, "")
-	expect(t, c.do("POST", "/v2/orders"+q(st, true), `{"orders":[
+	expect(t, c.Do("POST", "/v2/customers"+q(st, true), `[{"id":"c1","email":"Ann@example.com","name":"Ann"},{"id":2,"name":"Bo"}]`), 200, "")
+	expect(t, c.Do("POST", "/v2/orders"+q(st, true), `{"orders":[
 		{"id":"o1","time":1700000000,"customer":"c1","products":[{"id":"lamp","quantity":1,"price":30},{"id":"bulb","quantity":2,"price":5}]},
 		{"id":"o2","time":1700000100,"customer":2,"products":[{"id":"lamp","quantity":1,"price":30},{"id":"bulb","quantity":1,"price":5}]},
 		{"id":"o3","time":1700000200,"customer":"c1","products":[{"id":"tea","quantity":1,"price":8},{"id":"cup","quantity":1,"price":12},{"id":"hidden","quantity":1,"price":1}]},
@@ -31,45 +31,45 @@ func seedShop(t *testing.T, c *apiClient, st testStore) {
 
 func TestAPIRecommendationsMeanSomething(t *testing.T) {
 	c, _ := startAPI(t)
-	st := c.createStore("shop")
+	st := createStore(c, "shop")
 	seedShop(t, c, st)
 
-	pop := c.do("GET", "/v2/recommendations/popular"+q(st, false, "limit", "3"), nil)
+	pop := c.Do("GET", "/v2/recommendations/popular"+q(st, false, "limit", "3"), nil)
 	expect(t, pop, 200, "")
-	if got := pop.ids(); len(got) != 3 || got[0] != "lamp" || got[1] != "bulb" {
+	if got := pop.IDs(); len(got) != 3 || got[0] != "lamp" || got[1] != "bulb" {
 		t.Fatalf("popular = %v, want lamp, bulb first", got)
 	}
 	// exclude really excludes; offset pages.
-	ex := c.do("GET", "/v2/recommendations/popular"+q(st, false, "exclude", `["lamp"]`), nil)
-	if got := ex.ids(); slices.Contains(got, "lamp") || got[0] != "bulb" {
+	ex := c.Do("GET", "/v2/recommendations/popular"+q(st, false, "exclude", `["lamp"]`), nil)
+	if got := ex.IDs(); slices.Contains(got, "lamp") || got[0] != "bulb" {
 		t.Fatalf("popular excluding lamp = %v", got)
 	}
-	off := c.do("GET", "/v2/recommendations/popular"+q(st, false, "offset", "1", "limit", "1"), nil)
-	if got := off.ids(); !slices.Equal(got, []string{"bulb"}) {
+	off := c.Do("GET", "/v2/recommendations/popular"+q(st, false, "offset", "1", "limit", "1"), nil)
+	if got := off.IDs(); !slices.Equal(got, []string{"bulb"}) {
 		t.Fatalf("popular offset 1 limit 1 = %v", got)
 	}
 	// Hidden products never come back.
 	for _, logic := range []string{"popular", "trending", "new", "recently_bought"} {
-		a := c.do("GET", "/v2/recommendations/"+logic+q(st, false, "limit", "50"), nil)
+		a := c.Do("GET", "/v2/recommendations/"+logic+q(st, false, "limit", "50"), nil)
 		expect(t, a, 200, "")
-		if slices.Contains(a.ids(), "hidden") {
-			t.Fatalf("%s returns the index:false product: %v", logic, a.ids())
+		if slices.Contains(a.IDs(), "hidden") {
+			t.Fatalf("%s returns the index:false product: %v", logic, a.IDs())
 		}
-		if len(a.ids()) == 0 {
+		if len(a.IDs()) == 0 {
 			t.Fatalf("%s is empty", logic)
 		}
 	}
-	if got := c.do("GET", "/v2/recommendations/new"+q(st, false), nil).ids(); got[0] != "cup" {
+	if got := c.Do("GET", "/v2/recommendations/new"+q(st, false), nil).IDs(); got[0] != "cup" {
 		t.Fatalf("new = %v, want cup (latest created_at) first", got)
 	}
 	// Co-purchase, GET and POST with the same names.
-	msw := c.do("GET", "/v2/recommendations/most_sold_with"+q(st, false, "products", `["lamp"]`, "limit", "1"), nil)
-	if got := msw.ids(); !slices.Equal(got, []string{"bulb"}) {
+	msw := c.Do("GET", "/v2/recommendations/most_sold_with"+q(st, false, "products", `["lamp"]`, "limit", "1"), nil)
+	if got := msw.IDs(); !slices.Equal(got, []string{"bulb"}) {
 		t.Fatalf("most_sold_with(lamp) = %v, want [bulb]", got)
 	}
-	post := c.do("POST", "/v2/recommendations/complementary", map[string]any{"key": st.Public, "products": []string{"tea"}, "limit": 1, "attributes": []string{"name", "price"}})
+	post := c.Do("POST", "/v2/recommendations/complementary", map[string]any{"key": st.Public, "products": []string{"tea"}, "limit": 1, "attributes": []string{"name", "price"}})
 	expect(t, post, 200, "")
-	if got := post.ids(); !slices.Equal(got, []string{"cup"}) {
+	if got := post.IDs(); !slices.Equal(got, []string{"cup"}) {
 		t.Fatalf("complementary(tea) = %v, want [cup]", got)
 	}
 	data, _ := post.Body["product_data"].([]any)
@@ -77,23 +77,23 @@ func TestAPIRecommendationsMeanSomething(t *testing.T) {
 		t.Fatalf("attributes not returned: %s", post.Raw)
 	}
 	// Customer history by id and by email, most recent order first.
-	h := c.do("GET", "/v2/recommendations/customer/history"+q(st, true, "customer", "c1"), nil)
-	if got := h.ids(); !slices.Equal(got, []string{"tea", "cup", "lamp", "bulb"}) {
+	h := c.Do("GET", "/v2/recommendations/customer/history"+q(st, true, "customer", "c1"), nil)
+	if got := h.IDs(); !slices.Equal(got, []string{"tea", "cup", "lamp", "bulb"}) {
 		t.Fatalf("history(c1) = %v, want tea cup lamp bulb (hidden excluded)", got)
 	}
-	he := c.do("GET", "/v2/recommendations/customer/history"+q(st, true, "email", "ann@EXAMPLE.com"), nil)
-	if !slices.Equal(he.ids(), h.ids()) {
-		t.Fatalf("history by email = %v, by id %v", he.ids(), h.ids())
+	he := c.Do("GET", "/v2/recommendations/customer/history"+q(st, true, "email", "ann@EXAMPLE.com"), nil)
+	if !slices.Equal(he.IDs(), h.IDs()) {
+		t.Fatalf("history by email = %v, by id %v", he.IDs(), h.IDs())
 	}
-	expect(t, c.do("GET", "/v2/recommendations/customer/history"+q(st, true, "customer", "nobody"), nil), 404, "not_found")
-	expect(t, c.do("GET", "/v2/recommendations/customer/history"+q(st, true), nil), 400, "bad_request")
+	expect(t, c.Do("GET", "/v2/recommendations/customer/history"+q(st, true, "customer", "nobody"), nil), 404, "not_found")
+	expect(t, c.Do("GET", "/v2/recommendations/customer/history"+q(st, true), nil), 400, "bad_request")
 	// product/attributes
-	pa := c.do("GET", "/v2/product/attributes"+q(st, false, "products", `["cup","hidden"]`, "attributes", `["price"]`), nil)
+	pa := c.Do("GET", "/v2/product/attributes"+q(st, false, "products", `["cup","hidden"]`, "attributes", `["price"]`), nil)
 	if res, _ := pa.Body["result"].([]any); len(res) != 1 || res[0].(map[string]any)["price"] != 12.0 {
 		t.Fatalf("product/attributes = %s", pa.Raw)
 	}
 	// JSONP wraps the same answer.
-	resp, err := c.hc.Get(c.base + "/v2/recommendations/popular" + q(st, false, "limit", "1", "callback", "cb"))
+	resp, err := c.HTTP.Get(c.Base + "/v2/recommendations/popular" + q(st, false, "limit", "1", "callback", "cb"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,41 +106,41 @@ func TestAPIRecommendationsMeanSomething(t *testing.T) {
 
 func TestAPIDataEndpoints(t *testing.T) {
 	c, _ := startAPI(t)
-	st := c.createStore("shop")
+	st := createStore(c, "shop")
 	seedShop(t, c, st)
 
-	got := c.do("GET", "/v2/orders"+q(st, true, "orders", `["o1","o3","nope"]`), nil)
+	got := c.Do("GET", "/v2/orders"+q(st, true, "orders", `["o1","o3","nope"]`), nil)
 	expect(t, got, 200, "")
 	if res := got.Body["result"].([]any); len(res) != 2 || res[0].(map[string]any)["id"] != "o1" {
 		t.Fatalf("orders by id = %s", got.Raw)
 	}
-	page := c.do("GET", "/v2/products"+q(st, true, "limit", "2", "offset", "1"), nil)
+	page := c.Do("GET", "/v2/products"+q(st, true, "limit", "2", "offset", "1"), nil)
 	if res := page.Body["result"].([]any); len(res) != 2 || res[0].(map[string]any)["id"] != "cup" || page.Body["total"] != 5.0 {
 		t.Fatalf("products page = %s", page.Raw)
 	}
 	// PATCH changes only the named fields.
-	expect(t, c.do("PATCH", "/v2/products"+q(st, true), `[{"id":"lamp","price":25}]`), 200, "")
-	lamp := c.do("GET", "/v2/products"+q(st, true, "products", "lamp"), nil).Body["result"].([]any)[0].(map[string]any)
+	expect(t, c.Do("PATCH", "/v2/products"+q(st, true), `[{"id":"lamp","price":25}]`), 200, "")
+	lamp := c.Do("GET", "/v2/products"+q(st, true, "products", "lamp"), nil).Body["result"].([]any)[0].(map[string]any)
 	if lamp["price"] != 25.0 || lamp["name"] != "Desk lamp" {
 		t.Fatalf("after patch lamp = %v", lamp)
 	}
-	expect(t, c.do("PATCH", "/v2/products"+q(st, true), `[{"id":"lamp","price":-3}]`), 400, "bad_request")
+	expect(t, c.Do("PATCH", "/v2/products"+q(st, true), `[{"id":"lamp","price":-3}]`), 400, "bad_request")
 	// DELETE, and the legacy product/remove.
-	expect(t, c.do("DELETE", "/v2/orders"+q(st, true, "orders", `["o4"]`), nil), 200, "")
-	if res := c.do("GET", "/v2/orders"+q(st, true, "orders", `["o4"]`), nil).Body["result"].([]any); len(res) != 0 {
+	expect(t, c.Do("DELETE", "/v2/orders"+q(st, true, "orders", `["o4"]`), nil), 200, "")
+	if res := c.Do("GET", "/v2/orders"+q(st, true, "orders", `["o4"]`), nil).Body["result"].([]any); len(res) != 0 {
 		t.Fatal("deleted order still there")
 	}
-	expect(t, c.do("POST", "/v2/product/remove"+q(st, true, "products", `["bulb"]`), nil), 200, "")
-	if ids := c.do("GET", "/v2/recommendations/most_sold_with"+q(st, false, "products", "lamp"), nil).ids(); slices.Contains(ids, "bulb") {
+	expect(t, c.Do("POST", "/v2/product/remove"+q(st, true, "products", `["bulb"]`), nil), 200, "")
+	if ids := c.Do("GET", "/v2/recommendations/most_sold_with"+q(st, false, "products", "lamp"), nil).IDs(); slices.Contains(ids, "bulb") {
 		t.Fatalf("removed product still recommended: %v", ids)
 	}
-	expect(t, c.do("POST", "/v2/product/add"+q(st, true), `{"products":[{"id":"bulb","name":"LED bulb","price":5}]}`), 200, "")
+	expect(t, c.Do("POST", "/v2/product/add"+q(st, true), `{"products":[{"id":"bulb","name":"LED bulb","price":5}]}`), 200, "")
 }
 
 func TestAPIBadInput(t *testing.T) {
 	c, _ := startAPI(t)
-	st := c.createStore("shop")
-	other := c.createStore("other")
+	st := createStore(c, "shop")
+	other := createStore(c, "other")
 	seedShop(t, c, st)
 
 	cases := []struct {
@@ -178,24 +178,24 @@ func TestAPIBadInput(t *testing.T) {
 			if tc.name == "store without name" {
 				hdr = []string{"Authorization", "Bearer " + testAdminToken}
 			}
-			expect(t, c.do(tc.method, tc.path, tc.body, hdr...), tc.status, tc.errType)
+			expect(t, c.Do(tc.method, tc.path, tc.body, hdr...), tc.status, tc.errType)
 		})
 	}
 	t.Run("rejected batch applies nothing", func(t *testing.T) {
-		a := c.do("POST", "/v2/products"+q(st, true), `[{"id":"new1","name":"ok","price":1},{"id":"new2","name":"bad","price":-1}]`)
+		a := c.Do("POST", "/v2/products"+q(st, true), `[{"id":"new1","name":"ok","price":1},{"id":"new2","name":"bad","price":-1}]`)
 		expect(t, a, 400, "invalid_records")
 		details, _ := a.Body["details"].([]any)
 		if len(details) != 1 || details[0].(map[string]any)["index"] != 1.0 {
 			t.Fatalf("details should name record 1: %s", a.Raw)
 		}
-		if res := c.do("GET", "/v2/products"+q(st, true, "products", "new1"), nil).Body["result"].([]any); len(res) != 0 {
+		if res := c.Do("GET", "/v2/products"+q(st, true, "products", "new1"), nil).Body["result"].([]any); len(res) != 0 {
 			t.Fatal("the good record of a rejected batch was applied")
 		}
 	})
 	t.Run("oversized body", func(t *testing.T) {
 		// The server refuses by Content-Length, before the body is sent:
 		// speak HTTP by hand so the answer can be read first.
-		conn, err := net.Dial("tcp", strings.TrimPrefix(c.base, "http://"))
+		conn, err := net.Dial("tcp", strings.TrimPrefix(c.Base, "http://"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -211,7 +211,7 @@ func TestAPIBadInput(t *testing.T) {
 		}
 	})
 	t.Run("order naming an unknown product is accepted and counted", func(t *testing.T) {
-		a := c.do("POST", "/v2/orders"+q(st, true), `[{"id":"o10","time":1700000400,"customer":"c1","products":[{"id":"ghost","quantity":1,"price":3}]}]`)
+		a := c.Do("POST", "/v2/orders"+q(st, true), `[{"id":"o10","time":1700000400,"customer":"c1","products":[{"id":"ghost","quantity":1,"price":3}]}]`)
 		expect(t, a, 200, "")
 		if a.Body["unknown_products"] != 1.0 {
 			t.Fatalf("unknown_products not reported: %s", a.Raw)
@@ -219,14 +219,14 @@ func TestAPIBadInput(t *testing.T) {
 	})
 	t.Run("a key of store A never reaches store B", func(t *testing.T) {
 		// other has no data; its keys must not see shop's.
-		if ids := c.do("GET", "/v2/recommendations/popular"+q(other, false), nil).ids(); len(ids) != 0 {
+		if ids := c.Do("GET", "/v2/recommendations/popular"+q(other, false), nil).IDs(); len(ids) != 0 {
 			t.Fatalf("store other sees shop's products: %v", ids)
 		}
-		if res := c.do("GET", "/v2/orders"+q(other, true, "orders", `["o1"]`), nil).Body["result"].([]any); len(res) != 0 {
+		if res := c.Do("GET", "/v2/orders"+q(other, true, "orders", `["o1"]`), nil).Body["result"].([]any); len(res) != 0 {
 			t.Fatal("store other reads shop's order")
 		}
-		expect(t, c.do("POST", "/v2/products"+q(other, true), `[{"id":"lamp","name":"Other lamp","price":1}]`), 200, "")
-		lamp := c.do("GET", "/v2/products"+q(st, true, "products", "lamp"), nil).Body["result"].([]any)[0].(map[string]any)
+		expect(t, c.Do("POST", "/v2/products"+q(other, true), `[{"id":"lamp","name":"Other lamp","price":1}]`), 200, "")
+		lamp := c.Do("GET", "/v2/products"+q(st, true, "products", "lamp"), nil).Body["result"].([]any)[0].(map[string]any)
 		if lamp["name"] != "Desk lamp" {
 			t.Fatalf("a write to store other changed shop's product: %v", lamp)
 		}

@@ -135,12 +135,12 @@ func TestRecsOverAFakeStore(t *testing.T) {
 	}
 	s := startAPIServer(t, fakeStoreBackend{&fakeBackend{}, fs})
 	c := newAPIClient(t, s.addr)
-	st := testStore{tStore, tPublic, tPrivate}
+	st := testStore{ID: tStore, Public: tPublic, Private: tPrivate}
 
-	a := c.do("GET", "/v2/recommendations/complementary"+q(st, false, "products", "a", "limit", "5",
+	a := c.Do("GET", "/v2/recommendations/complementary"+q(st, false, "products", "a", "limit", "5",
 		"exclude", `["c"]`, "debug", "true", "labels", `["pdp"]`), nil)
 	expect(t, a, 200, "")
-	if got := a.ids(); !slices.Equal(got, []string{"b", "d", "e", "f"}) {
+	if got := a.IDs(); !slices.Equal(got, []string{"b", "d", "e", "f"}) {
 		t.Fatalf("complementary = %v, want b (the logic), then d e f (fallback new; c excluded, a the seed, h hidden)", got)
 	}
 	srcs, _ := a.Body["debug"].(map[string]any)["sources"].([]any)
@@ -150,15 +150,15 @@ func TestRecsOverAFakeStore(t *testing.T) {
 	if !slices.Equal(fs.labels, []string{"pdp"}) {
 		t.Fatalf("impressions counted for %v, want [pdp]", fs.labels)
 	}
-	off := c.do("GET", "/v2/recommendations/complementary"+q(st, false, "products", "a", "limit", "2", "offset", "2"), nil)
-	if got := off.ids(); !slices.Equal(got, []string{"d", "e"}) {
+	off := c.Do("GET", "/v2/recommendations/complementary"+q(st, false, "products", "a", "limit", "2", "offset", "2"), nil)
+	if got := off.IDs(); !slices.Equal(got, []string{"d", "e"}) {
 		t.Fatalf("complementary offset 2 limit 2 = %v, want d e (b, then c from trending, skipped)", got)
 	}
 
-	expect(t, c.do("GET", "/v2/recommendations/customer/history"+q(st, true, "customer", "nobody"), nil), 404, "not_found")
+	expect(t, c.Do("GET", "/v2/recommendations/customer/history"+q(st, true, "customer", "nobody"), nil), 404, "not_found")
 
 	// product_data answers the fields as sent; the filter sees on_sale.
-	pd := c.do("GET", "/v2/recommendations/new"+q(st, false, "limit", "1", "attributes", `["list_price","on_sale","name"]`), nil)
+	pd := c.Do("GET", "/v2/recommendations/new"+q(st, false, "limit", "1", "attributes", `["list_price","on_sale","name"]`), nil)
 	data, _ := pd.Body["product_data"].([]any)
 	if len(data) != 1 {
 		t.Fatalf("product_data = %s", pd.Raw)
@@ -167,11 +167,11 @@ func TestRecsOverAFakeStore(t *testing.T) {
 	if _, derived := d["on_sale"]; derived || d["list_price"] != 5.0 || d["name"] != "P d" || d["id"] != "d" {
 		t.Fatalf("product_data of d = %v, want id, name and list_price, no on_sale", d)
 	}
-	f := c.do("GET", "/v2/recommendations/new"+q(st, false, "filter", "on_sale = true"), nil)
-	if got := f.ids(); !slices.Equal(got, []string{"d"}) {
+	f := c.Do("GET", "/v2/recommendations/new"+q(st, false, "filter", "on_sale = true"), nil)
+	if got := f.IDs(); !slices.Equal(got, []string{"d"}) {
 		t.Fatalf("new with on_sale = true = %v, want [d]", got)
 	}
-	all := c.do("GET", "/v2/product/attributes"+q(st, false, "products", `["d"]`, "attributes", `["*"]`), nil)
+	all := c.Do("GET", "/v2/product/attributes"+q(st, false, "products", `["d"]`, "attributes", `["*"]`), nil)
 	res, _ := all.Body["result"].([]any)
 	if len(res) != 1 {
 		t.Fatalf("product/attributes = %s", all.Raw)
