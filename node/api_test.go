@@ -9,24 +9,6 @@ import (
 	"testing"
 )
 
-// seedShop loads a small shop: "lamp" sells most and goes with "bulb";
-// "tea" goes with "cup".
-func seedShop(t *testing.T, c *client, st testStore) {
-	t.Helper()
-	expect(t, c.Do("POST", "/v2/products"+q(st, true), `{"products":[
-		{"id":"lamp","name":"Desk lamp","price":30,"categories":[1],"created_at":100},
-		{"id":"bulb","name":"LED bulb","price":5,"created_at":200},
-		{"id":"tea","name":"Green tea","price":8,"created_at":300},
-		{"id":"cup","name":"Tea cup","price":12,"created_at":400},
-		{"id":"hidden","name":"Secret","price":1,"index":false,"created_at":500}]}`), 200, "")
-	expect(t, c.Do("POST", "/v2/customers"+q(st, true), `[{"id":"c1","email":"Ann@example.com","name":"Ann"},{"id":2,"name":"Bo"}]`), 200, "")
-	expect(t, c.Do("POST", "/v2/orders"+q(st, true), `{"orders":[
-		{"id":"o1","time":1700000000,"customer":"c1","products":[{"id":"lamp","quantity":1,"price":30},{"id":"bulb","quantity":2,"price":5}]},
-		{"id":"o2","time":1700000100,"customer":2,"products":[{"id":"lamp","quantity":1,"price":30},{"id":"bulb","quantity":1,"price":5}]},
-		{"id":"o3","time":1700000200,"customer":"c1","products":[{"id":"tea","quantity":1,"price":8},{"id":"cup","quantity":1,"price":12},{"id":"hidden","quantity":1,"price":1}]},
-		{"id":"o4","time":1700000300,"email":"x@example.com","products":[{"id":"lamp","quantity":1,"price":30}]}]}`), 200, "")
-}
-
 // The API's handlers are tested in query/ (api_test.go and beside it)
 // over the engine without Raft; what stays here is about a node: its
 // process metrics and what survives its restart.

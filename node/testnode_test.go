@@ -76,6 +76,9 @@ var (
 	newClient = apitest.NewClient
 	expect    = apitest.Expect
 	q         = apitest.Q
+
+	seedShop    = apitest.SeedShop
+	twoNeedShop = apitest.TwoNeedShop
 )
 
 const testAdminToken = "test-admin-token-0123456789"

@@ -3,35 +3,8 @@ package query
 import (
 	"fmt"
 	"slices"
-	"strings"
 	"testing"
 )
-
-// twoNeedShop: mugs m0-m2 go with saucers s0-s2 (tea), notebooks n0-n2
-// with pens p0-p2 (stationery). Customers t0..t39 buy one mug and one
-// saucer, w0..w39 one notebook and one pen; two mugs are never bought
-// together, so mugs substitute each other.
-func twoNeedShop(t *testing.T, c *apiClient, st testStore) {
-	var products, customers, orders []string
-	for _, g := range []string{"m", "s", "n", "p"} {
-		for i := 0; i < 3; i++ {
-			name := map[string]string{"m": "tea mug", "s": "saucer plate", "n": "paper notebook", "p": "ink pen"}[g]
-			products = append(products, fmt.Sprintf(`{"id":"%s%d","name":"%s %d","price":%d,"categories":["%s"]}`, g, i, name, i, 5+i, g))
-		}
-	}
-	for u := 0; u < 80; u++ {
-		cust, a, b := fmt.Sprintf("t%d", u), fmt.Sprintf("m%d", u%3), fmt.Sprintf("s%d", (u/3)%3)
-		if u >= 40 {
-			cust, a, b = fmt.Sprintf("w%d", u-40), fmt.Sprintf("n%d", u%3), fmt.Sprintf("p%d", (u/3)%3)
-		}
-		customers = append(customers, fmt.Sprintf(`{"id":"%s"}`, cust))
-		orders = append(orders, fmt.Sprintf(`{"id":"o%d","time":%d,"customer":"%s","products":[{"id":"%s","quantity":1,"price":5},{"id":"%s","quantity":1,"price":5}]}`,
-			u, 1700000000+u*3600, cust, a, b))
-	}
-	expect(t, c.Do("POST", "/v2/products"+q(st, true), "["+strings.Join(products, ",")+"]"), 200, "")
-	expect(t, c.Do("POST", "/v2/customers"+q(st, true), "["+strings.Join(customers, ",")+"]"), 200, "")
-	expect(t, c.Do("POST", "/v2/orders"+q(st, true), "["+strings.Join(orders, ",")+"]"), 200, "")
-}
 
 func TestModelLogicsThroughTheAPI(t *testing.T) {
 	c, b := startAPI(t)

@@ -226,6 +226,9 @@ var (
 	newAPIClient = apitest.NewClient
 	expect       = apitest.Expect
 	q            = apitest.Q
+
+	seedShop    = apitest.SeedShop
+	twoNeedShop = apitest.TwoNeedShop
 )
 
 func createStore(c *apiClient, name string) testStore { return c.CreateStore(name, testAdminToken) }
