@@ -196,12 +196,9 @@ func (f *Factors) FoldInUserExact(items []int32, weights []float32) []float32 {
 	}
 	raw := a.RawSymmetric()
 	for j, it := range items {
-		if it < 0 || int(it) >= f.NumItems {
+		w, ok := f.foldInTerm(it, weights, j)
+		if !ok {
 			continue
-		}
-		w := float32(1)
-		if weights != nil {
-			w = weights[j]
 		}
 		c := 1 + f.alpha*w
 		y := f.ItemVector(it)

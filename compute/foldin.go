@@ -69,6 +69,19 @@ func (f *Factors) setFoldInInverse() {
 	}
 }
 
+// foldInTerm is the weight of the j-th item of a fold-in (1 when weights
+// is nil); false for an item index outside the model, which folds in as
+// nothing.
+func (f *Factors) foldInTerm(item int32, weights []float32, j int) (float32, bool) {
+	if item < 0 || int(item) >= f.NumItems {
+		return 0, false
+	}
+	if weights == nil {
+		return 1, true
+	}
+	return weights[j], true
+}
+
 // foldInWoodbury solves fold-in with the precomputed inverse into out. It
 // returns false (out untouched) when it does not apply: no inverse, too
 // many items, a negative weight, or a numerically singular inner system.
@@ -85,12 +98,9 @@ func (f *Factors) foldInWoodbury(items []int32, weights []float32, out []float32
 	clear(sc.cz)
 	// z = sum_j c_j P y_j, and V's rows for the terms with d_j > 0.
 	for j, it := range items {
-		if it < 0 || int(it) >= f.NumItems {
+		w, ok := f.foldInTerm(it, weights, j)
+		if !ok {
 			continue
-		}
-		w := float32(1)
-		if weights != nil {
-			w = weights[j]
 		}
 		d := f.alpha * w
 		if d < 0 {
