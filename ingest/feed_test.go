@@ -18,8 +18,8 @@ type feedRecorder struct {
 	// one delivered batch, not across batches.
 	productBatches [][]Product
 	orders         []Order
-	onCall   func()
-	fail     error
+	onCall         func()
+	fail           error
 }
 
 func ids[T any](recs []T, id func(*T) ID) string {
