@@ -5,7 +5,7 @@ DATA    ?= ./data/demo
 PKGS    := ./...
 
 .PHONY: cluster-certs cluster-up cluster-down test-cluster
-.PHONY: build test test-race test-hostile test-chaos fuzz demo bench bench-node bench-tracking bench-scale bench-cluster bench-rebalance bench-full eval lint fmt clean
+.PHONY: build test test-race test-hostile test-chaos fuzz demo bench bench-node bench-api bench-tracking bench-scale bench-cluster bench-rebalance bench-full eval lint fmt clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/sibyl
@@ -57,6 +57,12 @@ bench: build
 # most_sold_with beside the do-nothing ceiling (docs/benchmarks.md).
 bench-node: build
 	bash bench/single-node.sh bin/sibyl bench/results/single-node
+
+# The API logics of docs/benchmarks.md on the same single node (its import,
+# restart and memory figures too), beside the ceiling.
+bench-api: build
+	SIBYL_BENCH_SCENARIOS=popular,complementary,substituting,visitor_complementary,popular_filtered,log_product \
+	  bash bench/single-node.sh bin/sibyl bench/results/api
 
 # Tracking throughput (log/product through Raft, fsync on) at 32, 64, 128
 # and 256 connections, with CPU per 1,000 events of the server and of the
