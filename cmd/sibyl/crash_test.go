@@ -406,7 +406,7 @@ func TestKill9DuringImport(t *testing.T) {
 			}
 		}
 		mu.Unlock()
-		t.Logf("round %d: %d acknowledged tracking events all present", round, views)
+		t.Logf("round %d: %d acknowledged tracking events (all rounds so far) all present", round, views)
 		next = 0 // re-send from the start: upserts make that safe
 	}
 

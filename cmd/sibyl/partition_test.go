@@ -93,9 +93,12 @@ func TestComposePartition(t *testing.T) {
 	}
 	// The container is looked up right before it is partitioned.
 	container := func() string {
-		out, err := compose("ps", "-q", "sibyl-3").Output()
+		cmd := compose("ps", "-q", "sibyl-3")
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
 		if err != nil || len(strings.TrimSpace(string(out))) == 0 {
-			t.Fatalf("cannot find the sibyl-3 container (is the cluster up?): %v", err)
+			t.Fatalf("cannot find the sibyl-3 container (is the cluster up?): %v %s", err, strings.TrimSpace(stderr.String()))
 		}
 		return strings.TrimSpace(string(out))
 	}
