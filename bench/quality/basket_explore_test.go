@@ -218,3 +218,26 @@ func forEachParallel(n int, fn func(i int)) {
 	}
 	wg.Wait()
 }
+
+// TestExploreBasketReadings reports the production complementary on the
+// basket validation window under every reading of BasketVariants (the
+// protocol's per-query HR@10, per order, train customers, first line), as
+// `sibyl eval --protocol basket` does on test (SIBYL_EXPLORE=readings).
+func TestExploreBasketReadings(t *testing.T) {
+	if os.Getenv("SIBYL_EXPLORE") != "readings" {
+		t.Skip("set SIBYL_EXPLORE=readings")
+	}
+	inner, val := validationSplit(t)
+	model, st, err := BuildRetailModel(context.Background(), inner, val.Train, compute.DefaultModelConfig(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scratch := make([]float32, len(inner.ItemIDs))
+	for _, v := range BasketVariants {
+		cases := BasketVariantCases(val.Test, val.Known, val.TrainUser, v)
+		hr := BasketHR(cases, func(q int32, dst []compute.Scored) []compute.Scored {
+			return model.Complementary(st, q, 10, nil, scratch, dst)
+		})
+		t.Logf("validation, production complementary, %s: HR@10 %.4f (%d queries)", v.Name, hr, len(cases))
+	}
+}
