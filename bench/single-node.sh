@@ -18,6 +18,9 @@ DATA=$(mktemp -d /tmp/sibyl-single-XXXX)
 HTTP=127.0.0.1:${SIBYL_BENCH_PORT:-38080}
 RAFT=127.0.0.1:$(( ${SIBYL_BENCH_PORT:-38080} + 1 ))
 mkdir -p "$OUT"
+# Which build: read before summary.txt is rewritten (a rewritten tracked
+# file would read as an uncommitted change).
+REV="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo ' (with uncommitted changes)')"
 exec > >(tee "$OUT/summary.txt") 2>&1
 trap '[ -n "$PID" ] && kill -9 $PID 2>/dev/null; rm -rf "$DATA"' EXIT
 
@@ -31,7 +34,7 @@ start() {
   TOOK=$(awk -v a="$(date +%s.%N)" -v b="$t0" 'BEGIN{printf "%.2f", a-b}')
 }
 
-echo "run $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo ' (with uncommitted changes)')"
+echo "run $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $REV"
 echo "machine: $(nproc) CPUs, $(grep 'model name' /proc/cpuinfo | head -1 | cut -d: -f2 | xargs), load $(cut -d' ' -f1 /proc/loadavg)"
 start
 echo "first start to ready: ${TOOK}s"
