@@ -5,7 +5,7 @@ DATA    ?= ./data/demo
 PKGS    := ./...
 
 .PHONY: cluster-certs cluster-up cluster-down test-cluster
-.PHONY: build test test-race test-hostile test-chaos fuzz demo bench bench-node bench-tracking bench-scale bench-cluster bench-rebalance bench-full eval lint fmt clean
+.PHONY: build test test-race test-hostile test-chaos fuzz demo bench bench-node bench-api bench-tracking bench-scale bench-cluster bench-rebalance bench-full eval lint fmt clean
 
 # -buildvcs=auto: stamp the commit into the binary (sibyl version, /health)
 # even where GOFLAGS turns it off.
@@ -15,11 +15,12 @@ build:
 # The CI suite: unit, integration (real nodes on random ports, a kill -9
 # test with real processes) and the real-data quality checks. Keep it
 # under ~10 minutes on 2 cores.
+# TESTFLAGS: extra go test flags (.ci/run passes -v to list what skipped).
 test: build
 	$(GO) vet -tags 'hostile chaos' $(PKGS)
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
-	SIBYL_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 15m $(PKGS)
+	SIBYL_BIN=$(CURDIR)/$(BIN) $(GO) test $(TESTFLAGS) -count=1 -timeout 15m $(PKGS)
 
 # Replays of the attacks of issue 11 that are too slow for `make test`:
 # floods that measure heap, quadratic requests beside a latency probe,
@@ -27,7 +28,7 @@ test: build
 # tests are built only with the `hostile` tag; the fast attack tests run
 # in `make test` as well.
 test-hostile: build
-	SIBYL_BIN=$(CURDIR)/$(BIN) $(GO) test -tags hostile -count=1 -timeout 30m -run Hostile $(PKGS)
+	SIBYL_BIN=$(CURDIR)/$(BIN) $(GO) test $(TESTFLAGS) -tags hostile -count=1 -timeout 30m -run Hostile $(PKGS)
 
 # Every fuzz target (request parsers, record and command decoders) for
 # FUZZTIME each (default 30s); CI runs it.
@@ -59,6 +60,12 @@ bench: build
 # most_sold_with beside the do-nothing ceiling (docs/benchmarks.md).
 bench-node: build
 	bash bench/single-node.sh bin/sibyl bench/results/single-node
+
+# The API logics of docs/benchmarks.md on the same single node (its import,
+# restart and memory figures too), beside the ceiling.
+bench-api: build
+	SIBYL_BENCH_SCENARIOS=popular,complementary,substituting,visitor_complementary,popular_filtered,log_product \
+	  bash bench/single-node.sh bin/sibyl bench/results/api
 
 # Tracking throughput (log/product through Raft, fsync on) at 32, 64, 128
 # and 256 connections, with CPU per 1,000 events of the server and of the
@@ -117,21 +124,34 @@ cluster-certs: build
 	  umask 077 && echo "SIBYL_GOSSIP_KEY=$$($(BIN) tls gossip-key)" > $(CLUSTER_DIR)/gossip.env; \
 	fi
 
+# Compose: the v2 plugin (`docker compose`) when the docker CLI has it,
+# else the standalone docker-compose; override with COMPOSE=...
+COMPOSE ?= $(shell if docker compose version >/dev/null 2>&1; then echo "docker compose"; \
+  elif command -v docker-compose >/dev/null 2>&1; then echo docker-compose; fi)
+
 # A 3-node cluster in containers (docker-compose.yml; the image is built
 # from the host's static binary, nothing is pulled). Nodes on :8081..8083,
 # mutual TLS between them and encrypted gossip (cluster-certs).
 cluster-up: build cluster-certs
-	docker-compose up -d --build
+	$(COMPOSE) up -d --build
 
 # Stops the containers; the named volumes (data) stay.
 cluster-down:
-	docker-compose down
+	$(COMPOSE) down
 
 # The partition test on a fresh container cluster (volumes removed before
 # and after): the minority refuses writes with 503, the majority accepts
 # them, all replicas converge after healing.
+# On failure the containers' logs are kept under ARTIFACTS (the test
+# writes them; the path is in its output) before `down -v` removes them.
+ARTIFACTS ?= $(CURDIR)/.artifacts
 test-cluster: build cluster-certs
-	docker-compose down -v >/dev/null 2>&1 || true
-	docker-compose up -d --build
-	SIBYL_CLUSTER_COMPOSE=1 $(GO) test -count=1 -timeout 10m -run TestComposePartition -v ./cmd/sibyl/; \
-	  rc=$$?; docker-compose down -v; exit $$rc
+	@if [ -z "$(COMPOSE)" ]; then echo "test-cluster: neither 'docker compose' (v2 plugin) nor docker-compose found"; exit 1; fi
+	$(COMPOSE) down -v >/dev/null 2>&1 || true
+	$(COMPOSE) up -d --build
+	SIBYL_CLUSTER_COMPOSE=1 SIBYL_COMPOSE="$(COMPOSE)" SIBYL_ARTIFACTS=$(ARTIFACTS) \
+	  $(GO) test -count=1 -timeout 10m -run TestComposePartition -v ./cmd/sibyl/; \
+	  rc=$$?; \
+	  if [ $$rc -ne 0 ]; then mkdir -p $(ARTIFACTS) && $(COMPOSE) logs --no-color --timestamps > $(ARTIFACTS)/test-cluster-compose.log 2>&1; \
+	    echo "test-cluster failed: containers' logs in $(ARTIFACTS)/test-cluster-compose.log"; fi; \
+	  $(COMPOSE) down -v; exit $$rc

@@ -16,6 +16,11 @@ export SIBYL_ADMIN_TOKEN=bench-admin-token-0123456789
 source "$(dirname "$0")/credentials.sh"
 cluster_credentials "$BIN" "$D" 3
 mkdir -p "$OUT"
+# The formation and import figures are printed only: keep them beside the
+# report.
+REV=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+exec > >(tee "$OUT/summary.txt") 2>&1
+echo "run $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $REV, load $(cut -d' ' -f1 /proc/loadavg)"
 PIDS=()
 trap 'for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done; rm -rf "$D"' EXIT
 for i in 0 1 2; do

@@ -54,6 +54,10 @@ type Config struct {
 	// Ceiling also measures a NullServer with the same settings and reports
 	// the ratio to it.
 	Ceiling bool
+	// CeilingCommand, when set, runs the ceiling's NullServer in a child
+	// process (see StartNullServerProcess), apart from the load generator
+	// as the measured server is; unset, it runs in this process.
+	CeilingCommand []string `json:"-"`
 	// Seed makes the request sequence reproducible.
 	Seed uint64
 }

@@ -153,18 +153,21 @@ func resultRow(res Result) string {
 	if res.Unsent > 0 {
 		unsent = fmt.Sprintf(" unsent:%d", res.Unsent)
 	}
-	srv50, srv99 := "–", "–"
+	h50, h99, srv50, srv99 := "–", "–", "–", "–"
+	if res.Handler != nil {
+		h50, h99 = ms(res.Handler.P50Us), ms(res.Handler.P99Us)
+	}
 	if res.Server != nil {
 		srv50, srv99 = ms(res.Server.P50Us), ms(res.Server.P99Us)
 	}
-	return fmt.Sprintf("| %s | %s | %s | %d | %.0f | %.0f | %s | %s | %s | %s | %s | %s | %s | %s%s | %s | %s | %s |\n",
+	return fmt.Sprintf("| %s | %s | %s | %d | %.0f | %.0f | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s%s | %s | %s | %s |\n",
 		res.Name, res.Mode, offered, res.Connections, res.RPS, res.OKRPS,
-		ms(l.P50Us), ms(l.P90Us), ms(l.P99Us), ms(l.P999Us), ms(l.MaxUs), srv50, srv99,
+		ms(l.P50Us), ms(l.P90Us), ms(l.P99Us), ms(l.P999Us), ms(l.MaxUs), h50, h99, srv50, srv99,
 		errorsText(res.Errors), unsent, ceil, thr, p99)
 }
 
-const tableHeader = "| run | mode | offered/s | conns | rps | 2xx rps | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | server p50 ms | server p99 ms | errors | ceiling rps | rps ÷ ceiling | p99 ÷ ceiling |\n" +
-	"|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+const tableHeader = "| run | mode | offered/s | conns | rps | 2xx rps | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | handler p50 ms | handler p99 ms | server p50 ms | server p99 ms | errors | ceiling rps | rps ÷ ceiling | p99 ÷ ceiling |\n" +
+	"|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
 
 func markdown(r Report) string {
 	var b strings.Builder
@@ -194,7 +197,9 @@ func markdown(r Report) string {
 	if len(r.Notes) > 0 {
 		b.WriteString("\n")
 	}
-	b.WriteString("Latency is client-side; \"server p50/p99\" is the time the server reports spending (its Server-Timing header), without network and load generator. In open loop it runs from each request's intended send time, " +
+	b.WriteString("Latency is client-side. \"handler p50/p99\" is the time the server's handler reports (Server-Timing app: request routed to answer handed to the connection's buffer); " +
+		"\"server p50/p99\" is the server's time as a user means it (Server-Timing wire: first byte of the request read to last byte of the answer written, " +
+		"reported on the next answer of the same connection); neither counts the network or the load generator. In open loop latency runs from each request's intended send time, " +
 		"so queueing is counted; in closed loop it runs from the actual send. Throughput is answers " +
 		"(any status) per second; errors are non-2xx answers and transport failures. \"behind\" marks an " +
 		"open-loop run that did not keep its offered rate; on the ceiling it means the load generator " +

@@ -67,7 +67,7 @@ func TestWriteReport(t *testing.T) {
 	for _, want := range []string{
 		"# test report",
 		"shared these", // the shared-CPU warning
-		"| popular | open | 100 | 4 | 99 | 99 | 0.50 | 1.00 | 2.00 | 4.00 | 6.00 | – | – | http_503:2 | 100 (behind: loadgen-bound) | 0.990 | 4.00 |",
+		"| popular | open | 100 | 4 | 99 | 99 | 0.50 | 1.00 | 2.00 | 4.00 | 6.00 | – | – | – | – | http_503:2 | 100 (behind: loadgen-bound) | 0.990 | 4.00 |",
 		"](" + SweepPlotName("popular sweep") + ")",
 		"](" + NodesPlot + ")",
 		"### popular by endpoint",

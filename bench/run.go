@@ -45,9 +45,17 @@ type Result struct {
 	// schedule: high values mean every connection was busy (queueing,
 	// already inside Latency) or the generator lacked CPU.
 	SendLag *Summary `json:"send_lag,omitempty"`
-	// Server is the time the server reports spending on each request
-	// (its Server-Timing "app;dur=" header), without network and client:
-	// nil when the server sends no such header.
+	// Handler is the time the server reports its handler spent on each
+	// request (Server-Timing "app;dur=": routed to answer written to the
+	// connection's buffer), without reading the request, writing the
+	// answer, network and client: nil when the server sends no such
+	// header.
+	Handler *Summary `json:"handler,omitempty"`
+	// Server is the server's time as a user means it: first byte of the
+	// request read to last byte of the answer written (Sibyl's
+	// Server-Timing "wire;dur=", which reports the previous answer on the
+	// same connection, so a connection's first request has none): nil
+	// when the server sends no such header.
 	Server *Summary `json:"server,omitempty"`
 	// Behind (open loop) says the offered rate was not kept: fewer than
 	// 95% of the planned requests were answered in time, or some were
@@ -113,9 +121,16 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	return res, nil
 }
 
-// MeasureCeiling runs cfg against a fresh NullServer instead of cfg.URLs.
+// MeasureCeiling runs cfg against a fresh NullServer instead of cfg.URLs:
+// in a child process when cfg.CeilingCommand is set, else in process.
 func MeasureCeiling(ctx context.Context, cfg Config) (Result, error) {
-	ns, err := StartNullServer(NullServerConfig{})
+	var ns ceilingServer
+	var err error
+	if len(cfg.CeilingCommand) > 0 {
+		ns, err = StartNullServerProcess(cfg.CeilingCommand)
+	} else {
+		ns, err = StartNullServer(NullServerConfig{})
+	}
 	if err != nil {
 		return Result{}, err
 	}
@@ -160,7 +175,8 @@ type worker struct {
 	labels   map[string]*labelStats
 	status   map[int]int64
 	lag      *latencyHistogram
-	server   *latencyHistogram // Server-Timing durations
+	handler  *latencyHistogram // Server-Timing app durations
+	server   *latencyHistogram // Server-Timing wire durations
 	attempts int64             // measured requests sent (answered or failed)
 	lastDone time.Time         // completion of the last measured request
 	req      Request
@@ -248,8 +264,13 @@ func (w *worker) send(ep endpoint, timeout time.Duration, from time.Time, measur
 		s.errors[transportErrorKind(err)]++
 		return
 	}
-	if d, ok := serverTiming(w.hresp.Header.Peek("Server-Timing")); ok {
-		w.server.Record(d)
+	if st := w.hresp.Header.Peek("Server-Timing"); len(st) > 0 {
+		if d, ok := serverTiming(st, "app"); ok {
+			w.handler.Record(d)
+		}
+		if d, ok := serverTiming(st, "wire"); ok {
+			w.server.Record(d)
+		}
 	}
 	code := w.hresp.StatusCode()
 	w.status[code]++
@@ -312,14 +333,15 @@ func measure(ctx context.Context, cfg Config) (Result, error) {
 	var wg sync.WaitGroup
 	for i := range workers {
 		w := &worker{
-			rng:    rand.New(rand.NewPCG(cfg.Seed, uint64(i))),
-			labels: map[string]*labelStats{},
-			status: map[int]int64{},
-			lag:    newLatencyHistogram(),
-			server: newLatencyHistogram(),
-			hreq:   fasthttp.AcquireRequest(),
-			hresp:  fasthttp.AcquireResponse(),
-			timer:  time.NewTimer(time.Hour),
+			rng:     rand.New(rand.NewPCG(cfg.Seed, uint64(i))),
+			labels:  map[string]*labelStats{},
+			status:  map[int]int64{},
+			lag:     newLatencyHistogram(),
+			handler: newLatencyHistogram(),
+			server:  newLatencyHistogram(),
+			hreq:    fasthttp.AcquireRequest(),
+			hresp:   fasthttp.AcquireResponse(),
+			timer:   time.NewTimer(time.Hour),
 		}
 		w.timer.Stop()
 		workers[i] = w
@@ -406,10 +428,11 @@ func collect(cfg Config, workers []*worker, start, warmEnd, end time.Time, nsPer
 	byLabel := map[string]*acc{}
 	var attempts int64
 	lag := newLatencyHistogram()
-	server := newLatencyHistogram()
+	handler, server := newLatencyHistogram(), newLatencyHistogram()
 	lastDone := end
 	for _, w := range workers {
 		attempts += w.attempts
+		handler.Merge(w.handler)
 		server.Merge(w.server)
 		if w.lastDone.After(lastDone) {
 			lastDone = w.lastDone
@@ -460,6 +483,9 @@ func collect(cfg Config, workers []*worker, start, warmEnd, end time.Time, nsPer
 		res.SendLag = &s
 		res.Behind = res.Unsent > 0 || res.RPS < 0.95*cfg.Rate
 	}
+	if hs := handler.Summary(); hs.Count > 0 {
+		res.Handler = &hs
+	}
 	if ss := server.Summary(); ss.Count > 0 {
 		res.Server = &ss
 	}
@@ -491,20 +517,34 @@ func ceilTicket(d time.Duration, nsPerReq float64) int64 {
 	return i
 }
 
-// serverTiming reads the duration of a W3C Server-Timing header such as
-// "app;dur=0.153" (milliseconds).
-func serverTiming(h []byte) (time.Duration, bool) {
-	i := bytes.Index(h, []byte("dur="))
-	if i < 0 {
-		return 0, false
+// serverTiming reads the duration of metric name in a W3C Server-Timing
+// header such as "app;dur=0.153, wire;dur=0.210" (milliseconds).
+func serverTiming(h []byte, name string) (time.Duration, bool) {
+	for len(h) > 0 {
+		m := h
+		if i := bytes.IndexByte(h, ','); i >= 0 {
+			m, h = h[:i], h[i+1:]
+		} else {
+			h = nil
+		}
+		m = bytes.TrimSpace(m)
+		j := bytes.IndexByte(m, ';')
+		if j < 0 || string(m[:j]) != name {
+			continue
+		}
+		k := bytes.Index(m[j:], []byte(";dur="))
+		if k < 0 {
+			return 0, false
+		}
+		v := m[j+k+5:]
+		if e := bytes.IndexByte(v, ';'); e >= 0 {
+			v = v[:e]
+		}
+		ms, err := strconv.ParseFloat(string(bytes.TrimSpace(v)), 64)
+		if err != nil || ms < 0 {
+			return 0, false
+		}
+		return time.Duration(ms * float64(time.Millisecond)), true
 	}
-	v := h[i+4:]
-	if j := bytes.IndexAny(v, ",;"); j >= 0 {
-		v = v[:j]
-	}
-	ms, err := strconv.ParseFloat(string(v), 64)
-	if err != nil || ms < 0 {
-		return 0, false
-	}
-	return time.Duration(ms * float64(time.Millisecond)), true
+	return 0, false
 }

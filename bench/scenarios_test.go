@@ -4,36 +4,15 @@ import (
 	"encoding/json"
 	"errors"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sibylhq/sibyl/demo"
 )
 
-// sharedData finds ../shared/data next to the repository root.
-func sharedData(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "..", "shared", "data")
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the package directory")
-		}
-		dir = parent
-	}
-}
-
 func TestLoadOnlineRetail(t *testing.T) {
-	path := filepath.Join(sharedData(t), "online-retail", "online_retail.csv.gz")
-	if _, err := os.Stat(path); err != nil {
-		t.Skipf("Online Retail data not available at %s (see the data README): %v", path, err)
-	}
+	path := demo.OnlineRetail(t)
 	d, err := LoadOnlineRetail(path)
 	if err != nil {
 		t.Fatal(err)

@@ -8,13 +8,16 @@ import (
 
 func TestServerTimingParse(t *testing.T) {
 	for in, want := range map[string]time.Duration{
-		"app;dur=0.153":            153 * time.Microsecond,
-		"app;dur=12":               12 * time.Millisecond,
-		"db;dur=1.5, app;desc=x":   1500 * time.Microsecond,
-		"app;desc=\"no duration\"": -1,
-		"app;dur=abc":              -1,
+		"app;dur=0.153":                  153 * time.Microsecond,
+		"app;dur=12":                     12 * time.Millisecond,
+		"db;dur=1.5, app;dur=2":          2 * time.Millisecond,
+		"wire;dur=1.5, app;desc=x":       -1,
+		"app;desc=\"no duration\"":       -1,
+		"app;dur=abc":                    -1,
+		"apps;dur=3":                     -1,
+		"app;desc=x;dur=0.5, wire;dur=9": 500 * time.Microsecond,
 	} {
-		got, ok := serverTiming([]byte(in))
+		got, ok := serverTiming([]byte(in), "app")
 		if want < 0 {
 			if ok {
 				t.Errorf("%q parsed as %v, want no value", in, got)
@@ -43,14 +46,17 @@ func TestServerLatencyRecorded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Server == nil {
-		t.Fatal("no server latency recorded")
+	if res.Handler == nil {
+		t.Fatal("no handler latency recorded")
 	}
-	p50 := time.Duration(res.Server.P50Us) * time.Microsecond
+	p50 := time.Duration(res.Handler.P50Us) * time.Microsecond
 	if p50 < 5*time.Millisecond || p50 > 15*time.Millisecond {
-		t.Fatalf("server p50 = %v, want about 5ms", p50)
+		t.Fatalf("handler p50 = %v, want about 5ms", p50)
 	}
-	if res.Latency.P50Us < res.Server.P50Us {
-		t.Fatalf("client p50 %vus below server p50 %vus", res.Latency.P50Us, res.Server.P50Us)
+	if res.Latency.P50Us < res.Handler.P50Us {
+		t.Fatalf("client p50 %vus below handler p50 %vus", res.Latency.P50Us, res.Handler.P50Us)
+	}
+	if res.Server != nil {
+		t.Fatalf("server (wire) time recorded from a server that sends none: %+v", res.Server)
 	}
 }

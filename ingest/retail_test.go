@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sibylhq/sibyl/demo"
 )
 
 // recordingSink keeps everything it receives and checks the RetailSink
@@ -383,10 +385,7 @@ func BenchmarkReadOnlineRetail(b *testing.B) {
 }
 
 func TestReadOnlineRetailFile(t *testing.T) {
-	path := filepath.Join(sharedDataDir(t), "online-retail", "online_retail.csv.gz")
-	if _, err := os.Stat(path); err != nil {
-		t.Skipf("UCI Online Retail data not found at %s: %v", path, err)
-	}
+	path := demo.OnlineRetail(t)
 	plain := filepath.Join(t.TempDir(), "small.csv")
 	if err := os.WriteFile(plain, []byte(retailHeaderLine+"1,A,a,1,2011-01-01 10:00:00,1,5.0,UK\n"), 0o600); err != nil {
 		t.Fatal(err)

@@ -20,6 +20,9 @@ type apiMetrics struct {
 	// an allocation per request
 	durations map[string]*vm.Histogram
 	counts    map[string]*[len(statusClasses)]*vm.Counter
+	// per endpoint: first request byte read to last answer byte written
+	// (servertime.go)
+	server map[string]*vm.Histogram
 }
 
 func newMetrics() *apiMetrics {
@@ -27,6 +30,7 @@ func newMetrics() *apiMetrics {
 		set:       vm.NewSet(),
 		durations: make(map[string]*vm.Histogram),
 		counts:    make(map[string]*[len(statusClasses)]*vm.Counter),
+		server:    make(map[string]*vm.Histogram),
 	}
 }
 

@@ -389,6 +389,8 @@ type edgeConn struct {
 	// closing (set when an answer went out before the request was read).
 	linger bool
 	closed sync.Once
+	// timing is the request clock of the server time (servertime.go).
+	timing connTiming
 }
 
 // Lingering close bounds: at most this long and this many bytes of a
@@ -400,14 +402,22 @@ const (
 
 func (c *edgeConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
+	c.timing.read(n)
 	if n > 0 && bytes.IndexByte(p[:n], '\n') >= 0 {
 		c.lineEnds++
 	}
 	return n, err
 }
 
+func (c *edgeConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	c.timing.wrote(n)
+	return n, err
+}
+
 func (c *edgeConn) Close() error {
 	c.closed.Do(func() {
+		c.timing.finish()
 		if c.ip.IsValid() {
 			c.l.mu.Lock()
 			if c.l.perIP[c.ip]--; c.l.perIP[c.ip] <= 0 {

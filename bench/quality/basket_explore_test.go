@@ -148,20 +148,17 @@ func (b *basketSignals) recommender(c blendCfg) func(q int32, dst []compute.Scor
 
 // TestExploreBasket records the complementary search on the basket
 // protocol: configurations are compared on the validation window (last 30
-// days of train) and reported on test. Run with SIBYL_EXPLORE=1 (the
-// weight grid, ~10 min) or SIBYL_EXPLORE=window (the 14-day window signal).
+// days of train) only; it never computes nor prints a test-split number
+// (the test split is for the production defaults, `sibyl eval`). Run with
+// SIBYL_EXPLORE=1 (the weight grid) or SIBYL_EXPLORE=window (the 14-day
+// window signal).
 func TestExploreBasket(t *testing.T) {
 	if os.Getenv("SIBYL_EXPLORE") == "" {
 		t.Skip("set SIBYL_EXPLORE=1 to run the complementary search (a few minutes)")
 	}
-	d := loadRetail(t)
-	test := SplitRetail(d, RetailCutoff)
-	inner := *d
-	inner.Orders = test.Train
-	val := SplitRetail(&inner, RetailCutoff-ValidationDays*86400)
+	inner, val := validationSplit(t)
 	valCases := BasketVariantCases(val.Test, val.Known, val.TrainUser, BasketProtocol)
-	testCases := BasketVariantCases(test.Test, test.Known, test.TrainUser, BasketProtocol)
-	vs, ts := newBasketSignals(t, &inner, val), newBasketSignals(t, d, test)
+	vs := newBasketSignals(t, inner, val)
 	cfgs := []blendCfg{{}}
 	if os.Getenv("SIBYL_EXPLORE") == "window" {
 		// Second round: a same-customer 14-day window signal on top of
@@ -181,19 +178,29 @@ func TestExploreBasket(t *testing.T) {
 		}
 		cfgs = append(cfgs, blendCfg{damp: -0.25}, blendCfg{damp: 0.25})
 	}
-	valHR, testHR := make([]float64, len(cfgs)), make([]float64, len(cfgs))
+	valHR := make([]float64, len(cfgs))
 	forEachParallel(len(cfgs), func(i int) {
 		valHR[i] = BasketHR(valCases, vs.recommender(cfgs[i]))
-		testHR[i] = BasketHR(testCases, ts.recommender(cfgs[i]))
 	})
 	best := 0
 	for i, c := range cfgs {
 		if valHR[i] > valHR[best] {
 			best = i
 		}
-		t.Logf("%+v val %.4f test %.4f", c, valHR[i], testHR[i])
+		t.Logf("%+v validation HR@10 %.4f", c, valHR[i])
 	}
-	t.Logf("BEST on validation %+v: val %.4f test %.4f (raw counts: val %.4f test %.4f)", cfgs[best], valHR[best], testHR[best], valHR[0], testHR[0])
+	t.Logf("BEST on validation %+v: %.4f (raw counts: %.4f)", cfgs[best], valHR[best], valHR[0])
+}
+
+// validationSplit is the validation window of the retail protocols: the
+// training period (orders before RetailCutoff) split again ValidationDays
+// before its end. Exploration works on it only.
+func validationSplit(t *testing.T) (*Retail, *RetailSplit) {
+	t.Helper()
+	d := loadRetail(t)
+	inner := *d
+	inner.Orders = SplitRetail(d, RetailCutoff).Train
+	return &inner, SplitRetail(&inner, RetailCutoff-ValidationDays*86400)
 }
 
 // forEachParallel runs fn(0..n-1) on GOMAXPROCS goroutines.
@@ -210,4 +217,27 @@ func forEachParallel(n int, fn func(i int)) {
 		}()
 	}
 	wg.Wait()
+}
+
+// TestExploreBasketReadings reports the production complementary on the
+// basket validation window under every reading of BasketVariants (the
+// protocol's per-query HR@10, per order, train customers, first line), as
+// `sibyl eval --protocol basket` does on test (SIBYL_EXPLORE=readings).
+func TestExploreBasketReadings(t *testing.T) {
+	if os.Getenv("SIBYL_EXPLORE") != "readings" {
+		t.Skip("set SIBYL_EXPLORE=readings")
+	}
+	inner, val := validationSplit(t)
+	model, st, err := BuildRetailModel(context.Background(), inner, val.Train, compute.DefaultModelConfig(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scratch := make([]float32, len(inner.ItemIDs))
+	for _, v := range BasketVariants {
+		cases := BasketVariantCases(val.Test, val.Known, val.TrainUser, v)
+		hr := BasketHR(cases, func(q int32, dst []compute.Scored) []compute.Scored {
+			return model.Complementary(st, q, 10, nil, scratch, dst)
+		})
+		t.Logf("validation, production complementary, %s: HR@10 %.4f (%d queries)", v.Name, hr, len(cases))
+	}
 }

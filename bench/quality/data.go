@@ -91,7 +91,14 @@ type Retail struct {
 // LoadRetail reads online-retail/online_retail.csv.gz under dataDir with
 // ingest.ReadOnlineRetail (which applies the protocol's filter rules).
 func LoadRetail(dataDir string) (*Retail, error) {
-	rc, err := openGzip(filepath.Join(dataDir, "online-retail", "online_retail.csv.gz"))
+	return LoadRetailFile(filepath.Join(dataDir, "online-retail", "online_retail.csv.gz"))
+}
+
+// LoadRetailFile reads a gzipped Online Retail CSV (the shared copy, or
+// the repository's demo/online-retail.csv.gz, the same bytes) as
+// LoadRetail does.
+func LoadRetailFile(path string) (*Retail, error) {
+	rc, err := openGzip(path)
 	if err != nil {
 		return nil, err
 	}

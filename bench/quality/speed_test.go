@@ -2,25 +2,17 @@ package quality
 
 import (
 	"context"
-	"errors"
 	"testing"
 
 	"github.com/sibylhq/sibyl/bench/cputime"
 	"github.com/sibylhq/sibyl/compute"
 )
 
-// retailBench loads Online Retail for a benchmark, skipping with a clear
-// message when the shared data is absent.
+// retailBench loads Online Retail for a benchmark from the repository's
+// bundled copy (a missing file fails).
 func retailBench(b *testing.B) *Retail {
 	b.Helper()
-	d, err := retailOnce()
-	if errors.Is(err, ErrNoData) {
-		b.Skipf("online retail data absent (want ../shared/data next to the module root, or SIBYL_DATA): %v", err)
-	}
-	if err != nil {
-		b.Fatal(err)
-	}
-	return d
+	return loadRetail(b)
 }
 
 // BenchmarkRetailALSIteration is compute's BenchmarkALSIteration (same

@@ -130,6 +130,17 @@ and a latency sweep; without --url they start a local node with the demo data fi
 	f.BoolVar(&o.nodesSweep, "nodes-sweep", false, "also measure the first read scenario on the first 1, 2, ... of the --url nodes (throughput against node count)")
 	f.StringVar(&o.adminToken, "admin-token", "", "cluster admin token for --tenants (default: $SIBYL_ADMIN_TOKEN; the local node's own)")
 	withEnvHelp(cmd)
+	// The ceiling's do-nothing server, run by bench as a child process so
+	// that it does not share the load generator's process.
+	cmd.AddCommand(&cobra.Command{
+		Use:    "null-server",
+		Short:  "Serve the do-nothing ceiling server: print its URL, serve until stdin closes",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return bench.ServeNullServer(os.Stdin, cmd.OutOrStdout())
+		},
+	})
 	root.AddCommand(cmd)
 }
 
@@ -182,6 +193,9 @@ func runBench(ctx context.Context, o benchOptions, profile, command string) erro
 	base.Connections = o.connections
 	base.Duration, base.Warmup, base.Timeout = o.duration, o.warmup, o.timeout
 	base.Ceiling = o.ceiling
+	if exe, err := os.Executable(); err == nil {
+		base.CeilingCommand = []string{exe, "bench", "null-server"}
+	}
 
 	writeErr := func(err error) error {
 		// Keep whatever was measured before the failure.

@@ -286,6 +286,17 @@ func TestKill9DuringImport(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, uint64(time.Now().UnixNano())))
 	for round := 0; round < 3 && next < len(b); round++ {
 		stop := make(chan struct{})
+		// The kill waits until this round has acknowledged orders and
+		// tracking events: a kill before any acknowledgement would check
+		// nothing.
+		var roundOrders, roundViews int
+		acksIn := make(chan struct{})
+		var acksOnce sync.Once
+		firstAcks := func() { // with mu held
+			if roundOrders > 0 && roundViews > 0 {
+				acksOnce.Do(func() { close(acksIn) })
+			}
+		}
 		var wg sync.WaitGroup
 		work := make(chan []*ingest.Order)
 		for w := 0; w < 2; w++ {
@@ -299,6 +310,8 @@ func TestKill9DuringImport(t *testing.T) {
 						for _, o := range batch {
 							acked[o.ID] = true
 						}
+						roundOrders += len(batch)
+						firstAcks()
 						mu.Unlock()
 					}
 				}
@@ -327,12 +340,24 @@ func TestKill9DuringImport(t *testing.T) {
 				if resp.StatusCode == 200 {
 					mu.Lock()
 					ackedViews[visitor] = product
+					roundViews++
+					firstAcks()
 					mu.Unlock()
 				}
 			}
 		}()
-		killAfter := time.Duration(50+rng.IntN(400)) * time.Millisecond
-		go func() { time.Sleep(killAfter); x.kill(); close(stop) }()
+		killAfter := time.Duration(rng.IntN(400)) * time.Millisecond
+		noAcks := make(chan struct{})
+		go func() {
+			select {
+			case <-acksIn:
+				time.Sleep(killAfter)
+			case <-time.After(30 * time.Second):
+				close(noAcks)
+			}
+			x.kill()
+			close(stop)
+		}()
 	feed:
 		for ; next < len(b); next += 20 {
 			select {
@@ -346,9 +371,17 @@ func TestKill9DuringImport(t *testing.T) {
 		<-stop
 		<-trackDone
 		mu.Lock()
-		n := len(acked)
+		n, ro, rv := len(acked), roundOrders, roundViews
 		mu.Unlock()
-		t.Logf("round %d: killed after %v, %d orders of B acknowledged so far", round, killAfter, n)
+		select {
+		case <-noAcks:
+			t.Fatalf("round %d: nothing to check: %d orders and %d tracking events acknowledged in 30 s before the kill", round, ro, rv)
+		default:
+		}
+		if ro == 0 || rv == 0 {
+			t.Fatalf("round %d: killed with %d orders and %d tracking events acknowledged in the round: want both > 0", round, ro, rv)
+		}
+		t.Logf("round %d: killed %v after the first acknowledgements, %d orders and %d tracking events acknowledged in the round, %d distinct orders of B so far", round, killAfter, ro, rv, n)
 		x.start()
 		// Every acknowledged order is there after the restart.
 		var ids []string
@@ -373,7 +406,7 @@ func TestKill9DuringImport(t *testing.T) {
 			}
 		}
 		mu.Unlock()
-		t.Logf("round %d: %d acknowledged tracking events all present", round, views)
+		t.Logf("round %d: %d acknowledged tracking events (all rounds so far) all present", round, views)
 		next = 0 // re-send from the start: upserts make that safe
 	}
 

@@ -4,12 +4,13 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 )
 
-// The partition test runs against the docker-compose cluster (`make
+// The partition test runs against the compose cluster (`make
 // test-cluster` starts it): node 3 is moved off the cluster network with
 // `docker network disconnect` (and onto a network of its own, so that the
 // test still reaches it). The minority side must refuse writes with 503
@@ -25,19 +26,79 @@ func docker(t *testing.T, args ...string) string {
 	return strings.TrimSpace(string(out))
 }
 
+// composeCommand is Compose's command line: SIBYL_COMPOSE (the Makefile
+// passes the one it started the cluster with), else the v2 plugin
+// (`docker compose`) when it answers, else `docker-compose`.
+func composeCommand() []string {
+	if c := strings.Fields(os.Getenv("SIBYL_COMPOSE")); len(c) > 0 {
+		return c
+	}
+	if exec.Command("docker", "compose", "version").Run() == nil {
+		return []string{"docker", "compose"}
+	}
+	return []string{"docker-compose"}
+}
+
+func compose(args ...string) *exec.Cmd {
+	c := composeCommand()
+	return exec.Command(c[0], append(c[1:], args...)...)
+}
+
+// keepComposeLogs makes a failed test keep the containers' logs (they go
+// with the containers at `make test-cluster`'s `down -v`): `compose ps`
+// and `compose logs --timestamps` of every service, in a file under
+// SIBYL_ARTIFACTS (default: a new directory under the system's temp
+// dir, left in place), named in the failure output.
+func keepComposeLogs(t *testing.T) {
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		dir := os.Getenv("SIBYL_ARTIFACTS")
+		if dir == "" {
+			var err error
+			if dir, err = os.MkdirTemp("", "sibyl-compose-artifacts-"); err != nil {
+				t.Logf("cannot keep the containers' logs: %v", err)
+				return
+			}
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Logf("cannot keep the containers' logs: %v", err)
+			return
+		}
+		path := filepath.Join(dir, t.Name()+"-"+time.Now().UTC().Format("20060102T150405Z")+".log")
+		ps, _ := compose("ps", "-a").CombinedOutput()
+		logs, err := compose("logs", "--no-color", "--timestamps").CombinedOutput()
+		out := append(append([]byte("$ compose ps -a\n"), ps...), "\n$ compose logs --no-color --timestamps\n"...)
+		out = append(out, logs...)
+		if err != nil {
+			out = append(out, fmt.Sprintf("\n(compose logs: %v)\n", err)...)
+		}
+		if werr := os.WriteFile(path, out, 0o644); werr != nil {
+			t.Logf("cannot keep the containers' logs: %v", werr)
+			return
+		}
+		t.Logf("containers' logs kept in %s", path)
+	})
+}
+
 func TestComposePartition(t *testing.T) {
 	if os.Getenv("SIBYL_CLUSTER_COMPOSE") == "" {
-		t.Skip("needs the docker-compose cluster: run `make test-cluster`")
+		t.Skip("needs the compose cluster: run `make test-cluster`")
 	}
+	keepComposeLogs(t)
 	token := os.Getenv("SIBYL_ADMIN_TOKEN")
 	if token == "" {
 		token = "change-me-admin-token"
 	}
 	// The container is looked up right before it is partitioned.
 	container := func() string {
-		out, err := exec.Command("docker-compose", "ps", "-q", "sibyl-3").Output()
+		cmd := compose("ps", "-q", "sibyl-3")
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
 		if err != nil || len(strings.TrimSpace(string(out))) == 0 {
-			t.Fatalf("cannot find the sibyl-3 container (is the cluster up?): %v", err)
+			t.Fatalf("cannot find the sibyl-3 container (is the cluster up?): %v %s", err, strings.TrimSpace(stderr.String()))
 		}
 		return strings.TrimSpace(string(out))
 	}

@@ -103,12 +103,11 @@ func BenchmarkNewIndex(b *testing.B) {
 		{"synthetic-4000", syntheticCatalog(4000, 2)},
 		{"synthetic-100000", syntheticCatalog(100_000, 2)},
 	}
-	if items, err := loadRetailProducts(); err == nil {
-		catalogs = append(catalogs, struct {
-			name  string
-			items []Item
-		}{fmt.Sprintf("online-retail-%d", len(items)), items})
-	}
+	items := retailProducts(b)
+	catalogs = append(catalogs, struct {
+		name  string
+		items []Item
+	}{fmt.Sprintf("online-retail-%d", len(items)), items})
 	for _, c := range catalogs {
 		b.Run(c.name+"/record", func(b *testing.B) {
 			for b.Loop() {

@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,26 +13,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
-)
 
-// sharedDataDir finds ../shared/data relative to the repository root (the
-// directory holding go.mod).
-func sharedDataDir() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "..", "shared", "data"), nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the test directory")
-		}
-		dir = parent
-	}
-}
+	"github.com/sibylhq/sibyl/demo"
+)
 
 var retail struct {
 	once  sync.Once
@@ -48,12 +32,32 @@ func loadRetailProducts() ([]Item, error) {
 	return retail.items, retail.err
 }
 
+// retailProducts is the catalog for a test. Only a missing file may skip,
+// and not in CI (the file is part of the repository); a file that is
+// there but does not read fails.
+func retailProducts(t testing.TB) []Item {
+	t.Helper()
+	items, err := loadRetailProducts()
+	if errors.Is(err, fs.ErrNotExist) {
+		if demo.InCI() {
+			t.Fatalf("the bundled Online Retail file is missing and CI is set: %v", err)
+		}
+		t.Skipf("the bundled Online Retail file is missing: %v", err)
+	}
+	if err != nil {
+		t.Fatalf("cannot read the bundled Online Retail file: %v", err)
+	}
+	return items
+}
+
+// readRetail reads the repository's bundled copy of the data
+// (demo/online-retail.csv.gz).
 func readRetail() ([]Item, error) {
-	dir, err := sharedDataDir()
+	root, err := demo.ModuleRoot()
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.Open(filepath.Join(dir, "online-retail", "online_retail.csv.gz"))
+	f, err := os.Open(filepath.Join(root, demo.OnlineRetailFile))
 	if err != nil {
 		return nil, err
 	}
@@ -112,10 +116,7 @@ func readRetail() ([]Item, error) {
 }
 
 func TestRetailCatalog(t *testing.T) {
-	items, err := loadRetailProducts()
-	if err != nil {
-		t.Skipf("UCI Online Retail not available under ../shared/data: %v", err)
-	}
+	items := retailProducts(t)
 	ix := NewIndex(slices.Values(items))
 	for _, tt := range []struct {
 		filter   string
