@@ -4,11 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"os"
-	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"testing"
 
+	"github.com/sibylhq/sibyl/demo"
 	"github.com/sibylhq/sibyl/ingest"
 	"github.com/sibylhq/sibyl/shard/statemachine"
 )
@@ -55,7 +55,7 @@ func heapLive() uint64 {
 // SIBYL_HEAP_PROFILE=path it writes a heap profile of the loaded store.
 func BenchmarkRetailStoreMemory(b *testing.B) {
 	var c retailCollector
-	if _, err := ingest.ReadOnlineRetailFile(filepath.Join("..", "..", "demo", "online-retail.csv.gz"), &c); err != nil {
+	if _, err := ingest.ReadOnlineRetailFile(demo.OnlineRetail(b), &c); err != nil {
 		b.Fatal(err)
 	}
 	enc := func(kind ingest.Kind, v any) []byte {

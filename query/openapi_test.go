@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/sibylhq/sibyl/demo"
 )
 
 // TestOpenAPIValid loads the served description with kin-openapi and
@@ -90,7 +91,7 @@ func TestOpenAPIValid(t *testing.T) {
 func TestOperationIDsAreClerks(t *testing.T) {
 	const clerkFile = "../../shared/clerk/openapi-original.yml"
 	if _, err := os.Stat(clerkFile); err != nil {
-		t.Skipf("Clerk's description is not beside the repository (%v)", err)
+		demo.SharedMissing(t, "Clerk's description (../shared/clerk)", err)
 	}
 	loader := openapi3.NewLoader()
 	clerk, err := loader.LoadFromFile(clerkFile)
