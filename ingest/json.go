@@ -55,11 +55,7 @@ var customerFields = map[string]bool{"id": true, "email": true, "name": true}
 // UnmarshalJSON decodes a Clerk product object; unknown attributes go to
 // Extra.
 func (p *Product) UnmarshalJSON(b []byte) error {
-	if isNull(b) {
-		return nil // encoding/json convention: null leaves the value alone
-	}
-	*p = Product{}
-	return eachMember(b, func(key string, raw []byte) error {
+	return decodeObject(b, p, func(key string, raw []byte) error {
 		var err error
 		switch key {
 		case "id":
@@ -108,11 +104,7 @@ func (p Product) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON decodes a Clerk customer object; unknown attributes go to
 // Extra.
 func (c *Customer) UnmarshalJSON(b []byte) error {
-	if isNull(b) {
-		return nil // encoding/json convention: null leaves the value alone
-	}
-	*c = Customer{}
-	return eachMember(b, func(key string, raw []byte) error {
+	return decodeObject(b, c, func(key string, raw []byte) error {
 		var err error
 		switch key {
 		case "id":
@@ -175,11 +167,7 @@ func (o *Order) UnmarshalJSON(b []byte) error {
 // UnmarshalJSON decodes an order line, accepting numeric strings for
 // quantity and price.
 func (l *OrderLine) UnmarshalJSON(b []byte) error {
-	if isNull(b) {
-		return nil // encoding/json convention: null leaves the value alone
-	}
-	*l = OrderLine{}
-	return eachMember(b, func(key string, raw []byte) error {
+	return decodeObject(b, l, func(key string, raw []byte) error {
 		var err error
 		switch key {
 		case "id":
@@ -359,6 +347,17 @@ func jsonKind(raw []byte) string {
 	default:
 		return "number"
 	}
+}
+
+// decodeObject decodes the JSON object b into *dst member by member, from
+// the zero value; null leaves *dst alone (encoding/json's convention).
+func decodeObject[T any](b []byte, dst *T, member func(key string, raw []byte) error) error {
+	if isNull(b) {
+		return nil
+	}
+	var zero T
+	*dst = zero
+	return eachMember(b, member)
 }
 
 func isNull(raw []byte) bool { return string(bytes.TrimSpace(raw)) == "null" }
