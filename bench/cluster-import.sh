@@ -21,15 +21,7 @@ for i in 0 1 2; do
     --stabilize-time 1s --max-moves 16 --log-level error >>"$D/cluster.log" 2>&1 &
   PIDS+=($!)
 done
-converged() {
-  "$CLI" cluster status --url http://127.0.0.1:29280 --json 2>/dev/null | python3 -c '
-import json, sys
-s = json.load(sys.stdin)
-m = s.get("moves") or {}
-ok = m and not m.get("steps") and not m.get("waiting") and not m.get("stalled") and \
-     all(len(x["replicas"]) == 3 and x["leader"] for x in s.get("shards") or [{}])
-sys.exit(0 if ok else 1)' 2>/dev/null
-}
+converged() { cluster_converged "$CLI" http://127.0.0.1:29280; }
 until converged; do sleep 1; done
 KEYS=$("$CLI" store create --url http://127.0.0.1:29281 --name bench --json)
 PK=$(echo "$KEYS" | python3 -c 'import json,sys; print(json.load(sys.stdin)["public_key"])')

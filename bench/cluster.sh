@@ -29,15 +29,7 @@ for i in 0 1 2; do
     --tls-dir "$D/tls-n$i" --stabilize-time 1s --log-level warn >>"$OUT/cluster.log" 2>&1 &
   PIDS+=($!)
 done
-converged() {
-  "$BIN" cluster status --url http://127.0.0.1:29080 --json 2>/dev/null | python3 -c '
-import json, sys
-s = json.load(sys.stdin)
-m = s.get("moves") or {}
-ok = m and not m.get("steps") and not m.get("waiting") and not m.get("stalled") and \
-     all(len(x["replicas"]) == 3 and x["leader"] for x in s["shards"])
-sys.exit(0 if ok else 1)'
-}
+converged() { cluster_converged "$BIN" http://127.0.0.1:29080; }
 t0=$(date +%s)
 until converged; do sleep 2; done
 echo "3-node cluster formed and converged in $(( $(date +%s) - t0 )) s"

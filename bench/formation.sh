@@ -15,16 +15,7 @@ shift || true
 VALUES=${*:-1 2 4 8}
 export SIBYL_ADMIN_TOKEN=bench-admin-token-0123456789
 source "$(dirname "$0")/credentials.sh"
-converged() {
-  "$BIN" cluster status --url http://127.0.0.1:29180 --json 2>/dev/null | python3 -c '
-import json, sys
-s = json.load(sys.stdin)
-m = s.get("moves") or {}
-ok = m and not m.get("steps") and not m.get("waiting") and not m.get("stalled") and \
-     all(len(x["replicas"]) == 3 and x["leader"] for x in s.get("shards") or [{}]) and \
-     m.get("leader_limit") and all(0 < n["leads"] <= m["leader_limit"] for n in s["nodes"])
-sys.exit(0 if ok else 1)' 2>/dev/null
-}
+converged() { cluster_converged "$BIN" http://127.0.0.1:29180 1; }
 for MOVES in $VALUES; do
   D=$(mktemp -d /tmp/sibyl-formation-XXXX)
   cluster_credentials "$BIN" "$D" 3

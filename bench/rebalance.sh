@@ -75,18 +75,7 @@ start_node() { # i
 }
 status() { "$BIN" cluster status --url "$URL" --json 2>/dev/null; }
 # converged [node that must hold replicas]
-converged() {
-  given_up
-  status | python3 -c '
-import json, sys
-s = json.load(sys.stdin)
-m = s.get("moves") or {}
-need = sys.argv[1] if len(sys.argv) > 1 else ""
-ok = m and not m.get("steps") and not m.get("waiting") and not m.get("stalled") and \
-     all(len(x["replicas"]) == 3 and x["leader"] for x in s.get("shards") or [{}]) and \
-     (not need or any(n["id"] == need and n["replicas"] > 0 for n in s["nodes"]))
-sys.exit(0 if ok else 1)' "$@" 2>/dev/null
-}
+converged() { given_up; cluster_converged "$BIN" "$URL" 0 "${1:-}"; }
 kib() { awk -v k="$1" '$1 == k":" {print $2}' "/proc/$2/status"; }
 cpu_ticks() { local t=0; for p in "$@"; do t=$(( t + $(awk '{print $14 + $15}' "/proc/$p/stat") )); done; echo $t; }
 report_nodes() { # label
