@@ -73,6 +73,25 @@ func (p *clusterProc) ready() error {
 	return nil
 }
 
+// clusterLogs is a failure dump of the nodes: whether each has exited and
+// the end of its log.
+func clusterLogs(procs []*clusterProc) func() string {
+	return func() string {
+		var b strings.Builder
+		for _, p := range procs {
+			state := "running"
+			select {
+			case <-p.done:
+				state = "exited: " + p.cmd.ProcessState.String()
+			default:
+			}
+			l, _ := os.ReadFile(p.logPath)
+			fmt.Fprintf(&b, "--- %s (%s, http %s raft %s gossip %s)\n%s\n", p.id, state, p.http, p.raft, p.gossip, tail(l, 2000))
+		}
+		return b.String()
+	}
+}
+
 // newClusterProcs returns n nodes named prefix0.. on free loopback ports
 // with their data and logs in a temporary folder; not started yet.
 func newClusterProcs(t *testing.T, prefix string, n int) []*clusterProc {
@@ -142,14 +161,7 @@ func TestClusterKill9WhileWriting(t *testing.T) {
 		p.start()
 		t.Cleanup(p.kill)
 	}
-	logs := func() string {
-		var b strings.Builder
-		for _, p := range procs {
-			l, _ := os.ReadFile(p.logPath)
-			fmt.Fprintf(&b, "--- %s\n%s\n", p.id, tail(l, 2000))
-		}
-		return b.String()
-	}
+	logs := clusterLogs(procs)
 	// Ready, with all three nodes placed (replication factor 3).
 	waitForOrDump(t, 60*time.Second, func() error {
 		for _, p := range procs {

@@ -43,13 +43,31 @@ func sibylBinary(t *testing.T) string {
 	return bin
 }
 
+// freePort picks a loopback port for a child process to listen on. Not
+// port 0's pick: that comes from the ephemeral range (32768-60999 here),
+// from which every outgoing connection of the tests running beside this
+// one also takes its local port, so between this check and the child's
+// bind another socket could take it. A random port under the range, free
+// now, is taken by nothing but another explicit pick.
 func freePort(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	t.Helper()
+	for range 100 {
+		addr := fmt.Sprintf("127.0.0.1:%d", 20000+rand.IntN(12000))
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			continue
+		}
+		l.Close()
+		// Gossip binds the same port for UDP as well.
+		u, err := net.ListenPacket("udp", addr)
+		if err != nil {
+			continue
+		}
+		u.Close()
+		return addr
 	}
-	defer l.Close()
-	return l.Addr().String()
+	t.Fatal("no free loopback port between 20000 and 32000")
+	return ""
 }
 
 // proc is one `sibyl serve` process.

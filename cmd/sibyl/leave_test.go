@@ -36,7 +36,7 @@ func TestLeaveOnTerminate(t *testing.T) {
 	}
 	// Converged: every shard on all three nodes, no move pending, every
 	// node ready (checked last: the table may have just given it a shard).
-	waitFor(t, 90*time.Second, func() error {
+	waitForOrDump(t, 90*time.Second, func() error {
 		st, err := status()
 		if err != nil {
 			return err
@@ -59,7 +59,7 @@ func TestLeaveOnTerminate(t *testing.T) {
 			}
 		}
 		return nil
-	})
+	}, clusterLogs(procs))
 
 	leaver := procs[2]
 	start := time.Now()
