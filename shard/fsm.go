@@ -171,9 +171,13 @@ func (f *FSM) load() error {
 		opts.PrefetchValues = false
 		opts.Prefix = f.key(nsTime, nil)
 		it := txn.NewIterator(opts)
-		it.Rewind()
-		if it.Valid() {
-			f.oldestID = int64(binary.BigEndian.Uint64(it.Item().Key()[len(opts.Prefix):]) ^ (1 << 63))
+		for it.Rewind(); it.Valid(); it.Next() {
+			// A malformed key (only a hostile or damaged snapshot makes
+			// one) is skipped here and deleted by the next prune.
+			if t, _, ok := parseTimeKey(it.Item().Key()[len(opts.Prefix):]); ok {
+				f.oldestID = t
+				break
+			}
 		}
 		it.Close()
 		return f.sm.Load(&reader{txn: txn, base: f.key(nsData, nil)})
@@ -358,6 +362,15 @@ const rejectLogEvery = 5 * time.Second
 // undecodable entries, refused writes), for tests and metrics.
 func (f *FSM) Rejected() uint64 { return f.rejects.Load() }
 
+// parseTimeKey splits the part of a time-index key after its prefix into
+// the time and the command id; false when it is too short to be one.
+func parseTimeKey(suffix []byte) (t int64, id []byte, ok bool) {
+	if len(suffix) < 8 {
+		return 0, nil, false
+	}
+	return int64(binary.BigEndian.Uint64(suffix) ^ (1 << 63)), suffix[8:], true
+}
+
 func (f *FSM) timeKey(t int64, id string) []byte {
 	return joinKey(f.key(nsTime, u64(sortableTime(t))), []byte(id))
 }
@@ -406,12 +419,17 @@ func (f *FSM) prune(txn *badger.Txn, w *batchWriter, added map[string]int64) {
 	next := int64(math.MaxInt64)
 	for it.Rewind(); it.Valid(); it.Next() {
 		k := it.Item().Key()
-		t := int64(binary.BigEndian.Uint64(k[len(opts.Prefix):]) ^ (1 << 63))
+		t, id, ok := parseTimeKey(k[len(opts.Prefix):])
+		if !ok {
+			// Not a key this FSM wrote (a hostile or damaged snapshot):
+			// drop it rather than panic on every replica.
+			w.del(it.Item().KeyCopy(nil))
+			continue
+		}
 		if t >= cutoff || n == maxPrunePerBatch {
 			next = t
 			break
 		}
-		id := k[len(opts.Prefix)+8:]
 		w.del(it.Item().KeyCopy(nil))
 		// An id used again in this call has a new record: keep it.
 		if _, again := added[string(id)]; !again {
