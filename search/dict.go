@@ -1,0 +1,196 @@
+// Package search is Sibyl's product search: a store's vocabulary, the
+// postings of its catalog, and the matching and ranking of shoppers'
+// queries (typo-tolerant, as-you-type). Text is cut into terms by package
+// text, the same way for the catalog and for queries.
+package search
+
+import (
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"unicode/utf8"
+)
+
+// Dict is a store's vocabulary: every distinct term once, sorted by bytes
+// (for UTF-8, by code point), so the terms that share a prefix stand in one
+// run. Match walks it as the trie it implies, without building one: the
+// Levenshtein rows of a term's prefix are kept for the next term, which
+// shares that prefix, and a prefix already too far from the query skips
+// its whole run by binary search. Memory is the terms themselves plus four
+// bytes a term.
+type Dict struct {
+	terms []string
+	// shared[i] is how many runes term i shares with term i-1.
+	shared []int32
+}
+
+// NewDict builds the dictionary of terms (any order, repeats allowed; the
+// slice is not kept).
+func NewDict(terms []string) *Dict {
+	t := slices.Clone(terms)
+	slices.Sort(t)
+	t = slices.Compact(t)
+	d := &Dict{terms: t, shared: make([]int32, len(t))}
+	for i := 1; i < len(t); i++ {
+		d.shared[i] = int32(sharedRunes(t[i-1], t[i]))
+	}
+	return d
+}
+
+func sharedRunes(a, b string) int {
+	n := 0
+	for len(a) > 0 && len(b) > 0 {
+		ra, sa := utf8.DecodeRuneInString(a)
+		rb, sb := utf8.DecodeRuneInString(b)
+		if ra != rb {
+			break
+		}
+		a, b = a[sa:], b[sb:]
+		n++
+	}
+	return n
+}
+
+// matchState is Match's scratch, pooled: a query does not allocate once
+// the pool is warm.
+type matchState struct {
+	q    []rune
+	rows [][]int32
+	best []int32
+	path []rune
+}
+
+func grow(b []int32, n int) []int32 {
+	if cap(b) < n {
+		return make([]int32, n)
+	}
+	return b[:n]
+}
+
+var matchScratch = sync.Pool{New: func() any { return new(matchState) }}
+
+// runEnd is the first term after i that does not start with p (term i
+// does). Galloping: most runs cut off by a typo are a few terms long, so
+// the search doubles its step from i before it bisects.
+func (d *Dict) runEnd(i int, p string) int {
+	lo, step := i, 1 // terms[lo] has the prefix
+	hi := len(d.terms)
+	for lo+step < hi {
+		if !strings.HasPrefix(d.terms[lo+step], p) {
+			hi = lo + step
+			break
+		}
+		lo += step
+		step *= 2
+	}
+	// terms[lo] has p, terms[hi] (if any) does not.
+	return lo + 1 + sort.Search(hi-lo-1, func(k int) bool { return !strings.HasPrefix(d.terms[lo+1+k], p) })
+}
+
+// Len is the number of terms.
+func (d *Dict) Len() int { return len(d.terms) }
+
+// Term is term i (0 <= i < Len), in sorted order.
+func (d *Dict) Term(i int) string { return d.terms[i] }
+
+// Lookup is the index of term, if the dictionary has it.
+func (d *Dict) Lookup(term string) (int, bool) {
+	return slices.BinarySearch(d.terms, term)
+}
+
+// Match calls fn for every term within maxTypos edits of word (insertions,
+// deletions, substitutions of one rune, and swaps of two adjacent runes:
+// the optimal string alignment distance, since "lmap" for "lamp" is one
+// slip of the fingers, not two), with the number of edits, in term order. With prefix, a term matches
+// when some prefix of it is within maxTypos of word (the word a shopper is
+// still typing), and typos is the smallest such distance.
+func (d *Dict) Match(word string, maxTypos int, prefix bool, fn func(term, typos int)) {
+	if maxTypos < 0 || len(d.terms) == 0 {
+		return
+	}
+	sc := matchScratch.Get().(*matchState)
+	defer matchScratch.Put(sc)
+	q := append(sc.q[:0], []rune(word)...)
+	sc.q = q
+	n := len(q)
+	// rows[k] is the distance row of the current term's first k runes
+	// (path[:k]) against q; best[k] the least rows[j][n] for j <= k
+	// (prefix mode).
+	// The slices keep their arrays between calls (sc); used is how many
+	// depths this call has sized.
+	rows, best, path := sc.rows, sc.best, sc.path
+	defer func() { sc.rows, sc.best, sc.path = rows, best, path }()
+	used := 0
+	use := func(depth int) {
+		if depth >= len(rows) {
+			rows, best, path = append(rows, nil), append(best, 0), append(path, 0)
+		}
+		rows[depth] = grow(rows[depth], n+1)
+		used = depth + 1
+	}
+	use(0)
+	for j := range rows[0] {
+		rows[0][j] = int32(j)
+	}
+	best[0] = int32(n)
+	valid := 0 // rows[0..valid] belong to the current path
+	limit := int32(maxTypos)
+	for i := 0; i < len(d.terms); i++ {
+		term := d.terms[i]
+		valid = min(valid, int(d.shared[i]))
+		// Skip the runes whose rows are still valid.
+		rest := term
+		for k := 0; k < valid; k++ {
+			_, size := utf8.DecodeRuneInString(rest)
+			rest = rest[size:]
+		}
+		depth := valid
+		pruned := false
+		for len(rest) > 0 {
+			r, size := utf8.DecodeRuneInString(rest)
+			rest = rest[size:]
+			depth++
+			if depth >= used {
+				use(depth)
+			}
+			path[depth] = r
+			prev, row := rows[depth-1], rows[depth]
+			row[0] = int32(depth)
+			rowMin := row[0]
+			for j := 1; j <= n; j++ {
+				cost := int32(1)
+				if q[j-1] == r {
+					cost = 0
+				}
+				v := min(prev[j-1]+cost, prev[j]+1, row[j-1]+1)
+				if j > 1 && depth > 1 && q[j-1] == path[depth-1] && q[j-2] == r {
+					// Two adjacent runes swapped. Pruning stays sound:
+					// this is never below the previous row's minimum.
+					v = min(v, rows[depth-2][j-2]+1)
+				}
+				row[j] = v
+				rowMin = min(rowMin, v)
+			}
+			best[depth] = min(best[depth-1], row[n])
+			valid = depth
+			if rowMin > limit && !(prefix && best[depth] <= limit) {
+				// No extension of this prefix can come back within the
+				// limit: skip every term that starts with it.
+				i = d.runEnd(i, term[:len(term)-len(rest)]) - 1
+				pruned = true
+				break
+			}
+		}
+		if pruned {
+			continue
+		}
+		dist := rows[depth][n]
+		if prefix {
+			dist = best[depth]
+		}
+		if dist <= limit {
+			fn(i, int(dist))
+		}
+	}
+}
