@@ -61,3 +61,36 @@ func BenchmarkMatch(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkRetailIndex builds the index of the bundled Online Retail
+// product names and runs full and as-you-type queries against it.
+func BenchmarkRetailIndex(b *testing.B) {
+	var names collectNames
+	if _, err := ingest.ReadOnlineRetailFile(demo.OnlineRetail(b), &names); err != nil {
+		b.Fatal(err)
+	}
+	an, _ := text.NewAnalyzer("english")
+	docs := make([]Doc, len(names.names))
+	for i, n := range names.names {
+		docs[i].Fields[FieldName] = n
+	}
+	b.Run("build", func(b *testing.B) {
+		for b.Loop() {
+			NewIndex(an, docs)
+		}
+		b.ReportMetric(float64(len(docs))*float64(b.N)/b.Elapsed().Seconds(), "products/s")
+	})
+	ix := NewIndex(an, docs)
+	for _, q := range []Query{
+		{Text: "heart"}, {Text: "red retrospot bag"}, {Text: "christmass decoraton"},
+		{Text: "vintage ch", Prefix: true}, {Text: "t", Prefix: true},
+	} {
+		b.Run(q.Text, func(b *testing.B) {
+			n := 0
+			for b.Loop() {
+				n = len(ix.Search(q))
+			}
+			b.ReportMetric(float64(n), "hits")
+		})
+	}
+}
