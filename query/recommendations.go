@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/sibylhq/sibyl/compute"
 	"github.com/sibylhq/sibyl/engine"
@@ -24,6 +25,11 @@ type logic struct {
 	// category's products, say).
 	scope func(r *request, st StoreReader) (func(*ingest.Product) bool, error)
 }
+
+// isSearch: a search call's answer also says how many products matched in
+// all (hits) and whether the text matched exactly (no_exact_match), as
+// Clerk's search answers do.
+func (l logic) isSearch() bool { return strings.HasPrefix(l.name, "search/") }
 
 var (
 	logicPopular               = logic{"popular", func(_ *request, st StoreReader) ([]ingest.ID, error) { return st.Popular(), nil }, false, nil}
@@ -340,6 +346,11 @@ func (s *Server) recs(l logic) func(*request) error {
 			facets = facetsOf(st, all, facetNames)
 		}
 		x := recsExtra{debug: dbg, facets: facets}
+		if l.isSearch() {
+			hits := countEligible(ranked, exclude, keep)
+			x.hits = &hits
+			x.noExactMatch, _ = r.ctx.UserValue(noExactMatchKey).(bool)
+		}
 		if v, minted, _ := visitorParam(r); minted {
 			x.visitor = v
 		}
@@ -478,6 +489,18 @@ func pick(ranked []ingest.ID, exclude idSet, keep func(ingest.ID) bool, offset, 
 	return page, n
 }
 
+// countEligible counts the ranked products an answer may show (search's
+// hits): bounded by the matches, not the catalog.
+func countEligible(ranked []ingest.ID, exclude idSet, keep func(ingest.ID) bool) int {
+	n := 0
+	for _, id := range ranked {
+		if !exclude.has(id) && keep(id) {
+			n++
+		}
+	}
+	return n
+}
+
 // writeRecs encodes `{"status":"ok","result":[...],"count":n}` by hand:
 // this is the hottest path of the server and encoding/json's reflection
 // would dominate it.
@@ -490,6 +513,9 @@ type recsExtra struct {
 	debug   *debugInfo
 	facets  map[string]any
 	visitor string // a visitor id minted for visitor=auto
+	// hits, when set, is the number of matching products in all (search).
+	hits         *int
+	noExactMatch bool
 }
 
 func writeRecsExtra(r *request, st StoreReader, ids []ingest.ID, attrs []string, x recsExtra) error {
@@ -516,6 +542,12 @@ func writeRecsExtra(r *request, st StoreReader, ids []ingest.ID, attrs []string,
 		}
 		b = append(b, `,"product_data":`...)
 		b = append(b, enc...)
+	}
+	if x.hits != nil {
+		b = append(b, `,"hits":`...)
+		b = strconv.AppendInt(b, int64(*x.hits), 10)
+		b = append(b, `,"no_exact_match":`...)
+		b = strconv.AppendBool(b, x.noExactMatch)
 	}
 	if x.visitor != "" {
 		b = append(b, `,"visitor":`...)

@@ -109,6 +109,8 @@ var endpoints = []Endpoint{
 	recsEndpoint("new", "recommendationsnew", "newest products", logicNew),
 	recsEndpoint("recently_bought", "recommendationsrecently_bought", "products of the latest sales", logicRecentlyBought),
 	recsEndpoint("most_sold_with", "recommendationsmost_sold_with", "raw co-purchase counts", logicMostSoldWith, pProducts.req()),
+	searchEndpoint("search", "search-search", "products matching a query: typo-tolerant, every word or else any, ranked by text then by sales", logicSearch),
+	searchEndpoint("predictive", "search-predictive", "as-you-type: the last word is a prefix; limit at most 10", logicPredictive),
 	recsEndpoint("complementary", "recommendations-complementary", "what goes with these products", logicComplementary, pProducts.req()),
 	recsEndpoint("bundle", "recommendations-bundle", "as complementary", logicComplementary, pProducts.req()),
 	recsEndpoint("substituting", "recommendations-substituting", "alternatives to these products", logicSubstituting, pProducts.req()),
@@ -179,6 +181,7 @@ const (
 	tagCluster = "cluster"
 	tagData    = "data"
 	tagRecs    = "recommendations"
+	tagSearch  = "search"
 	tagStats   = "statistics"
 	tagTrack   = "tracking"
 	tagCtl     = "cluster-internal"
@@ -221,6 +224,18 @@ func recsEndpoint(name, id, summary string, l logic, own ...Param) Endpoint {
 	return Endpoint{Path: "/v2/recommendations/" + name, Access: AccessPublic, Tag: tagRecs, Summary: summary,
 		Ops:  getPost(id, "", NoWrite, recsResult, logicParams(own...)...),
 		bind: func(s *Server) func(*request) error { return s.recs(l) }}
+}
+
+// searchEndpoint is a search call: a product list like a recommendation
+// logic (the same pipeline), at /v2/search/<name>, whose answer also has
+// hits and no_exact_match.
+func searchEndpoint(name, id, summary string, l logic) Endpoint {
+	e := recsEndpoint(name, id, summary, l, pQuery.req())
+	e.Path, e.Tag = "/v2/search/"+name, tagSearch
+	for i := range e.Ops {
+		e.Ops[i].Result = searchResult
+	}
+	return e
 }
 
 // privateRecs marks a logic over customer data: it needs the private key.

@@ -82,6 +82,7 @@ var (
 	pCategory   = param("category", "string", "category id")
 	pPage       = param("page", "string", "page id")
 	pSale       = param("sale", "string", "order id")
+	pQuery      = param("query", "string", "the text the shopper typed (at most 512 bytes)")
 	pStoreID    = pathParam("id", "the store's id (st_...)")
 )
 
@@ -108,6 +109,16 @@ var (
 
 	recsResult = jsObject("recommended products, best first",
 		fStatus, fCount,
+		field{"result", jsArray(&Schema{Type: "string"}, "product ids")},
+		field{"product_data", jsArray(&Schema{Type: "object"}, "the attributes asked for, one object per result")},
+		field{"facets", jsMap(&Schema{Type: "object"}, "value counts per facet asked for")},
+		field{"visitor", jsString("the visitor id minted for visitor=auto")},
+		field{"debug", jsObject("with debug=true: the logic, data and model versions, and how many results each source gave")})
+
+	searchResult = jsObject("matching products, best first",
+		fStatus, fCount,
+		field{"hits", jsInt("products matching the query in all (count is this page's)")},
+		field{"no_exact_match", jsBool("true when the best match is not exact: a typo, or not every word matched")},
 		field{"result", jsArray(&Schema{Type: "string"}, "product ids")},
 		field{"product_data", jsArray(&Schema{Type: "object"}, "the attributes asked for, one object per result")},
 		field{"facets", jsMap(&Schema{Type: "object"}, "value counts per facet asked for")},
