@@ -1,6 +1,9 @@
 package query
 
 import (
+	"math"
+	"strings"
+
 	"github.com/sibylhq/sibyl/ingest"
 	"github.com/sibylhq/sibyl/search"
 	"github.com/sibylhq/sibyl/text"
@@ -35,13 +38,29 @@ var searchAnalyzer = func() *text.Analyzer {
 func searchOf(st StoreReader) *storeSearch {
 	return st.Derived("search", func() any {
 		ps := st.Products()
+		cats, _ := st.List(ingest.KindCategories, 0, math.MaxInt)
+		catName := make(map[ingest.ID]string, len(cats))
+		for _, c := range cats {
+			if cat, ok := c.(*ingest.Category); ok {
+				catName[cat.ID] = cat.Name
+			}
+		}
 		docs := make([]search.Doc, len(ps))
+		var catText strings.Builder
 		ids := make([]ingest.ID, len(ps))
 		for i, p := range ps {
 			ids[i] = p.ID
 			docs[i].Fields[search.FieldName] = p.Name
 			docs[i].Fields[search.FieldBrand] = p.Brand
 			docs[i].Fields[search.FieldDescription] = p.Description
+			catText.Reset()
+			for _, c := range p.Categories {
+				if name := catName[c]; name != "" {
+					catText.WriteString(name)
+					catText.WriteByte(' ')
+				}
+			}
+			docs[i].Fields[search.FieldCategories] = catText.String()
 			if kw, ok := p.Extra["keywords"].(string); ok {
 				docs[i].Fields[search.FieldKeywords] = kw
 			}

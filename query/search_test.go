@@ -44,6 +44,12 @@ func TestSearchEndpoints(t *testing.T) {
 	}
 	expect(t, search("/v2/search/predictive", "query", "des", "limit", "11"), 400, "")
 	expect(t, search("/v2/search/search"), 400, "")
+	// Category names are searched (below the name): category 1 holds
+	// the lamp; a new category name is found at the next request.
+	expect(t, c.Do("POST", "/v2/categories"+q(st, true), `[{"id":1,"name":"Lighting"}]`), 200, "")
+	if got := search("/v2/search/search", "query", "lighting").IDs(); !slices.Equal(got, []string{"lamp"}) {
+		t.Fatalf("category name: %v", got)
+	}
 	if a := c.Do("POST", "/v2/search/search", map[string]any{"key": st.Public, "query": "cup"}); a.Status != 200 || !slices.Equal(a.IDs(), []string{"cup"}) {
 		t.Fatalf("POST: %s", a.Raw)
 	}
