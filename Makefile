@@ -17,7 +17,7 @@ build:
 # under ~10 minutes on 2 cores.
 # TESTFLAGS: extra go test flags (.ci/run passes -v to list what skipped).
 test: build
-	$(GO) vet -tags 'hostile chaos' $(PKGS)
+	$(GO) vet -tags 'hostile chaos explore' $(PKGS)
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	SIBYL_BIN=$(CURDIR)/$(BIN) $(GO) test $(TESTFLAGS) -count=1 -timeout 15m $(PKGS)

@@ -1,3 +1,9 @@
+// Explorations behind the defaults (validation numbers only) are slow and
+// print tables rather than assert: they compile only with the explore tag,
+// go test -tags explore -run TestExploreX ./bench/quality (docs/quality.md).
+
+//go:build explore
+
 package quality
 
 import (
@@ -150,12 +156,9 @@ func (b *basketSignals) recommender(c blendCfg) func(q int32, dst []compute.Scor
 // protocol: configurations are compared on the validation window (last 30
 // days of train) only; it never computes nor prints a test-split number
 // (the test split is for the production defaults, `sibyl eval`). Run with
-// SIBYL_EXPLORE=1 (the weight grid) or SIBYL_EXPLORE=window (the 14-day
+// -tags explore (the weight grid; SIBYL_EXPLORE=window: the 14-day
 // window signal).
 func TestExploreBasket(t *testing.T) {
-	if os.Getenv("SIBYL_EXPLORE") == "" {
-		t.Skip("set SIBYL_EXPLORE=1 to run the complementary search (a few minutes)")
-	}
 	inner, val := validationSplit(t)
 	valCases := BasketVariantCases(val.Test, val.Known, val.TrainUser, BasketProtocol)
 	vs := newBasketSignals(t, inner, val)
@@ -222,11 +225,8 @@ func forEachParallel(n int, fn func(i int)) {
 // TestExploreBasketReadings reports the production complementary on the
 // basket validation window under every reading of BasketVariants (the
 // protocol's per-query HR@10, per order, train customers, first line), as
-// `sibyl eval --protocol basket` does on test (SIBYL_EXPLORE=readings).
+// `sibyl eval --protocol basket` does on test.
 func TestExploreBasketReadings(t *testing.T) {
-	if os.Getenv("SIBYL_EXPLORE") != "readings" {
-		t.Skip("set SIBYL_EXPLORE=readings")
-	}
 	inner, val := validationSplit(t)
 	model, st, err := BuildRetailModel(context.Background(), inner, val.Train, compute.DefaultModelConfig(), 1)
 	if err != nil {

@@ -1,3 +1,9 @@
+// Explorations behind the defaults (validation numbers only) are slow and
+// print tables rather than assert: they compile only with the explore tag,
+// go test -tags explore -run TestExploreX ./bench/quality (docs/quality.md).
+
+//go:build explore
+
 package quality
 
 import (
@@ -276,12 +282,9 @@ func (h *lazyHeap) Pop() any {
 }
 
 // TestExploreCoverage compares coverage-chosen complement lists with the
-// ranked blend on the basket validation window (SIBYL_EXPLORE=coverage);
+// ranked blend on the basket validation window (-tags explore);
 // no test-split number is computed or printed.
 func TestExploreCoverage(t *testing.T) {
-	if os.Getenv("SIBYL_EXPLORE") != "coverage" {
-		t.Skip("set SIBYL_EXPLORE=coverage to run the coverage search")
-	}
 	inner, val := validationSplit(t)
 	halfLife := int64(60 * 86400)
 	if v := os.Getenv("SIBYL_HALFLIFE_DAYS"); v != "" {
@@ -317,12 +320,9 @@ func TestExploreCoverage(t *testing.T) {
 // TestExploreCoverageMisses breaks the validation-window HR@10 of the
 // production coverage configuration (p 0.3, recent popularity 0.2, factor
 // 0.1) down by the query item's number of training orders and by the
-// order's number of known items (SIBYL_EXPLORE=misses). It never looks at
+// order's number of known items. It never looks at
 // the test split.
 func TestExploreCoverageMisses(t *testing.T) {
-	if os.Getenv("SIBYL_EXPLORE") != "misses" {
-		t.Skip("set SIBYL_EXPLORE=misses")
-	}
 	inner, val := validationSplit(t)
 	cases := BasketVariantCases(val.Test, val.Known, val.TrainUser, BasketProtocol)
 	ts := newCoverageSignals(t, inner, val, 60*86400)

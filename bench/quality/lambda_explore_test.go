@@ -1,9 +1,14 @@
+// Explorations behind the defaults (validation numbers only) are slow and
+// print tables rather than assert: they compile only with the explore tag,
+// go test -tags explore -run TestExploreX ./bench/quality (docs/quality.md).
+
+//go:build explore
+
 package quality
 
 import (
 	"context"
 	"errors"
-	"os"
 	"testing"
 
 	"github.com/sibylhq/sibyl/compute"
@@ -13,11 +18,8 @@ import (
 // TestExploreLambda records the regularisation search behind
 // compute.DefaultALSConfig's density rule: validation NDCG@10 per lambda
 // on ml100k (20 % of each base held out, five folds) and on the retail
-// validation window, never the test data. Run with SIBYL_EXPLORE=1.
+// validation window, never the test data. Run with -tags explore.
 func TestExploreLambda(t *testing.T) {
-	if os.Getenv("SIBYL_EXPLORE") == "" {
-		t.Skip("set SIBYL_EXPLORE=1 to run the lambda search (a few minutes)")
-	}
 	ctx := context.Background()
 	lambdas := []float32{2, 4, 8, 16, 32, 64}
 	ml, err := LoadML100K(dataDir(t))

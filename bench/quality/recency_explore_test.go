@@ -1,8 +1,13 @@
+// Explorations behind the defaults (validation numbers only) are slow and
+// print tables rather than assert: they compile only with the explore tag,
+// go test -tags explore -run TestExploreX ./bench/quality (docs/quality.md).
+
+//go:build explore
+
 package quality
 
 import (
 	"context"
-	"os"
 	"testing"
 
 	"github.com/sibylhq/sibyl/compute"
@@ -13,11 +18,8 @@ import (
 // (BuildModel) trained on the validation window's training orders, with
 // each order weighted 2^(-age/half-life) at the snapshot time, ranked for
 // the window's customers. Validation only: no test-split number is
-// computed or printed. Run with SIBYL_EXPLORE=recency.
+// computed or printed. Run with -tags explore.
 func TestExploreRecency(t *testing.T) {
-	if os.Getenv("SIBYL_EXPLORE") != "recency" {
-		t.Skip("set SIBYL_EXPLORE=recency to run the recency search")
-	}
 	inner, val := validationSplit(t)
 	type cfg struct {
 		halfLifeDays int64

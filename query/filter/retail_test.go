@@ -3,9 +3,7 @@ package filter
 import (
 	"compress/gzip"
 	"encoding/csv"
-	"errors"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -32,18 +30,11 @@ func loadRetailProducts() ([]Item, error) {
 	return retail.items, retail.err
 }
 
-// retailProducts is the catalog for a test. Only a missing file may skip,
-// and not in CI (the file is part of the repository); a file that is
-// there but does not read fails.
+// retailProducts is the catalog for a test. The file is part of the
+// repository: missing or unreadable, the test fails.
 func retailProducts(t testing.TB) []Item {
 	t.Helper()
 	items, err := loadRetailProducts()
-	if errors.Is(err, fs.ErrNotExist) {
-		if demo.InCI() {
-			t.Fatalf("the bundled Online Retail file is missing and CI is set: %v", err)
-		}
-		t.Skipf("the bundled Online Retail file is missing: %v", err)
-	}
 	if err != nil {
 		t.Fatalf("cannot read the bundled Online Retail file: %v", err)
 	}
