@@ -35,6 +35,9 @@ type catalog struct {
 	// write-locked); indices are never reused.
 	items *itemIndex
 
+	// changes logs the product, category and page writes (changes.go).
+	changes catalogChanges
+
 	// views holds the lists and indexes derived from the catalog per data
 	// version.
 	views catalogViews
@@ -166,12 +169,14 @@ func (s *Store) CategoryScope(cat ingest.ID, subcategories bool) (map[ingest.ID]
 	return set, known
 }
 
-// Derived memoises a value derived from the store's records (not from
-// sessions) at the current data version: build runs at most once per
-// version and name, outside the store's locks.
+// Derived memoises a value derived from the store's products, categories
+// and pages (not orders, customers or sessions) at the current CatalogSeq:
+// build runs at most once per sequence number and name, outside the
+// store's locks. Orders do not invalidate it: a shop taking orders keeps
+// its filter view.
 func (s *Store) Derived(name string, build func() any) any {
 	c := &s.catalog
-	v := c.currentVersion()
+	v := s.CatalogSeq()
 	views := &c.views
 	views.mu.Lock()
 	if views.derivedVersion == v {

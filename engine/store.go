@@ -49,6 +49,10 @@ type Store struct {
 	sales    sales
 	sessions sessions
 	models   models
+
+	// attached holds other layers' values kept for the store's
+	// lifetime (changes.go).
+	attached attachments
 }
 
 func newStore(id string, cfg Config) *Store {
@@ -149,6 +153,12 @@ func (s *Store) apply(w statemachine.Writer, kind ingest.Kind, action string, cm
 				return Result{}, err
 			}
 			s.remove(kind, id)
+			switch kind {
+			case ingest.KindProducts:
+				s.catalog.changes.productChanged(id)
+			case ingest.KindCategories, ingest.KindPages:
+				s.catalog.changes.otherChanged()
+			}
 			n++
 		}
 		return Result{Applied: n}, nil
@@ -383,8 +393,10 @@ func (s *Store) index(kind ingest.Kind, rec any) int {
 	case *ingest.Product:
 		c.products[r.ID] = r
 		c.items.add(r.ID)
+		c.changes.productChanged(r.ID)
 	case *ingest.Category:
 		c.categories[r.ID] = r
+		c.changes.otherChanged()
 	case *ingest.Customer:
 		c.customers[r.ID] = r
 		if r.Email != "" {
@@ -392,6 +404,7 @@ func (s *Store) index(kind ingest.Kind, rec any) int {
 		}
 	case *ingest.Page:
 		c.pages[r.ID] = r
+		c.changes.otherChanged()
 	case *ingest.Order:
 		sl := &s.sales
 		h := c.items.hold(r)

@@ -19,7 +19,11 @@ type fakeStore struct {
 
 	mu      sync.Mutex
 	derived map[string]any
-	labels  []string // CountImpressions calls
+	// attached has its own lock: Derived builds under mu, and a build may
+	// attach (the doc numbers).
+	attachedMu sync.Mutex
+	attached   map[string]any
+	labels     []string // CountImpressions calls
 }
 
 func (f *fakeStore) Version() uint64 { return 1 }
@@ -50,6 +54,25 @@ func (f *fakeStore) Products() []*ingest.Product {
 }
 func (f *fakeStore) CategoryScope(cat ingest.ID, _ bool) (map[ingest.ID]bool, bool) {
 	return map[ingest.ID]bool{cat: true}, false
+}
+
+// The fake's catalog never changes after the test sets it up: one
+// sequence number, no changes.
+func (f *fakeStore) CatalogSeq() uint64 { return 0 }
+func (f *fakeStore) ProductChanges(since uint64) ([]ingest.ID, uint64, bool) {
+	return nil, 0, since == 0
+}
+func (f *fakeStore) Attached(name string, create func() any) any {
+	f.attachedMu.Lock()
+	defer f.attachedMu.Unlock()
+	if x, ok := f.attached[name]; ok {
+		return x
+	}
+	if f.attached == nil {
+		f.attached = make(map[string]any)
+	}
+	f.attached[name] = create()
+	return f.attached[name]
 }
 func (f *fakeStore) Derived(name string, build func() any) any {
 	f.mu.Lock()

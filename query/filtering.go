@@ -2,6 +2,7 @@ package query
 
 import (
 	"errors"
+	"math"
 	"slices"
 	"sort"
 	"strconv"
@@ -15,11 +16,14 @@ import (
 )
 
 // catalogView is a store's products as the filter language and facets see
-// them: attribute maps and a per-attribute index, built once per data
-// version (engine.Store.Derived) and shared by every request.
+// them: attribute maps and a per-attribute index, built once per catalog
+// change (engine.Store.Derived) and shared by every request. Products are
+// numbered by the store's docNumbers, as in the search index.
 type catalogView struct {
-	ids   []ingest.ID
-	pos   map[ingest.ID]uint32
+	nums *docNumbers
+	// ids are the view's products in id order.
+	ids []ingest.ID
+	// attrs[d] are product d's attributes (nil: not in this view).
 	attrs []map[string]any
 	index *filter.Index
 
@@ -34,21 +38,34 @@ const filterCacheMax = 1000
 func catalogOf(st StoreReader) *catalogView {
 	return st.Derived("catalog", func() any {
 		ps := st.Products()
-		cv := &catalogView{ids: make([]ingest.ID, len(ps)), pos: make(map[ingest.ID]uint32, len(ps)), attrs: make([]map[string]any, len(ps))}
+		nums := docNumbersOf(st)
+		cv := &catalogView{nums: nums, ids: make([]ingest.ID, len(ps))}
+		docs := make([]uint32, len(ps))
+		top := uint32(0)
 		for i, p := range ps {
 			cv.ids[i] = p.ID
-			cv.pos[p.ID] = uint32(i)
-			cv.attrs[i] = filterAttributes(p)
+			docs[i] = nums.of(p.ID)
+			top = max(top, docs[i]+1)
+		}
+		cv.attrs = make([]map[string]any, top)
+		for i, p := range ps {
+			cv.attrs[docs[i]] = filterAttributes(p)
 		}
 		cv.index = filter.NewIndex(func(yield func(filter.Item) bool) {
-			for i, a := range cv.attrs {
-				if !yield(filter.Item{Index: uint32(i), Attrs: a}) {
+			for _, d := range docs {
+				if !yield(filter.Item{Index: d, Attrs: cv.attrs[d]}) {
 					return
 				}
 			}
 		})
 		return cv
 	}).(*catalogView)
+}
+
+// doc is the number of a product of this view.
+func (cv *catalogView) doc(id ingest.ID) (uint32, bool) {
+	d, ok := cv.nums.lookup(id)
+	return d, ok && int(d) < len(cv.attrs) && cv.attrs[d] != nil
 }
 
 // filterAttributes is what the filter language and facets see of a
@@ -129,9 +146,18 @@ func filterParam(r *request, st StoreReader) (func(ingest.ID) bool, error) {
 		}
 		return nil, errBadRequest("filter %s: %s", quote(src), clip(err.Error()))
 	}
+	match, cv := filterBitmap(st, expr, src)
+	return func(id ingest.ID) bool {
+		d, ok := cv.doc(id)
+		return ok && match.Contains(d)
+	}, nil
+}
+
+// filterBitmap is the products (by number) a parsed filter keeps.
+// Shops send the same few filters over and over: each is evaluated once
+// per catalog change.
+func filterBitmap(st StoreReader, expr *filter.Expr, src string) (*roaring.Bitmap, *catalogView) {
 	cv := catalogOf(st)
-	// Shops send the same few filters over and over: evaluate each once
-	// per data version.
 	cv.mu.Lock()
 	match, ok := cv.filters[src]
 	cv.mu.Unlock()
@@ -144,10 +170,7 @@ func filterParam(r *request, st StoreReader) (func(ingest.ID) bool, error) {
 		cv.filters[src] = match
 		cv.mu.Unlock()
 	}
-	return func(id ingest.ID) bool {
-		i, ok := cv.pos[id]
-		return ok && match.Contains(i)
-	}, nil
+	return match, cv
 }
 
 // facetsOf counts, for each named attribute, the values among the given
@@ -155,52 +178,44 @@ func filterParam(r *request, st StoreReader) (func(ingest.ID) bool, error) {
 // numeric attributes also report their range.
 func facetsOf(st StoreReader, ids []ingest.ID, names []string) map[string]any {
 	cv := catalogOf(st)
+	docs := roaring.New()
+	for _, id := range ids {
+		if d, ok := cv.doc(id); ok {
+			docs.Add(d)
+		}
+	}
+	return cv.facets(docs, names)
+}
+
+// facetValuesKept bounds the values listed per facet.
+const facetValuesKept = 100
+
+// facets counts the named attributes' values among docs: by the filter
+// index's bitmaps where the attribute has few values, else by visiting
+// each doc (facetScan).
+func (cv *catalogView) facets(docs *roaring.Bitmap, names []string) map[string]any {
 	out := make(map[string]any, len(names))
 	for _, name := range names {
-		counts := map[string]int{}
-		lo, hi, numeric := 0.0, 0.0, false
-		for _, id := range ids {
-			i, ok := cv.pos[id]
-			if !ok {
-				continue
+		counts, lo, hi, numeric, ok := cv.index.Facet(name, docs)
+		if !ok {
+			counts, lo, hi, numeric = cv.facetScan(docs, name)
+		}
+		sort.Slice(counts, func(i, j int) bool {
+			if counts[i].Count != counts[j].Count {
+				return counts[i].Count > counts[j].Count
 			}
-			switch v := cv.attrs[i][name].(type) {
-			case string:
-				counts[v]++
-			case bool:
-				counts[strconv.FormatBool(v)]++
-			case float64:
-				counts[strconv.FormatFloat(v, 'f', -1, 64)]++
-				if !numeric {
-					lo, hi, numeric = v, v, true
-				}
-				lo, hi = min(lo, v), max(hi, v)
-			case []string:
-				for _, x := range v {
-					counts[x]++
-				}
-			case []float64:
-				for _, x := range v {
-					counts[strconv.FormatFloat(x, 'f', -1, 64)]++
-				}
-			}
+			return counts[i].Value < counts[j].Value
+		})
+		if len(counts) > facetValuesKept {
+			counts = counts[:facetValuesKept]
 		}
 		type fv struct {
 			Value string `json:"value"`
 			Count int    `json:"count"`
 		}
-		vals := make([]fv, 0, len(counts))
-		for v, c := range counts {
-			vals = append(vals, fv{v, c})
-		}
-		sort.Slice(vals, func(i, j int) bool {
-			if vals[i].Count != vals[j].Count {
-				return vals[i].Count > vals[j].Count
-			}
-			return vals[i].Value < vals[j].Value
-		})
-		if len(vals) > 100 {
-			vals = vals[:100]
+		vals := make([]fv, len(counts))
+		for i, c := range counts {
+			vals[i] = fv{c.Value, c.Count}
 		}
 		f := map[string]any{"values": vals}
 		if numeric {
@@ -209,6 +224,70 @@ func facetsOf(st StoreReader, ids []ingest.ID, names []string) map[string]any {
 		out[name] = f
 	}
 	return out
+}
+
+// facetScan counts one attribute's values by visiting each doc, as
+// filter.Index.Facet defines them.
+func (cv *catalogView) facetScan(docs *roaring.Bitmap, name string) (out []filter.FacetCount, lo, hi float64, numeric bool) {
+	counts := map[string]int{}
+	num := func(v float64) {
+		counts[numberText(v)]++
+		if !numeric {
+			lo, hi, numeric = v, v, true
+		}
+		lo, hi = min(lo, v), max(hi, v)
+	}
+	it := docs.Iterator()
+	for it.HasNext() {
+		d := it.Next()
+		if int(d) >= len(cv.attrs) {
+			continue
+		}
+		// An item holding a value twice (a list) counts once, as in the
+		// index's postings.
+		seen := map[string]bool{}
+		once := func(k string) {
+			if !seen[k] {
+				seen[k] = true
+				counts[k]++
+			}
+		}
+		switch v := cv.attrs[d][name].(type) {
+		case string:
+			counts[v]++
+		case bool:
+			counts[strconv.FormatBool(v)]++
+		case float64:
+			num(v)
+		case []string:
+			for _, x := range v {
+				once(x)
+			}
+		case []float64:
+			for _, x := range v {
+				if !seen[numberText(x)] {
+					num(x)
+				}
+				seen[numberText(x)] = true
+			}
+		}
+	}
+	out = make([]filter.FacetCount, 0, len(counts))
+	for v, c := range counts {
+		out = append(out, filter.FacetCount{Value: v, Count: c})
+	}
+	return out, lo, hi, numeric
+}
+
+// numberText is a number as facets show it (the filter's text form).
+func numberText(v float64) string {
+	if v == 0 {
+		return "0"
+	}
+	if a := math.Abs(v); a >= 1e-9 && a < 1e21 {
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	}
+	return strconv.FormatFloat(v, 'g', -1, 64)
 }
 
 // handleProductFacets answers product/facets: facet counts over the whole
@@ -250,7 +329,7 @@ func (s *Server) handleProductFacets(r *request) error {
 func orderByAttribute(st StoreReader, ids []ingest.ID, attr string, desc bool) []ingest.ID {
 	cv := catalogOf(st)
 	key := func(id ingest.ID) (float64, string, bool) {
-		i, ok := cv.pos[id]
+		i, ok := cv.doc(id)
 		if !ok {
 			return 0, "", false
 		}

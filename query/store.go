@@ -18,9 +18,15 @@ type StoreReader interface {
 	Product(id ingest.ID) *ingest.Product
 	Products() []*ingest.Product
 	CategoryScope(cat ingest.ID, subcategories bool) (map[ingest.ID]bool, bool)
-	// Derived memoises a value built from the records at the current
-	// data version (the catalog view of filters and facets).
+	// Derived memoises a value built from the products, categories and
+	// pages at their current change sequence (the catalog view of
+	// filters and facets).
 	Derived(name string, build func() any) any
+	// ProductChanges and Attached let the search index follow the
+	// catalog incrementally (engine/changes.go).
+	CatalogSeq() uint64
+	ProductChanges(since uint64) (ids []ingest.ID, now uint64, ok bool)
+	Attached(name string, create func() any) any
 
 	// Store-wide lists.
 	Popular() []ingest.ID

@@ -1,9 +1,8 @@
 package search
 
 import (
-	"cmp"
 	"slices"
-	"strings"
+	"sync"
 
 	"github.com/RoaringBitmap/roaring/v2"
 
@@ -25,196 +24,274 @@ const (
 	numFields
 )
 
-// Doc is one searchable product: its position in the index is its doc
-// number, and Fields holds its text per Field.
+// NumFields is the number of Fields.
+const NumFields = int(numFields)
+
+var fieldNames = [numFields]string{"name", "keywords", "categories", "brand", "description"}
+
+func (f Field) String() string {
+	if f < numFields {
+		return fieldNames[f]
+	}
+	return "none"
+}
+
+// FieldByName is the Field called name ("name", "keywords", ...).
+func FieldByName(name string) (Field, bool) {
+	i := slices.Index(fieldNames[:], name)
+	return Field(i), i >= 0
+}
+
+// Doc is one searchable product: Fields holds its text per Field.
 type Doc struct {
 	Fields [numFields]string
 }
 
 // Index holds the postings of a store's products: for every term of the
 // vocabulary and every field, the docs whose field has the word (as
-// written, and by its stem). Build it with NewIndex; it is read-only
-// afterwards and safe for concurrent searches.
+// written, and by its stem). Doc numbers are the caller's (a store's
+// stable product numbers); Put and Delete change the index in place, so a
+// write costs the product's own words, not a rebuild. Searches run
+// concurrently with each other; a change waits for them.
 type Index struct {
-	an   *text.Analyzer
-	dict *Dict
-	// postings[f][t] are the docs with term t in field f (nil: none).
+	an *text.Analyzer
+
+	mu sync.RWMutex
+	// The vocabulary: termID maps a term to its id, terms the reverse.
+	termID map[string]uint32
+	terms  []string
+	// dict is the sorted vocabulary as of its build; dictIDs maps its
+	// positions to term ids. Terms added since (pending) are matched by
+	// brute force until the next rebuild (see rebuildDictAt).
+	dict    *Dict
+	dictIDs []uint32
+	pending []uint32
+	// recent is the Dict of the pending terms, recentIDs its ids.
+	recent    *Dict
+	recentIDs []uint32
+	// postings[f][t] are the docs with term t in field f (nil: none);
+	// any[t] is their union over fields.
 	postings [numFields][]*roaring.Bitmap
-	// any[t] is the union over fields.
-	any  []*roaring.Bitmap
-	docs int
+	any      []*roaring.Bitmap
+	// docs[d] is what doc d holds (for Delete and per-doc ranking);
+	// live is the set of indexed docs.
+	docs []docEntry
+	live *roaring.Bitmap
+	// fieldRank[f] is field f's place in the field rule (0 best).
+	fieldRank [numFields]uint8
 }
 
-// NewIndex indexes docs (doc i is docs[i]) with the analyzer.
+// docEntry is what the index keeps of one doc: its distinct (term, field)
+// pairs, packed term<<3 | field, and its name's terms in order (for
+// proximity and exactness). About 4 bytes a word.
+type docEntry struct {
+	refs []uint32
+	name []uint32
+}
+
+// rebuildDictAt is how many terms may wait outside the sorted dictionary:
+// each costs a brute-force distance per query word, a rebuild a sort of
+// the vocabulary (tens of ms for 100,000 terms).
+const rebuildDictAt = 256
+
+// NewIndex indexes docs, doc i being docs[i].
 func NewIndex(an *text.Analyzer, docs []Doc) *Index {
-	type occurrence struct {
-		term  string
-		field Field
-		doc   uint32
+	ix := NewEmptyIndex(an)
+	changes := make([]Change, len(docs))
+	for i := range docs {
+		changes[i] = Change{Doc: uint32(i), Fields: &docs[i]}
 	}
-	var occ []occurrence
-	var toks []text.Token
-	for i, d := range docs {
-		for f := range numFields {
-			toks = an.Tokens(d.Fields[f], toks[:0])
-			for _, t := range toks {
-				occ = append(occ, occurrence{t.Text, f, uint32(i)})
-				if t.Stem != "" {
-					occ = append(occ, occurrence{t.Stem, f, uint32(i)})
-				}
-			}
-		}
-	}
-	terms := make([]string, len(occ))
-	for i, o := range occ {
-		terms[i] = o.term
-	}
-	ix := &Index{an: an, dict: NewDict(terms), docs: len(docs)}
+	ix.Apply(changes)
+	return ix
+}
+
+// NewEmptyIndex is an index with no docs, ready for Apply.
+func NewEmptyIndex(an *text.Analyzer) *Index {
+	ix := &Index{an: an, termID: make(map[string]uint32), live: roaring.New(), dict: NewDict(nil), recent: NewDict(nil)}
 	for f := range numFields {
-		ix.postings[f] = make([]*roaring.Bitmap, ix.dict.Len())
-	}
-	ix.any = make([]*roaring.Bitmap, ix.dict.Len())
-	for _, o := range occ {
-		t, _ := ix.dict.Lookup(o.term)
-		if ix.postings[o.field][t] == nil {
-			ix.postings[o.field][t] = roaring.New()
-		}
-		ix.postings[o.field][t].Add(o.doc)
-		if ix.any[t] == nil {
-			ix.any[t] = roaring.New()
-		}
-		ix.any[t].Add(o.doc)
-	}
-	for t := range ix.any {
-		ix.any[t].RunOptimize()
+		ix.fieldRank[f] = uint8(f)
 	}
 	return ix
 }
 
-// Hit is one matching doc and why it ranked where it did.
-type Hit struct {
-	Doc uint32
-	// Words is how many query words the doc matched (all of them unless
-	// the query fell back to matching any word).
-	Words int
-	// Typos is the sum over matched words of the fewest typos the doc
-	// matched each with.
-	Typos int
-	// Field is the best field any query word matched in.
-	Field Field
-	// Score is the caller's tie-breaker (popularity, say).
-	Score float64
-}
+// Analyzer is the analyzer the index cuts text with.
+func (ix *Index) Analyzer() *text.Analyzer { return ix.an }
 
-// Query is one search.
-type Query struct {
-	Text string
-	// Prefix: the last word may be unfinished (as-you-type) and matches
-	// the words it begins, with typos by its length so far.
-	Prefix bool
-	// Score, if set, breaks ties among docs the text ranks alike; higher
-	// first.
-	Score func(doc uint32) float64
-}
-
-// wordMatch is one query word's matching docs by typo count.
-type wordMatch struct {
-	byTypos [3]*roaring.Bitmap // docs matching with 0, 1, 2 typos (nil: none)
-	terms   [3][]int           // the terms at each typo count
-	all     *roaring.Bitmap
-}
-
-// Search ranks the docs that match every word of the query (or, when none
-// does, any word), by ordered rules as Meilisearch and Typesense rank:
-// more words matched, then fewer typos, then a better field, then the
-// caller's score, then doc number.
-func (ix *Index) Search(q Query) []Hit {
-	toks := ix.an.Tokens(q.Text, nil)
-	if len(toks) == 0 {
-		return nil
-	}
-	words := make([]wordMatch, len(toks))
-	for i, t := range toks {
-		prefix := q.Prefix && i == len(toks)-1 && !strings.HasSuffix(q.Text, " ")
-		words[i] = ix.matchWord(t, prefix)
-	}
-	all := words[0].all.Clone()
-	for _, w := range words[1:] {
-		all.And(w.all)
-	}
-	if all.IsEmpty() {
-		for _, w := range words[1:] {
-			all.Or(w.all)
+// SetFieldOrder ranks the fields for the field rule, best first (fields
+// not named rank after, in their default order). A store's setting.
+func (ix *Index) SetFieldOrder(order []Field) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	seen := [numFields]bool{}
+	r := uint8(0)
+	for _, f := range order {
+		if f < numFields && !seen[f] {
+			seen[f] = true
+			ix.fieldRank[f] = r
+			r++
 		}
-		all.Or(words[0].all)
 	}
-	hits := make([]Hit, 0, all.GetCardinality())
-	it := all.Iterator()
-	for it.HasNext() {
-		doc := it.Next()
-		h := Hit{Doc: doc, Field: numFields}
-		for _, w := range words {
-			if !w.all.Contains(doc) {
-				continue
+	for f := range numFields {
+		if !seen[f] {
+			ix.fieldRank[f] = r
+			r++
+		}
+	}
+}
+
+// Change is one doc's new text (Fields) or its deletion (Fields nil).
+type Change struct {
+	Doc    uint32
+	Fields *Doc
+}
+
+type termField struct {
+	term  string
+	field Field
+}
+
+// analyzedDoc is a doc cut into terms, before the index lock is taken.
+type analyzedDoc struct {
+	doc   uint32
+	del   bool
+	terms []string // distinct (term, field) pairs: terms[i] in fields[i]
+	field []Field
+	name  []string // the name's words in order
+}
+
+// Apply makes the changes, in order (a doc changed twice ends as the
+// last says). Analysis runs before the index is locked; the lock is held
+// for the posting updates only.
+func (ix *Index) Apply(changes []Change) {
+	prepared := make([]analyzedDoc, len(changes))
+	var toks []text.Token
+	for i, c := range changes {
+		a := analyzedDoc{doc: c.Doc, del: c.Fields == nil}
+		if c.Fields != nil {
+			seen := make(map[termField]struct{}, 32)
+			add := func(term string, f Field) {
+				if _, ok := seen[termField{term, f}]; ok || term == "" {
+					return
+				}
+				seen[termField{term, f}] = struct{}{}
+				a.terms = append(a.terms, term)
+				a.field = append(a.field, f)
 			}
-			h.Words++
-			for typos, b := range w.byTypos {
-				if b != nil && b.Contains(doc) {
-					h.Typos += typos
-					h.Field = min(h.Field, ix.bestField(w.terms[typos], doc))
-					break
+			for f := range numFields {
+				toks = ix.an.Tokens(c.Fields.Fields[f], toks[:0])
+				for _, t := range toks {
+					add(t.Text, f)
+					add(t.Stem, f)
+					if f == FieldName {
+						a.name = append(a.name, t.Text)
+					}
 				}
 			}
 		}
-		if q.Score != nil {
-			h.Score = q.Score(doc)
-		}
-		hits = append(hits, h)
+		prepared[i] = a
 	}
-	slices.SortFunc(hits, func(a, b Hit) int {
-		return cmp.Or(cmp.Compare(b.Words, a.Words), cmp.Compare(a.Typos, b.Typos),
-			cmp.Compare(a.Field, b.Field), cmp.Compare(b.Score, a.Score), cmp.Compare(a.Doc, b.Doc))
-	})
-	return hits
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	for i := range prepared {
+		ix.applyLocked(&prepared[i])
+	}
+	switch {
+	case len(ix.pending) > rebuildDictAt || (len(ix.pending) > 0 && len(changes) > rebuildDictAt):
+		ix.rebuildDictLocked()
+	case len(ix.pending) > 0:
+		ix.recent, ix.recentIDs = ix.dictOf(ix.pending)
+	}
 }
 
-// matchWord finds the docs of one query word: its terms within the typos
-// its length allows, and its stem exactly.
-func (ix *Index) matchWord(t text.Token, prefix bool) wordMatch {
-	var w wordMatch
-	add := func(term, typos int) {
-		if w.byTypos[typos] == nil {
-			w.byTypos[typos] = roaring.New()
-		}
-		w.byTypos[typos].Or(ix.any[term])
-		w.terms[typos] = append(w.terms[typos], term)
-	}
-	ix.dict.Match(t.Text, text.MaxTypos(len([]rune(t.Text))), prefix, add)
-	if t.Stem != "" {
-		if term, ok := ix.dict.Lookup(t.Stem); ok {
-			add(term, 0)
+// dictOf is the Dict of the terms ids, with its positions' ids.
+func (ix *Index) dictOf(ids []uint32) (*Dict, []uint32) {
+	terms := make([]string, 0, len(ids))
+	for _, t := range ids {
+		if !ix.any[t].IsEmpty() {
+			terms = append(terms, ix.terms[t])
 		}
 	}
-	w.all = roaring.New()
-	for _, b := range w.byTypos {
-		if b != nil {
-			w.all.Or(b)
-		}
+	d := NewDict(terms)
+	pos := make([]uint32, d.Len())
+	for i := range pos {
+		pos[i] = ix.termID[d.Term(i)]
 	}
-	return w
+	return d, pos
 }
 
-// bestField is the most telling field in which doc has one of terms.
-func (ix *Index) bestField(terms []int, doc uint32) Field {
+func (ix *Index) applyLocked(a *analyzedDoc) {
+	d := a.doc
+	if int(d) < len(ix.docs) && ix.live.Contains(d) {
+		for _, ref := range ix.docs[d].refs {
+			t, f := ref>>3, Field(ref&7)
+			ix.postings[f][t].Remove(d)
+			ix.any[t].Remove(d)
+		}
+		ix.docs[d] = docEntry{}
+		ix.live.Remove(d)
+	}
+	if a.del {
+		return
+	}
+	if int(d) >= len(ix.docs) {
+		ix.docs = slices.Grow(ix.docs, int(d)+1-len(ix.docs))[:int(d)+1]
+	}
+	e := docEntry{refs: make([]uint32, len(a.terms)), name: make([]uint32, len(a.name))}
+	for i, term := range a.terms {
+		t := ix.termLocked(term)
+		f := a.field[i]
+		if ix.postings[f][t] == nil {
+			ix.postings[f][t] = roaring.New()
+		}
+		ix.postings[f][t].Add(d)
+		ix.any[t].Add(d)
+		e.refs[i] = t<<3 | uint32(f)
+	}
+	for i, w := range a.name {
+		e.name[i] = ix.termID[w]
+	}
+	ix.docs[d] = e
+	ix.live.Add(d)
+}
+
+// termLocked is term's id, adding it to the vocabulary if new.
+func (ix *Index) termLocked(term string) uint32 {
+	if t, ok := ix.termID[term]; ok {
+		return t
+	}
+	t := uint32(len(ix.terms))
+	ix.termID[term] = t
+	ix.terms = append(ix.terms, term)
 	for f := range numFields {
-		for _, t := range terms {
-			if p := ix.postings[f][t]; p != nil && p.Contains(doc) {
-				return f
-			}
-		}
+		ix.postings[f] = append(ix.postings[f], nil)
 	}
-	return numFields
+	ix.any = append(ix.any, roaring.New())
+	ix.pending = append(ix.pending, t)
+	return t
+}
+
+// rebuildDictLocked sorts the whole vocabulary into a new Dict. Terms
+// whose docs are all gone are dropped from matching (their ids stay).
+func (ix *Index) rebuildDictLocked() {
+	all := make([]uint32, len(ix.terms))
+	for t := range all {
+		all[t] = uint32(t)
+	}
+	ix.dict, ix.dictIDs = ix.dictOf(all)
+	ix.pending = ix.pending[:0]
+	ix.recent, ix.recentIDs = NewDict(nil), nil
 }
 
 // Docs is the number of indexed docs.
-func (ix *Index) Docs() int { return ix.docs }
+func (ix *Index) Docs() int {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return int(ix.live.GetCardinality())
+}
+
+// Terms is the size of the vocabulary.
+func (ix *Index) Terms() int {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return len(ix.terms)
+}

@@ -1,6 +1,8 @@
 package search
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"slices"
 	"testing"
 
@@ -50,7 +52,12 @@ func TestSearchMeaning(t *testing.T) {
 		{"a typo in a short word does not", Query{Text: "lamq"}, nil, false},
 		{"plural by stem", Query{Text: "candles"}, []uint32{2}, true},
 		{"units stay with numbers", Query{Text: "12v"}, []uint32{3}, true},
-		{"as you type", Query{Text: "lamps", Prefix: true}, []uint32{0, 4, 5, 1, 3}, true},
+		// Names first; in descriptions, "lamps" as typed (3) before the
+		// stem's "lamp" (1): the exactness rule.
+		{"as you type", Query{Text: "lamps", Prefix: true}, []uint32{0, 4, 5, 3, 1}, true},
+		// Proximity: the words next to each other, in order, in the name.
+		{"proximity", Query{Text: "lamp desk"}, []uint32{0, 3}, true},
+		{"longtail: any word, by words matched", Query{Text: "floor candle", Any: true}, []uint32{2, 5}, true},
 		{"as you type, one letter", Query{Text: "bed", Prefix: true}, []uint32{1}, true},
 		// A finished word (a space after it) is not a prefix: "lampsh"
 		// is one typo from "lamps", never "lampshade".
@@ -65,6 +72,99 @@ func TestSearchMeaning(t *testing.T) {
 		}
 		if len(got) > 0 && (got[0].Typos == 0) != tc.typos0 {
 			t.Errorf("%s: first hit %+v, want typos==0 %v", tc.name, got[0], tc.typos0)
+		}
+	}
+}
+
+func testAnalyzer(t testing.TB) *text.Analyzer {
+	an, err := text.NewAnalyzer("english")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return an
+}
+
+func named(names ...string) []Doc {
+	docs := make([]Doc, len(names))
+	for i, n := range names {
+		docs[i].Fields[FieldName] = n
+	}
+	return docs
+}
+
+// A typo in the first letter ranks below one elsewhere: "battle" is one
+// substitution from both, but shoppers rarely miss the first letter.
+func TestFirstLetterTypo(t *testing.T) {
+	ix := NewIndex(testAnalyzer(t), named("cattle feed", "bottle opener"))
+	got := ix.Search(Query{Text: "battle"})
+	if !slices.Equal(docsOf(got), []uint32{1, 0}) || got[0].Typos != 1 || got[1].Typos != 2 {
+		t.Fatalf("battle: %+v", got)
+	}
+}
+
+// Apply changes the index in place: a new doc is found, a changed one by
+// its new words only, a deleted one no more, new words by typo and
+// prefix, and stale words of a changed doc match nothing.
+func TestApplyInPlace(t *testing.T) {
+	ix := NewIndex(testAnalyzer(t), named("desk lamp", "floor lamp"))
+	find := func(q Query) []uint32 { t.Helper(); return docsOf(ix.Search(q)) }
+	ix.Apply([]Change{{Doc: 7, Fields: &Doc{Fields: [numFields]string{FieldName: "Velvet cushion"}}}})
+	if got := find(Query{Text: "velvet"}); !slices.Equal(got, []uint32{7}) {
+		t.Fatalf("a new doc: %v", got)
+	}
+	if got := find(Query{Text: "cushoin"}); !slices.Equal(got, []uint32{7}) {
+		t.Fatalf("a new word by typo (not yet in the sorted vocabulary): %v", got)
+	}
+	if got := find(Query{Text: "cus", Prefix: true}); !slices.Equal(got, []uint32{7}) {
+		t.Fatalf("a new word by prefix: %v", got)
+	}
+	ix.Apply([]Change{{Doc: 0, Fields: &Doc{Fields: [numFields]string{FieldName: "desk chair"}}}})
+	if got := find(Query{Text: "lamp"}); !slices.Equal(got, []uint32{1}) {
+		t.Fatalf("a changed doc still matches its old words: %v", got)
+	}
+	if got := find(Query{Text: "chair"}); !slices.Equal(got, []uint32{0}) {
+		t.Fatalf("a changed doc by its new words: %v", got)
+	}
+	ix.Apply([]Change{{Doc: 1}})
+	if got := find(Query{Text: "lamp"}); len(got) != 0 || ix.Docs() != 2 {
+		t.Fatalf("a deleted doc: %v (docs %d)", got, ix.Docs())
+	}
+	// Many new words at once rebuild the sorted vocabulary: still found.
+	var changes []Change
+	for i := range rebuildDictAt + 10 {
+		changes = append(changes, Change{Doc: uint32(100 + i), Fields: &Doc{Fields: [numFields]string{FieldName: fmt.Sprintf("gizmo%d", i)}}})
+	}
+	ix.Apply(changes)
+	if got := find(Query{Text: "gizmo42"}); len(got) == 0 || got[0] != 142 || len(ix.pending) != 0 {
+		t.Fatalf("after a rebuild: %v (pending %d)", got, len(ix.pending))
+	}
+}
+
+// The bitmap ranking of a large one-word bucket (rankOneWord) orders
+// exactly as the doc-by-doc rules do.
+func TestLargeBucketRanksAsEach(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	words := []string{"lamp", "lamps", "lampshade", "lame", "lamb", "camp", "table", "lantern", "lab"}
+	docs := make([]Doc, 5000)
+	for i := range docs {
+		for f := range numFields {
+			if rng.IntN(3) == 0 {
+				docs[i].Fields[f] = words[rng.IntN(len(words))] + " " + words[rng.IntN(len(words))]
+			}
+		}
+	}
+	ix := NewIndex(testAnalyzer(t), docs)
+	score := func(d uint32) float64 { return float64(d % 97) }
+	for _, q := range []Query{{Text: "lamp"}, {Text: "lamps"}, {Text: "la", Prefix: true}, {Text: "lampz"}, {Text: "lanterns"}} {
+		q.Score = score
+		all := ix.Search(q)
+		q.Limit = 25
+		top := ix.Search(q)
+		if len(all) <= smallBucket {
+			t.Fatalf("%q: only %d matches, the test needs a large bucket", q.Text, len(all))
+		}
+		if !slices.Equal(docsOf(top), docsOf(all[:25])) {
+			t.Fatalf("%q: limit 25 gave %v, all gave %v", q.Text, docsOf(top), docsOf(all[:25]))
 		}
 	}
 }

@@ -1,0 +1,543 @@
+package search
+
+import (
+	"cmp"
+	"container/heap"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/RoaringBitmap/roaring/v2"
+
+	"github.com/sibylhq/sibyl/text"
+)
+
+// Ranking: ordered tie-breaking rules, as Meilisearch and Typesense rank
+// (https://www.meilisearch.com/docs/learn/relevancy/ranking_rules): a
+// rule only orders the docs every earlier rule found equal.
+//
+//  1. words: more query words matched (only differs when the query falls
+//     back to any word, or asks for that: longtail);
+//  2. typos: fewer, summed over the words; a typo in the first letter
+//     counts two, since shoppers rarely get the first letter wrong;
+//  3. proximity: the query's words closer together, in order, in the
+//     name;
+//  4. field: the words matched in better fields (name before keywords,
+//     category names, brand, description; a store may reorder them);
+//  5. exactness: more words matched as typed (not by stem, prefix or
+//     typo);
+//  6. score: the caller's, what the store's customers want (sales,
+//     clicks on this query, the visitor's session);
+//  7. doc number, so that equal docs have a stable order.
+
+// Query is one search.
+type Query struct {
+	Text string
+	// Prefix: the last word may be unfinished (as-you-type) and matches
+	// the words it begins, with typos by its length so far.
+	Prefix bool
+	// Score, if set, breaks ties among docs the text ranks alike; higher
+	// first.
+	Score func(doc uint32) float64
+	// Alternatives are other texts searched as if typed (synonyms); a
+	// doc ranks by the best of its matches.
+	Alternatives []string
+	// Any: docs matching any word, not only every word (Clerk's
+	// longtail). Without it, any word is the fallback when no doc has
+	// every word.
+	Any bool
+	// Within, if set, limits the search to these docs (a filter).
+	Within *roaring.Bitmap
+	// Limit is how many hits to rank (offset plus page); 0: all.
+	Limit int
+	// ExtraTypos widens every word's typo budget (0-2) beyond the length
+	// rule: the fallback for a query that found nothing.
+	ExtraTypos int
+}
+
+// Hit is one matching doc and why it ranked where it did.
+type Hit struct {
+	Doc uint32
+	// Words is how many query words the doc matched.
+	Words int
+	// Typos is the sum over matched words of the fewest typos the doc
+	// matched each with (a first-letter typo counts two).
+	Typos int
+	// Proximity is the sum over adjacent query words of their distance
+	// in the name (1: next to each other in order; 8: apart or absent).
+	Proximity int
+	// Field is the best field any query word matched in.
+	Field Field
+	// FieldRanks is the sum over matched words of their best field's
+	// place (the field rule).
+	FieldRanks int
+	// Exact is how many words matched as typed.
+	Exact int
+	// Score is the caller's tie-breaker.
+	Score float64
+}
+
+// Result is a search's hits and what matched.
+type Result struct {
+	// Hits are the best Limit matches (all, without a limit), best first.
+	Hits []Hit
+	// Matched is every matching doc (within Query.Within), for counts
+	// and facets. It is the caller's to keep.
+	Matched *roaring.Bitmap
+	// AllWords: the hits matched every word of the query (no fallback).
+	AllWords bool
+}
+
+// Bounds of one query's work: words beyond maxQueryWords are ignored, a
+// prefix expands to at most prefixTerms terms (the most frequent), and
+// buckets of more than smallBucket docs of a one-word query are ranked by
+// bitmaps rather than doc by doc.
+const (
+	maxQueryWords = 16
+	prefixTerms   = 64
+	smallBucket   = 1024
+	maxProximity  = 8
+	maxRankTypos  = 3 // 2 typos, one of them in the first letter
+)
+
+func compareHits(a, b *Hit) int {
+	return cmp.Or(cmp.Compare(b.Words, a.Words), cmp.Compare(a.Typos, b.Typos),
+		cmp.Compare(a.Proximity, b.Proximity), cmp.Compare(a.FieldRanks, b.FieldRanks),
+		cmp.Compare(b.Exact, a.Exact), cmp.Compare(b.Score, a.Score), cmp.Compare(a.Doc, b.Doc))
+}
+
+// Search ranks the matching docs (see Run) and returns the hits.
+func (ix *Index) Search(q Query) []Hit { return ix.Run(q).Hits }
+
+// Run searches the index: docs that match every word of the query (each
+// word by its terms within the typos its length allows, by its stem, and
+// the last word as a prefix while typing), or any word when none has
+// them all, ranked by the rules above.
+func (ix *Index) Run(q Query) Result {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	res := ix.runLocked(q.Text, &q)
+	for _, alt := range q.Alternatives {
+		r := ix.runLocked(alt, &q)
+		if len(r.Hits) == 0 {
+			continue
+		}
+		res.Matched.Or(r.Matched)
+		res.AllWords = res.AllWords || r.AllWords
+		res.Hits = mergeHits(res.Hits, r.Hits, q.Limit)
+	}
+	return res
+}
+
+// mergeHits merges two ranked lists, each doc once at its better rank.
+func mergeHits(a, b []Hit, limit int) []Hit {
+	best := make(map[uint32]int, len(a)+len(b))
+	all := make([]Hit, 0, len(a)+len(b))
+	for _, list := range [][]Hit{a, b} {
+		for _, h := range list {
+			if i, ok := best[h.Doc]; ok {
+				if compareHits(&h, &all[i]) < 0 {
+					all[i] = h
+				}
+				continue
+			}
+			best[h.Doc] = len(all)
+			all = append(all, h)
+		}
+	}
+	slices.SortFunc(all, func(x, y Hit) int { return compareHits(&x, &y) })
+	if limit > 0 && len(all) > limit {
+		all = all[:limit]
+	}
+	return all
+}
+
+// wordMatch is one query word's matching terms and docs.
+type wordMatch struct {
+	// byTypos[k] are the docs whose best match of the word has k rank
+	// typos (each doc in one); terms[k] the terms matched with k.
+	byTypos [maxRankTypos + 1]*roaring.Bitmap
+	terms   [maxRankTypos + 1][]uint32
+	all     *roaring.Bitmap
+	// exact is the term as typed, if the vocabulary has it.
+	exact    uint32
+	hasExact bool
+}
+
+// queryState is one text's words and the per-term lookup the per-doc
+// rules use.
+type queryState struct {
+	ix    *Index
+	words []wordMatch
+	// termWords packs, for each matched term, each word's rank typos in
+	// 3 bits (7: the term does not match the word) and in the top 16
+	// bits which words it is the exact term of.
+	termWords map[uint32]uint64
+	score     func(uint32) float64
+}
+
+const noMatch = 7
+
+func (ix *Index) runLocked(qtext string, q *Query) Result {
+	toks := ix.an.Tokens(qtext, nil)
+	if len(toks) > maxQueryWords {
+		toks = toks[:maxQueryWords]
+	}
+	if len(toks) == 0 {
+		return Result{Matched: roaring.New()}
+	}
+	st := &queryState{ix: ix, words: make([]wordMatch, len(toks)), termWords: make(map[uint32]uint64), score: q.Score}
+	for i, t := range toks {
+		prefix := q.Prefix && i == len(toks)-1 && !strings.HasSuffix(qtext, " ")
+		st.words[i] = ix.matchWord(t, prefix, q.ExtraTypos)
+		w := &st.words[i]
+		for k, terms := range w.terms {
+			for _, t := range terms {
+				v, ok := st.termWords[t]
+				if !ok {
+					v = 1<<48 - 1 // every word: no match
+				}
+				if cur := v >> (3 * i) & 7; uint64(k) < cur {
+					v = v&^(7<<(3*i)) | uint64(k)<<(3*i)
+				}
+				st.termWords[t] = v
+			}
+		}
+		if w.hasExact {
+			v, ok := st.termWords[w.exact]
+			if !ok {
+				v = 1<<48 - 1
+			}
+			st.termWords[w.exact] = v | 1<<(48+i)
+		}
+	}
+	matched := st.words[0].all.Clone()
+	for _, w := range st.words[1:] {
+		matched.And(w.all)
+	}
+	if q.Within != nil {
+		matched.And(q.Within)
+	}
+	allWords := !matched.IsEmpty()
+	if !allWords || q.Any {
+		matched.Clear()
+		for _, w := range st.words {
+			matched.Or(w.all)
+		}
+		if q.Within != nil {
+			matched.And(q.Within)
+		}
+	}
+	res := Result{Matched: matched, AllWords: allWords && !q.Any}
+	if matched.IsEmpty() {
+		return res
+	}
+	if len(st.words) == 1 && q.Limit > 0 && matched.GetCardinality() > smallBucket {
+		res.Hits = st.rankOneWord(matched, q.Limit)
+	} else {
+		res.Hits = st.rankEach(matched, q.Limit)
+	}
+	return res
+}
+
+// matchWord finds the docs of one query word: its terms within the typos
+// its length allows (plus extra), its stem exactly, and with prefix the
+// terms it begins (the most frequent prefixTerms of them).
+func (ix *Index) matchWord(t text.Token, prefix bool, extra int) wordMatch {
+	var w wordMatch
+	type cand struct {
+		term  uint32
+		typos int
+	}
+	var cands []cand
+	first, _ := utf8.DecodeRuneInString(t.Text)
+	add := func(id uint32, typos int) {
+		if typos > 0 {
+			if r, _ := utf8.DecodeRuneInString(ix.terms[id]); r != first {
+				typos++ // a first-letter typo counts two
+			}
+		}
+		cands = append(cands, cand{id, typos})
+	}
+	maxTypos := min(text.MaxTypos(utf8.RuneCountInString(t.Text))+extra, 2)
+	ix.dict.Match(t.Text, maxTypos, prefix, func(pos, typos int) { add(ix.dictIDs[pos], typos) })
+	ix.recent.Match(t.Text, maxTypos, prefix, func(pos, typos int) { add(ix.recentIDs[pos], typos) })
+	if id, ok := ix.termID[t.Text]; ok {
+		w.exact, w.hasExact = id, true
+	}
+	stem, hasStem := ix.termID[t.Stem]
+	if hasStem && t.Stem != "" {
+		cands = append(cands, cand{stem, 0})
+	}
+	if prefix && len(cands) > prefixTerms {
+		// Keep the closest, then the most frequent: a one-letter prefix
+		// begins thousands of words, and a shopper typing it wants the
+		// common ones (Typesense bounds candidates the same way,
+		// max_candidates).
+		kept := func(c cand) int { // the word as typed and its stem stay
+			if (w.hasExact && c.term == w.exact) || (hasStem && c.term == stem) {
+				return 0
+			}
+			return 1
+		}
+		slices.SortFunc(cands, func(a, b cand) int {
+			return cmp.Or(cmp.Compare(kept(a), kept(b)), cmp.Compare(a.typos, b.typos),
+				cmp.Compare(ix.any[b.term].GetCardinality(), ix.any[a.term].GetCardinality()), cmp.Compare(a.term, b.term))
+		})
+		cands = cands[:prefixTerms]
+	}
+	w.all = roaring.New()
+	for _, c := range cands {
+		w.terms[c.typos] = append(w.terms[c.typos], c.term)
+	}
+	for k := range w.byTypos {
+		b := roaring.New()
+		for _, term := range w.terms[k] {
+			b.Or(ix.any[term])
+		}
+		b.AndNot(w.all) // each doc at its fewest typos
+		w.byTypos[k] = b
+		w.all.Or(b)
+	}
+	return w
+}
+
+// rankEach ranks the docs one by one with every rule.
+func (st *queryState) rankEach(docs *roaring.Bitmap, limit int) []Hit {
+	hits := make([]Hit, 0, docs.GetCardinality())
+	it := docs.Iterator()
+	for it.HasNext() {
+		hits = append(hits, st.hit(it.Next()))
+	}
+	if limit > 0 && limit < len(hits) {
+		topK(hits, limit)
+		hits = hits[:limit]
+	}
+	slices.SortFunc(hits, func(a, b Hit) int { return compareHits(&a, &b) })
+	return hits
+}
+
+// hit applies every rule to one doc.
+func (st *queryState) hit(doc uint32) Hit {
+	ix := st.ix
+	e := &ix.docs[doc]
+	n := len(st.words)
+	var typos [maxQueryWords]int8
+	var field [maxQueryWords]int8
+	var exact uint64
+	for w := range n {
+		typos[w], field[w] = noMatch, int8(numFields)
+	}
+	best := Field(numFields)
+	for _, ref := range e.refs {
+		v, ok := st.termWords[ref>>3]
+		if !ok {
+			continue
+		}
+		f := Field(ref & 7)
+		rank := int8(ix.fieldRank[f])
+		exact |= v >> 48
+		for w := range n {
+			k := int8(v >> (3 * w) & 7)
+			if k == noMatch {
+				continue
+			}
+			typos[w] = min(typos[w], k)
+			if rank < field[w] {
+				field[w] = rank
+			}
+			if ix.fieldRank[f] < ix.fieldRankOf(best) {
+				best = f
+			}
+		}
+	}
+	h := Hit{Doc: doc, Field: best}
+	for w := range n {
+		if typos[w] == noMatch {
+			continue
+		}
+		h.Words++
+		h.Typos += int(typos[w])
+		h.FieldRanks += int(field[w])
+	}
+	for w := range n {
+		if exact>>w&1 == 1 {
+			h.Exact++
+		}
+	}
+	if n > 1 {
+		h.Proximity = st.proximity(e.name)
+	}
+	if st.score != nil {
+		h.Score = st.score(doc)
+	}
+	return h
+}
+
+func (ix *Index) fieldRankOf(f Field) uint8 {
+	if f >= numFields {
+		return 255
+	}
+	return ix.fieldRank[f]
+}
+
+// proximity sums, over adjacent query words, how far apart the name has
+// them: 1 next to each other in order, one more for the reverse order,
+// maxProximity when apart by more or missing.
+func (st *queryState) proximity(name []uint32) int {
+	n := len(st.words)
+	var last [maxQueryWords]int
+	var best [maxQueryWords]int
+	for w := range n {
+		last[w], best[w] = -1, maxProximity
+	}
+	for i, t := range name {
+		v, ok := st.termWords[t]
+		if !ok {
+			continue
+		}
+		for w := range n {
+			if v>>(3*w)&7 == noMatch {
+				continue
+			}
+			if w > 0 && last[w-1] >= 0 {
+				best[w-1] = min(best[w-1], i-last[w-1])
+			}
+			if w+1 < n && last[w+1] >= 0 {
+				best[w] = min(best[w], i-last[w+1]+1)
+			}
+			last[w] = i
+		}
+	}
+	sum := 0
+	for w := range n - 1 {
+		sum += min(best[w], maxProximity)
+	}
+	return sum
+}
+
+// rankOneWord ranks a large bucket of a one-word query with bitmaps, rule
+// by rule (typos, field, exactness), and only the docs of the buckets
+// that reach the limit by score: a one-letter prefix or a category's name
+// matches thousands of docs, of which the page shows ten. Proximity does
+// not apply to one word.
+func (st *queryState) rankOneWord(matched *roaring.Bitmap, limit int) []Hit {
+	ix := st.ix
+	w := &st.words[0]
+	hits := make([]Hit, 0, limit)
+	var order [numFields]Field
+	for f := range numFields {
+		order[ix.fieldRank[f]] = f
+	}
+	for k := range w.byTypos {
+		inTypos := roaring.And(matched, w.byTypos[k])
+		for _, f := range order {
+			if inTypos.IsEmpty() || len(hits) >= limit {
+				break
+			}
+			inField := roaring.New()
+			for _, t := range w.terms[k] {
+				if p := ix.postings[f][t]; p != nil {
+					inField.Or(p)
+				}
+			}
+			inField.And(inTypos)
+			inTypos.AndNot(inField)
+			buckets := []*roaring.Bitmap{inField}
+			if w.hasExact {
+				exact := roaring.And(inField, ix.any[w.exact])
+				inField.AndNot(exact)
+				buckets = []*roaring.Bitmap{exact, inField}
+			}
+			for _, b := range buckets {
+				if len(hits) >= limit {
+					break
+				}
+				if b.GetCardinality() <= smallBucket || st.score == nil {
+					hits = append(hits, st.rankEach(b, limit-len(hits))...)
+					continue
+				}
+				hits = append(hits, st.topByScore(b, limit-len(hits))...)
+			}
+		}
+	}
+	return hits
+}
+
+// topByScore is the k best docs of a bucket the rules before the score
+// found equal, by score: a heap, not a sort of the bucket.
+func (st *queryState) topByScore(b *roaring.Bitmap, k int) []Hit {
+	h := make(scoreHeap, 0, k+1)
+	it := b.Iterator()
+	for it.HasNext() {
+		d := it.Next()
+		s := st.score(d)
+		if len(h) == k && (s < h[0].score || s == h[0].score && d > h[0].doc) {
+			continue
+		}
+		heap.Push(&h, scored{d, s})
+		if len(h) > k {
+			heap.Pop(&h)
+		}
+	}
+	out := make([]Hit, len(h))
+	for i, x := range h {
+		out[i] = st.hit(x.doc)
+	}
+	slices.SortFunc(out, func(a, b Hit) int { return compareHits(&a, &b) })
+	return out
+}
+
+type scored struct {
+	doc   uint32
+	score float64
+}
+
+// scoreHeap is a min-heap: the worst kept doc on top.
+type scoreHeap []scored
+
+func (h scoreHeap) Len() int { return len(h) }
+func (h scoreHeap) Less(i, j int) bool {
+	if h[i].score != h[j].score {
+		return h[i].score < h[j].score
+	}
+	return h[i].doc > h[j].doc
+}
+func (h scoreHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *scoreHeap) Push(x any)   { *h = append(*h, x.(scored)) }
+func (h *scoreHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+// topK moves the k best hits to the front (in no order): quickselect.
+func topK(hits []Hit, k int) {
+	lo, hi := 0, len(hits)-1
+	for lo < hi {
+		p := hits[(lo+hi)/2]
+		i, j := lo, hi
+		for i <= j {
+			for compareHits(&hits[i], &p) < 0 {
+				i++
+			}
+			for compareHits(&hits[j], &p) > 0 {
+				j--
+			}
+			if i <= j {
+				hits[i], hits[j] = hits[j], hits[i]
+				i++
+				j--
+			}
+		}
+		switch {
+		case k-1 <= j:
+			hi = j
+		case k-1 >= i:
+			lo = i
+		default:
+			return
+		}
+	}
+}
