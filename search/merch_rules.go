@@ -33,6 +33,11 @@ type MerchLimits struct {
 	MaxIDBytes int
 	// MaxTextBytes bounds a campaign's name and description.
 	MaxTextBytes int
+	// MaxCampaignProducts bounds the products a campaign's rules name.
+	MaxCampaignProducts int
+	// MaxKindBytes bounds the encoded size of all of a store's records
+	// of one kind, whatever mix of counts and sizes makes it.
+	MaxKindBytes int
 }
 
 // DefaultMerchLimits are the limits every node applies.
@@ -40,7 +45,7 @@ func DefaultMerchLimits() MerchLimits {
 	return MerchLimits{
 		MaxSynonymRules: 10000, MaxRedirects: 1000, MaxCustomizations: 10000, MaxCampaigns: 1000,
 		MaxPhraseBytes: 256, MaxPhraseWords: 8, MaxListItems: 100, MaxURLBytes: 1000, MaxIDBytes: 256,
-		MaxTextBytes: 2000,
+		MaxTextBytes: 2000, MaxCampaignProducts: 1000, MaxKindBytes: 8 << 20,
 	}
 }
 
@@ -248,7 +253,11 @@ func (c *Campaign) Validate(lim MerchLimits) error {
 	if len(c.Rules) == 0 || len(c.Rules) > lim.MaxListItems {
 		return fmt.Errorf("a campaign has 1 to %d rules, got %d", lim.MaxListItems, len(c.Rules))
 	}
+	products := 0
 	for i, r := range c.Rules {
+		if products += len(r.Products); products > lim.MaxCampaignProducts {
+			return fmt.Errorf("the rules name more than %d products", lim.MaxCampaignProducts)
+		}
 		if r.Action != ActionPin && r.Action != ActionHide {
 			return fmt.Errorf("rules[%d].action must be %q or %q, got %s", i, ActionPin, ActionHide, quote(r.Action))
 		}
