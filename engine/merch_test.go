@@ -134,3 +134,32 @@ func TestMerchApplyNeverPanics(t *testing.T) {
 		}
 	}
 }
+
+// FuzzMerchApply: no command body panics a replica, and a store's
+// records always read back as they validate.
+func FuzzMerchApply(f *testing.F) {
+	for _, seed := range []string{`[{"query":"a","synonyms":["b"]}]`, `[{"url":"/u","queries":["q"],"exact_match":true}]`,
+		`[{"query":"q","products":{"pin":["p"],"hide":["h"]}}]`, `{"language":"da","weights":{"name":1}}`, `["a"]`,
+		`[{"id":"c","start_at":1,"end_at":2,"rules":[{"action":"pin","products":["p"]}],"triggers":[{"type":"searches_query","queries":["x"]}],"triggers_match":"all"}]`} {
+		f.Add(uint8(0), uint8(0), []byte(seed))
+	}
+	kinds := []string{"synonyms", "redirects", "customized_search", "merchandising", "search_settings"}
+	actions := []string{ActionUpsert, ActionPatch, ActionDelete}
+	f.Fuzz(func(t *testing.T, k, a uint8, body []byte) {
+		h := newHarness(t)
+		op := kinds[int(k)%len(kinds)] + "." + actions[int(a)%len(actions)]
+		h.e.Apply(h.kv, &statemachine.Command{ID: "1", Store: "s", Op: op, Body: body})
+		if st := h.e.Store("s"); st != nil {
+			st.Merch().Plan("q x a", time.Unix(1, 0))
+			for _, c := range st.Campaigns(nil) {
+				if err := c.Validate(MerchLimits); err != nil {
+					t.Fatalf("stored an invalid campaign: %v", err)
+				}
+			}
+		}
+		fresh := New(DefaultConfig())
+		if err := fresh.Load(h.kv); err != nil {
+			t.Fatalf("Load of what Apply wrote: %v", err)
+		}
+	})
+}

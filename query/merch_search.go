@@ -34,6 +34,9 @@ func applyMerch(r *request, st StoreReader, query string, predictive bool, ranke
 		return ranked
 	}
 	m := ms.Merch()
+	if m.Empty() {
+		return ranked
+	}
 	var notes []string
 	if url, ok := m.Redirect(query); ok {
 		r.ctx.SetUserValue(redirectKey, url)

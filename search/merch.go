@@ -76,6 +76,13 @@ func NewMerch(synonyms []Synonym, redirects []Redirect, custom []Customization, 
 	return m
 }
 
+// Empty reports whether the store has no synonyms, redirects,
+// customized searches or campaigns: searches then skip merchandising.
+func (m *Merch) Empty() bool {
+	return m == nil || (len(m.Synonyms.byPhrase) == 0 && len(m.exactRedirect) == 0 && len(m.containsRedirect) == 0 &&
+		len(m.custom) == 0 && len(m.campaigns) == 0)
+}
+
 // campaignQueries says which searches trigger c: all of them, or those
 // whose normalized query is in the list. With triggers_match "any" a
 // query triggers when any trigger fires (the union of the lists); with
