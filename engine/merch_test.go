@@ -53,7 +53,7 @@ func TestMerchSurvivesLoad(t *testing.T) {
 		if alts := m.Synonyms.Alternatives("settee"); !slices.Equal(alts, []string{"sofa", "couch"}) {
 			t.Errorf("%s: alternatives of settee = %q", name, alts)
 		}
-		if p := m.Plan("shoes", time.Unix(0, 0)); !slices.Equal(p.Pins, []string{"p2", "p3"}) {
+		if p := m.Plan("shoes", time.Unix(0, 0), true); !slices.Equal(p.Pins, []string{"p2", "p3"}) {
 			t.Errorf("%s: pins %q", name, p.Pins)
 		}
 	}
@@ -150,7 +150,7 @@ func FuzzMerchApply(f *testing.F) {
 		op := kinds[int(k)%len(kinds)] + "." + actions[int(a)%len(actions)]
 		h.e.Apply(h.kv, &statemachine.Command{ID: "1", Store: "s", Op: op, Body: body})
 		if st := h.e.Store("s"); st != nil {
-			st.Merch().Plan("q x a", time.Unix(1, 0))
+			st.Merch().Plan("q x a", time.Unix(1, 0), true)
 			for _, c := range st.Campaigns(nil) {
 				if err := c.Validate(MerchLimits); err != nil {
 					t.Fatalf("stored an invalid campaign: %v", err)

@@ -37,17 +37,24 @@ func applyMerch(r *request, st StoreReader, query string, predictive bool, ranke
 	if m.Empty() {
 		return ranked
 	}
+	// Notes cost formatting: only debug answers show them (recs has
+	// already refused a malformed debug parameter).
+	explain, _ := r.p.boolParam("debug", false)
 	var notes []string
 	if url, ok := m.Redirect(query); ok {
 		r.ctx.SetUserValue(redirectKey, url)
-		notes = append(notes, fmt.Sprintf("redirect to %q", url))
+		if explain {
+			notes = append(notes, fmt.Sprintf("redirect to %q", url))
+		}
 	}
-	if alts := searchAlternatives(st, query); len(alts) > 0 {
+	if alts := m.Synonyms.Alternatives(query); len(alts) > 0 {
 		var added int
 		ranked, added = mergeAlternatives(r, st, alts, predictive, ranked)
-		notes = append(notes, fmt.Sprintf("synonyms: also searched %q (%d more products)", alts, added))
+		if explain {
+			notes = append(notes, fmt.Sprintf("synonyms: also searched %q (%d more products)", alts, added))
+		}
 	}
-	plan := m.Plan(query, time.Now())
+	plan := m.Plan(query, time.Now(), explain)
 	notes = append(notes, plan.Notes...)
 	if !plan.Empty() {
 		ranked = search.ApplyPlan(plan, ranked)

@@ -154,6 +154,9 @@ type Plan struct {
 	Pins   []string
 	Hidden map[string]bool
 	Notes  []string
+	// moved are the ids ApplyPlan takes out of the ranking: the pinned
+	// and the hidden, one lookup per ranked product.
+	moved map[string]bool
 }
 
 // Empty reports whether the plan changes nothing.
@@ -162,7 +165,8 @@ func (p *Plan) Empty() bool { return len(p.Pins) == 0 && len(p.Hidden) == 0 }
 // Plan decides the pins and hides of a query at time now: the customized
 // search of the query first (its pins lead), then the running campaigns
 // it triggers, in id order. A product both pinned and hidden is hidden.
-func (m *Merch) Plan(query string, now time.Time) Plan {
+// With explain, Notes say what each rule did (the answer's debug).
+func (m *Merch) Plan(query string, now time.Time, explain bool) Plan {
 	var p Plan
 	if m == nil {
 		return p
@@ -191,7 +195,9 @@ func (m *Merch) Plan(query string, now time.Time) Plan {
 	if c := m.custom[q]; c != nil {
 		n := pin(c.Products.Pin)
 		hide(c.Products.Hide)
-		p.Notes = append(p.Notes, fmt.Sprintf("customized_search %q: pinned %d, hid %d products", c.Query, n, len(c.Products.Hide)))
+		if explain {
+			p.Notes = append(p.Notes, fmt.Sprintf("customized_search %q: pinned %d, hid %d products", c.Query, n, len(c.Products.Hide)))
+		}
 	}
 	triggered := append(slices.Clone(m.allSearches), m.byQuery[q]...)
 	slices.Sort(triggered)
@@ -201,7 +207,9 @@ func (m *Merch) Plan(query string, now time.Time) Plan {
 	for _, i := range triggered {
 		c := &m.campaigns[i]
 		if why := c.idle(sec); why != "" {
-			p.Notes = append(p.Notes, fmt.Sprintf("campaign %q: %s", c.ID, why))
+			if explain {
+				p.Notes = append(p.Notes, fmt.Sprintf("campaign %q: %s", c.ID, why))
+			}
 			continue
 		}
 		pins, hides := 0, 0
@@ -214,10 +222,21 @@ func (m *Merch) Plan(query string, now time.Time) Plan {
 				hides += len(r.Products)
 			}
 		}
-		p.Notes = append(p.Notes, fmt.Sprintf("campaign %q: pinned %d, hid %d products", c.ID, pins, hides))
+		if explain {
+			p.Notes = append(p.Notes, fmt.Sprintf("campaign %q: pinned %d, hid %d products", c.ID, pins, hides))
+		}
 	}
 	if len(p.Hidden) > 0 {
 		p.Pins = slices.DeleteFunc(p.Pins, func(id string) bool { return p.Hidden[id] })
+	}
+	if !p.Empty() {
+		p.moved = make(map[string]bool, len(p.Pins)+len(p.Hidden))
+		for _, id := range p.Pins {
+			p.moved[id] = true
+		}
+		for id := range p.Hidden {
+			p.moved[id] = true
+		}
 	}
 	return p
 }
@@ -244,13 +263,21 @@ func ApplyPlan[ID ~string](p Plan, ranked []ID) []ID {
 		return ranked
 	}
 	out := make([]ID, 0, len(p.Pins)+len(ranked))
-	pinned := make(map[ID]bool, len(p.Pins))
 	for _, id := range p.Pins {
 		out = append(out, ID(id))
-		pinned[ID(id)] = true
+	}
+	moved := p.moved
+	if moved == nil { // a Plan made by hand
+		moved = make(map[string]bool)
+		for _, id := range p.Pins {
+			moved[id] = true
+		}
+		for id := range p.Hidden {
+			moved[id] = true
+		}
 	}
 	for _, id := range ranked {
-		if !pinned[id] && !p.Hidden[string(id)] {
+		if !moved[string(id)] {
 			out = append(out, id)
 		}
 	}

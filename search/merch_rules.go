@@ -368,7 +368,13 @@ func checkPhrase(field, s string, lim MerchLimits) error {
 	if !utf8.ValidString(s) {
 		return fmt.Errorf("%s is not valid UTF-8", field)
 	}
-	n := len(Words(s))
+	words := Words(s)
+	n := len(words)
+	// Folding can lengthen text (NFKD: "㍿" is four letters); the folded
+	// phrase is a record key, so it is bounded too.
+	if folded := len(strings.Join(words, " ")); folded > 2*lim.MaxPhraseBytes {
+		return fmt.Errorf("%s folds to %d bytes, at most %d", field, folded, 2*lim.MaxPhraseBytes)
+	}
 	if n == 0 {
 		return fmt.Errorf("%s %s has no words", field, quote(s))
 	}

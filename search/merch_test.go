@@ -81,7 +81,7 @@ func TestPlan(t *testing.T) {
 	ranked := []string{"p1", "p2", "p3", "p7", "p8", "p10"}
 	f := func(query string, want ...string) {
 		t.Helper()
-		p := m.Plan(query, now)
+		p := m.Plan(query, now, true)
 		if got := ApplyPlan(p, ranked); !slices.Equal(got, want) {
 			t.Errorf("%q: got %q, want %q (notes %q)", query, got, want, p.Notes)
 		}
@@ -94,7 +94,7 @@ func TestPlan(t *testing.T) {
 	f("Boots", "p9", "p1", "p3", "p8", "p10")
 	// triggers_match all: every trigger must fire.
 	f("hats", "p7", "p9", "p3", "p1", "p2", "p8", "p10")
-	p := m.Plan("lamp", now)
+	p := m.Plan("lamp", now, true)
 	notes := strings.Join(p.Notes, "\n")
 	for _, want := range []string{`"a-later": starts at 2000`, `"c-over": ended at 1000`, `"d-off": inactive`, `"b-all": pinned 2`} {
 		if !strings.Contains(notes, want) {
@@ -120,6 +120,7 @@ func TestMerchValidate(t *testing.T) {
 	f("no synonyms", (&Synonym{Query: "a"}).Validate(lim), "neither synonyms nor directed_synonyms")
 	f("empty query", (&Synonym{Query: " !", Synonyms: []string{"b"}}).Validate(lim), "has no words")
 	f("long phrase", (&Synonym{Query: "a", Synonyms: []string{long}}).Validate(lim), "synonyms[0]")
+	f("folds long", (&Synonym{Query: strings.Repeat("\uFDFA", 80), Synonyms: []string{"b"}}).Validate(lim), "folds to")
 	f("bad utf8", (&Synonym{Query: "a\xff", Synonyms: []string{"b"}}).Validate(lim), "UTF-8")
 	f("redirect no url", (&Redirect{Queries: []string{"x"}}).Validate(lim), "url is required")
 	f("redirect no queries", (&Redirect{URL: "/x"}).Validate(lim), "no queries")
