@@ -103,9 +103,18 @@ type merchRecord[T any] interface {
 	Validate(search.MerchLimits) error
 }
 
-// keyField names the field a patch identifies its record by.
-var keyField = map[ingest.Kind]string{
-	KindSynonyms: "query", KindRedirects: "url", KindCustomizedSearch: "query", KindMerchandising: "id",
+// MerchKeyField names the field a record of a keyed kind is named by
+// (and a patch finds its record by).
+func MerchKeyField(kind ingest.Kind) string {
+	switch kind {
+	case KindSynonyms, KindCustomizedSearch:
+		return "query"
+	case KindRedirects:
+		return "url"
+	case KindMerchandising:
+		return "id"
+	}
+	return ""
 }
 
 func applyKeyed[T any, P merchRecord[T]](w statemachine.Writer, store string, kind ingest.Kind, action string, body []byte, table map[string]T, maxCount int, size *int) (Result, error) {
@@ -223,7 +232,7 @@ func mergePatch[T any](kind ingest.Kind, raw json.RawMessage, current func(strin
 	if err := json.Unmarshal(raw, &patch); err != nil {
 		return nil, fmt.Errorf("a patch is a JSON object: %v", err)
 	}
-	field := keyField[kind]
+	field := MerchKeyField(kind)
 	var name string
 	if err := json.Unmarshal(patch[field], &name); err != nil || name == "" {
 		return nil, fmt.Errorf("a patch names its record by %q", field)

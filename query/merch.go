@@ -209,8 +209,7 @@ func patchMerch(s *Server, r *request, kind ingest.Kind, field string, maxItems 
 	if len(items) > maxItems {
 		return errTooLarge("%d %s in one request, at most %d", len(items), field, maxItems)
 	}
-	keyField := map[ingest.Kind]string{engine.KindSynonyms: "query", engine.KindRedirects: "url",
-		engine.KindCustomizedSearch: "query", engine.KindMerchandising: "id"}[kind]
+	keyField := engine.MerchKeyField(kind)
 	for i, raw := range items {
 		var obj map[string]json.RawMessage
 		if err := json.Unmarshal(raw, &obj); err != nil {
