@@ -152,6 +152,9 @@ func (e *Engine) Apply(w statemachine.Writer, cmd *statemachine.Command) any {
 	if len(cmd.Store) > maxStoreIDBytes {
 		return fmt.Errorf("%w: store id of %d bytes, at most %d allowed: %s", ErrRejected, len(cmd.Store), maxStoreIDBytes, ingest.Quote(cmd.Store))
 	}
+	if kind, action, ok := splitMerchOp(cmd.Op); ok {
+		return e.applyMerch(w, cmd, kind, action)
+	}
 	kind, action, ok := splitOp(cmd.Op)
 	if !ok && cmd.Op != OpEvents {
 		return fmt.Errorf("%w: unknown op %s", ErrRejected, ingest.Quote(cmd.Op))
@@ -236,6 +239,13 @@ func (e *Engine) Load(r statemachine.Reader) error {
 				if err := s.sessions.loadLabels(name, value); err != nil {
 					return fmt.Errorf("store %s: bad label stats: %w", store, err)
 				}
+			}
+			return nil
+		}
+		if IsMerchKind(kind) {
+			_, _, id, _ := parseKey(key)
+			if err := s.merch.load(kind, id, value); err != nil {
+				return fmt.Errorf("store %s: %w", store, err)
 			}
 			return nil
 		}

@@ -49,6 +49,9 @@ type Store struct {
 	sales    sales
 	sessions sessions
 	models   models
+	// merch (merch.go) holds the store's merchandising records; its lock
+	// is a leaf, taken after catalog.mu when both are.
+	merch merchPart
 
 	// attached holds other layers' values kept for the store's
 	// lifetime (changes.go).

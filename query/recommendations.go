@@ -295,9 +295,12 @@ func (s *Server) recs(l logic) func(*request) error {
 		if err != nil {
 			return err
 		}
+		// Products merchandising pinned pass the filter, as Clerk's pins
+		// do (query/merch_search.go).
+		pinned, _ := r.ctx.UserValue(pinnedKey).(idSet)
 		keep := func(id ingest.ID) bool {
 			p := st.Product(id)
-			return engine.Recommendable(p) && (scope == nil || scope(p)) && (filterKeep == nil || filterKeep(id))
+			return engine.Recommendable(p) && (scope == nil || scope(p)) && (filterKeep == nil || filterKeep(id) || pinned.has(id))
 		}
 		exclude := newIDSet(toIDs(excludeRaw))
 		if orderBy != "" {
@@ -350,6 +353,10 @@ func (s *Server) recs(l logic) func(*request) error {
 			hits := countEligible(ranked, exclude, keep)
 			x.hits = &hits
 			x.noExactMatch, _ = r.ctx.UserValue(noExactMatchKey).(bool)
+			x.redirect, _ = r.ctx.UserValue(redirectKey).(string)
+			if dbg != nil {
+				dbg.Merchandising, _ = r.ctx.UserValue(merchNotesKey).([]string)
+			}
 		}
 		if v, minted, _ := visitorParam(r); minted {
 			x.visitor = v
@@ -419,6 +426,9 @@ type debugInfo struct {
 	ModelTrained bool          `json:"model_trained"`
 	ModelVersion uint64        `json:"model_version,omitempty"`
 	Sources      []debugSource `json:"sources"`
+	// Merchandising says what synonyms, redirects, customized searches
+	// and campaigns did to a search.
+	Merchandising []string `json:"merchandising,omitempty"`
 }
 
 type debugSource struct {
@@ -516,6 +526,8 @@ type recsExtra struct {
 	// hits, when set, is the number of matching products in all (search).
 	hits         *int
 	noExactMatch bool
+	// redirect is the url merchandising sends the query to (search).
+	redirect string
 }
 
 func writeRecsExtra(r *request, st StoreReader, ids []ingest.ID, attrs []string, x recsExtra) error {
@@ -548,6 +560,10 @@ func writeRecsExtra(r *request, st StoreReader, ids []ingest.ID, attrs []string,
 		b = strconv.AppendInt(b, int64(*x.hits), 10)
 		b = append(b, `,"no_exact_match":`...)
 		b = strconv.AppendBool(b, x.noExactMatch)
+	}
+	if x.redirect != "" {
+		b = append(b, `,"redirect":`...)
+		b = appendJSONString(b, x.redirect)
 	}
 	if x.visitor != "" {
 		b = append(b, `,"visitor":`...)

@@ -111,6 +111,9 @@ var endpoints = []Endpoint{
 	recsEndpoint("most_sold_with", "recommendationsmost_sold_with", "raw co-purchase counts", logicMostSoldWith, pProducts.req()),
 	searchEndpoint("search", "search-search", "products matching a query: typo-tolerant, every word or else any, ranked by text then by sales", logicSearch),
 	searchEndpoint("predictive", "search-predictive", "as-you-type: the last word is a prefix; limit at most 10", logicPredictive),
+	// Search merchandising (private key), replicated like data writes
+	// (query/merch_routes.go).
+	synonymsEndpoint, redirectsEndpoint, customizedSearchEndpoint, merchandisingEndpoint, searchSettingsEndpoint,
 	recsEndpoint("complementary", "recommendations-complementary", "what goes with these products", logicComplementary, pProducts.req()),
 	recsEndpoint("bundle", "recommendations-bundle", "as complementary", logicComplementary, pProducts.req()),
 	recsEndpoint("substituting", "recommendations-substituting", "alternatives to these products", logicSubstituting, pProducts.req()),

@@ -119,6 +119,7 @@ var (
 		fStatus, fCount,
 		field{"hits", jsInt("products matching the query in all (count is this page's)")},
 		field{"no_exact_match", jsBool("true when the best match is not exact: a typo, or not every word matched")},
+		field{"redirect", jsString("the url a redirect (/v2/redirects) sends this query to; absent when none")},
 		field{"result", jsArray(&Schema{Type: "string"}, "product ids")},
 		field{"product_data", jsArray(&Schema{Type: "object"}, "the attributes asked for, one object per result")},
 		field{"facets", jsMap(&Schema{Type: "object"}, "value counts per facet asked for")},

@@ -65,7 +65,7 @@ func searchOf(st StoreReader) *storeSearch {
 				docs[i].Fields[search.FieldKeywords] = kw
 			}
 		}
-		return &storeSearch{ix: search.NewIndex(searchAnalyzer, docs), ids: ids}
+		return &storeSearch{ix: search.NewIndex(storeAnalyzer(st), docs), ids: ids}
 	}).(*storeSearch)
 }
 
@@ -104,14 +104,15 @@ func searchLogic(name string, predictive bool) logic {
 		for i, id := range pop {
 			rank[id] = float64(len(pop) - i)
 		}
-		words := len(searchAnalyzer.Tokens(q, nil))
+		words := len(storeAnalyzer(st).Tokens(q, nil))
 		hits := ss.ix.Search(search.Query{Text: q, Prefix: predictive, Score: func(d uint32) float64 { return rank[ss.ids[d]] }})
 		r.ctx.SetUserValue(noExactMatchKey, len(hits) == 0 || hits[0].Typos > 0 || hits[0].Words < words)
 		out := make([]ingest.ID, len(hits))
 		for i, h := range hits {
 			out[i] = ss.ids[h.Doc]
 		}
-		return out, nil
+		// Synonyms, redirects, pins and hides (query/merch_search.go).
+		return applyMerch(r, st, q, predictive, out), nil
 	}}
 }
 
