@@ -111,6 +111,15 @@ var endpoints = []Endpoint{
 	recsEndpoint("most_sold_with", "recommendationsmost_sold_with", "raw co-purchase counts", logicMostSoldWith, pProducts.req()),
 	searchEndpoint("search", "search-search", "products matching a query: typo-tolerant, every word or else any, ranked by text then by sales", logicSearch),
 	searchEndpoint("predictive", "search-predictive", "as-you-type: the last word is a prefix; limit at most 10", logicPredictive),
+	{Path: "/v2/search/popular", Access: AccessPublic, Tag: tagSearch, Summary: "the most made searches of the last two days (that found products)",
+		Ops: getPost("search-popular", "", NoWrite, stringsResult, pSearchListLimit, pCallback), bind: handler((*Server).handlePopularSearches)},
+	{Path: "/v2/search/suggestions", Access: AccessPublic, Tag: tagSearch, Summary: "completions of the typed text: searches shoppers clicked from, then the catalog's phrases",
+		Ops: getPost("search-suggestions", "", NoWrite, stringsResult, pQuery.req(), pSearchListLimit, pCallback), bind: handler((*Server).handleSuggestions)},
+	{Path: "/v2/search/categories", Access: AccessPublic, Tag: tagSearch, Summary: "categories whose name matches the query (typo-tolerant, as you type); empty: the fullest",
+		Ops: getPost("search-categories", "", NoWrite, categoriesResult, pQuery, pSearchListLimit, pCallback), bind: handler((*Server).handleCategorySearch)},
+	{Path: "/v2/search/pages", Access: AccessPublic, Tag: tagSearch, Summary: "content pages whose title or text matches the query, optionally of one type",
+		Ops: getPost("search-pages", "", NoWrite, pagesResult, pQuery.req(), pSearchListLimit, param("type", "string", "only pages of this type"), pCallback),
+		bind: handler((*Server).handlePageSearch)},
 	recsEndpoint("complementary", "recommendations-complementary", "what goes with these products", logicComplementary, pProducts.req()),
 	recsEndpoint("bundle", "recommendations-bundle", "as complementary", logicComplementary, pProducts.req()),
 	recsEndpoint("substituting", "recommendations-substituting", "alternatives to these products", logicSubstituting, pProducts.req()),
@@ -146,6 +155,10 @@ var endpoints = []Endpoint{
 			field{"other", jsObject("counts of labels displaced from the bounded tables")}),
 			param("limit", "integer", "labels per page (default 100, at most 1000)"), pOffset),
 		bind: handler((*Server).handleLabelStats)},
+	{Path: "/v2/stats/searches", Access: AccessPrivate, Tag: tagStats, Summary: "the most made searches with hits, clicks and click-through, and queries with no results, paged",
+		Ops: getPost("stats-searches", "", NoWrite, searchStatsResult,
+			param("limit", "integer", "queries per page (default 100, at most 1000)"), pOffset),
+		bind: handler((*Server).handleSearchStats)},
 
 	// Tracking (public key; returns need the private key): events go
 	// through Raft and change visitor/* answers on the next request.
