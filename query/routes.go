@@ -118,7 +118,7 @@ var endpoints = []Endpoint{
 	{Path: "/v2/search/categories", Access: AccessPublic, Tag: tagSearch, Summary: "categories whose name matches the query (typo-tolerant, as you type); empty: the fullest",
 		Ops: getPost("search-categories", "", NoWrite, categoriesResult, pQuery, pSearchListLimit, pCallback), bind: handler((*Server).handleCategorySearch)},
 	{Path: "/v2/search/pages", Access: AccessPublic, Tag: tagSearch, Summary: "content pages whose title or text matches the query, optionally of one type",
-		Ops: getPost("search-pages", "", NoWrite, pagesResult, pQuery.req(), pSearchListLimit, param("type", "string", "only pages of this type"), pCallback),
+		Ops:  getPost("search-pages", "", NoWrite, pagesResult, pQuery.req(), pSearchListLimit, param("type", "string", "only pages of this type"), pCallback),
 		bind: handler((*Server).handlePageSearch)},
 	recsEndpoint("complementary", "recommendations-complementary", "what goes with these products", logicComplementary, pProducts.req()),
 	recsEndpoint("bundle", "recommendations-bundle", "as complementary", logicComplementary, pProducts.req()),
@@ -174,6 +174,11 @@ var endpoints = []Endpoint{
 	trackEndpoint("cart/update", "logcartupdate", "", "the whole cart", engine.EventBasketSet, pVisitor.req(), pProducts),
 	trackEndpoint("basket/set", "logbasketset", "", "the whole cart (as cart/update)", engine.EventBasketSet, pVisitor.req(), pProducts),
 	privateTrack(trackEndpoint("returned", "logreturned", "", "returned products of a sale", engine.EventReturned, pSale.req(), pProducts)),
+	{Path: searchLogPath, Access: AccessPublic, Tag: tagTrack, Summary: "cluster nodes only (with a proof keyed by the cluster key): a search answered with labels by a node that is not the shard's leader",
+		Ops: []Op{{Method: "POST", ID: "log-search", Writes: ShardWrite, Result: trackResult, Params: []Param{pQuery.req(),
+			param("api", "string", "search/search or search/predictive").req(), param("hits", "integer", "products the search found"), pVisitor,
+			param("ts", "integer", "unix milliseconds of the proof").req(), param("sig", "string", "the node's proof").req()}}},
+		bind: handler((*Server).handleSearchLog)},
 
 	// Cluster-internal control calls: POST /ctl/<op> over the Raft port's
 	// "ctl" stream layer, between nodes holding certificates of the

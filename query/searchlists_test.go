@@ -68,7 +68,7 @@ func TestSearchTracking(t *testing.T) {
 	}
 	search("/v2/search/search", "query", "Green Tea", "labels", `["search-page"]`, "visitor", "v1")
 	search("/v2/search/predictive", "query", " green   TEA", "labels", `["as-you-type"]`)
-	search("/v2/search/search", "query", "lamp")                                // no labels: not counted
+	search("/v2/search/search", "query", "lamp")                               // no labels: not counted
 	search("/v2/search/search", "query", "xyzzy", "labels", `["search-page"]`) // no hits
 	s := pollSearchStats(t, c, st, func(s searchStatsAnswer) bool {
 		r, _ := rowOf(s.Top, "green tea")
