@@ -49,6 +49,11 @@ var searchAPIs = map[string]bool{"search/search": true, "search/predictive": tru
 // IsSearchAPI says whether a click's api names a search call.
 func IsSearchAPI(api string) bool { return searchAPIs[strings.TrimPrefix(strings.TrimPrefix(api, "/"), "v2/")] }
 
+// IsFullSearchAPI says whether api names search/search (not as-you-type).
+func IsFullSearchAPI(api string) bool {
+	return strings.TrimPrefix(strings.TrimPrefix(api, "/"), "v2/") == "search/search"
+}
+
 // NormalizeSearchQuery is the form queries are counted under: folded as
 // search compares text (text.Fold), runs of white space made one space,
 // trimmed, at most MaxSearchQueryBytes. "" for a query of only spaces.
@@ -66,8 +71,13 @@ func NormalizeSearchQuery(q string) string {
 
 // QueryStats are one query's counts.
 type QueryStats struct {
-	// Searches counts the searches of the query (with labels).
+	// Searches counts the searches of the query (with labels), and Full
+	// those of them made with search/search rather than as-you-type
+	// (search/predictive records every prefix a shopper typed on the
+	// way: "te", "tea", "tea c"; only full searches are offered back to
+	// shoppers as popular searches and suggestions).
 	Searches int64 `json:"n"`
+	Full     int64 `json:"f,omitempty"`
 	// Hits is the number of products the latest search found.
 	Hits int `json:"h"`
 	// Clicks counts the search clicks attributed to the query.
@@ -212,6 +222,9 @@ func (t *sessions) countSearch(e *Event) {
 	st.newest = max(st.newest, e.Time)
 	q := st.get(e.Query)
 	q.Searches++
+	if IsFullSearchAPI(e.API) {
+		q.Full++
+	}
 	if e.Time >= q.Last {
 		q.Last, q.Hits = e.Time, max(e.Hits, 0)
 	}

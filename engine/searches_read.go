@@ -14,7 +14,9 @@ import (
 
 // PopularSearches lists the most made searches of now's UTC day and the
 // day before, most searched first (ties: more searches in all, then the
-// text), at most limit; only queries whose latest search found products.
+// text), at most limit; only queries whose latest search found products,
+// and, when the store makes any full search (search/search), only
+// queries made so at least once (not the prefixes typed as you type).
 func (s *Store) PopularSearches(now time.Time, limit int) []string {
 	if limit <= 0 {
 		return nil
@@ -23,16 +25,22 @@ func (s *Store) PopularSearches(now time.Time, limit int) []string {
 	type row struct {
 		q           string
 		recent, all int64
+		full        bool
 	}
 	var rows []row
+	anyFull := false
 	t := &s.sessions
 	t.mu.RLock()
 	for q, st := range t.searches.m {
 		if r := st.recent(today); r > 0 && st.Hits > 0 {
-			rows = append(rows, row{q, r, st.Searches})
+			rows = append(rows, row{q, r, st.Searches, st.Full > 0})
+			anyFull = anyFull || st.Full > 0
 		}
 	}
 	t.mu.RUnlock()
+	if anyFull {
+		rows = slices.DeleteFunc(rows, func(r row) bool { return !r.full })
+	}
 	slices.SortFunc(rows, func(a, b row) int {
 		return cmp.Or(cmp.Compare(b.recent, a.recent), cmp.Compare(b.all, a.all), cmp.Compare(a.q, b.q))
 	})
@@ -112,9 +120,10 @@ func (s *Store) SearchClicks(query string) map[ingest.ID]int {
 	return out
 }
 
-// ClickedSearches lists queries that start with prefix (normalized) and
-// had search clicks, most clicked first (ties: more searches, then the
-// text), at most limit: what shoppers searched and then found.
+// ClickedSearches lists full searches (search/search) that start with
+// prefix (normalized) and had search clicks, most clicked first (ties:
+// more searches, then the text), at most limit: what shoppers searched
+// and then found.
 func (s *Store) ClickedSearches(prefix string, limit int) []string {
 	p := NormalizeSearchQuery(prefix)
 	if p == "" || limit <= 0 {
@@ -124,7 +133,7 @@ func (s *Store) ClickedSearches(prefix string, limit int) []string {
 	t := &s.sessions
 	t.mu.RLock()
 	for q, st := range t.searches.m {
-		if st.Clicks > 0 && st.Hits > 0 && strings.HasPrefix(q, p) {
+		if st.Clicks > 0 && st.Hits > 0 && st.Full > 0 && strings.HasPrefix(q, p) {
 			rows = append(rows, SearchRow{Query: q, Searches: st.Searches, Clicks: st.Clicks})
 		}
 	}

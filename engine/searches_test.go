@@ -233,3 +233,31 @@ func TestSearchCodecVersions(t *testing.T) {
 		t.Fatalf("version 1 session: %v %+v", err, out)
 	}
 }
+
+// TestPopularSkipsTypedPrefixes: the prefixes search/predictive records
+// as a shopper types are not offered back as popular searches or
+// suggestions once the store makes full searches.
+func TestPopularSkipsTypedPrefixes(t *testing.T) {
+	h := newHarness(t)
+	typed := func(q string) Event {
+		e := searchEv("v", q, 5, day0)
+		e.API = "search/predictive"
+		return e
+	}
+	h.mustApply("s", OpEvents, []Event{typed("te"), typed("tea"), typed("te"), typed("tea c")})
+	s := h.e.Store("s")
+	if got := s.PopularSearches(day0, 10); !slices.Equal(got, []string{"te", "tea", "tea c"}) {
+		t.Fatalf("only as-you-type searches: %v", got)
+	}
+	h.mustApply("s", OpEvents, []Event{searchEv("v", "tea cup", 2, day0), clickEv("v", "search/search", "cup", day0),
+		typed("tea"), clickEv("v", "search/predictive", "cup", day0)})
+	if got := s.PopularSearches(day0, 10); !slices.Equal(got, []string{"tea cup"}) {
+		t.Fatalf("with a full search: %v", got)
+	}
+	if got := s.ClickedSearches("te", 10); !slices.Equal(got, []string{"tea cup"}) {
+		t.Fatalf("clicked searches: %v", got)
+	}
+	if got := s.SearchClicks("tea"); !maps.Equal(got, map[ingest.ID]int{"cup": 1}) {
+		t.Fatalf("clicks of the typed tea: %v", got)
+	}
+}
