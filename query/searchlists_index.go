@@ -48,30 +48,48 @@ func phrasesOf(st StoreReader) *phraseTable {
 		for i, id := range pop {
 			boost[id] = 1 - float64(i)/float64(len(pop))
 		}
-		score := make(map[string]float64)
-		seen := make(map[string]bool)
+		// Phrases are numbered as first met; a product's phrases are
+		// counted once each (its ids, checked linearly: a name has at most
+		// suggestNameWords*suggestWords of them). Lookups by a reused
+		// buffer allocate nothing; only a new phrase makes a string.
+		index := make(map[string]int32)
+		var texts []string
+		var scores []float64
+		var mine []int32
 		var toks []text.Token
-		words := make([]string, 0, suggestNameWords)
+		var buf []byte
 		for _, p := range st.Products() {
 			if !engine.Recommendable(p) {
 				continue
 			}
-			toks = searchAnalyzer.Tokens(p.Name, toks[:0])
-			words = words[:0]
-			for _, t := range toks[:min(len(toks), suggestNameWords)] {
-				words = append(words, t.Text)
-			}
-			clear(seen)
+			toks = foldAnalyzer.Tokens(p.Name, toks[:0])
+			toks = toks[:min(len(toks), suggestNameWords)]
+			mine = mine[:0]
 			w := 1 + boost[p.ID]
-			for i := range words {
-				for n := 1; n <= suggestWords && i+n <= len(words); n++ {
-					ph := strings.Join(words[i:i+n], " ")
-					if !seen[ph] {
-						seen[ph] = true
-						score[ph] += w
+			for i := range toks {
+				buf = buf[:0]
+				for n := 1; n <= suggestWords && i+n <= len(toks); n++ {
+					if n > 1 {
+						buf = append(buf, ' ')
+					}
+					buf = append(buf, toks[i+n-1].Text...)
+					id, ok := index[string(buf)]
+					if !ok {
+						id = int32(len(texts))
+						ph := string(buf)
+						index[ph] = id
+						texts, scores = append(texts, ph), append(scores, 0)
+					}
+					if !slices.Contains(mine, id) {
+						mine = append(mine, id)
+						scores[id] += w
 					}
 				}
 			}
+		}
+		score := make(map[string]float64, len(texts))
+		for i, ph := range texts {
+			score[ph] = scores[i]
 		}
 		all := make([]string, 0, len(score))
 		for ph := range score {
@@ -155,11 +173,15 @@ func (t *phraseTable) correct(words []string, prefix bool) ([]string, bool) {
 	return out, true
 }
 
+// foldAnalyzer cuts text into folded words without stemming: phrases
+// are completed as written.
+var foldAnalyzer, _ = text.NewAnalyzer("")
+
 // suggestKey is typed text as phrases are written: its words folded and
 // joined by one space; ends tells whether the last word is finished (the
 // text ends in a space or punctuation), so only longer phrases follow.
 func suggestKey(typed string) (words []string, ends bool) {
-	for _, t := range searchAnalyzer.Tokens(typed, nil) {
+	for _, t := range foldAnalyzer.Tokens(typed, nil) {
 		words = append(words, t.Text)
 	}
 	r, _ := utf8.DecodeLastRuneInString(typed)
