@@ -47,7 +47,9 @@ const (
 var searchAPIs = map[string]bool{"search/search": true, "search/predictive": true}
 
 // IsSearchAPI says whether a click's api names a search call.
-func IsSearchAPI(api string) bool { return searchAPIs[strings.TrimPrefix(strings.TrimPrefix(api, "/"), "v2/")] }
+func IsSearchAPI(api string) bool {
+	return searchAPIs[strings.TrimPrefix(strings.TrimPrefix(api, "/"), "v2/")]
+}
 
 // IsFullSearchAPI says whether api names search/search (not as-you-type).
 func IsFullSearchAPI(api string) bool {
