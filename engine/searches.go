@@ -267,9 +267,20 @@ const (
 	searchOtherKey             = "searches_other"
 )
 
+// searchMeta is the value of searchOtherKey: the Other bucket and the
+// latest event time, which eviction ranks by and which must therefore
+// survive a restart (replicas must keep choosing alike).
+type searchMeta struct {
+	SearchTotals
+	Newest int64 `json:"newest"`
+}
+
 // writeSearches persists the queries changed or displaced by this apply.
 func (t *sessions) writeSearches(w statemachine.Writer, store string) error {
 	st := &t.searches
+	if len(st.dirty) > 0 {
+		st.otherDirty = true // newest moved
+	}
 	for q := range st.gone {
 		if err := w.Delete(recordKey(store, searchKind, ingest.ID(q))); err != nil {
 			return err
@@ -284,7 +295,7 @@ func (t *sessions) writeSearches(w statemachine.Writer, store string) error {
 	}
 	clear(st.dirty)
 	if st.otherDirty {
-		b, _ := json.Marshal(st.other)
+		b, _ := json.Marshal(searchMeta{st.other, st.newest})
 		if err := w.Set(recordKey(store, metaKind, searchOtherKey), b); err != nil {
 			return err
 		}
@@ -299,10 +310,11 @@ func (t *sessions) writeSearches(w statemachine.Writer, store string) error {
 func (t *sessions) loadSearch(kind ingest.Kind, name ingest.ID, value []byte) {
 	st := &t.searches
 	if kind == metaKind {
-		var o SearchTotals
+		var o searchMeta
 		if json.Unmarshal(value, &o) == nil {
 			st.other.Searches += o.Searches
 			st.other.Clicks += o.Clicks
+			st.newest = max(st.newest, o.Newest)
 		}
 		return
 	}

@@ -141,6 +141,9 @@ func TestSearchTableBounded(t *testing.T) {
 	if q := fresh.Store("s").SearchStats(0, 1); q.Total != p.Total || q.Other != p.Other {
 		t.Errorf("reloaded: %d %+v, want %d %+v", q.Total, q.Other, p.Total, p.Other)
 	}
+	if got, want := fresh.Store("s").sessions.searches.newest, s.sessions.searches.newest; got != want {
+		t.Errorf("reloaded newest %d, want %d: replicas would evict differently", got, want)
+	}
 }
 
 // TestSearchClickProductsBounded: one query keeps the most clicked
@@ -259,5 +262,21 @@ func TestPopularSkipsTypedPrefixes(t *testing.T) {
 	}
 	if got := s.SearchClicks("tea"); !maps.Equal(got, map[ingest.ID]int{"cup": 1}) {
 		t.Fatalf("clicks of the typed tea: %v", got)
+	}
+}
+
+// TestSearchNewestSurvivesReload: the latest event time, by which
+// eviction ranks, is restored even when its query was displaced since.
+func TestSearchNewestSurvivesReload(t *testing.T) {
+	h := newHarness(t)
+	late := day0.Add(5 * time.Hour)
+	h.mustApply("s", OpEvents, []Event{searchEv("", "early", 1, day0), searchEv("", "late", 1, late)})
+	delete(h.kv, string(recordKey("s", searchKind, "late"))) // as if displaced
+	fresh := New(DefaultConfig())
+	if err := fresh.Load(h.kv); err != nil {
+		t.Fatal(err)
+	}
+	if got := fresh.Store("s").sessions.searches.newest; got != ms(late) {
+		t.Fatalf("newest %d, want %d", got, ms(late))
 	}
 }
