@@ -228,6 +228,11 @@ func (e *Engine) Load(r statemachine.Reader) error {
 			_, _, id, _ := parseKey(key)
 			return s.sessions.load(store, id, value)
 		}
+		if kind == searchKind {
+			_, _, q, _ := parseKey(key)
+			s.sessions.loadSearch(kind, q, value)
+			return nil
+		}
 		if kind == metaKind {
 			_, _, name, _ := parseKey(key)
 			switch name {
@@ -235,6 +240,8 @@ func (e *Engine) Load(r statemachine.Reader) error {
 				if len(value) == 8 {
 					s.catalog.version = binary.BigEndian.Uint64(value)
 				}
+			case searchOtherKey:
+				s.sessions.loadSearch(kind, name, value)
 			case labelsKey, labelsOtherKey:
 				if err := s.sessions.loadLabels(name, value); err != nil {
 					return fmt.Errorf("store %s: bad label stats: %w", store, err)

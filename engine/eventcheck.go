@@ -16,6 +16,7 @@ var ApplyLimits = ingest.DefaultLimits()
 var eventKinds = map[string]bool{
 	EventProduct: true, EventClick: true, EventCategory: true, EventEmail: true, EventSale: true,
 	EventCartAdd: true, EventCartRemove: true, EventBasketSet: true, EventReturned: true,
+	EventSearch: true,
 }
 
 // ValidateEvent checks one tracking event against lim: every string and
@@ -45,6 +46,7 @@ func ValidateEvent(e *Event, lim ingest.Limits) error {
 		{"category", string(e.Category), lim.MaxIDBytes},
 		{"sale", string(e.Sale), lim.MaxIDBytes},
 		{"api", e.API, lim.MaxShortBytes},
+		{"query", e.Query, MaxSearchQueryBytes},
 	} {
 		if err := check(f.name, f.v, f.limit); err != nil {
 			return err
@@ -53,7 +55,10 @@ func ValidateEvent(e *Event, lim ingest.Limits) error {
 	if len(e.Products) > lim.MaxEventProducts {
 		return fmt.Errorf("parameter \"products\" has %d products, at most %d allowed", len(e.Products), lim.MaxEventProducts)
 	}
-	size := len(e.Kind) + len(e.Visitor) + len(e.Customer) + len(e.Email) + len(e.Category) + len(e.Sale) + len(e.API)
+	if e.Hits < 0 {
+		return fmt.Errorf("a search's hits must be >= 0, got %d", e.Hits)
+	}
+	size := len(e.Kind) + len(e.Visitor) + len(e.Customer) + len(e.Email) + len(e.Category) + len(e.Sale) + len(e.API) + len(e.Query)
 	for i, p := range e.Products {
 		if p == "" {
 			return fmt.Errorf("parameter \"products\": product %d has an empty id", i)

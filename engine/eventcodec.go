@@ -17,9 +17,11 @@ import (
 // each event to a batch as it arrives. One event: kind, visitor,
 // customer, email, products (count, ids), category, sale, api, position
 // (uvarint), labels (count, strings), time (varint); strings are
-// uvarint-length-prefixed. Bodies written as a JSON array (by nodes
-// before this codec) still decode.
-const eventCodecVersion = 1
+// uvarint-length-prefixed. Version 2 adds, after the time, the query
+// (string) and hits (uvarint) of search events; version 1 bodies and
+// bodies written as a JSON array (by nodes before this codec) still
+// decode.
+const eventCodecVersion = 2
 
 var errCorruptEvents = errors.New("corrupt event batch")
 
@@ -44,7 +46,9 @@ func AppendEvent(b []byte, e *Event) []byte {
 	for _, l := range e.Labels {
 		b = wire.AppendString(b, l)
 	}
-	return binary.AppendVarint(b, e.Time)
+	b = binary.AppendVarint(b, e.Time)
+	b = wire.AppendString(b, e.Query)
+	return binary.AppendUvarint(b, uint64(max(e.Hits, 0)))
 }
 
 // EncodeEvents is a whole body for evs.
@@ -66,7 +70,8 @@ func DecodeEvents(body []byte) ([]Event, error) {
 		return evs, nil
 	}
 	d := wire.NewDecoder(body)
-	if v := d.Byte(); v != eventCodecVersion || d.Err() != nil {
+	v := d.Byte()
+	if (v != 1 && v != eventCodecVersion) || d.Err() != nil {
 		return nil, fmt.Errorf("%w: version %d", errCorruptEvents, v)
 	}
 	// Every event takes at least 12 bytes, which bounds a corrupt body.
@@ -108,6 +113,10 @@ func DecodeEvents(body []byte) ([]Event, error) {
 			}
 		}
 		e.Time = d.Varint()
+		if v >= 2 {
+			e.Query = d.Str()
+			e.Hits = int(min(d.Uvarint(), 1<<31))
+		}
 		evs = append(evs, e)
 	}
 	if d.Err() != nil {

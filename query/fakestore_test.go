@@ -4,6 +4,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/sibylhq/sibyl/compute"
 	"github.com/sibylhq/sibyl/engine"
@@ -123,7 +124,11 @@ func (f *fakeStore) CountImpressions(labels []string) {
 func (f *fakeStore) LabelsPage(int, int) ([]engine.LabelRow, int, engine.LabelStats) {
 	return nil, 0, engine.LabelStats{}
 }
-func (f *fakeStore) ModelInfo() engine.ModelInfo { return engine.ModelInfo{} }
+func (f *fakeStore) ModelInfo() engine.ModelInfo                 { return engine.ModelInfo{} }
+func (f *fakeStore) PopularSearches(time.Time, int) []string     { return nil }
+func (f *fakeStore) SearchStats(int, int) engine.SearchStatsPage { return engine.SearchStatsPage{} }
+func (f *fakeStore) SearchClicks(string) map[ingest.ID]int       { return nil }
+func (f *fakeStore) ClickedSearches(string, int) []string        { return nil }
 
 // fakeStoreBackend is the edge tests' fakeBackend serving a fakeStore.
 type fakeStoreBackend struct {

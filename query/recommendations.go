@@ -361,6 +361,9 @@ func (s *Server) recs(l logic) func(*request) error {
 		if v, minted, _ := visitorParam(r); minted {
 			x.visitor = v
 		}
+		if l.isSearch() && len(labels) > 0 {
+			s.recordSearch(r, l.name, *x.hits, x.visitor)
+		}
 		return writeRecsExtra(r, st, page, attrs, x)
 	}
 }

@@ -114,6 +114,15 @@ var endpoints = []Endpoint{
 	// Search merchandising (private key), replicated like data writes
 	// (query/merch_routes.go).
 	synonymsEndpoint, redirectsEndpoint, customizedSearchEndpoint, merchandisingEndpoint, searchSettingsEndpoint,
+	{Path: "/v2/search/popular", Access: AccessPublic, Tag: tagSearch, Summary: "the most made searches of the last two days (that found products)",
+		Ops: getPost("search-popular", "", NoWrite, stringsResult, pSearchListLimit, pCallback), bind: handler((*Server).handlePopularSearches)},
+	{Path: "/v2/search/suggestions", Access: AccessPublic, Tag: tagSearch, Summary: "completions of the typed text: searches shoppers clicked from, then the catalog's phrases",
+		Ops: getPost("search-suggestions", "", NoWrite, stringsResult, pQuery.req(), pSearchListLimit, pCallback), bind: handler((*Server).handleSuggestions)},
+	{Path: "/v2/search/categories", Access: AccessPublic, Tag: tagSearch, Summary: "categories whose name matches the query (typo-tolerant, as you type); empty: the fullest",
+		Ops: getPost("search-categories", "", NoWrite, categoriesResult, pQuery, pSearchListLimit, pCallback), bind: handler((*Server).handleCategorySearch)},
+	{Path: "/v2/search/pages", Access: AccessPublic, Tag: tagSearch, Summary: "content pages whose title or text matches the query, optionally of one type",
+		Ops:  getPost("search-pages", "", NoWrite, pagesResult, pQuery.req(), pSearchListLimit, param("type", "string", "only pages of this type"), pCallback),
+		bind: handler((*Server).handlePageSearch)},
 	recsEndpoint("complementary", "recommendations-complementary", "what goes with these products", logicComplementary, pProducts.req()),
 	recsEndpoint("bundle", "recommendations-bundle", "as complementary", logicComplementary, pProducts.req()),
 	recsEndpoint("substituting", "recommendations-substituting", "alternatives to these products", logicSubstituting, pProducts.req()),
@@ -149,6 +158,10 @@ var endpoints = []Endpoint{
 			field{"other", jsObject("counts of labels displaced from the bounded tables")}),
 			param("limit", "integer", "labels per page (default 100, at most 1000)"), pOffset),
 		bind: handler((*Server).handleLabelStats)},
+	{Path: "/v2/stats/searches", Access: AccessPrivate, Tag: tagStats, Summary: "the most made searches with hits, clicks and click-through, and queries with no results, paged",
+		Ops: getPost("stats-searches", "", NoWrite, searchStatsResult,
+			param("limit", "integer", "queries per page (default 100, at most 1000)"), pOffset),
+		bind: handler((*Server).handleSearchStats)},
 
 	// Tracking (public key; returns need the private key): events go
 	// through Raft and change visitor/* answers on the next request.
@@ -164,6 +177,11 @@ var endpoints = []Endpoint{
 	trackEndpoint("cart/update", "logcartupdate", "", "the whole cart", engine.EventBasketSet, pVisitor.req(), pProducts),
 	trackEndpoint("basket/set", "logbasketset", "", "the whole cart (as cart/update)", engine.EventBasketSet, pVisitor.req(), pProducts),
 	privateTrack(trackEndpoint("returned", "logreturned", "", "returned products of a sale", engine.EventReturned, pSale.req(), pProducts)),
+	{Path: searchLogPath, Access: AccessPublic, Tag: tagTrack, Summary: "cluster nodes only (with a proof keyed by the cluster key): a search answered with labels by a node that is not the shard's leader",
+		Ops: []Op{{Method: "POST", ID: "log-search", Writes: ShardWrite, Result: trackResult, Params: []Param{pQuery.req(),
+			param("api", "string", "search/search or search/predictive").req(), param("hits", "integer", "products the search found"), pVisitor,
+			param("ts", "integer", "unix milliseconds of the proof").req(), param("sig", "string", "the node's proof").req()}}},
+		bind: handler((*Server).handleSearchLog)},
 
 	// Cluster-internal control calls: POST /ctl/<op> over the Raft port's
 	// "ctl" stream layer, between nodes holding certificates of the

@@ -1,6 +1,8 @@
 package query
 
 import (
+	"time"
+
 	"github.com/sibylhq/sibyl/compute"
 	"github.com/sibylhq/sibyl/engine"
 	"github.com/sibylhq/sibyl/ingest"
@@ -61,6 +63,12 @@ type StoreReader interface {
 	CountImpressions(labels []string)
 	LabelsPage(offset, limit int) (rows []engine.LabelRow, total int, other engine.LabelStats)
 	ModelInfo() engine.ModelInfo
+
+	// Search statistics (engine/searches*.go).
+	PopularSearches(now time.Time, limit int) []string
+	SearchStats(offset, limit int) engine.SearchStatsPage
+	SearchClicks(query string) map[ingest.ID]int
+	ClickedSearches(prefix string, limit int) []string
 }
 
 var _ StoreReader = (*engine.Store)(nil)
