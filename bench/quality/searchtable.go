@@ -1,0 +1,100 @@
+package quality
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/sibylhq/sibyl/demo"
+)
+
+// isSearchProtocol reports whether p is a search protocol: those read the
+// repository's bundled Online Retail file, not the shared folder.
+func isSearchProtocol(p string) bool {
+	return p == ProtocolSearchKnownItem || p == ProtocolSearchSales
+}
+
+// LoadBundledRetail reads the repository's Online Retail copy
+// (demo/online-retail.csv.gz, the same bytes as the shared one).
+func LoadBundledRetail() (*Retail, error) {
+	root, err := demo.ModuleRoot()
+	if err != nil {
+		return nil, fmt.Errorf("cannot find the bundled Online Retail file: %w", err)
+	}
+	return LoadRetailFile(filepath.Join(root, demo.OnlineRetailFile))
+}
+
+func (o Options) searchQueries() int {
+	if o.SearchQueries == 0 {
+		return DefaultSearchQueries
+	}
+	return o.SearchQueries
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// Known-item table columns: MRR@10 and Recall@10 per kind, then latency.
+func knownItemColumns() []string {
+	var cols []string
+	for _, k := range QueryKinds {
+		cols = append(cols, "MRR@10 "+string(k), "Recall@10 "+string(k))
+	}
+	return append(cols, "p50 ms", "p99 ms")
+}
+
+// Engine names of the known-item table.
+const (
+	EngineSibyl         = "Sibyl (search.Index, popularity Score, as served)"
+	EngineSibylTextOnly = "Sibyl, text relevance alone (no Score)"
+	EngineBleve         = "Bleve v2.6.3 (BM25, in memory)"
+)
+
+// KnownItemTable turns a report into search-known-item's table.
+func KnownItemTable(rep *KnownItemReport) Table {
+	t := Table{Protocol: ProtocolSearchKnownItem, Columns: knownItemColumns()}
+	sib := Row{Model: EngineSibyl, Values: map[string]float64{"p50 ms": ms(rep.SibylLatency.P50), "p99 ms": ms(rep.SibylLatency.P99)}}
+	text := Row{Model: EngineSibylTextOnly, Values: map[string]float64{}, Note: "not timed"}
+	bl := Row{Model: EngineBleve, Values: map[string]float64{"p50 ms": ms(rep.BleveLatency.P50), "p99 ms": ms(rep.BleveLatency.P99)}}
+	var counts []string
+	for _, k := range rep.Kinds {
+		for _, r := range []struct {
+			row *Row
+			m   SearchMetrics
+		}{{&sib, k.Sibyl}, {&text, k.SibylTextOnly}, {&bl, k.Bleve}} {
+			r.row.Values["MRR@10 "+string(k.Kind)] = r.m.MRR10
+			r.row.Values["Recall@10 "+string(k.Kind)] = r.m.Recall10
+		}
+		t.Cases += k.Sibyl.Queries
+		counts = append(counts, fmt.Sprintf("%s %d", k.Kind, k.Sibyl.Queries))
+	}
+	sib.Note = fmt.Sprintf("queries: %s; %d products", strings.Join(counts, ", "), rep.Products)
+	t.Rows = []Row{sib, text, bl}
+	return t
+}
+
+// RunSearchKnownItem runs search-known-item on d.
+func RunSearchKnownItem(d *Retail, o Options) (Table, error) {
+	rep, err := RunKnownItem(d, o.searchQueries(), o.Seed)
+	if err != nil {
+		return Table{}, err
+	}
+	return KnownItemTable(rep), nil
+}
+
+// RunSearchSales runs search-sales on d.
+func RunSearchSales(d *Retail, o Options) (Table, error) {
+	rep, err := RunSales(d, o.searchQueries(), o.Seed)
+	if err != nil {
+		return Table{}, err
+	}
+	t := Table{Protocol: ProtocolSearchSales, Columns: []string{"MRR@10", "Recall@10"}, Cases: rep.WithSales.Queries}
+	note := fmt.Sprintf("words queries from %d sampled of %d test-period purchases", rep.WithSales.Queries, rep.Purchases)
+	t.Rows = []Row{
+		{Model: "Sibyl with the store's signals (train-period popularity as Score, as served)", Note: note,
+			Values: map[string]float64{"MRR@10": rep.WithSales.MRR10, "Recall@10": rep.WithSales.Recall10}},
+		{Model: "Sibyl, text relevance alone (no Score)",
+			Values: map[string]float64{"MRR@10": rep.TextOnly.MRR10, "Recall@10": rep.TextOnly.Recall10}},
+	}
+	return t, nil
+}
