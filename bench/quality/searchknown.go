@@ -99,6 +99,7 @@ type KnownItemKind struct {
 type KnownItemReport struct {
 	Kinds                      []KnownItemKind
 	SibylLatency, BleveLatency Latency
+	SibylByKind, BleveByKind   map[QueryKind]Latency
 	Products                   int
 }
 
@@ -117,11 +118,17 @@ func sampleItems(n, k int, seed uint64) []int32 {
 	return all[:k]
 }
 
+// LatencyPasses is how many times sibyl eval times every query per
+// engine; the median pass is reported (the machine is shared: one pass
+// can catch another process's burst).
+const LatencyPasses = 3
+
 // RunKnownItem runs search-known-item: perKind queries of each kind from
-// a seeded sample of products, each asked of Sibyl (popularity of every
-// order as the served Score) and of Bleve in turn on one goroutine, so
-// both see the same machine.
-func RunKnownItem(d *Retail, perKind int, seed uint64) (*KnownItemReport, error) {
+// a seeded sample of products, asked of Sibyl (popularity of every order
+// as the served Score), Sibyl without Score, and Bleve. Then every query
+// is timed on one goroutine, engine by engine, in passes passes each (so
+// each engine pays for its own garbage collection); 0 passes: not timed.
+func RunKnownItem(d *Retail, perKind int, seed uint64, passes int) (*KnownItemReport, error) {
 	sib, err := NewSibylSearch(d, d.Orders)
 	if err != nil {
 		return nil, err
@@ -134,7 +141,6 @@ func RunKnownItem(d *Retail, perKind int, seed uint64) (*KnownItemReport, error)
 	same := newSameName(d.Names)
 	targets := sampleItems(len(d.ItemIDs), perKind, seed)
 	rep := &KnownItemReport{Products: len(d.ItemIDs)}
-	sibLat, blLat := newLatencyRecorder(), newLatencyRecorder()
 	names := func(items []int32) []string {
 		out := make([]string, len(items))
 		for i, it := range items {
@@ -142,32 +148,21 @@ func RunKnownItem(d *Retail, perKind int, seed uint64) (*KnownItemReport, error)
 		}
 		return out
 	}
+	var all []KnownQuery
 	var sr, br, tr []int32
-	// Warm both engines (first touches of their structures) unrecorded.
-	for _, q := range MakeKnownQueries(KindWords, d.Names, targets[:min(200, len(targets))], seed+1) {
-		sr = sib.Search(q.Text, false, true, searchDepth, sr[:0])
-		if br, err = bl.Search(q.Kind, q.Text, searchDepth, br[:0]); err != nil {
-			return nil, err
-		}
-	}
-	runtime.GC()
 	for _, kind := range QueryKinds {
 		k := KnownItemKind{Kind: kind}
-		for _, q := range MakeKnownQueries(kind, d.Names, targets, seed) {
-			start := time.Now()
+		qs := MakeKnownQueries(kind, d.Names, targets, seed)
+		all = append(all, qs...)
+		for _, q := range qs {
 			sr = sib.Search(q.Text, kind == KindPrefix, true, searchDepth, sr[:0])
-			mid := time.Now()
-			br, err = bl.Search(kind, q.Text, searchDepth, br[:0])
-			end := time.Now()
-			if err != nil {
+			tr = sib.Search(q.Text, kind == KindPrefix, false, searchDepth, tr[:0])
+			if br, err = bl.Search(kind, q.Text, searchDepth, br[:0]); err != nil {
 				return nil, fmt.Errorf("bleve, query %q: %w", q.Text, err)
 			}
-			sibLat.record(mid.Sub(start))
-			blLat.record(end.Sub(mid))
 			srank, brank := same.rankOf(sr, q.Target), same.rankOf(br, q.Target)
-			tr = sib.Search(q.Text, kind == KindPrefix, false, searchDepth, tr[:0])
-			k.SibylTextOnly.add(same.rankOf(tr, q.Target))
 			k.Sibyl.add(srank)
+			k.SibylTextOnly.add(same.rankOf(tr, q.Target))
 			k.Bleve.add(brank)
 			if brank > 0 && (srank == 0 || brank < srank) {
 				k.Worse = append(k.Worse, KnownItemMiss{Query: q, Name: d.Names[q.Target], SibylRank: srank, BleveRank: brank,
@@ -179,8 +174,79 @@ func RunKnownItem(d *Retail, perKind int, seed uint64) (*KnownItemReport, error)
 		k.SibylTextOnly.finish()
 		rep.Kinds = append(rep.Kinds, k)
 	}
-	rep.SibylLatency, rep.BleveLatency = sibLat.summary(), blLat.summary()
+	sibyl := func(q KnownQuery) error {
+		sr = sib.Search(q.Text, q.Kind == KindPrefix, true, searchDepth, sr[:0])
+		return nil
+	}
+	bleveSearch := func(q KnownQuery) (err error) {
+		br, err = bl.Search(q.Kind, q.Text, searchDepth, br[:0])
+		return err
+	}
+	if passes == 0 {
+		return rep, nil
+	}
+	if rep.SibylLatency, rep.SibylByKind, err = timeQueries(all, passes, sibyl); err != nil {
+		return nil, err
+	}
+	if rep.BleveLatency, rep.BleveByKind, err = timeQueries(all, passes, bleveSearch); err != nil {
+		return nil, err
+	}
 	return rep, nil
+}
+
+// timeQueries times search on every query in passes passes after
+// an unrecorded warm-up pass, and returns the median pass's latency,
+// overall and per kind (each the median of its passes).
+func timeQueries(qs []KnownQuery, passes int, search func(KnownQuery) error) (Latency, map[QueryKind]Latency, error) {
+	for _, q := range qs {
+		if err := search(q); err != nil {
+			return Latency{}, nil, err
+		}
+	}
+	var overall []Latency
+	byKind := map[QueryKind][]Latency{}
+	for range passes {
+		runtime.GC()
+		all := newLatencyRecorder()
+		kinds := map[QueryKind]latencyRecorder{}
+		for _, q := range qs {
+			start := time.Now()
+			if err := search(q); err != nil {
+				return Latency{}, nil, err
+			}
+			el := time.Since(start)
+			all.record(el)
+			r, ok := kinds[q.Kind]
+			if !ok {
+				r = newLatencyRecorder()
+				kinds[q.Kind] = r
+			}
+			r.record(el)
+		}
+		overall = append(overall, all.summary())
+		for k, r := range kinds {
+			byKind[k] = append(byKind[k], r.summary())
+		}
+	}
+	med := map[QueryKind]Latency{}
+	for k, ls := range byKind {
+		med[k] = medianLatency(ls)
+	}
+	return medianLatency(overall), med, nil
+}
+
+// medianLatency takes the median of each percentile over passes.
+func medianLatency(ls []Latency) Latency {
+	pick := func(f func(Latency) time.Duration) time.Duration {
+		v := make([]time.Duration, len(ls))
+		for i, l := range ls {
+			v[i] = f(l)
+		}
+		slices.Sort(v)
+		return v[len(v)/2]
+	}
+	return Latency{Count: ls[0].Count, P50: pick(func(l Latency) time.Duration { return l.P50 }),
+		P99: pick(func(l Latency) time.Duration { return l.P99 }), Max: pick(func(l Latency) time.Duration { return l.Max })}
 }
 
 // SalesReport is search-sales's result: the same queries ranked with the

@@ -68,14 +68,26 @@ func KnownItemTable(rep *KnownItemReport) Table {
 		t.Cases += k.Sibyl.Queries
 		counts = append(counts, fmt.Sprintf("%s %d", k.Kind, k.Sibyl.Queries))
 	}
-	sib.Note = fmt.Sprintf("queries: %s; %d products", strings.Join(counts, ", "), rep.Products)
+	sib.Note = fmt.Sprintf("queries: %s; %d products; %s", strings.Join(counts, ", "), rep.Products, byKindNote(rep.SibylByKind))
+	bl.Note = byKindNote(rep.BleveByKind)
 	t.Rows = []Row{sib, text, bl}
 	return t
 }
 
+// byKindNote lists p50/p99 per query kind in milliseconds.
+func byKindNote(l map[QueryKind]Latency) string {
+	var parts []string
+	for _, k := range QueryKinds {
+		if v, ok := l[k]; ok {
+			parts = append(parts, fmt.Sprintf("%s %.3f/%.3f", k, ms(v.P50), ms(v.P99)))
+		}
+	}
+	return "p50/p99 ms by kind: " + strings.Join(parts, ", ")
+}
+
 // RunSearchKnownItem runs search-known-item on d.
 func RunSearchKnownItem(d *Retail, o Options) (Table, error) {
-	rep, err := RunKnownItem(d, o.searchQueries(), o.Seed)
+	rep, err := RunKnownItem(d, o.searchQueries(), o.Seed, LatencyPasses)
 	if err != nil {
 		return Table{}, err
 	}
