@@ -151,7 +151,7 @@ func TestBleveScoresByBM25(t *testing.T) {
 // the bundled catalog, 2,000 queries per kind, seed 1. Latency is not
 // checked here (timing targets are benchmarks' and sibyl eval's).
 func TestSearchKnownItem(t *testing.T) {
-	rep, err := RunKnownItem(loadRetail(t), DefaultSearchQueries, 1, 0)
+	rep, err := RunKnownItem(loadRetail(t), KnownItemConfig{PerKind: DefaultSearchQueries, Seed: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

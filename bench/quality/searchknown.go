@@ -106,16 +106,39 @@ type KnownItemReport struct {
 // sampleItems draws k distinct indices below n with a seeded generator
 // (all of them, in order, when k >= n).
 func sampleItems(n, k int, seed uint64) []int32 {
+	test, _ := splitItems(n, k, seed)
+	return test
+}
+
+// splitItems shuffles the indices below n with a seeded generator and
+// returns the first k (the test sample) and the rest (the validation
+// products), or all of them in order and nothing when k >= n.
+func splitItems(n, k int, seed uint64) (test, rest []int32) {
 	all := make([]int32, n)
 	for i := range all {
 		all[i] = int32(i)
 	}
 	if k >= n {
-		return all
+		return all, nil
 	}
 	rng := rand.New(rand.NewPCG(seed, 0x5eed))
 	rng.Shuffle(n, func(i, j int) { all[i], all[j] = all[j], all[i] })
-	return all[:k]
+	return all[:k], all[k:]
+}
+
+// KnownItemConfig sets up RunKnownItem.
+type KnownItemConfig struct {
+	// PerKind is how many products (so queries per kind) are sampled.
+	PerKind int
+	// Seed draws the products and makes the queries.
+	Seed uint64
+	// LatencyPasses times every query per engine that many times (0:
+	// not timed).
+	LatencyPasses int
+	// Validation asks about the products the test sample left out (at
+	// most PerKind), with queries of another seed: the split to tune
+	// ranking on. The reported numbers never use it.
+	Validation bool
 }
 
 // LatencyPasses is how many times sibyl eval times every query per
@@ -126,9 +149,9 @@ const LatencyPasses = 3
 // RunKnownItem runs search-known-item: perKind queries of each kind from
 // a seeded sample of products, asked of Sibyl (popularity of every order
 // as the served Score), Sibyl without Score, and Bleve. Then every query
-// is timed on one goroutine, engine by engine, in passes passes each (so
-// each engine pays for its own garbage collection); 0 passes: not timed.
-func RunKnownItem(d *Retail, perKind int, seed uint64, passes int) (*KnownItemReport, error) {
+// is timed on one goroutine, engine by engine, in cfg.LatencyPasses passes
+// each (so each engine pays for its own garbage collection).
+func RunKnownItem(d *Retail, cfg KnownItemConfig) (*KnownItemReport, error) {
 	sib, err := NewSibylSearch(d, d.Orders)
 	if err != nil {
 		return nil, err
@@ -139,7 +162,11 @@ func RunKnownItem(d *Retail, perKind int, seed uint64, passes int) (*KnownItemRe
 	}
 	defer bl.Close()
 	same := newSameName(d.Names)
-	targets := sampleItems(len(d.ItemIDs), perKind, seed)
+	targets, rest := splitItems(len(d.ItemIDs), cfg.PerKind, cfg.Seed)
+	seed := cfg.Seed
+	if cfg.Validation {
+		targets, seed = rest[:min(cfg.PerKind, len(rest))], cfg.Seed^0x7a11da7e
+	}
 	rep := &KnownItemReport{Products: len(d.ItemIDs)}
 	names := func(items []int32) []string {
 		out := make([]string, len(items))
@@ -182,13 +209,13 @@ func RunKnownItem(d *Retail, perKind int, seed uint64, passes int) (*KnownItemRe
 		br, err = bl.Search(q.Kind, q.Text, searchDepth, br[:0])
 		return err
 	}
-	if passes == 0 {
+	if cfg.LatencyPasses == 0 {
 		return rep, nil
 	}
-	if rep.SibylLatency, rep.SibylByKind, err = timeQueries(all, passes, sibyl); err != nil {
+	if rep.SibylLatency, rep.SibylByKind, err = timeQueries(all, cfg.LatencyPasses, sibyl); err != nil {
 		return nil, err
 	}
-	if rep.BleveLatency, rep.BleveByKind, err = timeQueries(all, passes, bleveSearch); err != nil {
+	if rep.BleveLatency, rep.BleveByKind, err = timeQueries(all, cfg.LatencyPasses, bleveSearch); err != nil {
 		return nil, err
 	}
 	return rep, nil

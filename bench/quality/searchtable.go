@@ -87,7 +87,7 @@ func byKindNote(l map[QueryKind]Latency) string {
 
 // RunSearchKnownItem runs search-known-item on d.
 func RunSearchKnownItem(d *Retail, o Options) (Table, error) {
-	rep, err := RunKnownItem(d, o.searchQueries(), o.Seed, LatencyPasses)
+	rep, err := RunKnownItem(d, KnownItemConfig{PerKind: o.searchQueries(), Seed: o.Seed, LatencyPasses: LatencyPasses})
 	if err != nil {
 		return Table{}, err
 	}
