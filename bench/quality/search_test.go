@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/blevesearch/bleve/v2"
@@ -193,5 +194,55 @@ func TestSearchSalesSignalsHelp(t *testing.T) {
 	pin(t, "search-sales text only Recall@10", rep.TextOnly.Recall10, 0.7940)
 	if rep.WithSales.MRR10 < rep.TextOnly.MRR10+0.03 {
 		t.Errorf("sales signals do not clearly help: MRR@10 %.4f with, %.4f without", rep.WithSales.MRR10, rep.TextOnly.MRR10)
+	}
+}
+
+// knownItemEngines builds both engines once per test binary.
+var knownItemEngines = sync.OnceValues(func() (*knownEngines, error) {
+	d, err := retailOnce()
+	if err != nil {
+		return nil, err
+	}
+	sib, err := NewSibylSearch(d, d.Orders)
+	if err != nil {
+		return nil, err
+	}
+	bl, err := NewBleve(d.Names)
+	if err != nil {
+		return nil, err
+	}
+	return &knownEngines{d, sib, bl}, nil
+})
+
+type knownEngines struct {
+	d   *Retail
+	sib *SibylSearch
+	bl  *Bleve
+}
+
+// BenchmarkKnownItem times each engine on search-known-item's queries of
+// each kind (seed 1), the way sibyl eval's latency columns do:
+// go test -run X -bench KnownItem ./bench/quality.
+func BenchmarkKnownItem(b *testing.B) {
+	e, err := knownItemEngines()
+	if err != nil {
+		b.Fatal(err)
+	}
+	targets := sampleItems(len(e.d.Names), DefaultSearchQueries, 1)
+	var dst []int32
+	for _, kind := range QueryKinds {
+		qs := MakeKnownQueries(kind, e.d.Names, targets, 1)
+		b.Run("sibyl/"+string(kind), func(b *testing.B) {
+			for i := range b.N {
+				dst = e.sib.Search(qs[i%len(qs)].Text, kind == KindPrefix, true, searchDepth, dst[:0])
+			}
+		})
+		b.Run("bleve/"+string(kind), func(b *testing.B) {
+			for i := range b.N {
+				if dst, err = e.bl.Search(kind, qs[i%len(qs)].Text, searchDepth, dst[:0]); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
