@@ -246,3 +246,41 @@ func BenchmarkKnownItem(b *testing.B) {
 		})
 	}
 }
+
+// TestRunSearchProtocols goes the way of sibyl eval: the search protocols
+// run without the shared folder, make their tables, and print them.
+func TestRunSearchProtocols(t *testing.T) {
+	o := Options{Protocols: []string{ProtocolSearchKnownItem, ProtocolSearchSales}, Seed: 1, SearchQueries: 100, DataDir: ""}
+	t.Setenv("SIBYL_DATA", t.TempDir()+"/none") // the search protocols never read it
+	tables, err := Run(t.Context(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tables) != 2 || tables[0].Protocol != ProtocolSearchKnownItem || tables[1].Protocol != ProtocolSearchSales {
+		t.Fatalf("tables %+v", tables)
+	}
+	ki := tables[0]
+	if len(ki.Rows) != 3 || ki.Rows[0].Model != EngineSibyl || ki.Rows[2].Model != EngineBleve || ki.Cases < 390 {
+		t.Fatalf("search-known-item rows %+v, %d cases", ki.Rows, ki.Cases)
+	}
+	for _, r := range []Row{ki.Rows[0], ki.Rows[2]} {
+		if p50, p99 := r.Values["p50 ms"], r.Values["p99 ms"]; p50 <= 0 || p99 < p50 {
+			t.Errorf("%s: latency p50 %v p99 %v", r.Model, p50, p99)
+		}
+	}
+	if tables[1].Cases != 100 || tables[1].Rows[0].Values["MRR@10"] <= tables[1].Rows[1].Values["MRR@10"] {
+		t.Errorf("search-sales %+v", tables[1])
+	}
+	var b strings.Builder
+	if err := WriteMarkdown(&b, tables); err != nil {
+		t.Fatal(err)
+	}
+	if out := b.String(); !strings.Contains(out, "| MRR@10 words | Recall@10 words |") || !strings.Contains(out, "| – | – | not timed |") {
+		t.Errorf("markdown:\n%s", out)
+	}
+	for _, bad := range []Options{{Protocols: []string{"search-foo"}}, {Protocols: []string{ProtocolSearchSales}, SearchQueries: -1}} {
+		if err := bad.Validate(); err == nil {
+			t.Errorf("%+v validated", bad)
+		}
+	}
+}
