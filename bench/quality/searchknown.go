@@ -284,9 +284,6 @@ type SalesReport struct {
 	Purchases           int
 }
 
-// salesCase is one test-period purchase: an order line.
-type salesCase struct{ item int32 }
-
 // RunSales runs search-sales on retail-temporal: a seeded sample of n
 // test-period order lines (purchases), one words query per purchase from
 // the bought product's name, ranked by a store that knows the train
@@ -297,18 +294,16 @@ func RunSales(d *Retail, n int, seed uint64) (*SalesReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	var lines []salesCase
+	var lines []int32 // the product of every test-period order line
 	for _, o := range s.Test {
-		for _, it := range o.Items {
-			lines = append(lines, salesCase{it})
-		}
+		lines = append(lines, o.Items...)
 	}
 	rep := &SalesReport{Purchases: len(lines)}
 	pick := sampleItems(len(lines), n, seed)
 	slices.Sort(pick) // sample, then in order: a case's query does not depend on the draw order
 	targets := make([]int32, len(pick))
 	for i, p := range pick {
-		targets[i] = lines[p].item
+		targets[i] = lines[p]
 	}
 	same := newSameName(d.Names)
 	var r []int32

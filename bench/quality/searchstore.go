@@ -106,9 +106,7 @@ func NewSibylSearch(d *Retail, orders []Order) (*SibylSearch, error) {
 		}
 		s.item[i] = it
 		docOf[p.ID] = i
-		docs[i].Fields[search.FieldName] = p.Name
-		docs[i].Fields[search.FieldBrand] = p.Brand
-		docs[i].Fields[search.FieldDescription] = p.Description
+		docs[i].Fields[search.FieldName] = p.Name // Online Retail has no other text
 	}
 	if len(orders) > 0 {
 		pop := st.Popular()
