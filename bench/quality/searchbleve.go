@@ -42,11 +42,12 @@ type bleveDoc struct {
 	Name string `json:"name"`
 }
 
-// NewBleve indexes names (doc id = the item index, see bleveID) in a memory-only
-// Scorch index with BM25 scoring. bleve.NewMemOnly would build an
-// upsidedown index, which keeps no field lengths: BM25 needs Scorch
-// (index_impl.go reads FieldCardinality from a BM25Reader, which only
-// Scorch implements), and Scorch with an empty path keeps everything in
+// NewBleve indexes names (doc id = the item index, see bleveID) in a
+// memory-only Scorch index with BM25 scoring. bleve.NewMemOnly builds an
+// upsidedown index, which keeps no field lengths, and there a "bm25"
+// mapping silently scores by TF-IDF (its explanations say "as per tf-idf
+// model"; BM25 reads FieldCardinality from a BM25Reader, which only
+// Scorch implements). Scorch with an empty path keeps everything in
 // memory.
 func NewBleve(names []string) (*Bleve, error) {
 	m := bleve.NewIndexMapping()
