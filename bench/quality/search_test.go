@@ -156,16 +156,17 @@ func TestSearchKnownItem(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[QueryKind][3][2]float64{ // sibyl, text only, bleve: MRR@10, Recall@10
-		KindWords:   {{0.6062, 0.8055}, {0.6091, 0.8115}, {0.6229, 0.8200}},
-		KindPrefix:  {{0.4060, 0.5980}, {0.4119, 0.6075}, {0.4166, 0.6155}},
-		KindTypo:    {{0.5964, 0.8031}, {0.5933, 0.8072}, {0.5519, 0.7516}},
-		KindReorder: {{0.8091, 0.9735}, {0.8099, 0.9715}, {0.8274, 0.9755}},
+	// sibyl, text only, bleve by kind, bleve typo-tolerant: MRR@10, Recall@10
+	want := map[QueryKind][4][2]float64{
+		KindWords:   {{0.6062, 0.8055}, {0.6091, 0.8115}, {0.6229, 0.8200}, {0.6145, 0.8130}},
+		KindPrefix:  {{0.4060, 0.5980}, {0.4119, 0.6075}, {0.4166, 0.6155}, {0.4122, 0.6120}},
+		KindTypo:    {{0.5964, 0.8031}, {0.5933, 0.8072}, {0.5519, 0.7516}, {0.5519, 0.7516}},
+		KindReorder: {{0.8091, 0.9735}, {0.8099, 0.9715}, {0.8274, 0.9755}, {0.8210, 0.9725}},
 	}
 	for _, k := range rep.Kinds {
 		w := want[k.Kind]
-		for i, m := range []SearchMetrics{k.Sibyl, k.SibylTextOnly, k.Bleve} {
-			engine := []string{"sibyl", "sibyl text only", "bleve"}[i]
+		for i, m := range []SearchMetrics{k.Sibyl, k.SibylTextOnly, k.Bleve, k.BleveFuzzy} {
+			engine := []string{"sibyl", "sibyl text only", "bleve", "bleve typo-tolerant"}[i]
 			pin(t, string(k.Kind)+" "+engine+" MRR@10", m.MRR10, w[i][0])
 			pin(t, string(k.Kind)+" "+engine+" Recall@10", m.Recall10, w[i][1])
 		}
@@ -260,7 +261,7 @@ func TestRunSearchProtocols(t *testing.T) {
 		t.Fatalf("tables %+v", tables)
 	}
 	ki := tables[0]
-	if len(ki.Rows) != 3 || ki.Rows[0].Model != EngineSibyl || ki.Rows[2].Model != EngineBleve || ki.Cases < 390 {
+	if len(ki.Rows) != 4 || ki.Rows[0].Model != EngineSibyl || ki.Rows[2].Model != EngineBleve || ki.Cases < 390 {
 		t.Fatalf("search-known-item rows %+v, %d cases", ki.Rows, ki.Cases)
 	}
 	for _, r := range []Row{ki.Rows[0], ki.Rows[2]} {

@@ -99,38 +99,36 @@ func (b *Bleve) Close() error { return b.ix.Close() }
 //   - prefix: a match query on name for the words before the last, and a
 //     prefix query for the last (lower-cased) on name_plain.
 //
+// With fuzzyAll (the engine is not told the kind, as a shop's search box
+// is not), every word is asked as typo's are, the last one of prefix as a
+// prefix.
+//
 // Words Bleve's English analyzer drops (stop words) are left out of the
 // per-word queries: a match query with no term matches nothing.
-func (b *Bleve) queries(kind QueryKind, q string) (query.Query, query.Query) {
+func (b *Bleve) queries(kind QueryKind, q string, fuzzyAll bool) (query.Query, query.Query) {
 	if kind == KindPrefix {
 		words := strings.Fields(strings.ToLower(q))
 		last := bleve.NewPrefixQuery(words[len(words)-1])
 		last.SetField(blevePlain)
-		if len(words) == 1 || len(b.en.Analyze([]byte(strings.Join(words[:len(words)-1], " ")))) == 0 {
+		before := strings.Join(words[:len(words)-1], " ")
+		if len(words) == 1 || len(b.en.Analyze([]byte(before))) == 0 {
 			return last, nil
 		}
-		all := bleve.NewMatchQuery(strings.Join(words[:len(words)-1], " "))
-		all.SetField(bleveName)
-		all.SetOperator(query.MatchQueryOperatorAnd)
-		anyWord := bleve.NewMatchQuery(strings.Join(words[:len(words)-1], " "))
-		anyWord.SetField(bleveName)
+		var all, anyWord query.Query
+		if fuzzyAll {
+			all, anyWord = b.fuzzyWords(before)
+		} else {
+			and := bleve.NewMatchQuery(before)
+			and.SetField(bleveName)
+			and.SetOperator(query.MatchQueryOperatorAnd)
+			or := bleve.NewMatchQuery(before)
+			or.SetField(bleveName)
+			all, anyWord = and, or
+		}
 		return bleve.NewConjunctionQuery(all, last), bleve.NewDisjunctionQuery(anyWord, last)
 	}
-	if kind == KindTypo {
-		var parts []query.Query
-		for _, w := range strings.Fields(q) {
-			if len(b.en.Analyze([]byte(w))) == 0 {
-				continue
-			}
-			mq := bleve.NewMatchQuery(w)
-			mq.SetField(bleveName)
-			mq.SetFuzziness(typoBudget(utf8.RuneCountInString(w)))
-			parts = append(parts, mq)
-		}
-		if len(parts) == 0 {
-			return bleve.NewMatchNoneQuery(), nil
-		}
-		return bleve.NewConjunctionQuery(parts...), bleve.NewDisjunctionQuery(parts...)
+	if kind == KindTypo || fuzzyAll {
+		return b.fuzzyWords(q)
 	}
 	all := bleve.NewMatchQuery(q)
 	all.SetField(bleveName)
@@ -138,6 +136,25 @@ func (b *Bleve) queries(kind QueryKind, q string) (query.Query, query.Query) {
 	anyWord := bleve.NewMatchQuery(q)
 	anyWord.SetField(bleveName)
 	return all, anyWord
+}
+
+// fuzzyWords asks for every word of q (then any) on name, each with the
+// fuzziness of its length.
+func (b *Bleve) fuzzyWords(q string) (query.Query, query.Query) {
+	var parts []query.Query
+	for _, w := range strings.Fields(q) {
+		if len(b.en.Analyze([]byte(w))) == 0 {
+			continue
+		}
+		mq := bleve.NewMatchQuery(w)
+		mq.SetField(bleveName)
+		mq.SetFuzziness(typoBudget(utf8.RuneCountInString(w)))
+		parts = append(parts, mq)
+	}
+	if len(parts) == 0 {
+		return bleve.NewMatchNoneQuery(), nil
+	}
+	return bleve.NewConjunctionQuery(parts...), bleve.NewDisjunctionQuery(parts...)
 }
 
 // typoBudget is the typos a word of n letters may have in issue 13 (as
@@ -168,7 +185,18 @@ func request(q query.Query, k int) *bleve.SearchRequest {
 // Search returns the item indices of the top k hits for a query of kind,
 // appended to dst.
 func (b *Bleve) Search(kind QueryKind, q string, k int, dst []int32) ([]int32, error) {
-	first, fallback := b.queries(kind, q)
+	return b.search(kind, q, false, k, dst)
+}
+
+// SearchFuzzy is Search with the typo query for every kind but prefix
+// (and typo tolerance for prefix's other words): Bleve set up as a shop
+// search box would be, not told what the shopper did.
+func (b *Bleve) SearchFuzzy(kind QueryKind, q string, k int, dst []int32) ([]int32, error) {
+	return b.search(kind, q, true, k, dst)
+}
+
+func (b *Bleve) search(kind QueryKind, q string, fuzzyAll bool, k int, dst []int32) ([]int32, error) {
+	first, fallback := b.queries(kind, q, fuzzyAll)
 	res, err := b.ix.Search(request(first, k))
 	if err != nil {
 		return dst, err

@@ -91,6 +91,9 @@ type KnownItemKind struct {
 	// SibylTextOnly is Sibyl without the popularity Score (not timed): how
 	// much the tie-breaker helps or hurts finding one given product.
 	SibylTextOnly SearchMetrics
+	// BleveFuzzy is Bleve not told the kind (Bleve.SearchFuzzy; not
+	// timed).
+	BleveFuzzy SearchMetrics
 	// Worse are the queries Bleve ranks better than Sibyl, in query order.
 	Worse []KnownItemMiss
 }
@@ -176,7 +179,7 @@ func RunKnownItem(d *Retail, cfg KnownItemConfig) (*KnownItemReport, error) {
 		return out
 	}
 	var all []KnownQuery
-	var sr, br, tr []int32
+	var sr, br, tr, fr []int32
 	for _, kind := range QueryKinds {
 		k := KnownItemKind{Kind: kind}
 		qs := MakeKnownQueries(kind, d.Names, targets, seed)
@@ -184,6 +187,10 @@ func RunKnownItem(d *Retail, cfg KnownItemConfig) (*KnownItemReport, error) {
 		for _, q := range qs {
 			sr = sib.Search(q.Text, kind == KindPrefix, true, searchDepth, sr[:0])
 			tr = sib.Search(q.Text, kind == KindPrefix, false, searchDepth, tr[:0])
+			if fr, err = bl.SearchFuzzy(kind, q.Text, searchDepth, fr[:0]); err != nil {
+				return nil, fmt.Errorf("bleve, query %q: %w", q.Text, err)
+			}
+			k.BleveFuzzy.add(same.rankOf(fr, q.Target))
 			if br, err = bl.Search(kind, q.Text, searchDepth, br[:0]); err != nil {
 				return nil, fmt.Errorf("bleve, query %q: %w", q.Text, err)
 			}
@@ -199,6 +206,7 @@ func RunKnownItem(d *Retail, cfg KnownItemConfig) (*KnownItemReport, error) {
 		k.Sibyl.finish()
 		k.Bleve.finish()
 		k.SibylTextOnly.finish()
+		k.BleveFuzzy.finish()
 		rep.Kinds = append(rep.Kinds, k)
 	}
 	sibyl := func(q KnownQuery) error {
