@@ -40,8 +40,7 @@ type Options struct {
 
 // DefaultOptions runs every protocol without search.
 func DefaultOptions() Options {
-	return Options{Protocols: []string{ProtocolRetail, ProtocolML, ProtocolBasket, ProtocolSearchKnownItem, ProtocolSearchSales},
-		Grid: DefaultALSGrid(), Seed: 1, SearchQueries: DefaultSearchQueries}
+	return Options{Protocols: slices.Clone(Protocols), Grid: DefaultALSGrid(), Seed: 1, SearchQueries: DefaultSearchQueries}
 }
 
 // Validate checks the options.
