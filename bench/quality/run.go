@@ -86,7 +86,7 @@ func Run(ctx context.Context, o Options) ([]Table, error) {
 		switch p {
 		case ProtocolSearchKnownItem, ProtocolSearchSales:
 			if bundled == nil {
-				if bundled, err = LoadBundledRetail(); err != nil {
+				if bundled, err = LoadBundledRetail(o.DataDir); err != nil {
 					return nil, err
 				}
 			}

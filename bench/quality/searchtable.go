@@ -16,11 +16,15 @@ func isSearchProtocol(p string) bool {
 }
 
 // LoadBundledRetail reads the repository's Online Retail copy
-// (demo/online-retail.csv.gz, the same bytes as the shared one).
-func LoadBundledRetail() (*Retail, error) {
+// (demo/online-retail.csv.gz, the same bytes as the shared one) or, run
+// outside a checkout with a data folder given, the shared copy in it.
+func LoadBundledRetail(dataDir string) (*Retail, error) {
 	root, err := demo.ModuleRoot()
 	if err != nil {
-		return nil, fmt.Errorf("cannot find the bundled Online Retail file: %w", err)
+		if dataDir != "" {
+			return LoadRetail(dataDir)
+		}
+		return nil, fmt.Errorf("cannot find the bundled Online Retail file (run inside the repository, or give --data): %w", err)
 	}
 	return LoadRetailFile(filepath.Join(root, demo.OnlineRetailFile))
 }

@@ -21,7 +21,8 @@ prints one Markdown table per protocol, with the popularity baseline beside
 each model. Data is read from ../shared/data relative to the module root, or
 from --data (or SIBYL_DATA); the search protocols (search-known-item: Sibyl
 against Bleve on known-item queries; search-sales: ranking with and without
-the store's sales) read the repository's bundled Online Retail file.`,
+the store's sales) read the repository's bundled Online Retail file (outside
+the repository, the copy in --data).`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
 			defer stop()
