@@ -3,11 +3,6 @@ package quality
 import (
 	"fmt"
 	"math/rand/v2"
-	"runtime"
-	"slices"
-	"time"
-
-	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 )
 
 // Search protocols (docs/quality.md, "Search").
@@ -51,27 +46,6 @@ func (m *SearchMetrics) finish() {
 		m.MRR10 /= float64(m.Queries)
 		m.Recall10 /= float64(m.Queries)
 	}
-}
-
-// Latency is one engine's per-query latency, recorded with HdrHistogram
-// in nanoseconds (3 significant digits).
-type Latency struct {
-	Count    int64
-	P50, P99 time.Duration
-	Max      time.Duration
-}
-
-type latencyRecorder struct{ h *hdrhistogram.Histogram }
-
-func newLatencyRecorder() latencyRecorder {
-	return latencyRecorder{hdrhistogram.New(1, int64(10*time.Second), 3)}
-}
-
-func (r latencyRecorder) record(d time.Duration) { _ = r.h.RecordValue(max(1, int64(d))) }
-
-func (r latencyRecorder) summary() Latency {
-	return Latency{Count: r.h.TotalCount(), P50: time.Duration(r.h.ValueAtQuantile(50)),
-		P99: time.Duration(r.h.ValueAtQuantile(99)), Max: time.Duration(r.h.Max())}
 }
 
 // KnownItemMiss is a query one engine ranks better than the other: the
@@ -143,11 +117,6 @@ type KnownItemConfig struct {
 	// ranking on. The reported numbers never use it.
 	Validation bool
 }
-
-// LatencyPasses is how many times sibyl eval times every query per
-// engine; the median pass is reported (the machine is shared: one pass
-// can catch another process's burst).
-const LatencyPasses = 3
 
 // RunKnownItem runs search-known-item: perKind queries of each kind from
 // a seeded sample of products, asked of Sibyl (popularity of every order
@@ -226,102 +195,5 @@ func RunKnownItem(d *Retail, cfg KnownItemConfig) (*KnownItemReport, error) {
 	if rep.BleveLatency, rep.BleveByKind, err = timeQueries(all, cfg.LatencyPasses, bleveSearch); err != nil {
 		return nil, err
 	}
-	return rep, nil
-}
-
-// timeQueries times search on every query in passes passes after
-// an unrecorded warm-up pass, and returns the median pass's latency,
-// overall and per kind (each the median of its passes).
-func timeQueries(qs []KnownQuery, passes int, search func(KnownQuery) error) (Latency, map[QueryKind]Latency, error) {
-	for _, q := range qs {
-		if err := search(q); err != nil {
-			return Latency{}, nil, err
-		}
-	}
-	var overall []Latency
-	byKind := map[QueryKind][]Latency{}
-	for range passes {
-		runtime.GC()
-		all := newLatencyRecorder()
-		kinds := map[QueryKind]latencyRecorder{}
-		for _, q := range qs {
-			start := time.Now()
-			if err := search(q); err != nil {
-				return Latency{}, nil, err
-			}
-			el := time.Since(start)
-			all.record(el)
-			r, ok := kinds[q.Kind]
-			if !ok {
-				r = newLatencyRecorder()
-				kinds[q.Kind] = r
-			}
-			r.record(el)
-		}
-		overall = append(overall, all.summary())
-		for k, r := range kinds {
-			byKind[k] = append(byKind[k], r.summary())
-		}
-	}
-	med := map[QueryKind]Latency{}
-	for k, ls := range byKind {
-		med[k] = medianLatency(ls)
-	}
-	return medianLatency(overall), med, nil
-}
-
-// medianLatency takes the median of each percentile over passes.
-func medianLatency(ls []Latency) Latency {
-	pick := func(f func(Latency) time.Duration) time.Duration {
-		v := make([]time.Duration, len(ls))
-		for i, l := range ls {
-			v[i] = f(l)
-		}
-		slices.Sort(v)
-		return v[len(v)/2]
-	}
-	return Latency{Count: ls[0].Count, P50: pick(func(l Latency) time.Duration { return l.P50 }),
-		P99: pick(func(l Latency) time.Duration { return l.P99 }), Max: pick(func(l Latency) time.Duration { return l.Max })}
-}
-
-// SalesReport is search-sales's result: the same queries ranked with the
-// store's signals (train-period popularity as the Score, as served) and
-// by text relevance alone (no Score: ties by doc number).
-type SalesReport struct {
-	WithSales, TextOnly SearchMetrics
-	Purchases           int
-}
-
-// RunSales runs search-sales on retail-temporal: a seeded sample of n
-// test-period order lines (purchases), one words query per purchase from
-// the bought product's name, ranked by a store that knows the train
-// orders only.
-func RunSales(d *Retail, n int, seed uint64) (*SalesReport, error) {
-	s := SplitRetail(d, RetailCutoff)
-	sib, err := NewSibylSearch(d, s.Train)
-	if err != nil {
-		return nil, err
-	}
-	var lines []int32 // the product of every test-period order line
-	for _, o := range s.Test {
-		lines = append(lines, o.Items...)
-	}
-	rep := &SalesReport{Purchases: len(lines)}
-	pick := sampleItems(len(lines), n, seed)
-	slices.Sort(pick) // sample, then in order: a case's query does not depend on the draw order
-	targets := make([]int32, len(pick))
-	for i, p := range pick {
-		targets[i] = lines[p]
-	}
-	same := newSameName(d.Names)
-	var r []int32
-	for _, q := range MakeKnownQueries(KindWords, d.Names, targets, seed) {
-		r = sib.Search(q.Text, false, true, searchDepth, r[:0])
-		rep.WithSales.add(same.rankOf(r, q.Target))
-		r = sib.Search(q.Text, false, false, searchDepth, r[:0])
-		rep.TextOnly.add(same.rankOf(r, q.Target))
-	}
-	rep.WithSales.finish()
-	rep.TextOnly.finish()
 	return rep, nil
 }
