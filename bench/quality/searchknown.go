@@ -118,9 +118,10 @@ type KnownItemConfig struct {
 	Validation bool
 }
 
-// RunKnownItem runs search-known-item: perKind queries of each kind from
+// RunKnownItem runs search-known-item: cfg.PerKind queries of each kind from
 // a seeded sample of products, asked of Sibyl (popularity of every order
-// as the served Score), Sibyl without Score, and Bleve. Then every query
+// as the served Score), Sibyl without Score, and Bleve (by kind and not
+// told the kind). Then every query
 // is timed on one goroutine, engine by engine, in cfg.LatencyPasses passes
 // each (so each engine pays for its own garbage collection).
 func RunKnownItem(d *Retail, cfg KnownItemConfig) (*KnownItemReport, error) {
