@@ -1,7 +1,8 @@
 // Package quality is Sibyl's offline evaluation harness: it loads the
 // shared real data sets, applies the evaluation protocols documented in
 // docs/quality.md (retail-temporal, ml100k-5fold, basket) and measures the
-// compute models against a popularity baseline.
+// compute models against a popularity baseline; and the search protocols
+// (search-known-item against Bleve, search-sales).
 package quality
 
 import (

@@ -19,6 +19,9 @@ const (
 	ProtocolBasket = "basket"
 )
 
+// Protocols lists every protocol Run knows, in the default order.
+var Protocols = []string{ProtocolRetail, ProtocolML, ProtocolBasket, ProtocolSearchKnownItem, ProtocolSearchSales}
+
 // Options configures Run.
 type Options struct {
 	DataDir   string
@@ -28,24 +31,30 @@ type Options struct {
 	Search bool
 	Grid   ALSGrid
 	Seed   uint64
+	// SearchQueries is how many queries each search protocol makes per
+	// query kind (DefaultSearchQueries when 0).
+	SearchQueries int
 	// Progress, when not nil, receives one line per finished step.
 	Progress func(msg string)
 }
 
 // DefaultOptions runs every protocol without search.
 func DefaultOptions() Options {
-	return Options{Protocols: []string{ProtocolRetail, ProtocolML, ProtocolBasket}, Grid: DefaultALSGrid(), Seed: 1}
+	return Options{Protocols: slices.Clone(Protocols), Grid: DefaultALSGrid(), Seed: 1, SearchQueries: DefaultSearchQueries}
 }
 
 // Validate checks the options.
 func (o Options) Validate() error {
 	for _, p := range o.Protocols {
-		if p != ProtocolRetail && p != ProtocolML && p != ProtocolBasket {
-			return fmt.Errorf("unknown protocol %q (want %s, %s or %s)", p, ProtocolRetail, ProtocolML, ProtocolBasket)
+		if !slices.Contains(Protocols, p) {
+			return fmt.Errorf("unknown protocol %q (want one of %s)", p, strings.Join(Protocols, ", "))
 		}
 	}
 	if len(o.Protocols) == 0 {
 		return fmt.Errorf("no protocol selected")
+	}
+	if o.SearchQueries < 0 {
+		return fmt.Errorf("search queries %d: want at least 1 (0 for the default %d)", o.SearchQueries, DefaultSearchQueries)
 	}
 	return nil
 }
@@ -61,7 +70,7 @@ func Run(ctx context.Context, o Options) ([]Table, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
-	if o.DataDir == "" {
+	if o.DataDir == "" && slices.ContainsFunc(o.Protocols, func(p string) bool { return !isSearchProtocol(p) }) {
 		d, err := FindDataDir()
 		if err != nil {
 			return nil, err
@@ -69,12 +78,23 @@ func Run(ctx context.Context, o Options) ([]Table, error) {
 		o.DataDir = d
 	}
 	var tables []Table
-	var retail *Retail
+	var retail, bundled *Retail
 	for _, p := range o.Protocols {
 		start := time.Now()
 		var t Table
 		var err error
 		switch p {
+		case ProtocolSearchKnownItem, ProtocolSearchSales:
+			if bundled == nil {
+				if bundled, err = LoadBundledRetail(o.DataDir); err != nil {
+					return nil, err
+				}
+			}
+			if p == ProtocolSearchKnownItem {
+				t, err = RunSearchKnownItem(bundled, o)
+			} else {
+				t, err = RunSearchSales(bundled, o)
+			}
 		case ProtocolRetail, ProtocolBasket:
 			if retail == nil {
 				if retail, err = LoadRetail(o.DataDir); err != nil {
@@ -337,6 +357,10 @@ func WriteMarkdown(w io.Writer, tables []Table) error {
 			fmt.Fprintf(&b, "| %s |", r.Model)
 			for _, c := range t.Columns {
 				v, ok := r.Values[c]
+				if !ok && r.Values != nil && !isMetricColumn(c) {
+					b.WriteString(" – |") // a column this row does not measure
+					continue
+				}
 				if !ok {
 					v = metric(r.Metrics, c)
 				}
@@ -348,6 +372,11 @@ func WriteMarkdown(w io.Writer, tables []Table) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// isMetricColumn reports whether col names a RankMetrics field.
+func isMetricColumn(col string) bool {
+	return slices.Contains([]string{"HR@10", "Recall@20", "NDCG@10", "P@10", "R@10"}, col)
 }
 
 func metric(m RankMetrics, col string) float64 {
