@@ -138,6 +138,19 @@ func filterParam(r *request, st StoreReader) (func(ingest.ID) bool, error) {
 	if err != nil || src == "" {
 		return nil, err
 	}
+	expr, err := parseFilter(src)
+	if err != nil {
+		return nil, err
+	}
+	match, cv := filterBitmap(st, expr, src)
+	return func(id ingest.ID) bool {
+		d, ok := cv.doc(id)
+		return ok && match.Contains(d)
+	}, nil
+}
+
+// parseFilter parses the filter parameter's text, a 400 when it is bad.
+func parseFilter(src string) (*filter.Expr, error) {
 	expr, err := filter.Parse(src)
 	if err != nil {
 		var se *filter.SyntaxError
@@ -146,11 +159,7 @@ func filterParam(r *request, st StoreReader) (func(ingest.ID) bool, error) {
 		}
 		return nil, errBadRequest("filter %s: %s", quote(src), clip(err.Error()))
 	}
-	match, cv := filterBitmap(st, expr, src)
-	return func(id ingest.ID) bool {
-		d, ok := cv.doc(id)
-		return ok && match.Contains(d)
-	}, nil
+	return expr, nil
 }
 
 // filterBitmap is the products (by number) a parsed filter keeps.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/sibylhq/sibyl/compute"
 	"github.com/sibylhq/sibyl/engine"
@@ -25,11 +24,6 @@ type logic struct {
 	// category's products, say).
 	scope func(r *request, st StoreReader) (func(*ingest.Product) bool, error)
 }
-
-// isSearch: a search call's answer also says how many products matched in
-// all (hits) and whether the text matched exactly (no_exact_match), as
-// Clerk's search answers do.
-func (l logic) isSearch() bool { return strings.HasPrefix(l.name, "search/") }
 
 var (
 	logicPopular               = logic{"popular", func(_ *request, st StoreReader) ([]ingest.ID, error) { return st.Popular(), nil }, false, nil}
@@ -295,12 +289,9 @@ func (s *Server) recs(l logic) func(*request) error {
 		if err != nil {
 			return err
 		}
-		// Products merchandising pinned pass the filter, as Clerk's pins
-		// do (query/merch_search.go).
-		pinned, _ := r.ctx.UserValue(pinnedKey).(idSet)
 		keep := func(id ingest.ID) bool {
 			p := st.Product(id)
-			return engine.Recommendable(p) && (scope == nil || scope(p)) && (filterKeep == nil || filterKeep(id) || pinned.has(id))
+			return engine.Recommendable(p) && (scope == nil || scope(p)) && (filterKeep == nil || filterKeep(id))
 		}
 		exclude := newIDSet(toIDs(excludeRaw))
 		if orderBy != "" {
@@ -349,20 +340,8 @@ func (s *Server) recs(l logic) func(*request) error {
 			facets = facetsOf(st, all, facetNames)
 		}
 		x := recsExtra{debug: dbg, facets: facets}
-		if l.isSearch() {
-			hits := countEligible(ranked, exclude, keep)
-			x.hits = &hits
-			x.noExactMatch, _ = r.ctx.UserValue(noExactMatchKey).(bool)
-			x.redirect, _ = r.ctx.UserValue(redirectKey).(string)
-			if dbg != nil {
-				dbg.Merchandising, _ = r.ctx.UserValue(merchNotesKey).([]string)
-			}
-		}
 		if v, minted, _ := visitorParam(r); minted {
 			x.visitor = v
-		}
-		if l.isSearch() && len(labels) > 0 {
-			s.recordSearch(r, l.name, *x.hits, x.visitor)
 		}
 		return writeRecsExtra(r, st, page, attrs, x)
 	}
@@ -430,8 +409,10 @@ type debugInfo struct {
 	ModelVersion uint64        `json:"model_version,omitempty"`
 	Sources      []debugSource `json:"sources"`
 	// Merchandising says what synonyms, redirects, customized searches
-	// and campaigns did to a search.
-	Merchandising []string `json:"merchandising,omitempty"`
+	// and campaigns did to a search; Search why each hit ranked where it
+	// did.
+	Merchandising []string     `json:"merchandising,omitempty"`
+	Search        *searchDebug `json:"search,omitempty"`
 }
 
 type debugSource struct {
@@ -502,18 +483,6 @@ func pick(ranked []ingest.ID, exclude idSet, keep func(ingest.ID) bool, offset, 
 	return page, n
 }
 
-// countEligible counts the ranked products an answer may show (search's
-// hits): bounded by the matches, not the catalog.
-func countEligible(ranked []ingest.ID, exclude idSet, keep func(ingest.ID) bool) int {
-	n := 0
-	for _, id := range ranked {
-		if !exclude.has(id) && keep(id) {
-			n++
-		}
-	}
-	return n
-}
-
 // writeRecs encodes `{"status":"ok","result":[...],"count":n}` by hand:
 // this is the hottest path of the server and encoding/json's reflection
 // would dominate it.
@@ -526,7 +495,9 @@ type recsExtra struct {
 	debug   *debugInfo
 	facets  map[string]any
 	visitor string // a visitor id minted for visitor=auto
-	// hits, when set, is the number of matching products in all (search).
+	// query, hits: a search's text, and the number of matching products
+	// in all (hits set: a search answer).
+	query        string
 	hits         *int
 	noExactMatch bool
 	// redirect is the url merchandising sends the query to (search).
@@ -559,6 +530,8 @@ func writeRecsExtra(r *request, st StoreReader, ids []ingest.ID, attrs []string,
 		b = append(b, enc...)
 	}
 	if x.hits != nil {
+		b = append(b, `,"query":`...)
+		b = appendJSONString(b, x.query)
 		b = append(b, `,"hits":`...)
 		b = strconv.AppendInt(b, int64(*x.hits), 10)
 		b = append(b, `,"no_exact_match":`...)

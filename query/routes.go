@@ -109,8 +109,8 @@ var endpoints = []Endpoint{
 	recsEndpoint("new", "recommendationsnew", "newest products", logicNew),
 	recsEndpoint("recently_bought", "recommendationsrecently_bought", "products of the latest sales", logicRecentlyBought),
 	recsEndpoint("most_sold_with", "recommendationsmost_sold_with", "raw co-purchase counts", logicMostSoldWith, pProducts.req()),
-	searchEndpoint("search", "search-search", "products matching a query: typo-tolerant, every word or else any, ranked by text then by sales", logicSearch),
-	searchEndpoint("predictive", "search-predictive", "as-you-type: the last word is a prefix; limit at most 10", logicPredictive),
+	searchEndpoint("search", "search-search", "products matching a query: typo-tolerant, every word or else any, ranked by text then by what the store's customers want", false),
+	searchEndpoint("predictive", "search-predictive", "as-you-type: the last word is a prefix; limit at most 10", true),
 	// Search merchandising (private key), replicated like data writes
 	// (query/merch_routes.go).
 	synonymsEndpoint, redirectsEndpoint, customizedSearchEndpoint, merchandisingEndpoint, searchSettingsEndpoint,
@@ -247,15 +247,19 @@ func recsEndpoint(name, id, summary string, l logic, own ...Param) Endpoint {
 		bind: func(s *Server) func(*request) error { return s.recs(l) }}
 }
 
-// searchEndpoint is a search call: a product list like a recommendation
-// logic (the same pipeline), at /v2/search/<name>, whose answer also has
-// hits and no_exact_match.
-func searchEndpoint(name, id, summary string, l logic) Endpoint {
-	e := recsEndpoint(name, id, summary, l, pQuery.req())
+// searchEndpoint is a search call at /v2/search/<name>: a product list
+// with a recommendation logic's parameters (query/search.go), whose
+// answer also has the query, hits and no_exact_match.
+func searchEndpoint(name, id, summary string, predictive bool) Endpoint {
+	e := recsEndpoint(name, id, summary, logic{}, pQuery.req(),
+		param("longtail", "boolean", "match any word of the query, ranked by how many match (default: every word, else any)"),
+		param("language", "string", "cut the query in this language (a name or ISO 639-1 code); default: the store's search language"))
 	e.Path, e.Tag = "/v2/search/"+name, tagSearch
 	for i := range e.Ops {
 		e.Ops[i].Result = searchResult
 	}
+	path := "search/" + name
+	e.bind = func(s *Server) func(*request) error { return s.search(path, predictive) }
 	return e
 }
 

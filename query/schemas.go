@@ -117,6 +117,7 @@ var (
 
 	searchResult = jsObject("matching products, best first",
 		fStatus, fCount,
+		field{"query", jsString("the query, as sent")},
 		field{"hits", jsInt("products matching the query in all (count is this page's)")},
 		field{"no_exact_match", jsBool("true when the best match is not exact: a typo, or not every word matched")},
 		field{"redirect", jsString("the url a redirect (/v2/redirects) sends this query to; absent when none")},

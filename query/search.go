@@ -3,75 +3,323 @@ package query
 import (
 	"math"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
 
+	"github.com/RoaringBitmap/roaring/v2"
+
+	"github.com/sibylhq/sibyl/engine"
 	"github.com/sibylhq/sibyl/ingest"
+	"github.com/sibylhq/sibyl/query/filter"
 	"github.com/sibylhq/sibyl/search"
 	"github.com/sibylhq/sibyl/text"
 )
 
-// Search (issue 13, first version): search/search and search/predictive
-// rank the store's products for a query with package search, then go
-// through the recommendation pipeline for exclude, filter, facets,
-// ordering, paging and product_data, like every Clerk product list.
+// Search (issue 13): search/search and search/predictive. A request goes
 //
-// The index is built from the catalog once per data version (Derived),
-// so a write is searchable on the next request, at the price of a
-// rebuild; incremental updates are still to come.
+//	parameters -> the store's searcher, brought up to date from the
+//	engine's product change log -> filter, exclude and hidden products
+//	as bitmaps -> search.Index.Run (matching and the ranking rules, the
+//	store's signals as the score) -> pins, exact codes, the no-match
+//	fallback -> facets over every match -> the page.
+//
+// Every replica keeps its own searcher, made from its own state, like the
+// models; any node answers.
 
-// storeSearch is a store's search index at one data version.
-type storeSearch struct {
-	ix  *search.Index
-	ids []ingest.ID // doc number -> product id
+// storeSearcher is a store's search index, kept for the store's life
+// (engine.Store.Attached) and changed in place: each search first applies
+// the products written since the last one (engine ProductChanges), so a
+// write is searchable on the next request without a rebuild. A new
+// language or field weights, a category or page change, or a log that no
+// longer reaches back, rebuild it.
+type storeSearcher struct {
+	// mu serialises catch-ups; searches read view without it.
+	mu   sync.Mutex
+	view atomic.Pointer[searchView]
+
+	// scores caches the popularity part of the score per doc, for the
+	// popular list it was made from.
+	scoreMu  sync.Mutex
+	scoreFor *ingest.ID
+	scores   []float32
 }
 
-// searchAnalyzer is the analyzer every store uses until stores choose
-// theirs (the `language` parameter): English stems, Unicode folding for
-// every language.
+// searchView is the searcher's index and what it was made from.
+type searchView struct {
+	ix       *search.Index
+	seq      atomic.Uint64 // CatalogSeq the index reflects
+	settings search.Settings
+	nums     *docNumbers
+	catName  map[ingest.ID]string
+
+	// codes maps a folded product id, sku or ean to its doc: a query
+	// that is exactly a code finds its product first.
+	codesMu sync.RWMutex
+	codes   map[string]uint32
+	codeOf  map[uint32][]string
+}
+
+func searcherOf(st StoreReader) *storeSearcher {
+	return st.Attached("search", func() any { return &storeSearcher{} }).(*storeSearcher)
+}
+
+// current is the index as of the store's latest catalog change.
+func (s *storeSearcher) current(st StoreReader) *searchView {
+	settings := storeSettings(st)
+	v := s.view.Load()
+	if v != nil && v.settings == settings && v.seq.Load() == st.CatalogSeq() {
+		return v
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v = s.view.Load()
+	if v == nil || v.settings != settings {
+		v = newSearchView(st, settings)
+		s.view.Store(v)
+		return v
+	}
+	changed, now, ok := st.ProductChanges(v.seq.Load())
+	if !ok {
+		v = newSearchView(st, settings)
+		s.view.Store(v)
+		return v
+	}
+	if len(changed) > 0 {
+		v.update(st, changed)
+	}
+	v.seq.Store(now)
+	return v
+}
+
+// newSearchView indexes every recommendable product (reading the change
+// sequence first, so that a write racing the build is applied again at
+// the next search).
+func newSearchView(st StoreReader, settings search.Settings) *searchView {
+	seq := st.CatalogSeq()
+	ix := search.NewEmptyIndex(analyzerFor(settings.Language))
+	ix.SetFieldOrder(fieldOrder(settings.Weights))
+	v := &searchView{ix: ix, settings: settings, nums: docNumbersOf(st),
+		codes: make(map[string]uint32), codeOf: make(map[uint32][]string)}
+	cats, _ := st.List(ingest.KindCategories, 0, math.MaxInt)
+	v.catName = make(map[ingest.ID]string, len(cats))
+	for _, c := range cats {
+		if cat, ok := c.(*ingest.Category); ok {
+			v.catName[cat.ID] = cat.Name
+		}
+	}
+	ps := st.Products()
+	changes := make([]search.Change, 0, len(ps))
+	for _, p := range ps {
+		if engine.Recommendable(p) {
+			changes = append(changes, v.change(p.ID, p))
+		}
+	}
+	ix.Apply(changes)
+	v.seq.Store(seq)
+	return v
+}
+
+// update re-reads the changed products.
+func (v *searchView) update(st StoreReader, ids []ingest.ID) {
+	seen := make(map[ingest.ID]bool, len(ids))
+	changes := make([]search.Change, 0, len(ids))
+	for _, id := range ids {
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		p := st.Product(id)
+		if !engine.Recommendable(p) {
+			p = nil
+		}
+		changes = append(changes, v.change(id, p))
+	}
+	v.ix.Apply(changes)
+}
+
+// change is the index change for product id (p nil: gone), and keeps the
+// codes table in step.
+func (v *searchView) change(id ingest.ID, p *ingest.Product) search.Change {
+	d := v.nums.of(id)
+	v.codesMu.Lock()
+	for _, c := range v.codeOf[d] {
+		if v.codes[c] == d {
+			delete(v.codes, c)
+		}
+	}
+	delete(v.codeOf, d)
+	if p != nil {
+		for _, c := range productCodes(p) {
+			v.codes[c] = d
+			v.codeOf[d] = append(v.codeOf[d], c)
+		}
+	}
+	v.codesMu.Unlock()
+	if p == nil {
+		return search.Change{Doc: d}
+	}
+	doc := &search.Doc{}
+	w := v.settings.Weights
+	set := func(f search.Field, weight float64, s string) {
+		if weight > 0 { // a weight of 0 leaves the field out
+			doc.Fields[f] = s
+		}
+	}
+	set(search.FieldName, w.Name, p.Name)
+	set(search.FieldBrand, w.Brand, p.Brand)
+	set(search.FieldDescription, w.Description, p.Description)
+	var cats strings.Builder
+	for _, c := range p.Categories {
+		if name := v.catName[c]; name != "" {
+			cats.WriteString(name)
+			cats.WriteByte(' ')
+		}
+	}
+	set(search.FieldCategories, w.Categories, cats.String())
+	set(search.FieldKeywords, w.Keywords, keywordsOf(p))
+	return search.Change{Doc: d, Fields: doc}
+}
+
+// keywordsOf is a product's `keywords` attribute as text: a string or a
+// list of strings.
+func keywordsOf(p *ingest.Product) string {
+	switch kw := p.Extra["keywords"].(type) {
+	case string:
+		return kw
+	case []any:
+		var b strings.Builder
+		for _, k := range kw {
+			if s, ok := k.(string); ok {
+				b.WriteString(s)
+				b.WriteByte(' ')
+			}
+		}
+		return b.String()
+	}
+	return ""
+}
+
+// productCodes are the folded id, sku, ean and gtin of a product: what a
+// shopper pastes from a receipt or a barcode.
+func productCodes(p *ingest.Product) []string {
+	codes := []string{text.Fold(strings.TrimSpace(string(p.ID)))}
+	for _, k := range []string{"sku", "ean", "gtin", "mpn"} {
+		if s, ok := p.Extra[k].(string); ok && strings.TrimSpace(s) != "" {
+			codes = append(codes, text.Fold(strings.TrimSpace(s)))
+		}
+	}
+	return codes
+}
+
+// codeDoc is the doc whose code the query is, if any.
+func (v *searchView) codeDoc(query string) (uint32, bool) {
+	v.codesMu.RLock()
+	defer v.codesMu.RUnlock()
+	d, ok := v.codes[text.Fold(strings.TrimSpace(query))]
+	return d, ok
+}
+
+// fieldOrder ranks the fields by the store's weights, heaviest first.
+func fieldOrder(w search.FieldWeights) []search.Field {
+	weights := [search.NumFields]float64{w.Name, w.Keywords, w.Categories, w.Brand, w.Description}
+	order := []search.Field{search.FieldName, search.FieldKeywords, search.FieldCategories, search.FieldBrand, search.FieldDescription}
+	// Stable by default order among equal weights.
+	for i := 1; i < len(order); i++ {
+		for j := i; j > 0 && weights[order[j]] > weights[order[j-1]]; j-- {
+			order[j], order[j-1] = order[j-1], order[j]
+		}
+	}
+	return order
+}
+
+// storeSettings are the store's search settings (defaults until it sets
+// them).
+func storeSettings(st StoreReader) search.Settings {
+	if ms := merchOf(st); ms != nil {
+		return ms.SearchSettings()
+	}
+	return search.DefaultSettings()
+}
+
+// storeAnalyzer is the analyzer of the store's search language.
+func storeAnalyzer(st StoreReader) *text.Analyzer {
+	return analyzerFor(storeSettings(st).Language)
+}
+
+// analyzerFor is the analyzer of a language (made once per language).
+// Settings are validated before they are stored; a language a newer node
+// knows falls back to the default.
+func analyzerFor(lang string) *text.Analyzer {
+	if an, ok := analyzers.Load(lang); ok {
+		return an.(*text.Analyzer)
+	}
+	an, err := text.NewAnalyzer(lang)
+	if err != nil {
+		return searchAnalyzer
+	}
+	analyzers.Store(lang, an)
+	return an
+}
+
+// analyzers caches an analyzer per language name (a dozen at most: the
+// names text.NewAnalyzer accepts).
+var analyzers sync.Map
+
+// searchAnalyzer is the default language's: English stems, Unicode
+// folding for every language.
 var searchAnalyzer = func() *text.Analyzer {
-	an, err := text.NewAnalyzer("english")
+	an, err := text.NewAnalyzer(search.DefaultSettings().Language)
 	if err != nil {
 		panic(err) // a constant language: fails at start, in every test
 	}
 	return an
 }()
 
-func searchOf(st StoreReader) *storeSearch {
-	return st.Derived("search", func() any {
-		ps := st.Products()
-		cats, _ := st.List(ingest.KindCategories, 0, math.MaxInt)
-		catName := make(map[ingest.ID]string, len(cats))
-		for _, c := range cats {
-			if cat, ok := c.(*ingest.Category); ok {
-				catName[cat.ID] = cat.Name
-			}
+// popularityScores is each doc's share of the popular list, 1 for the
+// best seller down towards 0, cached for the list it was made from (the
+// engine caches Popular per data version and returns the same slice).
+func (s *storeSearcher) popularityScores(st StoreReader, nums *docNumbers) []float32 {
+	pop := st.Popular()
+	var key *ingest.ID
+	if len(pop) > 0 {
+		key = &pop[0]
+	}
+	s.scoreMu.Lock()
+	defer s.scoreMu.Unlock()
+	if s.scores != nil && s.scoreFor == key {
+		return s.scores
+	}
+	scores := make([]float32, 0, len(pop))
+	for i, id := range pop {
+		d := nums.of(id)
+		if int(d) >= len(scores) {
+			scores = append(scores, make([]float32, int(d)+1-len(scores))...)
 		}
-		docs := make([]search.Doc, len(ps))
-		var catText strings.Builder
-		ids := make([]ingest.ID, len(ps))
-		for i, p := range ps {
-			ids[i] = p.ID
-			docs[i].Fields[search.FieldName] = p.Name
-			docs[i].Fields[search.FieldBrand] = p.Brand
-			docs[i].Fields[search.FieldDescription] = p.Description
-			catText.Reset()
-			for _, c := range p.Categories {
-				if name := catName[c]; name != "" {
-					catText.WriteString(name)
-					catText.WriteByte(' ')
-				}
-			}
-			docs[i].Fields[search.FieldCategories] = catText.String()
-			if kw, ok := p.Extra["keywords"].(string); ok {
-				docs[i].Fields[search.FieldKeywords] = kw
-			}
-		}
-		return &storeSearch{ix: search.NewIndex(storeAnalyzer(st), docs), ids: ids}
-	}).(*storeSearch)
+		scores[d] = 1 - float32(i)/float32(len(pop))
+	}
+	s.scores, s.scoreFor = scores, key
+	return scores
 }
 
-// noExactMatchKey carries, from a search's ranking to its answer, whether
-// the best match was not exact (a typo, or not every word matched).
-const noExactMatchKey = "search.no_exact_match"
+// Weights of the score's parts. Popularity is in [0, 1]; a product this
+// visitor's session points to adds up to visitorWeight; clicks on this
+// query's results add clickWeight * ln(1 + clicks), so a product shoppers
+// chose for this query leads its equals after a few clicks. These are
+// design choices, not fitted: the retail data has no searches or clicks
+// (docs/search.md).
+const (
+	visitorWeight = 1
+	clickWeight   = 1
+)
+
+// searchParams are a search call's own parameters.
+type searchParams struct {
+	query      string
+	longtail   bool
+	analyzer   *text.Analyzer // nil: the store's language
+	predictive bool
+}
 
 // maxQueryBytes bounds a search query: longer text is not a shopper's.
 const maxQueryBytes = 512
@@ -79,44 +327,317 @@ const maxQueryBytes = 512
 // predictiveMaxLimit is search/predictive's largest limit, as Clerk's.
 const predictiveMaxLimit = 10
 
-func searchLogic(name string, predictive bool) logic {
-	return logic{name: name, run: func(r *request, st StoreReader) ([]ingest.ID, error) {
-		q, err := r.p.str("query")
-		if err != nil {
-			return nil, err
+func parseSearchParams(r *request, predictive bool) (searchParams, error) {
+	sp := searchParams{predictive: predictive}
+	q, err := r.p.str("query")
+	if err != nil {
+		return sp, err
+	}
+	if strings.TrimSpace(q) == "" {
+		return sp, errBadRequest("parameter \"query\" is required: the text the shopper typed")
+	}
+	if len(q) > maxQueryBytes {
+		return sp, errBadRequest("query of %d bytes: at most %d", len(q), maxQueryBytes)
+	}
+	sp.query = q
+	if predictive {
+		if limit, err := r.p.intParam("limit", predictiveMaxLimit, 1, 1<<30); err != nil {
+			return sp, err
+		} else if limit > predictiveMaxLimit {
+			return sp, errBadRequest("search/predictive answers at most %d products (limit=%d)", predictiveMaxLimit, limit)
 		}
-		if q == "" {
-			return nil, errBadRequest("parameter \"query\" is required: the text the shopper typed")
+	}
+	if sp.longtail, err = r.p.boolParam("longtail", false); err != nil {
+		return sp, err
+	}
+	lang, err := r.p.str("language")
+	if err != nil {
+		return sp, err
+	}
+	if lang != "" {
+		if len(lang) > 32 {
+			return sp, errBadRequest("parameter \"language\" is %d bytes: a language name or ISO 639-1 code", len(lang))
 		}
-		if len(q) > maxQueryBytes {
-			return nil, errBadRequest("query of %d bytes: at most %d", len(q), maxQueryBytes)
+		if _, err := text.NewAnalyzer(lang); err != nil {
+			return sp, errBadRequest("parameter \"language\": %v", err)
 		}
-		if predictive {
-			if limit, err := r.p.intParam("limit", 10, 1, 1<<30); err != nil {
-				return nil, err
-			} else if limit > predictiveMaxLimit {
-				return nil, errBadRequest("search/predictive answers at most %d products (limit=%d)", predictiveMaxLimit, limit)
-			}
-		}
-		ss := searchOf(st)
-		pop := st.Popular()
-		rank := make(map[ingest.ID]float64, len(pop))
-		for i, id := range pop {
-			rank[id] = float64(len(pop) - i)
-		}
-		words := len(storeAnalyzer(st).Tokens(q, nil))
-		hits := ss.ix.Search(search.Query{Text: q, Prefix: predictive, Score: func(d uint32) float64 { return rank[ss.ids[d]] }})
-		r.ctx.SetUserValue(noExactMatchKey, len(hits) == 0 || hits[0].Typos > 0 || hits[0].Words < words)
-		out := make([]ingest.ID, len(hits))
-		for i, h := range hits {
-			out[i] = ss.ids[h.Doc]
-		}
-		// Synonyms, redirects, pins and hides (query/merch_search.go).
-		return applyMerch(r, st, q, predictive, out), nil
-	}}
+		sp.analyzer = analyzerFor(lang)
+	}
+	return sp, nil
 }
 
-var (
-	logicSearch     = searchLogic("search/search", false)
-	logicPredictive = searchLogic("search/predictive", true)
-)
+// searchDebug explains a search answer (debug=true).
+type searchDebug struct {
+	Query    string `json:"query"`
+	Language string `json:"language"`
+	// Matched is how many products matched before paging; Fallback says
+	// how the answer was found when the query matched nothing as typed.
+	Matched  int              `json:"matched"`
+	AllWords bool             `json:"all_words"`
+	Fallback string           `json:"fallback,omitempty"`
+	Rules    []string         `json:"rules"`
+	Hits     []searchDebugHit `json:"hits"`
+}
+
+// searchDebugHit is why one product of the page ranked where it did.
+type searchDebugHit struct {
+	ID        ingest.ID `json:"id"`
+	Why       string    `json:"why,omitempty"` // pinned, code, related
+	Words     int       `json:"words"`
+	Typos     int       `json:"typos"`
+	Proximity int       `json:"proximity"`
+	Field     string    `json:"field"`
+	Exact     int       `json:"exact"`
+	Score     float64   `json:"score"`
+}
+
+var rankingRules = []string{"words", "typos", "proximity", "field", "exactness", "score (sales, clicks on this query, the visitor's session)"}
+
+func (s *Server) search(name string, predictive bool) func(*request) error {
+	return func(r *request) error {
+		rp, err := s.parseRecParams(r)
+		if err != nil {
+			return err
+		}
+		sp, err := parseSearchParams(r, predictive)
+		if err != nil {
+			return err
+		}
+		visitor, minted, err := visitorParam(r)
+		if err != nil {
+			return err
+		}
+		var filterExpr *filter.Expr
+		filterSrc, err := r.p.str("filter")
+		if err != nil {
+			return err
+		}
+		if filterSrc != "" {
+			if filterExpr, err = parseFilter(filterSrc); err != nil {
+				return err
+			}
+		}
+		st, serr := s.backend.StoreData(r.store)
+		if serr != nil {
+			return s.backendErr(serr)
+		}
+		x := recsExtra{query: sp.query, hits: new(int)}
+		if minted {
+			x.visitor = visitor
+		}
+		if st == nil {
+			return writeRecsExtra(r, nil, nil, rp.attributes, x)
+		}
+		ans := s.runSearch(r, st, &rp, &sp, filterExpr, filterSrc, visitor)
+		x.hits, x.noExactMatch, x.redirect, x.facets = &ans.hits, ans.noExactMatch, ans.redirect, ans.facets
+		if rp.debug {
+			x.debug = newDebug(name, st, len(ans.page))
+			x.debug.Merchandising = ans.notes
+			x.debug.Search = ans.debug
+		}
+		if len(rp.labels) > 0 {
+			if len(ans.page) > 0 {
+				st.CountImpressions(rp.labels)
+			}
+			s.recordSearch(r, name, ans.hits, x.visitor)
+		}
+		return writeRecsExtra(r, st, ans.page, rp.attributes, x)
+	}
+}
+
+// searchAnswer is what runSearch found.
+type searchAnswer struct {
+	page         []ingest.ID
+	hits         int
+	noExactMatch bool
+	redirect     string
+	facets       map[string]any
+	notes        []string
+	debug        *searchDebug
+}
+
+func (s *Server) runSearch(r *request, st StoreReader, rp *recParams, sp *searchParams, filterExpr *filter.Expr, filterSrc, visitor string) searchAnswer {
+	var ans searchAnswer
+	searcher := searcherOf(st)
+	v := searcher.current(st)
+	nums := v.nums
+
+	// What may be found: the filter, minus excluded and hidden products.
+	q := search.Query{Text: sp.query, Prefix: sp.predictive, Any: sp.longtail, Analyzer: sp.analyzer}
+	var cv *catalogView
+	if filterExpr != nil {
+		q.Within, cv = filterBitmap(st, filterExpr, filterSrc)
+	}
+	out := roaring.New()
+	for _, id := range rp.exclude {
+		if d, ok := nums.lookup(ingest.ID(id)); ok {
+			out.Add(d)
+		}
+	}
+	// Merchandising: redirect, synonyms, pins and hides.
+	var plan search.Plan
+	if ms := merchOf(st); ms != nil {
+		if m := ms.Merch(); !m.Empty() {
+			if url, ok := m.Redirect(sp.query); ok {
+				ans.redirect = url
+				if rp.debug {
+					ans.notes = append(ans.notes, "redirect to "+url)
+				}
+			}
+			q.Alternatives = m.Synonyms.Alternatives(sp.query)
+			if rp.debug && len(q.Alternatives) > 0 {
+				ans.notes = append(ans.notes, "synonyms: also searched "+strings.Join(q.Alternatives, " | "))
+			}
+			plan = m.Plan(sp.query, time.Now(), rp.debug)
+			ans.notes = append(ans.notes, plan.Notes...)
+			for id := range plan.Hidden {
+				if d, ok := nums.lookup(ingest.ID(id)); ok {
+					out.Add(d)
+				}
+			}
+		}
+	}
+	if !out.IsEmpty() {
+		q.Exclude = out
+	}
+	// Pins lead, in their order, past the filter (as Clerk's), if they
+	// are recommendable and neither excluded nor hidden; then a product
+	// whose code the query is.
+	var lead []uint32
+	leadSet := roaring.New()
+	for _, id := range plan.Pins {
+		d, ok := nums.lookup(ingest.ID(id))
+		if ok && !out.Contains(d) && !leadSet.Contains(d) && engine.Recommendable(st.Product(ingest.ID(id))) {
+			lead = append(lead, d)
+			leadSet.Add(d)
+		}
+	}
+	nPins := len(lead)
+	if d, ok := v.codeDoc(sp.query); ok && !out.Contains(d) && !leadSet.Contains(d) && (q.Within == nil || q.Within.Contains(d)) {
+		lead = append(lead, d)
+		leadSet.Add(d)
+	}
+
+	// The score: popularity, the visitor's session, clicks on this query.
+	pop := searcher.popularityScores(st, nums)
+	extra := s.searchSignals(st, nums, sp.query, visitor)
+	q.Score = func(d uint32) float64 {
+		x := 0.0
+		if int(d) < len(pop) {
+			x = float64(pop[d])
+		}
+		if extra != nil {
+			x += extra[d]
+		}
+		return x
+	}
+	want := rp.offset + rp.limit
+	if rp.orderBy == "" {
+		q.Limit = want + len(lead)
+	}
+	res := v.ix.Run(q)
+	fallback := ""
+	if res.Matched.IsEmpty() {
+		// Nothing as typed: the nearest words (one more typo a word, any
+		// word), flagged as no exact match.
+		q.ExtraTypos, q.Any = 1, true
+		if res = v.ix.Run(q); !res.Matched.IsEmpty() {
+			fallback = "nearest words (one more typo, any word)"
+		}
+	}
+	words := v.ix.Words(q)
+	ans.noExactMatch = fallback != "" || res.Matched.IsEmpty() && len(lead) == 0 ||
+		len(res.Hits) > 0 && (!res.AllWords || res.Hits[0].Typos > 0 || res.Hits[0].Words < words)
+
+	// The ranked docs: leads, then the hits.
+	ranked := make([]uint32, 0, len(lead)+len(res.Hits))
+	ranked = append(ranked, lead...)
+	why := map[uint32]string{}
+	for i, d := range lead {
+		why[d] = "pinned"
+		if i >= nPins {
+			why[d] = "code"
+		}
+	}
+	byDoc := make(map[uint32]search.Hit, len(res.Hits))
+	for _, h := range res.Hits {
+		if !leadSet.Contains(h.Doc) {
+			ranked = append(ranked, h.Doc)
+			byDoc[h.Doc] = h
+		}
+	}
+	all := res.Matched
+	all.Or(leadSet)
+	ans.hits = int(all.GetCardinality())
+	if fallback != "" && len(ranked) < want && len(res.Hits) > 0 {
+		// Then what goes in place of the closest matches (the intent
+		// models), to fill the page.
+		top := nums.idsOf(ranked[:min(3, len(ranked))])
+		for _, id := range st.Substituting(top) {
+			d, ok := nums.lookup(id)
+			if !ok || all.Contains(d) || out.Contains(d) || q.Within != nil && !q.Within.Contains(d) {
+				continue
+			}
+			ranked = append(ranked, d)
+			all.Add(d)
+			why[d] = "related"
+			if len(ranked) >= want {
+				break
+			}
+		}
+		fallback += ", then related products"
+	}
+	ids := nums.idsOf(ranked)
+	if rp.orderBy != "" {
+		ids = orderByAttribute(st, ids, rp.orderBy, rp.order == "desc")
+	}
+	ans.page = ids[min(rp.offset, len(ids)):min(want, len(ids))]
+	if len(rp.facets) > 0 {
+		if cv == nil {
+			cv = catalogOf(st)
+		}
+		ans.facets = cv.facets(all, rp.facets)
+	}
+	if rp.debug {
+		d := &searchDebug{Query: sp.query, Language: v.settings.Language, Matched: ans.hits, AllWords: res.AllWords,
+			Fallback: fallback, Rules: rankingRules}
+		if sp.analyzer != nil {
+			d.Language += " (index); query cut by the request's language"
+		}
+		for _, id := range ans.page {
+			dn, _ := nums.lookup(id)
+			h := byDoc[dn]
+			d.Hits = append(d.Hits, searchDebugHit{ID: id, Why: why[dn], Words: h.Words, Typos: h.Typos,
+				Proximity: h.Proximity, Field: h.Field.String(), Exact: h.Exact, Score: h.Score})
+		}
+		ans.debug = d
+	}
+	return ans
+}
+
+// searchSignals is the per-request part of the score: clicks on this
+// query's results, and the products the visitor's session points to.
+// nil when neither has anything.
+func (s *Server) searchSignals(st StoreReader, nums *docNumbers, query, visitor string) map[uint32]float64 {
+	var extra map[uint32]float64
+	add := func(id ingest.ID, x float64) {
+		if extra == nil {
+			extra = make(map[uint32]float64)
+		}
+		if d, ok := nums.lookup(id); ok {
+			extra[d] += x
+		}
+	}
+	for id, n := range st.SearchClicks(query) {
+		add(id, clickWeight*math.Log1p(float64(n)))
+	}
+	if visitor != "" {
+		if items, kinds, _ := st.VisitorItems(visitor); len(items) > 0 {
+			rec := st.VisitorComplementary(items, kinds)
+			for i, id := range rec {
+				add(id, visitorWeight*(1-float64(i)/float64(len(rec))))
+			}
+		}
+	}
+	return extra
+}

@@ -46,8 +46,13 @@ type Query struct {
 	// longtail). Without it, any word is the fallback when no doc has
 	// every word.
 	Any bool
-	// Within, if set, limits the search to these docs (a filter).
-	Within *roaring.Bitmap
+	// Within, if set, limits the search to these docs (a filter);
+	// Exclude, if set, leaves these out.
+	Within  *roaring.Bitmap
+	Exclude *roaring.Bitmap
+	// Analyzer, if set, cuts the query instead of the index's own (a
+	// request in another language: its stems are looked up as typed).
+	Analyzer *text.Analyzer
 	// Limit is how many hits to rank (offset plus page); 0: all.
 	Limit int
 	// ExtraTypos widens every word's typo budget (0-2) beyond the length
@@ -179,7 +184,11 @@ type queryState struct {
 const noMatch = 7
 
 func (ix *Index) runLocked(qtext string, q *Query) Result {
-	toks := ix.an.Tokens(qtext, nil)
+	an := ix.an
+	if q.Analyzer != nil {
+		an = q.Analyzer
+	}
+	toks := an.Tokens(qtext, nil)
 	if len(toks) > maxQueryWords {
 		toks = toks[:maxQueryWords]
 	}
@@ -215,18 +224,14 @@ func (ix *Index) runLocked(qtext string, q *Query) Result {
 	for _, w := range st.words[1:] {
 		matched.And(w.all)
 	}
-	if q.Within != nil {
-		matched.And(q.Within)
-	}
+	q.limitTo(matched)
 	allWords := !matched.IsEmpty()
 	if !allWords || q.Any {
 		matched.Clear()
 		for _, w := range st.words {
 			matched.Or(w.all)
 		}
-		if q.Within != nil {
-			matched.And(q.Within)
-		}
+		q.limitTo(matched)
 	}
 	res := Result{Matched: matched, AllWords: allWords && !q.Any}
 	if matched.IsEmpty() {
@@ -238,6 +243,26 @@ func (ix *Index) runLocked(qtext string, q *Query) Result {
 		res.Hits = st.rankEach(matched, q.Limit)
 	}
 	return res
+}
+
+// limitTo applies Within and Exclude.
+func (q *Query) limitTo(b *roaring.Bitmap) {
+	if q.Within != nil {
+		b.And(q.Within)
+	}
+	if q.Exclude != nil {
+		b.AndNot(q.Exclude)
+	}
+}
+
+// Words is how many words the query's text has, as the index (or
+// q.Analyzer) cuts it, at most maxQueryWords.
+func (ix *Index) Words(q Query) int {
+	an := ix.an
+	if q.Analyzer != nil {
+		an = q.Analyzer
+	}
+	return min(len(an.Tokens(q.Text, nil)), maxQueryWords)
 }
 
 // matchWord finds the docs of one query word: its terms within the typos
