@@ -2,6 +2,7 @@ package query
 
 import (
 	"math"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -200,13 +201,26 @@ func keywordsOf(p *ingest.Product) string {
 	return ""
 }
 
-// productCodes are the folded id, sku, ean and gtin of a product: what a
-// shopper pastes from a receipt or a barcode.
+// productCodes are the folded id, sku, ean, gtin and mpn of a product:
+// what a shopper pastes from a receipt or a barcode. Only codes with a
+// digit count: a shop whose ids are words ("tea") must not have the word
+// find one product before the others that have it.
 func productCodes(p *ingest.Product) []string {
-	codes := []string{text.Fold(strings.TrimSpace(string(p.ID)))}
-	for _, k := range []string{"sku", "ean", "gtin", "mpn"} {
-		if s, ok := p.Extra[k].(string); ok && strings.TrimSpace(s) != "" {
-			codes = append(codes, text.Fold(strings.TrimSpace(s)))
+	var codes []string
+	add := func(s string) {
+		s = strings.TrimSpace(s)
+		if strings.ContainsAny(s, "0123456789") {
+			codes = append(codes, text.Fold(s))
+		}
+	}
+	add(string(p.ID))
+	add(p.SKU)
+	for _, k := range []string{"ean", "gtin", "mpn"} {
+		switch v := p.Extra[k].(type) {
+		case string:
+			add(v)
+		case float64: // an EAN sent as a JSON number
+			add(strconv.FormatFloat(v, 'f', -1, 64))
 		}
 	}
 	return codes

@@ -1,8 +1,12 @@
 package query
 
 import (
+	"encoding/json"
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 )
 
 // TestSearchEndpoints: search/search and search/predictive over the seed
@@ -52,5 +56,179 @@ func TestSearchEndpoints(t *testing.T) {
 	}
 	if a := c.Do("POST", "/v2/search/search", map[string]any{"key": st.Public, "query": "cup"}); a.Status != 200 || !slices.Equal(a.IDs(), []string{"cup"}) {
 		t.Fatalf("POST: %s", a.Raw)
+	}
+}
+
+// TestSearchFollowsWrites: the index changes in place with every product
+// write, at the next request: a new product is found, a renamed one by
+// its new name only, a deleted or hidden one no more; and a product's
+// id, sku or ean typed whole finds it first.
+func TestSearchFollowsWrites(t *testing.T) {
+	c, _ := startAPI(t)
+	st := createStore(c, "searchwrites")
+	seedShop(t, c, st)
+	find := func(query string) []string {
+		t.Helper()
+		a := c.Do("GET", "/v2/search/search"+q(st, false, "query", query), nil)
+		expect(t, a, 200, "")
+		return a.IDs()
+	}
+	if got := find("lamp"); !slices.Equal(got, []string{"lamp"}) {
+		t.Fatalf("lamp: %v", got)
+	}
+	expect(t, c.Do("POST", "/v2/products"+q(st, true), `[{"id":"lamp2","name":"Floor lamp","price":50}]`), 200, "")
+	if got := find("lamp"); len(got) != 2 {
+		t.Fatalf("a new product is not found at the next request: %v", got)
+	}
+	expect(t, c.Do("PATCH", "/v2/products"+q(st, true), `[{"id":"lamp","name":"Desk light"}]`), 200, "")
+	if got := find("lamp"); !slices.Equal(got, []string{"lamp2"}) {
+		t.Fatalf("a renamed product still matches its old name: %v", got)
+	}
+	if got := find("light"); !slices.Equal(got, []string{"lamp"}) {
+		t.Fatalf("a renamed product by its new name: %v", got)
+	}
+	expect(t, c.Do("DELETE", "/v2/products"+q(st, true, "products", `["lamp2"]`), nil), 200, "")
+	if got := find("floor"); len(got) != 0 {
+		t.Fatalf("a deleted product is found: %v", got)
+	}
+	expect(t, c.Do("PATCH", "/v2/products"+q(st, true), `[{"id":"lamp","index":false}]`), 200, "")
+	if got := find("light"); len(got) != 0 {
+		t.Fatalf("a product made unsearchable (index: false) is found: %v", got)
+	}
+	expect(t, c.Do("POST", "/v2/products"+q(st, true), `[{"id":"P-77","name":"Cable","sku":"AB-1234","ean":"5701234567890"},
+		{"id":"p78","name":"Cable AB 1234 adapter"}]`), 200, "")
+	for _, code := range []string{"ab-1234", "5701234567890", "p-77"} {
+		if got := find(code); len(got) == 0 || got[0] != "P-77" {
+			t.Fatalf("code %s: %v, want P-77 first", code, got)
+		}
+	}
+}
+
+// TestSearchRanking: longtail, the no-match fallback, clicks on a query's
+// results, the language parameter and debug.
+func TestSearchRanking(t *testing.T) {
+	c, _ := startAPI(t)
+	st := createStore(c, "searchrank")
+	seedShop(t, c, st)
+	search := func(kv ...string) answer {
+		t.Helper()
+		a := c.Do("GET", "/v2/search/search"+q(st, false, kv...), nil)
+		expect(t, a, 200, "")
+		return a
+	}
+	if got := search("query", "green tea").IDs(); !slices.Equal(got, []string{"tea"}) {
+		t.Fatalf("green tea: %v", got)
+	}
+	if got := search("query", "green tea", "longtail", "true").IDs(); !slices.Equal(got, []string{"tea", "cup"}) {
+		t.Fatalf("longtail: any word, more words first: %v", got)
+	}
+	// "gren" has 4 letters: no typo allowed, nothing matches; the
+	// fallback takes the nearest word and says so.
+	a := search("query", "gren", "debug", "true")
+	if got := a.IDs(); len(got) == 0 || got[0] != "tea" || a.Body["no_exact_match"] != true {
+		t.Fatalf("fallback: %s", a.Raw)
+	}
+	if !strings.Contains(a.Raw, `"fallback":"nearest words`) {
+		t.Fatalf("debug does not say the fallback answered: %s", a.Raw)
+	}
+	// Debug says why each hit ranked.
+	a = search("query", "tea", "debug", "true")
+	var dbg struct {
+		Debug struct {
+			Search searchDebug `json:"search"`
+		} `json:"debug"`
+	}
+	if err := json.Unmarshal([]byte(a.Raw), &dbg); err != nil {
+		t.Fatal(err)
+	}
+	if h := dbg.Debug.Search.Hits; len(h) != 2 || h[0].Field != "name" || h[0].Words != 1 || len(dbg.Debug.Search.Rules) == 0 {
+		t.Fatalf("debug: %s", a.Raw)
+	}
+	first := a.IDs()[0]
+	other := map[string]string{"tea": "cup", "cup": "tea"}[first]
+	// Shoppers who search "tea" click the other one: it comes first.
+	for i := range 3 {
+		v := fmt.Sprint("v", i)
+		search("query", "tea", "labels", `["search"]`, "visitor", v)
+		pollSearchStats(t, c, st, func(s searchStatsAnswer) bool { r, _ := rowOf(s.Top, "tea"); return r.Searches == int64(i+1) })
+		expect(t, c.Do("POST", "/v2/log/click", map[string]any{"key": st.Public, "visitor": v, "product": other, "api": "search/search"}), 200, "")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for search("query", "tea").IDs()[0] != other {
+		if time.Now().After(deadline) {
+			t.Fatalf("clicks on %s for tea do not lift it: %v", other, search("query", "tea").IDs())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	expect(t, c.Do("GET", "/v2/search/search"+q(st, false, "query", "tea", "language", "klingon"), nil), 400, "")
+	if got := search("query", "tea", "language", "da").IDs(); len(got) != 2 {
+		t.Fatalf("language da: %v", got)
+	}
+}
+
+// TestSearchFacetsEqualScan: facet counts over a search's matches equal
+// counting the matching products one by one, for attributes with few
+// values (counted by bitmaps) and many (counted by a scan), with a filter.
+func TestSearchFacetsEqualScan(t *testing.T) {
+	c, _ := startAPI(t)
+	st := createStore(c, "searchfacets")
+	var ps []string
+	type prod struct {
+		brand string
+		price int
+		tags  []string
+	}
+	want := map[string]map[string]int{"brand": {}, "price": {}, "tags": {}, "code": {}}
+	for i := range 400 {
+		p := prod{fmt.Sprint("brand", i%7), i % 23, []string{fmt.Sprint("t", i%3), fmt.Sprint("u", i%5)}}
+		name := "widget"
+		if i%4 == 0 {
+			name = "gadget"
+		}
+		tags, _ := json.Marshal(p.tags)
+		ps = append(ps, fmt.Sprintf(`{"id":"w%d","name":"%s %d","price":%d,"brand":"%s","tags":%s,"code":"c%d"}`, i, name, i, p.price, p.brand, tags, i))
+		if name == "widget" && p.price < 15 {
+			want["brand"][p.brand]++
+			want["price"][fmt.Sprint(p.price)]++
+			for _, tg := range p.tags {
+				want["tags"][tg]++
+			}
+			want["code"][fmt.Sprint("c", i)]++
+		}
+	}
+	expect(t, c.Do("POST", "/v2/products"+q(st, true), "["+strings.Join(ps, ",")+"]"), 200, "")
+	a := c.Do("GET", "/v2/search/search"+q(st, false, "query", "widget", "filter", "price < 15", "facets", `["brand","price","tags","code"]`, "limit", "5"), nil)
+	expect(t, a, 200, "")
+	var got struct {
+		Hits   int `json:"hits"`
+		Facets map[string]struct {
+			Values []struct {
+				Value string `json:"value"`
+				Count int    `json:"count"`
+			} `json:"values"`
+		} `json:"facets"`
+	}
+	if err := json.Unmarshal([]byte(a.Raw), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Hits != len(want["code"]) {
+		t.Fatalf("hits %d, want %d", got.Hits, len(want["code"]))
+	}
+	for name, counts := range want {
+		f := got.Facets[name].Values
+		if name == "code" {
+			if len(f) != facetValuesKept || f[0].Count != 1 {
+				t.Fatalf("code facet: %d values (first %+v), want the %d kept of %d, each 1", len(f), f[0], facetValuesKept, len(counts))
+			}
+			continue
+		}
+		if len(f) != len(counts) {
+			t.Fatalf("%s: %d values, want %d: %+v", name, len(f), len(counts), f)
+		}
+		for _, v := range f {
+			if counts[v.Value] != v.Count {
+				t.Fatalf("%s=%s: %d, a scan counts %d", name, v.Value, v.Count, counts[v.Value])
+			}
+		}
 	}
 }
