@@ -78,6 +78,11 @@ type Hit struct {
 	FieldRanks int
 	// Exact is how many words matched as typed.
 	Exact int
+	// Rest is how many words of the name the query did not match: of
+	// two names with the query's words, the one that is little more
+	// than them is what the shopper named (BM25 prefers short fields
+	// for the same reason).
+	Rest int
 	// Score is the caller's tie-breaker.
 	Score float64
 }
@@ -101,14 +106,14 @@ const (
 	maxQueryWords = 16
 	prefixTerms   = 64
 	smallBucket   = 1024
-	maxProximity  = 8
+	maxProximity  = 2
 	maxRankTypos  = 3 // 2 typos, one of them in the first letter
 )
 
 func compareHits(a, b *Hit) int {
 	return cmp.Or(cmp.Compare(b.Words, a.Words), cmp.Compare(a.Typos, b.Typos),
 		cmp.Compare(a.Proximity, b.Proximity), cmp.Compare(a.FieldRanks, b.FieldRanks),
-		cmp.Compare(b.Exact, a.Exact), cmp.Compare(b.Score, a.Score), cmp.Compare(a.Doc, b.Doc))
+		cmp.Compare(b.Exact, a.Exact), cmp.Compare(a.Rest, b.Rest), cmp.Compare(b.Score, a.Score), cmp.Compare(a.Doc, b.Doc))
 }
 
 // Search ranks the matching docs (see Run) and returns the hits.
@@ -393,6 +398,7 @@ func (st *queryState) hit(doc uint32) Hit {
 	if n > 1 {
 		h.Proximity = st.proximity(e.name)
 	}
+	h.Rest = st.rest(e.name)
 	if st.score != nil {
 		h.Score = st.score(doc)
 	}
@@ -441,6 +447,17 @@ func (st *queryState) proximity(name []uint32) int {
 	return sum
 }
 
+// rest counts the name's words that match no query word.
+func (st *queryState) rest(name []uint32) int {
+	n := 0
+	for _, t := range name {
+		if _, ok := st.termWords[t]; !ok {
+			n++
+		}
+	}
+	return n
+}
+
 // rankOneWord ranks a large bucket of a one-word query with bitmaps, rule
 // by rule (typos, field, exactness), and only the docs of the buckets
 // that reach the limit by score: a one-letter prefix or a category's name
@@ -478,7 +495,7 @@ func (st *queryState) rankOneWord(matched *roaring.Bitmap, limit int) []Hit {
 				if len(hits) >= limit {
 					break
 				}
-				if b.GetCardinality() <= smallBucket || st.score == nil {
+				if b.GetCardinality() <= smallBucket {
 					hits = append(hits, st.rankEach(b, limit-len(hits))...)
 					continue
 				}
@@ -489,18 +506,22 @@ func (st *queryState) rankOneWord(matched *roaring.Bitmap, limit int) []Hit {
 	return hits
 }
 
-// topByScore is the k best docs of a bucket the rules before the score
-// found equal, by score: a heap, not a sort of the bucket.
+// topByScore is the k best docs of a bucket the rules before the name's
+// rest found equal, by the rest and the score: a heap, not a sort of the
+// bucket.
 func (st *queryState) topByScore(b *roaring.Bitmap, k int) []Hit {
 	h := make(scoreHeap, 0, k+1)
 	it := b.Iterator()
 	for it.HasNext() {
 		d := it.Next()
-		s := st.score(d)
-		if len(h) == k && (s < h[0].score || s == h[0].score && d > h[0].doc) {
+		x := scored{doc: d, rest: st.rest(st.ix.docs[d].name)}
+		if st.score != nil {
+			x.score = st.score(d)
+		}
+		if len(h) == k && !h.better(x, h[0]) {
 			continue
 		}
-		heap.Push(&h, scored{d, s})
+		heap.Push(&h, x)
 		if len(h) > k {
 			heap.Pop(&h)
 		}
@@ -515,19 +536,26 @@ func (st *queryState) topByScore(b *roaring.Bitmap, k int) []Hit {
 
 type scored struct {
 	doc   uint32
+	rest  int
 	score float64
 }
 
 // scoreHeap is a min-heap: the worst kept doc on top.
 type scoreHeap []scored
 
-func (h scoreHeap) Len() int { return len(h) }
-func (h scoreHeap) Less(i, j int) bool {
-	if h[i].score != h[j].score {
-		return h[i].score < h[j].score
+// better orders as compareHits does for docs equal up to exactness.
+func (scoreHeap) better(a, b scored) bool {
+	if a.rest != b.rest {
+		return a.rest < b.rest
 	}
-	return h[i].doc > h[j].doc
+	if a.score != b.score {
+		return a.score > b.score
+	}
+	return a.doc < b.doc
 }
+
+func (h scoreHeap) Len() int           { return len(h) }
+func (h scoreHeap) Less(i, j int) bool { return h.better(h[j], h[i]) }
 func (h scoreHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
 func (h *scoreHeap) Push(x any)   { *h = append(*h, x.(scored)) }
 func (h *scoreHeap) Pop() any {
