@@ -1,11 +1,15 @@
 package bench
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net/http"
 	"net/url"
 	"sort"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -37,8 +41,40 @@ func searchPredictive(d *Dataset, k Keys) (Target, error) {
 	if err != nil {
 		return nil, err
 	}
-	return NewTemplate("search_predictive", "GET", "/v2/search/predictive?key="+url.QueryEscape(k.Public)+
+	t, err := NewTemplate("search_predictive", "GET", "/v2/search/predictive?key="+url.QueryEscape(k.Public)+
 		fmt.Sprintf("&limit=%d&query={q}", predictiveLimit), map[string]*Choice{"q": c})
+	if err != nil {
+		return nil, err
+	}
+	return searchTarget{Target: t, keys: k}, nil
+}
+
+// searchTarget waits, before it is measured, for the store's model (its
+// training after an import takes the CPUs for a while) and for one
+// answer, which builds the search index: the run measures searches, not
+// the first build.
+type searchTarget struct {
+	Target
+	keys Keys
+}
+
+func (s searchTarget) Prepare(ctx context.Context, bases []string) error {
+	if err := waitForModel(ctx, bases[0], s.keys.Public); err != nil {
+		return err
+	}
+	var req Request
+	s.Next(rand.New(rand.NewPCG(1, 1)), &req)
+	hc := &http.Client{Timeout: time.Minute}
+	resp, err := hc.Get(bases[0] + req.Path)
+	if err != nil {
+		return fmt.Errorf("first search: %w", err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("first search answered HTTP %d", resp.StatusCode)
+	}
+	return nil
 }
 
 // PredictiveQueries makes n queries as a shopper types them into a
@@ -157,7 +193,7 @@ func searchFull(d *Dataset, k Keys) (Target, error) {
 	if !d.OnSale {
 		filter = "price < 100 and price > 1"
 	}
-	return Fixed{Label: "search_full", Method: "GET", Path: SearchFullPath(d, k, filter)}, nil
+	return searchTarget{Target: Fixed{Label: "search_full", Method: "GET", Path: SearchFullPath(d, k, filter)}, keys: k}, nil
 }
 
 // SearchFullPath is the full scenario's request for filter.

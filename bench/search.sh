@@ -3,8 +3,9 @@
 # 50,000 products (bench/storegen: realistic names, a category tree,
 # brands, colours, materials, list prices; 200,000 order lines for
 # popularity) is imported into one node, then `sibyl bench` measures
-# search_predictive and search_full beside the do-nothing ceiling, and the
-# Go benchmark BenchmarkSearchIndex50k gives the index build rate, memory
+# search_predictive and search_full with 32 connections beside the
+# do-nothing ceiling (<outdir>/c32) and with one connection, the server
+# time of a request alone (<outdir>/c1); then the Go benchmark BenchmarkSearchIndex50k gives the index build rate, memory
 # per product and the time from a write's acknowledgement to search
 # finding it. Usage: bench/search.sh [bin] [outdir]. Everything printed
 # also goes to <outdir>/summary.txt (commit it with the report).
@@ -24,7 +25,6 @@ REV="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet
 exec > >(tee "$OUT/summary.txt") 2>&1
 PID=
 trap '[ -n "$PID" ] && kill -9 $PID 2>/dev/null; rm -rf "$DATA"' EXIT
-rss() { echo $(( $(grep VmRSS /proc/$PID/status | awk '{print $2}') / 1024 )); }
 now() { date +%s.%N; }
 since() { awk -v a="$(now)" -v b="$1" 'BEGIN{printf "%.3f", a-b}'; }
 
@@ -40,16 +40,17 @@ KEYS=$("$BIN" store create --url "http://$HTTP" --admin-token "$TOKEN" --name se
 PK=$(echo "$KEYS" | sed 's/.*"public_key":"\([^"]*\)".*/\1/')
 SK=$(echo "$KEYS" | sed 's/.*"private_key":"\([^"]*\)".*/\1/')
 "$BIN" import --quiet --url "http://$HTTP" --key "$PK" --private-key "$SK" --format clerk "$FEED" | tee "$OUT/import.txt"
-# A recommendation first, so that what the store derives for every list
-# is there; then the first search, which builds the search index.
-curl -sf "http://$HTTP/v2/recommendations/popular?key=$PK&limit=1" >/dev/null
-BEFORE=$(rss)
 T0=$(now)
 curl -sf "http://$HTTP/v2/search/search?key=$PK&query=kitchen&limit=1" >/dev/null
 echo "first search after the import (builds the index in the current version): $(since "$T0")s"
-echo "resident memory before the first search: ${BEFORE} MiB, after: $(rss) MiB (RSS, a rough bound; the Go benchmark below measures the heap)"
-"$BIN" bench --url "http://$HTTP" --key "$PK" --private-key "$SK" --data "$FEED" --scenario search_predictive,search_full \
-  --duration "${SIBYL_BENCH_DURATION:-10s}" --warmup 2s --out "$OUT" | tail -5
+# c32: 32 connections back to back, beside the ceiling (throughput and
+# its ratio); c1: one connection, so the server time is one request's
+# own, not shared with 31 others on 2 cores (the latency targets).
+for c in 32 1; do
+  ceiling=true; [ "$c" = 1 ] && ceiling=false
+  "$BIN" bench --url "http://$HTTP" --key "$PK" --private-key "$SK" --data "$FEED" --scenario search_predictive,search_full \
+    --connections "$c" --ceiling="$ceiling" --duration "${SIBYL_BENCH_DURATION:-10s}" --warmup 2s --out "$OUT/c$c" 2>&1 | grep -v '^bench: preparing'
+done
 kill $PID; wait $PID 2>/dev/null || true
 PID=
 # Index build rate, heap per product, write-to-searchable, in process.
