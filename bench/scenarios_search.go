@@ -59,7 +59,8 @@ type searchTarget struct {
 }
 
 func (s searchTarget) Prepare(ctx context.Context, bases []string) error {
-	if err := waitForModel(ctx, bases[0], s.keys.Public); err != nil {
+	// A 50,000-product model takes minutes on 2 busy cores.
+	if err := waitForModelWithin(ctx, bases[0], s.keys.Public, 10*time.Minute); err != nil {
 		return err
 	}
 	var req Request
