@@ -7,7 +7,8 @@
 # do-nothing ceiling (<outdir>/c32) and with one connection, the server
 # time of a request alone (<outdir>/c1); then the Go benchmark BenchmarkSearchIndex50k gives the index build rate, memory
 # per product and the time from a write's acknowledgement to search
-# finding it. Usage: bench/search.sh [bin] [outdir]. Everything printed
+# finding it, and BenchmarkSearchQueries50k the handler's time by prefix
+# length and by part of the full search. Usage: bench/search.sh [bin] [outdir]. Everything printed
 # also goes to <outdir>/summary.txt (commit it with the report).
 # SIBYL_BENCH_DURATION (default 10s) is each measured window.
 set -euo pipefail
@@ -54,4 +55,5 @@ done
 kill $PID; wait $PID 2>/dev/null || true
 PID=
 # Index build rate, heap per product, write-to-searchable, in process.
-go test ./query -run XXX -bench BenchmarkSearchIndex50k -benchtime 1x -count 1 | tee "$OUT/index.txt"
+# The handler's time per query kind and per part of the full search.
+go test ./query -run XXX -bench 'BenchmarkSearch(Index|Queries)50k' -benchtime 1x -count 1 | tee "$OUT/index.txt"

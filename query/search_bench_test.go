@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sibylhq/sibyl/bench"
 	"github.com/sibylhq/sibyl/bench/storegen"
 	"github.com/sibylhq/sibyl/engine"
 	"github.com/sibylhq/sibyl/ingest"
@@ -46,10 +47,7 @@ func BenchmarkSearchIndex50k(b *testing.B) {
 	}
 	for b.Loop() {
 		h := newSearchBench(b)
-		h.write(b, "categories", cat.Categories)
-		for i := 0; i < len(cat.Products); i += 1000 {
-			h.write(b, "products", cat.Products[i:min(i+1000, len(cat.Products))])
-		}
+		h.load(b, cat)
 		// Everything a product list derives (catalog views, popularity)
 		// first, so that the first search adds its own part only.
 		h.get(b, "/v2/recommendations/popular", "limit", "1")
@@ -84,6 +82,74 @@ func BenchmarkSearchIndex50k(b *testing.B) {
 		b.ReportMetric(float64(waits[len(waits)/2].Microseconds())/1000, "ms-write-to-found-p50")
 		b.ReportMetric(float64(waits[len(waits)-1].Microseconds())/1000, "ms-write-to-found-max")
 		runtime.KeepAlive(h)
+	}
+}
+
+// BenchmarkSearchQueries50k breaks the search scenarios of make
+// bench-search down, in process (the handler's time, no network, one
+// request at a time) on the same generated store: predictive queries as
+// typed (bench.PredictiveQueries) by the length of their last word's
+// prefix, and the full search (bench.SearchFullPath) with its parts
+// added one by one. Each reports p50 and p99 over its requests.
+func BenchmarkSearchQueries50k(b *testing.B) {
+	const products = 50_000
+	cat, err := storegen.GenerateCatalog(storegen.CatalogConfig{Products: products, Seed: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := newSearchBench(b)
+	h.load(b, cat)
+	d := &bench.Dataset{Categories: []bench.DatasetCategory{{ID: string(cat.Largest), Name: cat.LargestName, Products: cat.Sizes[cat.Largest]}}, OnSale: true}
+	for _, p := range cat.Products {
+		d.Products = append(d.Products, string(p.ID))
+		d.Names = append(d.Names, p.Name)
+	}
+	h.search(b, "warm") // builds the index
+	byPrefix := map[string][]string{}
+	for _, q := range bench.PredictiveQueries(d, 3000, 13) {
+		last := q[strings.LastIndexByte(q, ' ')+1:]
+		group := "prefix-" + fmt.Sprint(min(len(last), 4))
+		if len(last) >= 4 {
+			group = "prefix-4+"
+		}
+		byPrefix[group] = append(byPrefix[group], "/v2/search/predictive?key="+url.QueryEscape(h.store.pub)+"&limit=6&query="+url.QueryEscape(q))
+	}
+	measure := func(name string, uris []string, n int) {
+		b.Run(name, func(b *testing.B) {
+			var took []time.Duration
+			for b.Loop() {
+				took = took[:0]
+				for i := range n {
+					start := time.Now()
+					h.do(b, "GET", uris[i%len(uris)], nil)
+					took = append(took, time.Since(start))
+				}
+			}
+			slices.Sort(took)
+			b.ReportMetric(float64(took[len(took)/2].Microseconds())/1000, "ms-p50")
+			b.ReportMetric(float64(took[len(took)*99/100].Microseconds())/1000, "ms-p99")
+		})
+	}
+	for _, g := range []string{"prefix-1", "prefix-2", "prefix-3", "prefix-4+"} {
+		measure("predictive/"+g, byPrefix[g], 200)
+	}
+	keys := bench.Keys{Public: h.store.pub}
+	full := bench.SearchFullPath(d, keys, "price < 100 and on_sale = true")
+	u, _ := url.Parse(full)
+	v := u.Query()
+	for _, step := range []struct{ name, drop string }{
+		{"query-only", "filter,facets,orderby,order"},
+		{"with-filter", "facets,orderby,order"},
+		{"with-filter-facets", "orderby,order"},
+		{"all", ""},
+	} {
+		w := url.Values{}
+		for k, vs := range v {
+			if !slices.Contains(strings.Split(step.drop, ","), k) {
+				w[k] = vs
+			}
+		}
+		measure("full/"+step.name, []string{u.Path + "?" + w.Encode()}, 50)
 	}
 }
 
@@ -128,6 +194,14 @@ func (h *searchBench) do(b *testing.B, method, uri string, body []byte) []byte {
 		b.Fatalf("%s %s: HTTP %d %s", method, uri, code, h.ctx.Response.Body())
 	}
 	return append([]byte(nil), h.ctx.Response.Body()...)
+}
+
+// load writes the catalog's categories, then its products in batches.
+func (h *searchBench) load(b *testing.B, cat *storegen.Catalog) {
+	h.write(b, "categories", cat.Categories)
+	for i := 0; i < len(cat.Products); i += 1000 {
+		h.write(b, "products", cat.Products[i:min(i+1000, len(cat.Products))])
+	}
 }
 
 func (h *searchBench) write(b *testing.B, kind string, records any) {
