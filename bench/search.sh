@@ -5,7 +5,8 @@
 # popularity) is imported into one node, then `sibyl bench` measures
 # search_predictive and search_full with 32 connections beside the
 # do-nothing ceiling (<outdir>/c32) and with one connection, the server
-# time of a request alone (<outdir>/c1); then the Go benchmark BenchmarkSearchIndex50k gives the index build rate, memory
+# time of a request alone (<outdir>/c1), and bench/cmd/searchlag the time
+# from a product write's 200 to search finding it; then the Go benchmark BenchmarkSearchIndex50k gives the index build rate, memory
 # per product and the time from a write's acknowledgement to search
 # finding it, and BenchmarkSearchQueries50k the handler's time by prefix
 # length and by part of the full search. Usage: bench/search.sh [bin] [outdir]. Everything printed
@@ -52,6 +53,8 @@ for c in 32 1; do
   "$BIN" bench --url "http://$HTTP" --key "$PK" --private-key "$SK" --data "$FEED" --scenario search_predictive,search_full \
     --connections "$c" --ceiling="$ceiling" --duration "${SIBYL_BENCH_DURATION:-10s}" --warmup 2s --out "$OUT/c$c" 2>&1 | grep -v '^bench: preparing'
 done
+# Writes last: each changes the store.
+go run ./bench/cmd/searchlag -url "http://$HTTP" -key "$PK" -private-key "$SK" -n 20
 kill $PID; wait $PID 2>/dev/null || true
 PID=
 # Index build rate, heap per product, write-to-searchable, in process.
