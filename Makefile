@@ -79,9 +79,10 @@ bench-scale:
 	$(GO) test ./bench/scale -run XXX -bench . -benchtime 1x -timeout 60m
 
 # Search on a generated 50,000-product store (bench/storegen): the
-# search_predictive and search_full scenarios beside the do-nothing
-# ceiling, and BenchmarkSearchIndex50k (build rate, heap per product,
-# write to searchable); report in bench/results/search-<date>/.
+# search_predictive and search_full scenarios at 32 connections beside the
+# do-nothing ceiling and at 1, a write's time to searchable on the node,
+# BenchmarkSearchIndex50k (build rate, heap per product) and
+# BenchmarkSearchQueries50k; report in bench/results/search-<date>/.
 bench-search: build
 	bash bench/search.sh bin/sibyl
 

@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"sort"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -89,6 +88,9 @@ func PredictiveQueries(d *Dataset, n int, seed uint64) []string {
 	if len(names) != len(d.Products) {
 		names = d.Products
 	}
+	if len(names) == 0 {
+		return nil
+	}
 	weights := make([]float64, len(d.Products))
 	for i := range weights {
 		if i < len(d.Sales) {
@@ -96,11 +98,11 @@ func PredictiveQueries(d *Dataset, n int, seed uint64) []string {
 		}
 		weights[i]++
 	}
-	pick := newSampler(weights)
+	pick, _ := NewChoice(names, weights) // names is not empty, weights >= 1
 	rng := rand.New(rand.NewPCG(seed, 0x9e3779b9))
 	out := make([]string, 0, n)
-	for len(out) < n {
-		words := strings.Fields(strings.ToLower(names[pick.draw(rng)]))
+	for tries := 0; len(out) < n && tries < 4*n; tries++ {
+		words := strings.Fields(strings.ToLower(pick.Pick(rng)))
 		if len(words) == 0 {
 			continue
 		}
@@ -129,24 +131,6 @@ func firstRunes(s string, n int) string {
 		n--
 	}
 	return s
-}
-
-// weightedSampler draws an index with probability proportional to its
-// weight (cumulative weights, binary search).
-type weightedSampler []float64
-
-func newSampler(weights []float64) weightedSampler {
-	cum := make(weightedSampler, len(weights))
-	acc := 0.0
-	for i, w := range weights {
-		acc += w
-		cum[i] = acc
-	}
-	return cum
-}
-
-func (s weightedSampler) draw(rng *rand.Rand) int {
-	return min(sort.SearchFloat64s(s, rng.Float64()*s[len(s)-1]), len(s)-1)
 }
 
 // SearchFacets are the full search's facets, counted over every match.
