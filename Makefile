@@ -5,7 +5,7 @@ DATA    ?= ./data/demo
 PKGS    := ./...
 
 .PHONY: cluster-certs cluster-up cluster-down test-cluster
-.PHONY: build test test-race test-hostile test-chaos fuzz demo bench bench-node bench-api bench-tracking bench-scale bench-cluster bench-rebalance bench-full eval lint fmt clean
+.PHONY: build test test-race test-hostile test-chaos fuzz demo bench bench-node bench-api bench-tracking bench-scale bench-search bench-cluster bench-rebalance bench-full eval lint fmt clean
 
 # -buildvcs=auto: stamp the commit into the binary (sibyl version, /health)
 # even where GOFLAGS turns it off.
@@ -77,6 +77,14 @@ bench-tracking: build
 # SIBYL_SCALE=full for 1M customers, 100k products, 20M order lines.
 bench-scale:
 	$(GO) test ./bench/scale -run XXX -bench . -benchtime 1x -timeout 60m
+
+# Search on a generated 50,000-product store (bench/storegen): the
+# search_predictive and search_full scenarios at 32 connections beside the
+# do-nothing ceiling and at 1, a write's time to searchable on the node,
+# BenchmarkSearchIndex50k (build rate, heap per product) and
+# BenchmarkSearchQueries50k; report in bench/results/search-<date>/.
+bench-search: build
+	bash bench/search.sh bin/sibyl
 
 # Throughput against node count: a local 3-node cluster, popular on 1..3
 # of its nodes (bench/results/cluster, with the plot).

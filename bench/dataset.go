@@ -23,6 +23,21 @@ type Dataset struct {
 	Sales     []float64 // order lines per product, the popularity weight
 	Customers []string
 	Orders    []Order
+
+	// What the search scenarios draw queries from (scenarios_search.go):
+	// Names[i] is the name of Products[i] ("" when unknown), Categories
+	// the catalog's categories with their sizes, and OnSale whether some
+	// products have a list price above their price (on_sale filters
+	// something).
+	Names      []string
+	Categories []DatasetCategory
+	OnSale     bool
+}
+
+// DatasetCategory is a category and how many products it holds.
+type DatasetCategory struct {
+	ID, Name string
+	Products int
 }
 
 // Order is one sale in Clerk's JSON shape.
@@ -75,6 +90,7 @@ func (s *datasetSink) Product(p *ingest.Product) error {
 		s.productIdx[string(p.ID)] = len(s.d.Products)
 		s.d.Products = append(s.d.Products, string(p.ID))
 		s.d.Sales = append(s.d.Sales, 0)
+		s.d.Names = append(s.d.Names, p.Name)
 	}
 	return nil
 }

@@ -78,7 +78,12 @@ func (m modelTarget) Prepare(ctx context.Context, bases []string) error {
 // waitForModel polls the debug output of a model logic until the store's
 // factor model is trained (at most a minute).
 func waitForModel(ctx context.Context, base, key string) error {
-	deadline := time.Now().Add(time.Minute)
+	return waitForModelWithin(ctx, base, key, time.Minute)
+}
+
+// waitForModelWithin is waitForModel with its own limit.
+func waitForModelWithin(ctx context.Context, base, key string, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
 	for {
 		resp, err := http.Get(base + "/v2/recommendations/popular?limit=1&debug=true&key=" + url.QueryEscape(key))
 		if err == nil {
@@ -94,7 +99,7 @@ func waitForModel(ctx context.Context, base, key string) error {
 			}
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("the store's model was not trained within a minute")
+			return fmt.Errorf("the store's model was not trained within %v", limit)
 		}
 		select {
 		case <-ctx.Done():

@@ -3,7 +3,10 @@
 // sizes, orders per customer and repeat purchases. It is deterministic by
 // seed and streams orders, so 1M customers, 100k products and 20M order
 // lines never sit in memory at once. The compute and memory scale
-// benchmarks consume it.
+// benchmarks consume it. GenerateCatalog adds the products themselves
+// (names, categories, brands, prices) for the search benchmarks, and
+// WriteFeed writes a whole store as a Clerk JSON feed; Generate's orders
+// are the same with or without them.
 package storegen
 
 import (

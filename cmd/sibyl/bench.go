@@ -124,7 +124,7 @@ and a latency sweep; without --url they start a local node with the demo data fi
 	f.DurationVar(&o.timeout, "timeout", o.timeout, "timeout of one request")
 	f.StringVar(&o.out, "out", "bench/results", "report directory (results.json, report.md, PNG plots)")
 	f.BoolVar(&o.ceiling, "ceiling", o.ceiling, "also measure a do-nothing fasthttp server with the same settings and report ratios to it")
-	f.StringVar(&o.data, "data", "demo/online-retail.csv.gz", "Online Retail CSV to draw product and customer ids from (a synthetic store if absent)")
+	f.StringVar(&o.data, "data", "demo/online-retail.csv.gz", "Online Retail CSV, or Clerk JSON feed (.json, .json.gz), to draw product ids, names and customers from (a synthetic store if absent)")
 	f.StringVar(&o.demo, "demo", "demo/online-retail.csv.gz", "data the local node of quick/full imports when no --url is given")
 	f.IntVar(&o.tenants, "tenants", 0, "also create this many generated stores and query across all of them (full: 1000)")
 	f.BoolVar(&o.nodesSweep, "nodes-sweep", false, "also measure the first read scenario on the first 1, 2, ... of the --url nodes (throughput against node count)")
@@ -166,7 +166,11 @@ func runBench(ctx context.Context, o benchOptions, profile, command string) erro
 	}
 	rep.Machine = bench.CurrentMachine(allLoopback(o.urls))
 
-	data, err := bench.LoadOnlineRetail(o.data)
+	load := bench.LoadOnlineRetail
+	if strings.HasSuffix(o.data, ".json") || strings.HasSuffix(o.data, ".json.gz") {
+		load = bench.LoadClerkFeed // a generated store (make bench-search)
+	}
+	data, err := load(o.data)
 	if errors.Is(err, bench.ErrNoData) {
 		data = bench.SyntheticDataset(2000, 500, 5000, 1)
 		rep.Notes = append(rep.Notes, "Ids drawn from a synthetic store ("+o.data+" not found): expect not-found answers.")
