@@ -337,39 +337,62 @@ func (s *Server) handleProductFacets(r *request) error {
 // order among equals.
 func orderByAttribute(st StoreReader, ids []ingest.ID, attr string, desc bool) []ingest.ID {
 	cv := catalogOf(st)
-	key := func(id ingest.ID) (float64, string, bool) {
-		i, ok := cv.doc(id)
-		if !ok {
-			return 0, "", false
+	keys := make([]sortKey, len(ids))
+	for i, id := range ids {
+		if d, ok := cv.doc(id); ok {
+			keys[i] = cv.sortKey(d, attr)
 		}
-		switch v := cv.attrs[i][attr].(type) {
-		case float64:
-			return v, "", true
-		case string:
-			return 0, v, true
-		case bool:
-			if v {
-				return 1, "", true
-			}
-			return 0, "", true
-		}
-		return 0, "", false
+		keys[i].pos = i
 	}
-	out := slices.Clone(ids)
-	sort.SliceStable(out, func(a, b int) bool {
-		na, sa, oka := key(out[a])
-		nb, sb, okb := key(out[b])
-		if oka != okb {
-			return oka
-		}
-		if na == nb && sa == sb {
-			return false
-		}
-		less := na < nb || na == nb && sa < sb
-		if desc {
-			return !less
-		}
-		return less
-	})
+	sort.SliceStable(keys, func(a, b int) bool { return keys[a].less(&keys[b], desc) })
+	out := make([]ingest.ID, len(ids))
+	for i, k := range keys {
+		out[i] = ids[k.pos]
+	}
 	return out
+}
+
+// sortKey is a product's value of the orderby attribute: numbers (and
+// booleans as 0 and 1) numerically, strings by bytes; products lacking it
+// sort last either way. pos and score break ties.
+type sortKey struct {
+	num   float64
+	str   string
+	ok    bool
+	pos   int
+	score float64
+}
+
+func (cv *catalogView) sortKey(d uint32, attr string) sortKey {
+	if int(d) >= len(cv.attrs) {
+		return sortKey{}
+	}
+	switch v := cv.attrs[d][attr].(type) {
+	case float64:
+		return sortKey{num: v, ok: true}
+	case string:
+		return sortKey{str: v, ok: true}
+	case bool:
+		if v {
+			return sortKey{num: 1, ok: true}
+		}
+		return sortKey{ok: true}
+	}
+	return sortKey{}
+}
+
+// less orders by value (desc: greatest first), those without a value
+// last; equal values keep their order.
+func (a *sortKey) less(b *sortKey, desc bool) bool {
+	if a.ok != b.ok {
+		return a.ok
+	}
+	if a.num == b.num && a.str == b.str {
+		return false
+	}
+	less := a.num < b.num || a.num == b.num && a.str < b.str
+	if desc {
+		return !less
+	}
+	return less
 }

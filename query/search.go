@@ -546,9 +546,7 @@ func (s *Server) runSearch(r *request, st StoreReader, rp *recParams, sp *search
 		return x
 	}
 	want := rp.offset + rp.limit
-	if rp.orderBy == "" {
-		q.Limit = want + len(lead)
-	}
+	q.Limit = want + len(lead)
 	res := v.ix.Run(q)
 	fallback := ""
 	if res.Matched.IsEmpty() {
@@ -601,15 +599,19 @@ func (s *Server) runSearch(r *request, st StoreReader, rp *recParams, sp *search
 		}
 		fallback += ", then related products"
 	}
-	ids := nums.idsOf(ranked)
-	if rp.orderBy != "" {
-		ids = orderByAttribute(st, ids, rp.orderBy, rp.order == "desc")
+	if (rp.orderBy != "" || len(rp.facets) > 0) && cv == nil {
+		cv = catalogOf(st)
 	}
+	if rp.orderBy != "" {
+		// Every match by the attribute (pins still lead), equal values
+		// by the score.
+		rest := all.Clone()
+		rest.AndNot(leadSet)
+		ranked = append(ranked[:len(lead):len(lead)], cv.orderDocs(rest, rp.orderBy, rp.order == "desc", q.Score, want-len(lead))...)
+	}
+	ids := nums.idsOf(ranked)
 	ans.page = ids[min(rp.offset, len(ids)):min(want, len(ids))]
 	if len(rp.facets) > 0 {
-		if cv == nil {
-			cv = catalogOf(st)
-		}
 		ans.facets = cv.facets(all, rp.facets)
 	}
 	if rp.debug {

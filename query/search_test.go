@@ -232,3 +232,27 @@ func TestSearchFacetsEqualScan(t *testing.T) {
 		}
 	}
 }
+
+// TestSearchOrderBy: orderby sorts every match (not only the best page of
+// text hits) by the attribute, pins aside.
+func TestSearchOrderBy(t *testing.T) {
+	c, _ := startAPI(t)
+	st := createStore(c, "searchorder")
+	var ps []string
+	for i := range 300 {
+		// Cheaper widgets come later in id and text order: a sort of
+		// the text's first page would miss them.
+		ps = append(ps, fmt.Sprintf(`{"id":"w%03d","name":"widget %d","price":%d}`, i, i, 1000-i))
+	}
+	expect(t, c.Do("POST", "/v2/products"+q(st, true), "["+strings.Join(ps, ",")+"]"), 200, "")
+	for _, tc := range []struct {
+		order string
+		want  []string
+	}{{"asc", []string{"w299", "w298", "w297"}}, {"desc", []string{"w000", "w001", "w002"}}} {
+		a := c.Do("GET", "/v2/search/search"+q(st, false, "query", "widget", "orderby", "price", "order", tc.order, "limit", "3"), nil)
+		expect(t, a, 200, "")
+		if got := a.IDs(); !slices.Equal(got, tc.want) || a.Body["hits"] != float64(300) {
+			t.Fatalf("orderby price %s: %s, want %v", tc.order, a.Raw, tc.want)
+		}
+	}
+}

@@ -40,7 +40,9 @@ type Query struct {
 	// first.
 	Score func(doc uint32) float64
 	// Alternatives are other texts searched as if typed (synonyms); a
-	// doc ranks by the best of its matches.
+	// doc ranks by the best of its matches, where a synonym's words count
+	// as not typed (exactness 0): the query's own product leads its
+	// synonym's equal.
 	Alternatives []string
 	// Any: docs matching any word, not only every word (Clerk's
 	// longtail). Without it, any word is the fallback when no doc has
@@ -134,6 +136,9 @@ func (ix *Index) Run(q Query) Result {
 		}
 		res.Matched.Or(r.Matched)
 		res.AllWords = res.AllWords || r.AllWords
+		for i := range r.Hits {
+			r.Hits[i].Exact = 0 // a synonym is not the word as typed
+		}
 		res.Hits = mergeHits(res.Hits, r.Hits, q.Limit)
 	}
 	return res
