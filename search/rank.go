@@ -561,8 +561,8 @@ func (scoreHeap) better(a, b scored) bool {
 
 func (h scoreHeap) Len() int           { return len(h) }
 func (h scoreHeap) Less(i, j int) bool { return h.better(h[j], h[i]) }
-func (h scoreHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *scoreHeap) Push(x any)   { *h = append(*h, x.(scored)) }
+func (h scoreHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *scoreHeap) Push(x any)        { *h = append(*h, x.(scored)) }
 func (h *scoreHeap) Pop() any {
 	old := *h
 	x := old[len(old)-1]
