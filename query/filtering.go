@@ -2,10 +2,8 @@ package query
 
 import (
 	"errors"
-	"math"
 	"slices"
 	"sort"
-	"strconv"
 	"sync"
 
 	"github.com/RoaringBitmap/roaring/v2"
@@ -199,16 +197,12 @@ func facetsOf(st StoreReader, ids []ingest.ID, names []string) map[string]any {
 // facetValuesKept bounds the values listed per facet.
 const facetValuesKept = 100
 
-// facets counts the named attributes' values among docs: by the filter
-// index's bitmaps where the attribute has few values, else by visiting
-// each doc (facetScan).
+// facets counts the named attributes' values among docs
+// (filter.Index.Facet).
 func (cv *catalogView) facets(docs *roaring.Bitmap, names []string) map[string]any {
 	out := make(map[string]any, len(names))
 	for _, name := range names {
-		counts, lo, hi, numeric, ok := cv.index.Facet(name, docs)
-		if !ok {
-			counts, lo, hi, numeric = cv.facetScan(docs, name)
-		}
+		counts, lo, hi, numeric := cv.index.Facet(name, docs)
 		sort.Slice(counts, func(i, j int) bool {
 			if counts[i].Count != counts[j].Count {
 				return counts[i].Count > counts[j].Count
@@ -235,69 +229,6 @@ func (cv *catalogView) facets(docs *roaring.Bitmap, names []string) map[string]a
 	return out
 }
 
-// facetScan counts one attribute's values by visiting each doc, as
-// filter.Index.Facet defines them.
-func (cv *catalogView) facetScan(docs *roaring.Bitmap, name string) (out []filter.FacetCount, lo, hi float64, numeric bool) {
-	counts := map[string]int{}
-	num := func(v float64) {
-		counts[numberText(v)]++
-		if !numeric {
-			lo, hi, numeric = v, v, true
-		}
-		lo, hi = min(lo, v), max(hi, v)
-	}
-	it := docs.Iterator()
-	for it.HasNext() {
-		d := it.Next()
-		if int(d) >= len(cv.attrs) {
-			continue
-		}
-		// An item holding a value twice (a list) counts once, as in the
-		// index's postings.
-		seen := map[string]bool{}
-		once := func(k string) {
-			if !seen[k] {
-				seen[k] = true
-				counts[k]++
-			}
-		}
-		switch v := cv.attrs[d][name].(type) {
-		case string:
-			counts[v]++
-		case bool:
-			counts[strconv.FormatBool(v)]++
-		case float64:
-			num(v)
-		case []string:
-			for _, x := range v {
-				once(x)
-			}
-		case []float64:
-			for _, x := range v {
-				if !seen[numberText(x)] {
-					num(x)
-				}
-				seen[numberText(x)] = true
-			}
-		}
-	}
-	out = make([]filter.FacetCount, 0, len(counts))
-	for v, c := range counts {
-		out = append(out, filter.FacetCount{Value: v, Count: c})
-	}
-	return out, lo, hi, numeric
-}
-
-// numberText is a number as facets show it (the filter's text form).
-func numberText(v float64) string {
-	if v == 0 {
-		return "0"
-	}
-	if a := math.Abs(v); a >= 1e-9 && a < 1e21 {
-		return strconv.FormatFloat(v, 'f', -1, 64)
-	}
-	return strconv.FormatFloat(v, 'g', -1, 64)
-}
 
 // handleProductFacets answers product/facets: facet counts over the whole
 // catalog, or the `products` given, after `filter`.

@@ -87,6 +87,8 @@ type column struct {
 	boolEq   [2]postings       // false, true: scalars and elements (also contains: a boolean contains only itself)
 	strs     []strEntry        // distinct scalar strings
 	numRange
+	// fwd is the item-to-values table facets count with (facet.go).
+	fwd columnForward
 }
 
 // NewIndex records the items for indexing. Item indices must be unique.
