@@ -229,7 +229,6 @@ func (cv *catalogView) facets(docs *roaring.Bitmap, names []string) map[string]a
 	return out
 }
 
-
 // handleProductFacets answers product/facets: facet counts over the whole
 // catalog, or the `products` given, after `filter`.
 func (s *Server) handleProductFacets(r *request) error {
