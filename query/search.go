@@ -331,6 +331,7 @@ const (
 type searchParams struct {
 	query      string
 	longtail   bool
+	language   string
 	analyzer   *text.Analyzer // nil: the store's language
 	predictive bool
 }
@@ -375,7 +376,7 @@ func parseSearchParams(r *request, predictive bool) (searchParams, error) {
 		if _, err := text.NewAnalyzer(lang); err != nil {
 			return sp, errBadRequest("parameter \"language\": %v", err)
 		}
-		sp.analyzer = analyzerFor(lang)
+		sp.analyzer, sp.language = analyzerFor(lang), lang
 	}
 	return sp, nil
 }
@@ -442,7 +443,20 @@ func (s *Server) search(name string, predictive bool) func(*request) error {
 		if st == nil {
 			return writeRecsExtra(r, nil, nil, rp.attributes, x)
 		}
-		ans := s.runSearch(r, st, &rp, &sp, filterExpr, filterSrc, visitor)
+		var ans searchAnswer
+		if visitor != "" || rp.debug {
+			ans = s.runSearch(r, st, &rp, &sp, filterExpr, filterSrc, visitor)
+		} else {
+			// The same request on the same data: the answer computed
+			// before (search_cache.go).
+			cache, key := answerCacheOf(st), answerKey(name, &rp, &sp, filterSrc)
+			stamp := answerStamp(st, searcherOf(st).current(st))
+			var hit bool
+			if ans, hit = cache.get(key, stamp); !hit {
+				ans = s.runSearch(r, st, &rp, &sp, filterExpr, filterSrc, visitor)
+				cache.put(key, stamp, ans)
+			}
+		}
 		x.hits, x.noExactMatch, x.redirect, x.facets = &ans.hits, ans.noExactMatch, ans.redirect, ans.facets
 		if rp.debug {
 			x.debug = newDebug(name, st, len(ans.page))

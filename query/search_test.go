@@ -256,3 +256,36 @@ func TestSearchOrderBy(t *testing.T) {
 		}
 	}
 }
+
+// TestSearchCacheFollowsData: a repeated search is answered from the
+// cache, but never across a change of what it was computed from: new
+// sales reorder the very next identical request, as do merchandising
+// writes.
+func TestSearchCacheFollowsData(t *testing.T) {
+	c, _ := startAPI(t)
+	st := createStore(c, "searchcache")
+	seedShop(t, c, st)
+	tea := func() []string {
+		t.Helper()
+		a := c.Do("GET", "/v2/search/search"+q(st, false, "query", "tea"), nil)
+		expect(t, a, 200, "")
+		return a.IDs()
+	}
+	first := tea()
+	if again := tea(); !slices.Equal(first, again) {
+		t.Fatalf("the same request twice: %v then %v", first, again)
+	}
+	other := map[string]string{"tea": "cup", "cup": "tea"}[first[0]]
+	var orders []string
+	for i := range 5 {
+		orders = append(orders, fmt.Sprintf(`{"id":"x%d","time":%d,"customer":"c1","products":[{"id":"%s","quantity":1,"price":8}]}`, i, 1700001000+i, other))
+	}
+	expect(t, c.Do("POST", "/v2/orders"+q(st, true), "["+strings.Join(orders, ",")+"]"), 200, "")
+	if got := tea(); got[0] != other {
+		t.Fatalf("after 5 sales of %s the same search still answers %v", other, got)
+	}
+	expect(t, c.Do("POST", "/v2/customized_search"+q(st, true), `{"rules":[{"query":"tea","products":{"hide":["`+other+`"]}}]}`), 200, "")
+	if got := tea(); slices.Contains(got, other) {
+		t.Fatalf("after hiding %s the same search still answers %v", other, got)
+	}
+}

@@ -79,6 +79,17 @@ type Index struct {
 	live *roaring.Bitmap
 	// fieldRank[f] is field f's place in the field rule (0 best).
 	fieldRank [numFields]uint8
+
+	// shortPrefixes caches the matches of one- and two-letter prefixes
+	// (rank.go), which expand to many words and repeat in every
+	// as-you-type session; Apply empties it.
+	shortMu       sync.Mutex
+	shortPrefixes map[shortKey]*wordMatch
+}
+
+type shortKey struct {
+	word  string
+	extra int
 }
 
 // docEntry is what the index keeps of one doc: its distinct (term, field)
@@ -195,6 +206,9 @@ func (ix *Index) Apply(changes []Change) {
 	for i := range prepared {
 		ix.applyLocked(&prepared[i])
 	}
+	ix.shortMu.Lock()
+	ix.shortPrefixes = nil
+	ix.shortMu.Unlock()
 	switch {
 	case len(ix.pending) > rebuildDictAt || (len(ix.pending) > 0 && len(changes) > rebuildDictAt):
 		ix.rebuildDictLocked()

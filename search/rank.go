@@ -310,6 +310,34 @@ func (ix *Index) Words(q Query) int {
 // its length allows (plus extra), its stem exactly, and with prefix the
 // terms it begins (the most frequent prefixTerms of them).
 func (ix *Index) matchWord(t text.Token, prefix bool, extra int) wordMatch {
+	if !prefix || utf8.RuneCountInString(t.Text) > 2 {
+		return ix.expandWord(t, prefix, extra)
+	}
+	key := shortKey{t.Text, extra}
+	ix.shortMu.Lock()
+	w, ok := ix.shortPrefixes[key]
+	ix.shortMu.Unlock()
+	if ok {
+		return *w
+	}
+	m := ix.expandWord(t, prefix, extra)
+	ix.shortMu.Lock()
+	if ix.shortPrefixes == nil || len(ix.shortPrefixes) >= maxShortPrefixes {
+		ix.shortPrefixes = make(map[shortKey]*wordMatch)
+	}
+	ix.shortPrefixes[key] = &m
+	ix.shortMu.Unlock()
+	return m
+}
+
+// maxShortPrefixes bounds the cached short prefixes of an index (two
+// letters of an alphabet are a few hundred; scripts with more letters
+// start over when full).
+const maxShortPrefixes = 2048
+
+// expandWord is matchWord without the cache. The returned bitmaps are
+// read-only to the caller (they may be cached).
+func (ix *Index) expandWord(t text.Token, prefix bool, extra int) wordMatch {
 	var w wordMatch
 	type cand struct {
 		term  uint32

@@ -1,0 +1,95 @@
+package query
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+
+	"github.com/sibylhq/sibyl/ingest"
+	"github.com/sibylhq/sibyl/search"
+)
+
+// Search answers are cached per store: shoppers type the same prefixes
+// and search the same words all day ("t", "te", "tea"), and an answer
+// computed once serves the next identical request until the store's data
+// changes under it (as Elasticsearch's request cache and Algolia's query
+// cache do). An entry is valid for the catalog, popularity, search
+// settings and merchandising it was computed from, and for at most
+// answerCacheTTL (clicks on a query's results and campaign windows
+// change answers without a write). A request with a visitor, or debug,
+// is always computed: its answer is that visitor's.
+const (
+	answerCacheEntries = 4096
+	answerCacheTTL     = 2 * time.Second
+)
+
+// answerCache is a store's cache of search answers.
+type answerCache struct {
+	lru *lru.Cache[string, *cachedAnswer]
+}
+
+// cachedAnswer is an answer and what it was computed from.
+type cachedAnswer struct {
+	ans      searchAnswer
+	seq      uint64
+	popular  *ingest.ID
+	merch    *search.Merch
+	settings search.Settings
+	at       time.Time
+}
+
+func answerCacheOf(st StoreReader) *answerCache {
+	return st.Attached("search-answers", func() any {
+		c, _ := lru.New[string, *cachedAnswer](answerCacheEntries) // fails only for a size <= 0
+		return &answerCache{lru: c}
+	}).(*answerCache)
+}
+
+// answerKey is the request's parameters that decide its answer (not
+// `attributes`, `labels` or the callback, which only shape or count it).
+func answerKey(path string, rp *recParams, sp *searchParams, filterSrc string) string {
+	var b strings.Builder
+	b.Grow(len(sp.query) + len(filterSrc) + 64)
+	sep := func(s string) { b.WriteString(s); b.WriteByte(0) }
+	sep(path)
+	sep(sp.query)
+	sep(strconv.Itoa(rp.limit))
+	sep(strconv.Itoa(rp.offset))
+	sep(strconv.FormatBool(sp.longtail))
+	sep(sp.language)
+	sep(filterSrc)
+	sep(rp.orderBy)
+	sep(rp.order)
+	sep(strings.Join(rp.exclude, "\x01"))
+	sep(strings.Join(rp.facets, "\x01"))
+	return b.String()
+}
+
+// stamp is what an answer computed now depends on.
+func answerStamp(st StoreReader, v *searchView) cachedAnswer {
+	c := cachedAnswer{seq: v.seq.Load(), settings: v.settings, at: time.Now()}
+	if pop := st.Popular(); len(pop) > 0 {
+		c.popular = &pop[0]
+	}
+	if ms := merchOf(st); ms != nil {
+		c.merch = ms.Merch()
+	}
+	return c
+}
+
+// get is the cached answer for key if it is still valid.
+func (c *answerCache) get(key string, now cachedAnswer) (searchAnswer, bool) {
+	e, ok := c.lru.Get(key)
+	if !ok || e.seq != now.seq || e.popular != now.popular || e.merch != now.merch ||
+		e.settings != now.settings || now.at.Sub(e.at) > answerCacheTTL {
+		return searchAnswer{}, false
+	}
+	return e.ans, true
+}
+
+func (c *answerCache) put(key string, stamp cachedAnswer, ans searchAnswer) {
+	stamp.ans = ans
+	c.lru.Add(key, &stamp)
+}
