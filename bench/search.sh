@@ -34,9 +34,12 @@ echo "run $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $REV"
 echo "machine: $(nproc) CPUs, $(grep 'model name' /proc/cpuinfo | head -1 | cut -d: -f2 | xargs), load $(cut -d' ' -f1 /proc/loadavg)"
 FEED="$DATA/store.json.gz"
 go run ./bench/storegen/cmd/storefeed -products "$PRODUCTS" -out "$FEED"
-"$BIN" serve --data-dir "$DATA/node" --http-addr "$HTTP" --raft-addr "$RAFT" --gossip-addr "$GOSSIP" >>"$DATA/server.log" 2>&1 &
-PID=$!
-until curl -sf "http://$HTTP/ready" >/dev/null; do sleep 0.05; done
+start_node() {
+  "$BIN" serve --data-dir "$DATA/node" --http-addr "$HTTP" --raft-addr "$RAFT" --gossip-addr "$GOSSIP" "$@" >>"$DATA/server.log" 2>&1 &
+  PID=$!
+  until curl -sf "http://$HTTP/ready" >/dev/null; do sleep 0.05; done
+}
+start_node
 TOKEN=$(cat "$DATA/node/admin.token")
 KEYS=$("$BIN" store create --url "http://$HTTP" --admin-token "$TOKEN" --name search --json)
 PK=$(echo "$KEYS" | sed 's/.*"public_key":"\([^"]*\)".*/\1/')
@@ -48,11 +51,21 @@ echo "first search after the import (builds the index in the current version): $
 # c32: 32 connections back to back, beside the ceiling (throughput and
 # its ratio); c1: one connection, so the server time is one request's
 # own, not shared with 31 others on 2 cores (the latency targets).
-for c in 32 1; do
-  ceiling=true; [ "$c" = 1 ] && ceiling=false
-  "$BIN" bench --url "http://$HTTP" --key "$PK" --private-key "$SK" --data "$FEED" --scenario search_predictive,search_full \
-    --connections "$c" --ceiling="$ceiling" --duration "${SIBYL_BENCH_DURATION:-10s}" --warmup 2s --out "$OUT/c$c" 2>&1 | grep -v '^bench: preparing'
-done
+# First with the answer cache (the default: repeated requests answered
+# from it), then, after a restart with --search-cache 0, every search
+# computed (-nocache): the search's own cost.
+run_benches() {
+  for c in 32 1; do
+    ceiling=true; [ "$c" = 1 ] && ceiling=false
+    "$BIN" bench --url "http://$HTTP" --key "$PK" --private-key "$SK" --data "$FEED" --scenario search_predictive,search_full \
+      --connections "$c" --ceiling="$ceiling" --duration "${SIBYL_BENCH_DURATION:-10s}" --warmup 2s --out "$OUT/c$c$1" 2>&1 | grep -v '^bench: preparing'
+  done
+}
+run_benches ""
+kill $PID; wait $PID 2>/dev/null || true
+start_node --search-cache 0
+echo "restarted with --search-cache 0"
+run_benches -nocache
 # Writes last: each changes the store.
 go run ./bench/cmd/searchlag -url "http://$HTTP" -key "$PK" -private-key "$SK" -n 20
 kill $PID; wait $PID 2>/dev/null || true

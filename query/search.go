@@ -444,12 +444,13 @@ func (s *Server) search(name string, predictive bool) func(*request) error {
 			return writeRecsExtra(r, nil, nil, rp.attributes, x)
 		}
 		var ans searchAnswer
-		if visitor != "" || rp.debug {
+		cache := answerCacheOf(st, s.cfg.SearchCacheEntries)
+		if visitor != "" || rp.debug || cache == nil {
 			ans = s.runSearch(r, st, &rp, &sp, filterExpr, filterSrc, visitor)
 		} else {
 			// The same request on the same data: the answer computed
 			// before (search_cache.go).
-			cache, key := answerCacheOf(st), answerKey(name, &rp, &sp, filterSrc)
+			key := answerKey(name, &rp, &sp, filterSrc)
 			stamp := answerStamp(st, searcherOf(st).current(st))
 			var hit bool
 			if ans, hit = cache.get(key, stamp); !hit {

@@ -20,10 +20,7 @@ import (
 // answerCacheTTL (clicks on a query's results and campaign windows
 // change answers without a write). A request with a visitor, or debug,
 // is always computed: its answer is that visitor's.
-const (
-	answerCacheEntries = 4096
-	answerCacheTTL     = 2 * time.Second
-)
+const answerCacheTTL = 2 * time.Second
 
 // answerCache is a store's cache of search answers.
 type answerCache struct {
@@ -40,9 +37,13 @@ type cachedAnswer struct {
 	at       time.Time
 }
 
-func answerCacheOf(st StoreReader) *answerCache {
+// answerCacheOf is the store's cache, nil when entries is 0 (off).
+func answerCacheOf(st StoreReader, entries int) *answerCache {
+	if entries <= 0 {
+		return nil
+	}
 	return st.Attached("search-answers", func() any {
-		c, _ := lru.New[string, *cachedAnswer](answerCacheEntries) // fails only for a size <= 0
+		c, _ := lru.New[string, *cachedAnswer](entries) // fails only for a size <= 0
 		return &answerCache{lru: c}
 	}).(*answerCache)
 }

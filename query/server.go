@@ -74,6 +74,10 @@ type Config struct {
 	// store are being committed at once (see eventBatcher).
 	EventBatchMax        int
 	EventBatchesInFlight int
+	// SearchCacheEntries is how many search answers each store keeps
+	// for identical requests (query/search_cache.go); 0 turns the cache
+	// off (to measure the search itself).
+	SearchCacheEntries int
 	// Forward authenticates requests forwarded between nodes (forward.go).
 	Forward ForwardConfig
 	// HTTPS is the optional TLS listener (https.go).
@@ -100,6 +104,7 @@ func DefaultConfig() Config {
 
 		EventBatchMax:        1024,
 		EventBatchesInFlight: 1,
+		SearchCacheEntries:   4096,
 
 		Rate:           DefaultRateLimits(),
 		MaxHeaderBytes: 16 << 10,
@@ -114,6 +119,9 @@ func (c Config) Validate() error {
 	}
 	if c.DefaultLimit <= 0 || c.MaxLimit < c.DefaultLimit {
 		return fmt.Errorf("need 0 < default limit (%d) <= max limit (%d)", c.DefaultLimit, c.MaxLimit)
+	}
+	if c.SearchCacheEntries < 0 {
+		return fmt.Errorf("search cache entries %d: 0 (off) or more", c.SearchCacheEntries)
 	}
 	if c.WriteTimeout <= 0 {
 		return errors.New("write timeout must be positive")
