@@ -451,7 +451,7 @@ func (s *Server) search(name string, predictive bool) func(*request) error {
 			// The same request on the same data: the answer computed
 			// before (search_cache.go).
 			key := answerKey(name, &rp, &sp, filterSrc)
-			stamp := answerStamp(st, searcherOf(st).current(st))
+			stamp := answerStamp(st, searcherOf(st).current(st), sp.query)
 			var hit bool
 			if ans, hit = cache.get(key, stamp); !hit {
 				ans = s.runSearch(r, st, &rp, &sp, filterExpr, filterSrc, visitor)

@@ -16,11 +16,12 @@ import (
 // computed once serves the next identical request until the store's data
 // changes under it (as Elasticsearch's request cache and Algolia's query
 // cache do). An entry is valid for the catalog, popularity, search
-// settings and merchandising it was computed from, and for at most
-// answerCacheTTL (clicks on a query's results and campaign windows
-// change answers without a write). A request with a visitor, or debug,
-// is always computed: its answer is that visitor's.
-const answerCacheTTL = 2 * time.Second
+// settings, merchandising and clicks on the query's results it was
+// computed from, until the next campaign start or end, and for at most
+// answerCacheTTL (a safety net: every input above is checked). A request
+// with a visitor, or debug, is always computed: its answer is that
+// visitor's.
+const answerCacheTTL = time.Minute
 
 // answerCache is a store's cache of search answers.
 type answerCache struct {
@@ -34,7 +35,10 @@ type cachedAnswer struct {
 	popular  *ingest.ID
 	merch    *search.Merch
 	settings search.Settings
+	clicks   int
 	at       time.Time
+	// until is when a campaign starts or ends (zero: none ahead).
+	until time.Time
 }
 
 // answerCacheOf is the store's cache, nil when entries is 0 (off).
@@ -68,14 +72,18 @@ func answerKey(path string, rp *recParams, sp *searchParams, filterSrc string) s
 	return b.String()
 }
 
-// stamp is what an answer computed now depends on.
-func answerStamp(st StoreReader, v *searchView) cachedAnswer {
+// stamp is what an answer to query computed now depends on.
+func answerStamp(st StoreReader, v *searchView, query string) cachedAnswer {
 	c := cachedAnswer{seq: v.seq.Load(), settings: v.settings, at: time.Now()}
 	if pop := st.Popular(); len(pop) > 0 {
 		c.popular = &pop[0]
 	}
 	if ms := merchOf(st); ms != nil {
 		c.merch = ms.Merch()
+		c.until = c.merch.NextChange(c.at)
+	}
+	for _, n := range st.SearchClicks(query) {
+		c.clicks += n
 	}
 	return c
 }
@@ -84,7 +92,8 @@ func answerStamp(st StoreReader, v *searchView) cachedAnswer {
 func (c *answerCache) get(key string, now cachedAnswer) (searchAnswer, bool) {
 	e, ok := c.lru.Get(key)
 	if !ok || e.seq != now.seq || e.popular != now.popular || e.merch != now.merch ||
-		e.settings != now.settings || now.at.Sub(e.at) > answerCacheTTL {
+		e.settings != now.settings || e.clicks != now.clicks || now.at.Sub(e.at) > answerCacheTTL ||
+		!e.until.IsZero() && !now.at.Before(e.until) {
 		return searchAnswer{}, false
 	}
 	return e.ans, true

@@ -283,3 +283,24 @@ func ApplyPlan[ID ~string](p Plan, ranked []ID) []ID {
 	}
 	return out
 }
+
+// NextChange is the first campaign start or end after now (zero when no
+// campaign has one ahead): until then, Plan's answer for a query at any
+// time equals its answer now, so a cached search answer stays true.
+func (m *Merch) NextChange(now time.Time) time.Time {
+	var next time.Time
+	if m == nil {
+		return next
+	}
+	for _, c := range m.campaigns {
+		for _, at := range []*int64{c.StartAt, c.EndAt} {
+			if at == nil {
+				continue
+			}
+			if t := time.Unix(*at, 0); t.After(now) && (next.IsZero() || t.Before(next)) {
+				next = t
+			}
+		}
+	}
+	return next
+}

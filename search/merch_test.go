@@ -152,3 +152,20 @@ func TestMerchValidate(t *testing.T) {
 	f("settings weights", (&Settings{Weights: FieldWeights{Name: -1}}).Validate(), "weights.name")
 	f("settings no weight", (&Settings{}).Validate(), "at least one field weight")
 }
+
+// NextChange is the nearest campaign start or end ahead: until then a
+// query's plan does not change with time.
+func TestMerchNextChange(t *testing.T) {
+	at := func(s int64) *int64 { return &s }
+	m := NewMerch(nil, nil, nil, []Campaign{
+		{ID: "a", StartAt: at(100), EndAt: at(500)},
+		{ID: "b", StartAt: at(300)},
+		{ID: "c"},
+	}, DefaultSettings())
+	for _, tc := range []struct{ now, want int64 }{{50, 100}, {100, 300}, {299, 300}, {300, 500}, {600, 0}} {
+		got := m.NextChange(time.Unix(tc.now, 0))
+		if (tc.want == 0) != got.IsZero() || tc.want != 0 && got.Unix() != tc.want {
+			t.Errorf("at %d: next change %v, want %d", tc.now, got, tc.want)
+		}
+	}
+}
