@@ -178,6 +178,24 @@ type wordMatch struct {
 	// exact is the term as typed, if the vocabulary has it.
 	exact    uint32
 	hasExact bool
+	// inField[k][f], when set, is the docs with one of terms[k] in
+	// field f: made ahead for the cached short prefixes, whose large
+	// buckets are split by field (rankOneWord).
+	inField *[maxRankTypos + 1][numFields]*roaring.Bitmap
+}
+
+// fieldDocs is the docs with one of terms[k] in field f.
+func (ix *Index) fieldDocs(w *wordMatch, k int, f Field) *roaring.Bitmap {
+	if w.inField != nil {
+		return w.inField[k][f]
+	}
+	b := roaring.New()
+	for _, t := range w.terms[k] {
+		if p := ix.postings[f][t]; p != nil {
+			b.Or(p)
+		}
+	}
+	return b
 }
 
 // queryState is one text's words and the per-term lookup the per-doc
@@ -321,6 +339,13 @@ func (ix *Index) matchWord(t text.Token, prefix bool, extra int) wordMatch {
 		return *w
 	}
 	m := ix.expandWord(t, prefix, extra)
+	inField := new([maxRankTypos + 1][numFields]*roaring.Bitmap)
+	for k := range m.terms {
+		for f := range numFields {
+			inField[k][f] = ix.fieldDocs(&m, k, f)
+		}
+	}
+	m.inField = inField
 	ix.shortMu.Lock()
 	if ix.shortPrefixes == nil || len(ix.shortPrefixes) >= maxShortPrefixes {
 		ix.shortPrefixes = make(map[shortKey]*wordMatch)
@@ -541,13 +566,7 @@ func (st *queryState) rankOneWord(matched *roaring.Bitmap, limit int) []Hit {
 			if inTypos.IsEmpty() || len(hits) >= limit {
 				break
 			}
-			inField := roaring.New()
-			for _, t := range w.terms[k] {
-				if p := ix.postings[f][t]; p != nil {
-					inField.Or(p)
-				}
-			}
-			inField.And(inTypos)
+			inField := roaring.And(ix.fieldDocs(w, k, f), inTypos)
 			inTypos.AndNot(inField)
 			buckets := []*roaring.Bitmap{inField}
 			if w.hasExact {
