@@ -39,3 +39,15 @@ func TestExploreSearchMisses(t *testing.T) {
 		}
 	}
 }
+
+// TestExploreSearchSales prints search-sales on its validation split:
+// the purchased product's rank with the store's signals and by text
+// alone, for ranking choices between sales and text.
+func TestExploreSearchSales(t *testing.T) {
+	rep, err := RunSalesValidation(loadRetail(t), 2000, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("search-sales validation (%d purchases): with sales MRR@10 %.4f Recall@10 %.4f; text alone MRR@10 %.4f Recall@10 %.4f",
+		rep.Purchases, rep.WithSales.MRR10, rep.WithSales.Recall10, rep.TextOnly.MRR10, rep.TextOnly.Recall10)
+}

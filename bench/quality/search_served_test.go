@@ -142,6 +142,11 @@ func TestKnownItemRanksAsServed(t *testing.T) {
 			for i, it := range mine {
 				want[i] = d.ItemIDs[it]
 			}
+			if len(want) < searchDepth && len(served) > len(want) {
+				// The no-match fallback fills the page with related
+				// products the harness does not rank.
+				served = served[:len(want)]
+			}
 			if !slices.Equal(served, want) {
 				t.Fatalf("%s %q: served %v, harness %v", kind, q.Text, served, want)
 			}

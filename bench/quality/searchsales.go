@@ -15,7 +15,21 @@ type SalesReport struct {
 // the bought product's name, ranked by a store that knows the train
 // orders only.
 func RunSales(d *Retail, n int, seed uint64) (*SalesReport, error) {
-	s := SplitRetail(d, RetailCutoff)
+	return runSales(d, RetailCutoff, n, seed)
+}
+
+// RunSalesValidation is search-sales on the validation split: the train
+// orders only, the last ValidationDays of them asking (as
+// RetailValidation splits retail-temporal). Ranking choices are made on
+// it, never on RunSales.
+func RunSalesValidation(d *Retail, n int, seed uint64) (*SalesReport, error) {
+	inner := *d
+	inner.Orders = SplitRetail(d, RetailCutoff).Train
+	return runSales(&inner, RetailCutoff-ValidationDays*24*3600, n, seed)
+}
+
+func runSales(d *Retail, cutoff int64, n int, seed uint64) (*SalesReport, error) {
+	s := SplitRetail(d, cutoff)
 	sib, err := NewSibylSearch(d, s.Train)
 	if err != nil {
 		return nil, err

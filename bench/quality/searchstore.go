@@ -23,7 +23,8 @@ type SibylSearch struct {
 	ix *search.Index
 	// item[doc] is the Retail item index of a doc number.
 	item []int32
-	// score[doc] is the served tie-breaker: Popular() rank, reversed.
+	// score[doc] is the served score without clicks or a visitor: the
+	// product's place in Popular(), 1 for the first down towards 0.
 	score []float64
 }
 
@@ -112,7 +113,9 @@ func NewSibylSearch(d *Retail, orders []Order) (*SibylSearch, error) {
 		pop := st.Popular()
 		for i, id := range pop {
 			if doc, ok := docOf[id]; ok {
-				s.score[doc] = float64(len(pop) - i)
+				// As query/search.go's popularityScores: 1 for the
+				// best seller down towards 0, in float32.
+				s.score[doc] = float64(1 - float32(i)/float32(len(pop)))
 			}
 		}
 	}
@@ -128,7 +131,15 @@ func (s *SibylSearch) Search(q string, prefix, withSales bool, k int, dst []int3
 	if withSales {
 		sq.Score = func(doc uint32) float64 { return s.score[doc] }
 	}
+	sq.Limit = k
 	hits := s.ix.Search(sq)
+	if len(hits) == 0 {
+		// As served: nothing as typed, then the nearest words (one more
+		// typo a word, any word). The served answer then fills its page
+		// with related products, which this harness does not rank.
+		sq.ExtraTypos, sq.Any = 1, true
+		hits = s.ix.Search(sq)
+	}
 	for _, h := range hits[:min(k, len(hits))] {
 		dst = append(dst, s.item[h.Doc])
 	}
