@@ -404,9 +404,12 @@ type searchDebugHit struct {
 	Field     string    `json:"field"`
 	Exact     int       `json:"exact"`
 	Score     float64   `json:"score"`
+	Rest      int       `json:"unmatched_name_words"`
 }
 
-var rankingRules = []string{"words", "typos", "proximity", "field", "exactness", "score (sales, clicks on this query, the visitor's session)"}
+// rankingRules names search.Index's rules, in order (search/rank.go).
+var rankingRules = []string{"words", "typos", "field", "exactness", "proximity",
+	"value (score: sales, clicks on this query, the visitor's session; less 0.5 a name word the query did not match)"}
 
 func (s *Server) search(name string, predictive bool) func(*request) error {
 	return func(r *request) error {
@@ -639,7 +642,7 @@ func (s *Server) runSearch(r *request, st StoreReader, rp *recParams, sp *search
 			dn, _ := nums.lookup(id)
 			h := byDoc[dn]
 			d.Hits = append(d.Hits, searchDebugHit{ID: id, Why: why[dn], Words: h.Words, Typos: h.Typos,
-				Proximity: h.Proximity, Field: h.Field.String(), Exact: h.Exact, Score: h.Score})
+				Proximity: h.Proximity, Field: h.Field.String(), Exact: h.Exact, Score: h.Score, Rest: h.Rest})
 		}
 		ans.debug = d
 	}

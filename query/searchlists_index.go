@@ -73,6 +73,9 @@ func phrasesOf(st StoreReader) *phraseTable {
 						buf = append(buf, ' ')
 					}
 					buf = append(buf, toks[i+n-1].Text...)
+					if n > 1 && (!phraseEdge(toks[i].Text) || !phraseEdge(toks[i+n-1].Text)) {
+						continue // "heart t", "heart of": no completion a shopper types
+					}
 					id, ok := index[string(buf)]
 					if !ok {
 						id = int32(len(texts))
@@ -315,4 +318,18 @@ func pageIndex(st StoreReader) *namedIndex {
 		n.ix = search.NewIndex(searchAnalyzer, docs)
 		return n
 	}).(*namedIndex)
+}
+
+// phraseEdge reports whether a word may begin or end a suggested phrase
+// of several words: not a single letter (a "t" cut from "T-LIGHT") nor an
+// English function word. Single words are suggested as they are.
+func phraseEdge(w string) bool {
+	if utf8.RuneCountInString(w) < 2 {
+		return false
+	}
+	switch w {
+	case "an", "and", "the", "of", "for", "with", "in", "on", "to", "by", "or", "at", "from":
+		return false
+	}
+	return true
 }
