@@ -1,9 +1,12 @@
 package query
 
 import (
+	"slices"
 	"time"
 
 	"github.com/sibylhq/sibyl/engine"
+	"github.com/sibylhq/sibyl/ingest"
+	"github.com/sibylhq/sibyl/search"
 	"github.com/sibylhq/sibyl/text"
 )
 
@@ -74,6 +77,9 @@ func (s *Server) handleSuggestions(r *request) error {
 	out := []string{}
 	if st != nil {
 		out = append(out, suggestions(st, q, limit)...)
+		if c := customizedFor(st, q); c != nil {
+			out = pinHideStrings(c.Suggestions, out, limit)
+		}
 	}
 	return writeJSON(r.ctx, map[string]any{"status": "ok", "result": out})
 }
@@ -99,7 +105,12 @@ func (s *Server) handleCategorySearch(r *request) error {
 	ids, cats := []string{}, []categoryHit{}
 	if st != nil {
 		n := categoryIndex(st)
-		for _, d := range n.hits(q, limit, func(uint32) bool { return true }) {
+		all := func(uint32) bool { return true }
+		var ph search.PinHide
+		if c := customizedFor(st, q); c != nil {
+			ph = c.Categories
+		}
+		for _, d := range n.pinHide(ph, n.hits(q, limit+len(ph.Hide), all), limit, all) {
 			ids = append(ids, string(n.ids[d]))
 			cats = append(cats, categoryHit{string(n.ids[d]), n.names[d], n.urls[d]})
 		}
@@ -137,7 +148,11 @@ func (s *Server) handlePageSearch(r *request) error {
 		n := pageIndex(st)
 		typ = text.Fold(typ)
 		keep := func(d uint32) bool { return typ == "" || text.Fold(n.types[d]) == typ }
-		for _, d := range n.hits(q, limit, keep) {
+		var ph search.PinHide
+		if c := customizedFor(st, q); c != nil {
+			ph = c.Pages
+		}
+		for _, d := range n.pinHide(ph, n.hits(q, limit+len(ph.Hide), keep), limit, keep) {
 			ids = append(ids, string(n.ids[d]))
 			pages = append(pages, pageHit{string(n.ids[d]), n.types[d], n.names[d], n.urls[d]})
 		}
@@ -212,3 +227,62 @@ var (
 		field{"offset", jsInt("")}, field{"limit", jsInt("")},
 		field{"other", jsObject("counts of queries displaced from the bounded table", field{"searches", jsInt("")}, field{"clicks", jsInt("")})})
 )
+
+// customizedFor is the store's customized search of query (nil: none).
+func customizedFor(st StoreReader, query string) *search.Customization {
+	if ms := merchOf(st); ms != nil {
+		return ms.Merch().Customized(query)
+	}
+	return nil
+}
+
+// pinHide applies a customized search's pins and hides to a list's docs:
+// the pinned entries the index has (and keep allows) first, in their
+// order, then the rest but the hidden, at most limit.
+func (n *namedIndex) pinHide(ph search.PinHide, docs []uint32, limit int, keep func(uint32) bool) []uint32 {
+	if len(ph.Pin) == 0 && len(ph.Hide) == 0 {
+		return docs[:min(limit, len(docs))]
+	}
+	hidden := make(map[ingest.ID]bool, len(ph.Hide))
+	for _, id := range ph.Hide {
+		hidden[ingest.ID(id)] = true
+	}
+	out := make([]uint32, 0, limit)
+	seen := make(map[uint32]bool)
+	for _, id := range ph.Pin {
+		for d, x := range n.ids { // lists hold categories or pages: few
+			if x == ingest.ID(id) && !hidden[x] && !seen[uint32(d)] && keep(uint32(d)) {
+				out = append(out, uint32(d))
+				seen[uint32(d)] = true
+			}
+		}
+	}
+	for _, d := range docs {
+		if !hidden[n.ids[d]] && !seen[d] {
+			out = append(out, d)
+			seen[d] = true
+		}
+	}
+	return out[:min(limit, len(out))]
+}
+
+// pinHideStrings applies pins and hides to suggestions.
+func pinHideStrings(ph search.PinHide, list []string, limit int) []string {
+	if len(ph.Pin) == 0 && len(ph.Hide) == 0 {
+		return list
+	}
+	hidden := make(map[string]bool, len(ph.Hide))
+	for _, h := range ph.Hide {
+		hidden[search.Normalize(h)] = true
+	}
+	out := make([]string, 0, limit)
+	seen := make(map[string]bool)
+	for _, s := range append(slices.Clone(ph.Pin), list...) {
+		k := search.Normalize(s)
+		if !hidden[k] && !seen[k] {
+			out = append(out, s)
+			seen[k] = true
+		}
+	}
+	return out[:min(limit, len(out))]
+}

@@ -2,6 +2,7 @@ package query
 
 import (
 	"encoding/json"
+	"fmt"
 	"maps"
 	"slices"
 	"testing"
@@ -238,4 +239,38 @@ func TestSearchCategoriesAndPages(t *testing.T) {
 		expect(t, c.Do("GET", path+q(st, false, "query", "tea", "limit", "-1"), nil), 400, "")
 	}
 	expect(t, c.Do("POST", "/v2/search/pages", map[string]any{"key": st.Public, "query": []string{"x"}}), 400, "")
+}
+
+// TestSearchListsCustomized: a query's customized search pins and hides
+// its categories, pages and suggestions as it does its products.
+func TestSearchListsCustomized(t *testing.T) {
+	c, _ := startAPI(t)
+	st := createStore(c, "listpins")
+	seedShop(t, c, st)
+	expect(t, c.Do("POST", "/v2/categories"+q(st, true), `[{"id":1,"name":"Lamps and lighting"},{"id":2,"name":"Lamp shades"},{"id":3,"name":"Tea"}]`), 200, "")
+	expect(t, c.Do("POST", "/v2/pages"+q(st, true), `[{"id":"p1","type":"blog","title":"Lamp care"},{"id":"p2","type":"blog","title":"Choosing a lamp"},{"id":"p3","type":"faq","title":"Tea storage"}]`), 200, "")
+	list := func(path, field string) []string {
+		t.Helper()
+		a := c.Do("GET", path+q(st, false, "query", "lamp"), nil)
+		expect(t, a, 200, "")
+		var out []string
+		for _, x := range a.Body[field].([]any) {
+			out = append(out, fmt.Sprint(x))
+		}
+		return out
+	}
+	if got := list("/v2/search/categories", "result"); !slices.Contains(got, "2") || slices.Contains(got, "3") {
+		t.Fatalf("categories for lamp before: %v", got)
+	}
+	expect(t, c.Do("POST", "/v2/customized_search"+q(st, true), `{"rules":[{"query":"lamp",
+		"categories":{"pin":["3"],"hide":["2"]},"pages":{"pin":["p3"],"hide":["p1"]},"suggestions":{"pin":["lamp deals"],"hide":["lamp"]}}]}`), 200, "")
+	if got := list("/v2/search/categories", "result"); len(got) == 0 || got[0] != "3" || slices.Contains(got, "2") {
+		t.Fatalf("categories for lamp: %v, want 3 pinned first and 2 hidden", got)
+	}
+	if got := list("/v2/search/pages", "result"); len(got) == 0 || got[0] != "p3" || slices.Contains(got, "p1") {
+		t.Fatalf("pages for lamp: %v, want p3 pinned first and p1 hidden", got)
+	}
+	if got := list("/v2/search/suggestions", "result"); len(got) == 0 || got[0] != "lamp deals" || slices.Contains(got, "lamp") {
+		t.Fatalf("suggestions for lamp: %v, want lamp deals first and lamp hidden", got)
+	}
 }

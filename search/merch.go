@@ -304,3 +304,13 @@ func (m *Merch) NextChange(now time.Time) time.Time {
 	}
 	return next
 }
+
+// Customized is the customized search of a query (nil: none): its pins
+// and hides apply to the query's categories, pages and suggestions as
+// Plan applies its products'.
+func (m *Merch) Customized(query string) *Customization {
+	if m == nil {
+		return nil
+	}
+	return m.custom[Normalize(query)]
+}
