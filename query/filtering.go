@@ -194,6 +194,12 @@ func facetsOf(st StoreReader, ids []ingest.ID, names []string) map[string]any {
 	return cv.facets(docs, names)
 }
 
+// facetValue is one value's count in an answer's facets.
+type facetValue struct {
+	Value string `json:"value"`
+	Count int    `json:"count"`
+}
+
 // facetValuesKept bounds the values listed per facet.
 const facetValuesKept = 100
 
@@ -212,13 +218,9 @@ func (cv *catalogView) facets(docs *roaring.Bitmap, names []string) map[string]a
 		if len(counts) > facetValuesKept {
 			counts = counts[:facetValuesKept]
 		}
-		type fv struct {
-			Value string `json:"value"`
-			Count int    `json:"count"`
-		}
-		vals := make([]fv, len(counts))
+		vals := make([]facetValue, len(counts))
 		for i, c := range counts {
-			vals[i] = fv{c.Value, c.Count}
+			vals[i] = facetValue{c.Value, c.Count}
 		}
 		f := map[string]any{"values": vals}
 		if numeric {

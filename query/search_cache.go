@@ -23,6 +23,30 @@ import (
 // visitor's.
 const answerCacheTTL = time.Minute
 
+// answerCacheMaxBytes bounds one cached answer (its ids and facets, about
+// as encoded): with SearchCacheEntries (default 1,024) a store's cache
+// holds at most 8 MiB. Larger answers (many facet values, long pages) are
+// computed each time.
+const answerCacheMaxBytes = 8 << 10
+
+// size estimates an answer's bytes in the cache.
+func (a *searchAnswer) size() int {
+	n := 64 + len(a.redirect)
+	for _, id := range a.page {
+		n += 16 + len(id)
+	}
+	for name, f := range a.facets {
+		n += 32 + len(name)
+		if m, ok := f.(map[string]any); ok {
+			vals, _ := m["values"].([]facetValue)
+			for _, v := range vals {
+				n += 24 + len(v.Value)
+			}
+		}
+	}
+	return n
+}
+
 // answerCache is a store's cache of search answers.
 type answerCache struct {
 	lru *lru.Cache[string, *cachedAnswer]
@@ -100,6 +124,9 @@ func (c *answerCache) get(key string, now cachedAnswer) (searchAnswer, bool) {
 }
 
 func (c *answerCache) put(key string, stamp cachedAnswer, ans searchAnswer) {
+	if len(key)+ans.size() > answerCacheMaxBytes {
+		return
+	}
 	stamp.ans = ans
 	c.lru.Add(key, &stamp)
 }

@@ -7,6 +7,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+
+	"github.com/sibylhq/sibyl/ingest"
 )
 
 // TestSearchEndpoints: search/search and search/predictive over the seed
@@ -287,5 +291,30 @@ func TestSearchCacheFollowsData(t *testing.T) {
 	expect(t, c.Do("POST", "/v2/customized_search"+q(st, true), `{"rules":[{"query":"tea","products":{"hide":["`+other+`"]}}]}`), 200, "")
 	if got := tea(); slices.Contains(got, other) {
 		t.Fatalf("after hiding %s the same search still answers %v", other, got)
+	}
+}
+
+// An answer too large for the cache (here: hundreds of facet values) is
+// not kept, so a store's cache stays within entries x answerCacheMaxBytes.
+func TestAnswerCacheBoundsSize(t *testing.T) {
+	c := &answerCache{}
+	var err error
+	if c.lru, err = lru.New[string, *cachedAnswer](4); err != nil {
+		t.Fatal(err)
+	}
+	small := searchAnswer{page: []ingest.ID{"a", "b"}}
+	var vals []facetValue
+	for i := range 400 {
+		vals = append(vals, facetValue{fmt.Sprint("value-", i), 1})
+	}
+	big := searchAnswer{page: []ingest.ID{"a"}, facets: map[string]any{"brand": map[string]any{"values": vals}}}
+	now := cachedAnswer{at: time.Now()}
+	c.put("small", now, small)
+	c.put("big", now, big)
+	if _, ok := c.get("small", now); !ok {
+		t.Fatal("a small answer was not cached")
+	}
+	if _, ok := c.get("big", now); ok || big.size() <= answerCacheMaxBytes {
+		t.Fatalf("an answer of about %d bytes was cached (limit %d)", big.size(), answerCacheMaxBytes)
 	}
 }
