@@ -3,6 +3,8 @@ package query
 import (
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -23,11 +25,14 @@ import (
 // visitor's.
 const answerCacheTTL = time.Minute
 
-// answerCacheMaxBytes bounds one cached answer (its ids and facets, about
-// as encoded): with SearchCacheEntries (default 1,024) a store's cache
-// holds at most 8 MiB. Larger answers (many facet values, long pages) are
-// computed each time.
-const answerCacheMaxBytes = 8 << 10
+// answerCacheMaxBytes bounds one cached answer (its key, ids and facets,
+// about as encoded; larger answers are computed each time), and
+// answerCacheStoreBytes a store's cache: past it the least recently used
+// answers go, whatever SearchCacheEntries allows.
+const (
+	answerCacheMaxBytes   = 8 << 10
+	answerCacheStoreBytes = 4 << 20
+)
 
 // size estimates an answer's bytes in the cache.
 func (a *searchAnswer) size() int {
@@ -50,6 +55,16 @@ func (a *searchAnswer) size() int {
 // answerCache is a store's cache of search answers.
 type answerCache struct {
 	lru *lru.Cache[string, *cachedAnswer]
+	// mu serialises puts; bytes is the cached answers' size (the evict
+	// callback subtracts, under the lru's lock, inside a put or get).
+	mu    sync.Mutex
+	bytes atomic.Int64
+}
+
+func newAnswerCache(entries int) *answerCache {
+	c := &answerCache{}
+	c.lru, _ = lru.NewWithEvict(entries, func(_ string, e *cachedAnswer) { c.bytes.Add(-int64(e.size)) }) // fails only for a size <= 0
+	return c
 }
 
 // cachedAnswer is an answer and what it was computed from.
@@ -60,6 +75,7 @@ type cachedAnswer struct {
 	merch    *search.Merch
 	settings search.Settings
 	clicks   int
+	size     int
 	at       time.Time
 	// until is when a campaign starts or ends (zero: none ahead).
 	until time.Time
@@ -70,10 +86,7 @@ func answerCacheOf(st StoreReader, entries int) *answerCache {
 	if entries <= 0 {
 		return nil
 	}
-	return st.Attached("search-answers", func() any {
-		c, _ := lru.New[string, *cachedAnswer](entries) // fails only for a size <= 0
-		return &answerCache{lru: c}
-	}).(*answerCache)
+	return st.Attached("search-answers", func() any { return newAnswerCache(entries) }).(*answerCache)
 }
 
 // answerKey is the request's parameters that decide its answer (not
@@ -124,9 +137,17 @@ func (c *answerCache) get(key string, now cachedAnswer) (searchAnswer, bool) {
 }
 
 func (c *answerCache) put(key string, stamp cachedAnswer, ans searchAnswer) {
-	if len(key)+ans.size() > answerCacheMaxBytes {
+	size := len(key) + ans.size()
+	if size > answerCacheMaxBytes {
 		return
 	}
-	stamp.ans = ans
+	stamp.ans, stamp.size = ans, size
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.lru.Remove(key) // a replaced entry's bytes leave through the callback
+	c.bytes.Add(int64(size))
 	c.lru.Add(key, &stamp)
+	for c.bytes.Load() > answerCacheStoreBytes && c.lru.Len() > 1 {
+		c.lru.RemoveOldest()
+	}
 }

@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	lru "github.com/hashicorp/golang-lru/v2"
-
 	"github.com/sibylhq/sibyl/ingest"
 )
 
@@ -297,11 +295,7 @@ func TestSearchCacheFollowsData(t *testing.T) {
 // An answer too large for the cache (here: hundreds of facet values) is
 // not kept, so a store's cache stays within entries x answerCacheMaxBytes.
 func TestAnswerCacheBoundsSize(t *testing.T) {
-	c := &answerCache{}
-	var err error
-	if c.lru, err = lru.New[string, *cachedAnswer](4); err != nil {
-		t.Fatal(err)
-	}
+	c := newAnswerCache(4)
 	small := searchAnswer{page: []ingest.ID{"a", "b"}}
 	var vals []facetValue
 	for i := range 400 {
@@ -316,5 +310,22 @@ func TestAnswerCacheBoundsSize(t *testing.T) {
 	}
 	if _, ok := c.get("big", now); ok || big.size() <= answerCacheMaxBytes {
 		t.Fatalf("an answer of about %d bytes was cached (limit %d)", big.size(), answerCacheMaxBytes)
+	}
+	// Past the store's byte budget the oldest answers go, and the count
+	// follows evictions.
+	many := newAnswerCache(1 << 20)
+	var page []ingest.ID
+	for i := range 300 {
+		page = append(page, ingest.ID(fmt.Sprint("product-", i)))
+	}
+	wide := searchAnswer{page: page}
+	for i := range 2 * answerCacheStoreBytes / wide.size() {
+		many.put(fmt.Sprint("q", i), now, wide)
+	}
+	if b := many.bytes.Load(); b > answerCacheStoreBytes || b < answerCacheStoreBytes/2 {
+		t.Fatalf("cache holds %d bytes, budget %d", b, answerCacheStoreBytes)
+	}
+	if _, ok := many.get("q0", now); ok {
+		t.Fatal("the oldest answer outlived the byte budget")
 	}
 }

@@ -104,7 +104,7 @@ func DefaultConfig() Config {
 
 		EventBatchMax:        1024,
 		EventBatchesInFlight: 1,
-		SearchCacheEntries:   1024,
+		SearchCacheEntries:   4096,
 
 		Rate:           DefaultRateLimits(),
 		MaxHeaderBytes: 16 << 10,

@@ -18,5 +18,5 @@ func addLimitFlags(f *pflag.FlagSet, c *query.Config) {
 	f.IntVar(&c.Rate.MaxInFlight, "max-in-flight", c.Rate.MaxInFlight, "requests served at once; more are answered 503 overloaded (0: unlimited; health probes and /metrics are exempt)")
 	f.IntVar(&c.MaxHeaderBytes, "max-header-bytes", c.MaxHeaderBytes, "request line and headers, in bytes (per-connection read buffer); over it: 431")
 	f.IntVar(&c.MaxURIBytes, "max-uri-bytes", c.MaxURIBytes, "request URI, in bytes; over it: 414")
-	f.IntVar(&c.SearchCacheEntries, "search-cache", c.SearchCacheEntries, "search answers kept per store for identical requests (each at most 8 KiB), valid while what they were computed from is unchanged and for at most a minute (0: off, every search computed)")
+	f.IntVar(&c.SearchCacheEntries, "search-cache", c.SearchCacheEntries, "search answers kept per store for identical requests (each at most 8 KiB, 4 MiB a store), valid while what they were computed from is unchanged and for at most a minute (0: off, every search computed)")
 }
