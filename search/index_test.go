@@ -168,3 +168,29 @@ func TestLargeBucketRanksAsEach(t *testing.T) {
 		}
 	}
 }
+
+// Words written together or apart are found either way: "tea light"
+// finds the tealight, "tshirt" the T-SHIRT, and the word being typed is
+// left alone.
+func TestJoinedAndSplitWords(t *testing.T) {
+	ix := NewIndex(testAnalyzer(t), named("Tealight holder", "T-SHIRT white", "Tea cup", "Light bulb"))
+	for _, tc := range []struct {
+		q    Query
+		want []uint32
+	}{
+		{Query{Text: "tea light"}, []uint32{0}},
+		{Query{Text: "tshirt"}, []uint32{1}},
+		{Query{Text: "white tshirt"}, []uint32{1}},
+		{Query{Text: "tealight"}, []uint32{0}},
+	} {
+		got := ix.Run(tc.q)
+		if d := docsOf(got.Hits); !slices.Equal(d, tc.want) || !got.AllWords {
+			t.Errorf("%q: %v (all words %v), want %v", tc.q.Text, d, got.AllWords, tc.want)
+		}
+	}
+	// "tea" then "light" as one word while typing the second: the typed
+	// word is a prefix of its own, not joined.
+	if got := docsOf(ix.Search(Query{Text: "tea li", Prefix: true})); slices.Contains(got, 0) && !slices.Contains(got, 2) {
+		t.Errorf("typing tea li: %v", got)
+	}
+}

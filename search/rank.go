@@ -50,7 +50,8 @@ type Query struct {
 	// Alternatives are other texts searched as if typed (synonyms); a
 	// doc ranks by the best of its matches, where a synonym's words count
 	// as not typed (exactness 0): the query's own product leads its
-	// synonym's equal.
+	// synonym's equal. The index adds its own readings of the words
+	// (joined and split, readingsLocked) the same way.
 	Alternatives []string
 	// Any: docs matching any word, not only every word (Clerk's
 	// longtail). Without it, any word is the fallback when no doc has
@@ -151,19 +152,104 @@ func (ix *Index) Run(q Query) Result {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	res := ix.runLocked(q.Text, &q)
-	for _, alt := range q.Alternatives {
+	alts := append(ix.readingsLocked(&q), q.Alternatives...)
+	if len(alts) == 0 {
+		return res
+	}
+	words := ix.Words(q)
+	for _, alt := range alts {
 		r := ix.runLocked(alt, &q)
-		if len(r.Hits) == 0 {
-			continue
+		if len(r.Hits) == 0 || !r.AllWords && res.AllWords && !q.Any {
+			continue // any word of another reading adds nothing to every word
+		}
+		if r.AllWords && !res.AllWords && !q.Any {
+			res = Result{Matched: roaring.New()} // every word read so beats any word
 		}
 		res.Matched.Or(r.Matched)
 		res.AllWords = res.AllWords || r.AllWords
 		for i := range r.Hits {
-			r.Hits[i].Exact = 0 // a synonym is not the word as typed
+			r.Hits[i].Exact = 0 // another reading is not the words as typed
+			if r.AllWords {
+				r.Hits[i].Words = words // it matched every word, read so
+			}
 		}
 		res.Hits = mergeHits(res.Hits, r.Hits, q.Limit)
 	}
 	return res
+}
+
+// maxReadings bounds the other readings of one query.
+const maxReadings = 4
+
+// readingsLocked are other ways to cut the query into words, as
+// Meilisearch concatenates and splits query words: two neighbours as the
+// one word the index has ("tea light" for "tealight"), and a word the
+// index lacks as two it has ("tshirt" for "T-SHIRT"). The word being
+// typed is left as it is.
+func (ix *Index) readingsLocked(q *Query) []string {
+	an := ix.an
+	if q.Analyzer != nil {
+		an = q.Analyzer
+	}
+	toks := an.Tokens(q.Text, nil)
+	if len(toks) > maxQueryWords {
+		toks = toks[:maxQueryWords]
+	}
+	words := make([]string, len(toks))
+	for i, t := range toks {
+		words[i] = t.Text
+	}
+	typing := -1
+	if q.Prefix && !strings.HasSuffix(q.Text, " ") {
+		typing = len(words) - 1
+	}
+	live := func(w string) (uint64, bool) {
+		t, ok := ix.termID[w]
+		if !ok || ix.any[t].IsEmpty() {
+			return 0, false
+		}
+		return ix.any[t].GetCardinality(), true
+	}
+	var out []string
+	with := func(i, n int, repl string) string {
+		parts := append(append(slices.Clone(words[:i]), repl), words[i+n:]...)
+		s := strings.Join(parts, " ")
+		if typing < 0 && q.Prefix {
+			s += " "
+		}
+		return s
+	}
+	for i := 0; i+1 < len(words) && len(out) < maxReadings; i++ {
+		if i+1 == typing {
+			break
+		}
+		if _, ok := live(words[i] + words[i+1]); ok {
+			out = append(out, with(i, 2, words[i]+words[i+1]))
+		}
+	}
+	for i, w := range words {
+		if len(out) >= maxReadings || i == typing || utf8.RuneCountInString(w) < 3 {
+			continue
+		}
+		if _, ok := live(w); ok {
+			continue
+		}
+		best, bestDF := "", uint64(0)
+		for cut := range w {
+			if cut == 0 {
+				continue
+			}
+			l, okL := live(w[:cut])
+			r, okR := live(w[cut:])
+			if okL && okR && min(l, r) > bestDF {
+				best, bestDF = w[:cut]+" "+w[cut:], min(l, r)
+			}
+		}
+		if best != "" {
+			out = append(out, with(i, 1, best))
+		}
+	}
+	return out
 }
 
 // mergeHits merges two ranked lists, each doc once at its better rank.
