@@ -106,7 +106,23 @@ func (d *Dict) Lookup(term string) (int, bool) {
 // when some prefix of it is within maxTypos of word (the word a shopper is
 // still typing), and typos is the smallest such distance.
 func (d *Dict) Match(word string, maxTypos int, prefix bool, fn func(term, typos int)) {
-	if maxTypos < 0 || len(d.terms) == 0 {
+	d.MatchIn(word, maxTypos, prefix, 0, len(d.terms), fn)
+}
+
+// RunOf is the range of terms that begin with p: terms[lo:hi].
+func (d *Dict) RunOf(p string) (lo, hi int) {
+	lo = sort.SearchStrings(d.terms, p)
+	if lo == len(d.terms) || !strings.HasPrefix(d.terms[lo], p) {
+		return lo, lo
+	}
+	return lo, d.runEnd(lo, p)
+}
+
+// MatchIn is Match over terms[lo:hi] only, a run of terms that share a
+// prefix (RunOf): a word whose typos may not touch its first letter
+// walks the terms that begin with it.
+func (d *Dict) MatchIn(word string, maxTypos int, prefix bool, lo, hi int, fn func(term, typos int)) {
+	if maxTypos < 0 || lo >= hi {
 		return
 	}
 	sc := matchScratch.Get().(*matchState)
@@ -136,9 +152,12 @@ func (d *Dict) Match(word string, maxTypos int, prefix bool, fn func(term, typos
 	best[0] = int32(n)
 	valid := 0 // rows[0..valid] belong to the current path
 	limit := int32(maxTypos)
-	for i := 0; i < len(d.terms); i++ {
+	for i := lo; i < hi; i++ {
 		term := d.terms[i]
 		valid = min(valid, int(d.shared[i]))
+		if i == lo {
+			valid = 0 // rows of the term before the range are not computed
+		}
 		// Skip the runes whose rows are still valid.
 		rest := term
 		for k := 0; k < valid; k++ {
@@ -177,7 +196,7 @@ func (d *Dict) Match(word string, maxTypos int, prefix bool, fn func(term, typos
 			if rowMin > limit && !(prefix && best[depth] <= limit) {
 				// No extension of this prefix can come back within the
 				// limit: skip every term that starts with it.
-				i = d.runEnd(i, term[:len(term)-len(rest)]) - 1
+				i = min(d.runEnd(i, term[:len(term)-len(rest)]), hi) - 1
 				pruned = true
 				break
 			}
@@ -192,5 +211,60 @@ func (d *Dict) Match(word string, maxTypos int, prefix bool, fn func(term, typos
 		if dist <= limit {
 			fn(i, int(dist))
 		}
+	}
+}
+
+// MatchRanked calls fn for the terms within maxTypos of word (as Match)
+// when a typo on the first letter counts two, as Meilisearch counts it
+// (https://www.meilisearch.com/docs/learn/relevancy/typo_tolerance_settings):
+// shoppers rarely miss the first letter, and the rule halves the work.
+// With a budget of 0 or 1, only the terms that begin with the word's
+// first letter can match, so only their run is walked; with 2, the run
+// with 2 typos, and elsewhere the first letter changed with nothing else
+// wrong (replaced, dropped, added, or swapped with the second), found by
+// lookups in each first letter's run rather than a walk. fn gets the
+// ranked typos (2 for a first-letter change).
+func (d *Dict) MatchRanked(word string, maxTypos int, prefix bool, fn func(term, typos int)) {
+	first, size := utf8.DecodeRuneInString(word)
+	if size == 0 || maxTypos < 0 {
+		return
+	}
+	lo, hi := d.RunOf(word[:size])
+	d.MatchIn(word, maxTypos, prefix, lo, hi, fn)
+	if maxTypos < 2 {
+		return
+	}
+	rest := word[size:]
+	second, size2 := utf8.DecodeRuneInString(rest)
+	// found reports the terms equal to s (or, while typing, beginning
+	// with it) within terms[a:b].
+	found := func(s string, a, b int) {
+		if s == "" {
+			return
+		}
+		k := a + sort.SearchStrings(d.terms[a:b], s)
+		for ; k < b && (d.terms[k] == s || prefix && strings.HasPrefix(d.terms[k], s)); k++ {
+			fn(k, 2)
+			if !prefix {
+				break
+			}
+		}
+	}
+	if size2 > 0 && second != first {
+		a, b := d.RunOf(rest[:size2])
+		found(string(second)+string(first)+rest[size2:], a, b) // swapped
+	}
+	for i := 0; i < len(d.terms); {
+		_, n := utf8.DecodeRuneInString(d.terms[i])
+		c := d.terms[i][:n]
+		j := d.runEnd(i, c)
+		if c != word[:size] {
+			found(c+rest, i, j) // replaced
+			found(c+word, i, j) // added before it
+			if strings.HasPrefix(rest, c) {
+				found(rest, i, j) // dropped
+			}
+		}
+		i = j
 	}
 }

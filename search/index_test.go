@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/sibylhq/sibyl/text"
 )
@@ -92,13 +93,52 @@ func named(names ...string) []Doc {
 	return docs
 }
 
-// A typo in the first letter ranks below one elsewhere: "battle" is one
-// substitution from both, but shoppers rarely miss the first letter.
+// A typo in the first letter counts two: a word of 5 to 8 letters (one
+// typo) may not have it, one of 9 or more (two) may, with nothing else
+// wrong, and ranks below a typo elsewhere.
 func TestFirstLetterTypo(t *testing.T) {
-	ix := NewIndex(testAnalyzer(t), named("cattle feed", "bottle opener"))
+	ix := NewIndex(testAnalyzer(t), named("cattle feed", "bottle opener", "christmas tree", "khristmas bauble", "decorations box"))
 	got := ix.Search(Query{Text: "battle"})
-	if !slices.Equal(docsOf(got), []uint32{1, 0}) || got[0].Typos != 1 || got[1].Typos != 2 {
-		t.Fatalf("battle: %+v", got)
+	if !slices.Equal(docsOf(got), []uint32{1}) || got[0].Typos != 1 {
+		t.Fatalf("battle: %+v, want the bottle only", got)
+	}
+	for _, q := range []string{"xhristmas", "hcristmas", "xchristmas"} {
+		got := ix.Search(Query{Text: q})
+		if len(got) == 0 || got[0].Doc != 2 && got[0].Doc != 3 {
+			t.Errorf("%s: %+v, want a christmas", q, got)
+		}
+	}
+	// "ecorations": the first letter dropped from a 10-letter word.
+	if got := ix.Search(Query{Text: "ecorations"}); !slices.Equal(docsOf(got), []uint32{4}) || got[0].Typos != 2 {
+		t.Errorf("ecorations: %+v", got)
+	}
+	// Two typos, one on the first letter: three in all, too many.
+	if got := ix.Search(Query{Text: "xhristmsa"}); len(got) != 0 {
+		t.Errorf("xhristmsa: %+v", got)
+	}
+	// Dict.MatchRanked finds what Match finds, ranked, within the budget.
+	d := NewDict([]string{"bottle", "cattle", "battle", "battles", "christmas", "xchristmas"})
+	for _, w := range []string{"battle", "bttle", "christmas", "hristmas"} {
+		want := map[int]int{}
+		d.Match(w, 2, false, func(term, typos int) {
+			if r, _ := utf8.DecodeRuneInString(d.Term(term)); typos > 0 && r != []rune(w)[0] {
+				typos++
+			}
+			if typos <= 2 {
+				want[term] = typos
+			}
+		})
+		got := map[int]int{}
+		d.MatchRanked(w, 2, false, func(term, typos int) {
+			if old, ok := got[term]; !ok || typos < old {
+				got[term] = typos
+			}
+		})
+		for term, typos := range want {
+			if g, ok := got[term]; !ok || g > typos {
+				t.Errorf("%s: %s at %d typos by Match, %d (found %v) by MatchRanked", w, d.Term(term), typos, g, ok)
+			}
+		}
 	}
 }
 

@@ -151,14 +151,15 @@ func (ix *Index) Search(q Query) []Hit { return ix.Run(q).Hits }
 func (ix *Index) Run(q Query) Result {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	res := ix.runLocked(q.Text, &q)
-	alts := append(ix.readingsLocked(&q), q.Alternatives...)
+	toks := ix.tokens(&q, q.Text)
+	res := ix.runLocked(q.Text, toks, &q)
+	alts := append(ix.readingsLocked(&q, toks), q.Alternatives...)
 	if len(alts) == 0 {
 		return res
 	}
-	words := ix.Words(q)
+	words := len(toks)
 	for _, alt := range alts {
-		r := ix.runLocked(alt, &q)
+		r := ix.runLocked(alt, ix.tokens(&q, alt), &q)
 		if len(r.Hits) == 0 || !r.AllWords && res.AllWords && !q.Any {
 			continue // any word of another reading adds nothing to every word
 		}
@@ -186,15 +187,7 @@ const maxReadings = 4
 // one word the index has ("tea light" for "tealight"), and a word the
 // index lacks as two it has ("tshirt" for "T-SHIRT"). The word being
 // typed is left as it is.
-func (ix *Index) readingsLocked(q *Query) []string {
-	an := ix.an
-	if q.Analyzer != nil {
-		an = q.Analyzer
-	}
-	toks := an.Tokens(q.Text, nil)
-	if len(toks) > maxQueryWords {
-		toks = toks[:maxQueryWords]
-	}
+func (ix *Index) readingsLocked(q *Query, toks []text.Token) []string {
 	words := make([]string, len(toks))
 	for i, t := range toks {
 		words[i] = t.Text
@@ -340,15 +333,18 @@ func (st *queryState) release(p *[]uint64) {
 
 const noMatch = 7
 
-func (ix *Index) runLocked(qtext string, q *Query) Result {
+// tokens cuts a query text as the index (or q.Analyzer) does, at most
+// maxQueryWords words.
+func (ix *Index) tokens(q *Query, qtext string) []text.Token {
 	an := ix.an
 	if q.Analyzer != nil {
 		an = q.Analyzer
 	}
 	toks := an.Tokens(qtext, nil)
-	if len(toks) > maxQueryWords {
-		toks = toks[:maxQueryWords]
-	}
+	return toks[:min(len(toks), maxQueryWords)]
+}
+
+func (ix *Index) runLocked(qtext string, toks []text.Token, q *Query) Result {
 	if len(toks) == 0 {
 		return Result{Matched: roaring.New()}
 	}
@@ -423,13 +419,7 @@ func (q *Query) limitTo(b *roaring.Bitmap) {
 
 // Words is how many words the query's text has, as the index (or
 // q.Analyzer) cuts it, at most maxQueryWords.
-func (ix *Index) Words(q Query) int {
-	an := ix.an
-	if q.Analyzer != nil {
-		an = q.Analyzer
-	}
-	return min(len(an.Tokens(q.Text, nil)), maxQueryWords)
-}
+func (ix *Index) Words(q Query) int { return len(ix.tokens(&q, q.Text)) }
 
 // matchWord finds the docs of one query word: its terms within the typos
 // its length allows (plus extra), its stem exactly, and with prefix the
@@ -476,18 +466,11 @@ func (ix *Index) expandWord(t text.Token, prefix bool, extra int) wordMatch {
 		typos int
 	}
 	var cands []cand
-	first, _ := utf8.DecodeRuneInString(t.Text)
-	add := func(id uint32, typos int) {
-		if typos > 0 {
-			if r, _ := utf8.DecodeRuneInString(ix.terms[id]); r != first {
-				typos++ // a first-letter typo counts two
-			}
-		}
-		cands = append(cands, cand{id, typos})
-	}
+	add := func(id uint32, typos int) { cands = append(cands, cand{id, typos}) }
+	// A typo on the first letter counts two (Dict.MatchRanked).
 	maxTypos := min(text.MaxTypos(utf8.RuneCountInString(t.Text))+extra, 2)
-	ix.dict.Match(t.Text, maxTypos, prefix, func(pos, typos int) { add(ix.dictIDs[pos], typos) })
-	ix.recent.Match(t.Text, maxTypos, prefix, func(pos, typos int) { add(ix.recentIDs[pos], typos) })
+	ix.dict.MatchRanked(t.Text, maxTypos, prefix, func(pos, typos int) { add(ix.dictIDs[pos], typos) })
+	ix.recent.MatchRanked(t.Text, maxTypos, prefix, func(pos, typos int) { add(ix.recentIDs[pos], typos) })
 	if id, ok := ix.termID[t.Text]; ok {
 		w.exact, w.hasExact = id, true
 	}
