@@ -377,11 +377,7 @@ func (s *Server) handleAudience(r *request) error {
 // "total" is the number of labels counted and "other" the counts of
 // labels displaced from the store's bounded tables (see engine.labelTable).
 func (s *Server) handleLabelStats(r *request) error {
-	limit, err := r.p.intParam("limit", 100, 0, 1000)
-	if err != nil {
-		return err
-	}
-	offset, err := r.p.intParam("offset", 0, 0, 1<<20)
+	limit, offset, err := statsPage(r)
 	if err != nil {
 		return err
 	}
@@ -509,4 +505,14 @@ func (s *Server) storeAdminErr(err error, id string) error {
 		return errBadRequest("%v", err)
 	}
 	return s.backendErr(err)
+}
+
+// statsPage reads a stats page: limit (default 100, at most 1,000) and
+// offset.
+func statsPage(r *request) (limit, offset int, err error) {
+	if limit, err = r.p.intParam("limit", 100, 0, 1000); err != nil {
+		return 0, 0, err
+	}
+	offset, err = r.p.intParam("offset", 0, 0, 1<<20)
+	return limit, offset, err
 }

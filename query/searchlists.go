@@ -186,11 +186,7 @@ func searchStatsRows(rows []engine.SearchRow) []searchStatsRow {
 // nothing, and the counts of queries displaced from the store's bounded
 // table (see engine.searchTable).
 func (s *Server) handleSearchStats(r *request) error {
-	limit, err := r.p.intParam("limit", 100, 0, 1000)
-	if err != nil {
-		return err
-	}
-	offset, err := r.p.intParam("offset", 0, 0, 1<<20)
+	limit, offset, err := statsPage(r)
 	if err != nil {
 		return err
 	}

@@ -149,15 +149,8 @@ func (s *Server) handleSearchLog(r *request) error {
 	if !engine.IsSearchAPI(e.API) {
 		return errBadRequest("parameter \"api\" must be search/search or search/predictive, got %s", quote(e.API))
 	}
-	if err := r.checkEvent(&e); err != nil {
+	if err := s.proposeEvent(r, &e); err != nil {
 		return err
-	}
-	res, perr := s.events.add(r.store, &e)
-	if perr != nil {
-		return s.backendErr(perr)
-	}
-	if err, ok := res.(error); ok {
-		return errBadRequest("%v", err)
 	}
 	return writeJSON(r.ctx, map[string]any{"status": "ok"})
 }

@@ -80,15 +80,8 @@ func (s *Server) track(kind string) func(*request) error {
 		}
 		// Every field bounded before the event joins a batch; Apply
 		// checks the same again on every replica.
-		if err := r.checkEvent(&e); err != nil {
+		if err := s.proposeEvent(r, &e); err != nil {
 			return err
-		}
-		res, perr := s.events.add(r.store, &e)
-		if perr != nil {
-			return s.backendErr(perr)
-		}
-		if err, ok := res.(error); ok {
-			return errBadRequest("%v", err)
 		}
 		if minted {
 			return writeJSON(r.ctx, map[string]any{"status": "ok", "visitor": visitor})
@@ -155,4 +148,20 @@ func productsParam(r *request) ([]ingest.ID, error) {
 		return nil, err
 	}
 	return append(out, toIDs(ids)...), nil
+}
+
+// proposeEvent checks an event's fields and adds it to the store's next
+// replicated batch; a batch the engine refused is a 400.
+func (s *Server) proposeEvent(r *request, e *engine.Event) error {
+	if err := r.checkEvent(e); err != nil {
+		return err
+	}
+	res, perr := s.events.add(r.store, e)
+	if perr != nil {
+		return s.backendErr(perr)
+	}
+	if err, ok := res.(error); ok {
+		return errBadRequest("%v", err)
+	}
+	return nil
 }

@@ -15,6 +15,8 @@ import (
 	"github.com/blevesearch/bleve/v2/index/scorch"
 	"github.com/blevesearch/bleve/v2/search/query"
 	bleveindex "github.com/blevesearch/bleve_index_api"
+
+	"github.com/sibylhq/sibyl/text"
 )
 
 // Bleve is the reference engine of search-known-item: Bleve v2
@@ -94,7 +96,7 @@ func (b *Bleve) Close() error { return b.ix.Close() }
 // falls back.
 //   - words, reorder: a match query on name.
 //   - typo: one match query per word, each with the fuzziness issue 13
-//     gives its length (typoBudget, Sibyl's rule too); Bleve does not know
+//     gives its length (text.MaxTypos, Sibyl's rule); Bleve does not know
 //     which word has the typo, nor does Sibyl.
 //   - prefix: a match query on name for the words before the last, and a
 //     prefix query for the last (lower-cased) on name_plain.
@@ -148,26 +150,13 @@ func (b *Bleve) fuzzyWords(q string) (query.Query, query.Query) {
 		}
 		mq := bleve.NewMatchQuery(w)
 		mq.SetField(bleveName)
-		mq.SetFuzziness(typoBudget(utf8.RuneCountInString(w)))
+		mq.SetFuzziness(text.MaxTypos(utf8.RuneCountInString(w)))
 		parts = append(parts, mq)
 	}
 	if len(parts) == 0 {
 		return bleve.NewMatchNoneQuery(), nil
 	}
 	return bleve.NewConjunctionQuery(parts...), bleve.NewDisjunctionQuery(parts...)
-}
-
-// typoBudget is the typos a word of n letters may have in issue 13 (as
-// Meilisearch and Typesense allow them): none up to 4 letters, 1 from 5,
-// 2 from 9 (Bleve's maximum fuzziness is 2).
-func typoBudget(n int) int {
-	switch {
-	case n >= 9:
-		return 2
-	case n >= 5:
-		return 1
-	}
-	return 0
 }
 
 // bleveID is doc i's id, zero-padded so that id order is item order.
