@@ -86,10 +86,30 @@ func clusterLogs(procs []*clusterProc) func() string {
 			default:
 			}
 			l, _ := os.ReadFile(p.logPath)
-			fmt.Fprintf(&b, "--- %s (%s, http %s raft %s gossip %s)\n%s\n", p.id, state, p.http, p.raft, p.gossip, tail(l, 2000))
+			fmt.Fprintf(&b, "--- %s (%s, http %s raft %s gossip %s)\n", p.id, state, p.http, p.raft, p.gossip)
+			if crash := crashHead(l, 4000); crash != "" {
+				fmt.Fprintf(&b, "crashed once (its first goroutine's trace):\n%s\n...\n", crash)
+			}
+			fmt.Fprintf(&b, "%s\n", tail(l, 2000))
 		}
 		return b.String()
 	}
+}
+
+// crashHead returns up to n bytes of log from its first Go crash report
+// ("panic: " or "fatal error: " at a line start), or "" without one: the
+// tail alone shows only the last goroutine of the dump, never the cause.
+func crashHead(log []byte, n int) string {
+	i := -1
+	for _, mark := range []string{"\npanic: ", "\nfatal error: "} {
+		if j := strings.Index(string(log), mark); j >= 0 && (i < 0 || j < i) {
+			i = j + 1
+		}
+	}
+	if i < 0 {
+		return ""
+	}
+	return string(log[i:min(len(log), i+n)])
 }
 
 // newClusterProcs returns n nodes named prefix0.. on free loopback ports

@@ -112,7 +112,7 @@ func (p *proc) start() {
 		}
 		if time.Now().After(deadline) {
 			log, _ := os.ReadFile(p.logPath)
-			p.t.Fatalf("node not ready after 30s: %v\n%s", err, tail(log, 3000))
+			p.t.Fatalf("node not ready after 30s: %v\n%s\n...\n%s", err, crashHead(log, 4000), tail(log, 3000))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
