@@ -23,6 +23,15 @@ type Dict struct {
 	terms []string
 	// shared[i] is how many runes term i shares with term i-1.
 	shared []int32
+	// initials are the runs of terms by first letter, in term order:
+	// a word with a first-letter typo is looked up in each (MatchRanked).
+	initials []initialRun
+}
+
+// initialRun is terms[lo:hi], the terms that begin with letter.
+type initialRun struct {
+	letter string
+	lo, hi int
 }
 
 // NewDict builds the dictionary of terms (any order, repeats allowed; the
@@ -34,6 +43,12 @@ func NewDict(terms []string) *Dict {
 	d := &Dict{terms: t, shared: make([]int32, len(t))}
 	for i := 1; i < len(t); i++ {
 		d.shared[i] = int32(sharedRunes(t[i-1], t[i]))
+	}
+	for i := 0; i < len(t); {
+		_, n := utf8.DecodeRuneInString(t[i])
+		j := d.runEnd(i, t[i][:n])
+		d.initials = append(d.initials, initialRun{t[i][:n], i, j})
+		i = j
 	}
 	return d
 }
@@ -59,6 +74,8 @@ type matchState struct {
 	rows [][]int32
 	best []int32
 	path []rune
+	// off[k] is the byte length of path[:k].
+	off []int
 }
 
 func grow(b []int32, n int) []int32 {
@@ -86,6 +103,19 @@ func (d *Dict) runEnd(i int, p string) int {
 	}
 	// terms[lo] has p, terms[hi] (if any) does not.
 	return lo + 1 + sort.Search(hi-lo-1, func(k int) bool { return !strings.HasPrefix(d.terms[lo+1+k], p) })
+}
+
+// subtreeEnd is runEnd(i, p) for p the first depth runes of term i. Most
+// runs a typo cuts off are short, and the next term that shares fewer
+// than depth runes with its predecessor ends one, so a few are looked at
+// in shared before the search by prefix.
+func (d *Dict) subtreeEnd(i, depth int, p string) int {
+	for j := i + 1; j < min(i+16, len(d.terms)); j++ {
+		if int(d.shared[j]) < depth {
+			return j
+		}
+	}
+	return d.runEnd(i, p)
 }
 
 // Len is the number of terms.
@@ -135,12 +165,12 @@ func (d *Dict) MatchIn(word string, maxTypos int, prefix bool, lo, hi int, fn fu
 	// (prefix mode).
 	// The slices keep their arrays between calls (sc); used is how many
 	// depths this call has sized.
-	rows, best, path := sc.rows, sc.best, sc.path
-	defer func() { sc.rows, sc.best, sc.path = rows, best, path }()
+	rows, best, path, off := sc.rows, sc.best, sc.path, sc.off
+	defer func() { sc.rows, sc.best, sc.path, sc.off = rows, best, path, off }()
 	used := 0
 	use := func(depth int) {
 		if depth >= len(rows) {
-			rows, best, path = append(rows, nil), append(best, 0), append(path, 0)
+			rows, best, path, off = append(rows, nil), append(best, 0), append(path, 0), append(off, 0)
 		}
 		rows[depth] = grow(rows[depth], n+1)
 		used = depth + 1
@@ -158,12 +188,9 @@ func (d *Dict) MatchIn(word string, maxTypos int, prefix bool, lo, hi int, fn fu
 		if i == lo {
 			valid = 0 // rows of the term before the range are not computed
 		}
-		// Skip the runes whose rows are still valid.
-		rest := term
-		for k := 0; k < valid; k++ {
-			_, size := utf8.DecodeRuneInString(rest)
-			rest = rest[size:]
-		}
+		// Skip the runes whose rows are still valid: the term shares
+		// them, bytes and all, with the path.
+		rest := term[off[valid]:]
 		depth := valid
 		pruned := false
 		for len(rest) > 0 {
@@ -174,10 +201,26 @@ func (d *Dict) MatchIn(word string, maxTypos int, prefix bool, lo, hi int, fn fu
 				use(depth)
 			}
 			path[depth] = r
+			off[depth] = len(term) - len(rest)
 			prev, row := rows[depth-1], rows[depth]
 			row[0] = int32(depth)
 			rowMin := row[0]
-			for j := 1; j <= n; j++ {
+			// Ukkonen's band: a cell further than limit from the
+			// diagonal is over the limit (the distance is at least
+			// |depth-j|), so only the 2*limit+1 cells around it are
+			// computed, and the ones just outside hold limit+1, which
+			// is all the next rows need to know of them.
+			jlo, jhi := max(1, depth-maxTypos), min(n, depth+maxTypos)
+			if jlo > 1 && jlo-1 <= n {
+				row[jlo-1] = limit + 1
+			}
+			if jhi < n {
+				row[jhi+1], row[n] = limit+1, limit+1
+			}
+			if jlo > jhi && n > 0 {
+				row[n] = limit + 1
+			}
+			for j := jlo; j <= jhi; j++ {
 				cost := int32(1)
 				if q[j-1] == r {
 					cost = 0
@@ -196,7 +239,7 @@ func (d *Dict) MatchIn(word string, maxTypos int, prefix bool, lo, hi int, fn fu
 			if rowMin > limit && !(prefix && best[depth] <= limit) {
 				// No extension of this prefix can come back within the
 				// limit: skip every term that starts with it.
-				i = min(d.runEnd(i, term[:len(term)-len(rest)]), hi) - 1
+				i = min(d.subtreeEnd(i, depth, term[:len(term)-len(rest)]), hi) - 1
 				pruned = true
 				break
 			}
@@ -238,12 +281,11 @@ func (d *Dict) MatchRanked(word string, maxTypos int, prefix bool, fn func(term,
 	second, size2 := utf8.DecodeRuneInString(rest)
 	// found reports the terms equal to s (or, while typing, beginning
 	// with it) within terms[a:b].
-	found := func(s string, a, b int) {
-		if s == "" {
-			return
-		}
-		k := a + sort.SearchStrings(d.terms[a:b], s)
-		for ; k < b && (d.terms[k] == s || prefix && strings.HasPrefix(d.terms[k], s)); k++ {
+	found := func(skip int, s string, a, b int) {
+		// terms[a:b] share their first skip bytes, so they sort as
+		// their remainders do: no candidate string is built.
+		k := a + sort.Search(b-a, func(k int) bool { return d.terms[a+k][skip:] >= s })
+		for ; k < b && (d.terms[k][skip:] == s || prefix && strings.HasPrefix(d.terms[k][skip:], s)); k++ {
 			fn(k, 2)
 			if !prefix {
 				break
@@ -252,19 +294,16 @@ func (d *Dict) MatchRanked(word string, maxTypos int, prefix bool, fn func(term,
 	}
 	if size2 > 0 && second != first {
 		a, b := d.RunOf(rest[:size2])
-		found(string(second)+string(first)+rest[size2:], a, b) // swapped
+		found(size2, word[:size]+rest[size2:], a, b) // swapped
 	}
-	for i := 0; i < len(d.terms); {
-		_, n := utf8.DecodeRuneInString(d.terms[i])
-		c := d.terms[i][:n]
-		j := d.runEnd(i, c)
+	for _, run := range d.initials {
+		c, i, j := run.letter, run.lo, run.hi
 		if c != word[:size] {
-			found(c+rest, i, j) // replaced
-			found(c+word, i, j) // added before it
+			found(len(c), rest, i, j) // replaced
+			found(len(c), word, i, j) // added before it
 			if strings.HasPrefix(rest, c) {
-				found(rest, i, j) // dropped
+				found(len(c), rest[len(c):], i, j) // dropped
 			}
 		}
-		i = j
 	}
 }

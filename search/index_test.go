@@ -195,16 +195,20 @@ func TestLargeBucketRanksAsEach(t *testing.T) {
 	}
 	ix := NewIndex(testAnalyzer(t), docs)
 	score := func(d uint32) float64 { return float64(d % 97) }
-	for _, q := range []Query{{Text: "lamp"}, {Text: "lamps"}, {Text: "la", Prefix: true}, {Text: "lampz"}, {Text: "lanterns"}} {
+	for _, q := range []Query{{Text: "lamp"}, {Text: "lamps"}, {Text: "la", Prefix: true}, {Text: "lampz"}, {Text: "lanterns"},
+		// several words: ranked doc by doc, the best kept in a heap
+		{Text: "lamp table"}, {Text: "camp lab", Any: true}, {Text: "lantern lamb ta", Prefix: true}} {
 		q.Score = score
 		all := ix.Search(q)
-		q.Limit = 25
-		top := ix.Search(q)
 		if len(all) <= smallBucket {
 			t.Fatalf("%q: only %d matches, the test needs a large bucket", q.Text, len(all))
 		}
-		if !slices.Equal(docsOf(top), docsOf(all[:25])) {
-			t.Fatalf("%q: limit 25 gave %v, all gave %v", q.Text, docsOf(top), docsOf(all[:25]))
+		for _, limit := range []int{1, 7, 25} {
+			q.Limit = limit
+			top := ix.Search(q)
+			if !slices.Equal(docsOf(top), docsOf(all[:limit])) {
+				t.Fatalf("%q: limit %d gave %v, all gave %v", q.Text, limit, docsOf(top), docsOf(all[:limit]))
+			}
 		}
 	}
 }

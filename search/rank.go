@@ -154,14 +154,22 @@ func (ix *Index) Run(q Query) Result {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	toks := ix.tokens(&q, q.Text)
-	res := ix.runLocked(q.Text, toks, &q)
 	alts := append(ix.readingsLocked(&q, toks), q.Alternatives...)
+	var seen wordMatches
+	if len(alts) > 0 {
+		// The readings share most of their words with the query: each
+		// word is matched once.
+		seen = make(wordMatches, len(toks)+2)
+	}
+	res := ix.runLocked(q.Text, toks, &q, seen, true)
 	if len(alts) == 0 {
 		return res
 	}
 	words := len(toks)
 	for _, alt := range alts {
-		r := ix.runLocked(alt, ix.tokens(&q, alt), &q)
+		// Once a reading has every word, another's any word adds
+		// nothing: it is not ranked.
+		r := ix.runLocked(alt, ix.tokens(&q, alt), &q, seen, !res.AllWords || q.Any)
 		if len(r.Hits) == 0 || !r.AllWords && res.AllWords && !q.Any {
 			continue // any word of another reading adds nothing to every word
 		}
@@ -346,14 +354,32 @@ func (ix *Index) tokens(q *Query, qtext string) []text.Token {
 	return toks[:min(len(toks), maxQueryWords)]
 }
 
-func (ix *Index) runLocked(qtext string, toks []text.Token, q *Query) Result {
+// wordMatches are the words one Run has matched, by what decides the
+// match; nil when the query has no other reading.
+type wordMatches map[wordKey]wordMatch
+
+type wordKey struct {
+	text, stem string
+	prefix     bool
+	extra      int
+}
+
+func (ix *Index) runLocked(qtext string, toks []text.Token, q *Query, seen wordMatches, anyWord bool) Result {
 	if len(toks) == 0 {
 		return Result{Matched: roaring.New()}
 	}
 	st := &queryState{ix: ix, words: make([]wordMatch, len(toks)), termWords: make(map[uint32]uint64), score: q.Score}
 	for i, t := range toks {
 		prefix := q.Prefix && i == len(toks)-1 && !strings.HasSuffix(qtext, " ")
-		st.words[i] = ix.matchWord(t, prefix, q.ExtraTypos)
+		key := wordKey{t.Text, t.Stem, prefix, q.ExtraTypos}
+		m, ok := seen[key]
+		if !ok {
+			m = ix.matchWord(t, prefix, q.ExtraTypos)
+			if seen != nil {
+				seen[key] = m
+			}
+		}
+		st.words[i] = m
 		w := &st.words[i]
 		for k, terms := range w.terms {
 			for _, t := range terms {
@@ -390,6 +416,9 @@ func (ix *Index) runLocked(qtext string, toks []text.Token, q *Query) Result {
 	}
 	q.limitTo(matched)
 	allWords := !matched.IsEmpty()
+	if !allWords && !anyWord {
+		return Result{Matched: matched}
+	}
 	if !allWords || q.Any {
 		matched.Clear()
 		for _, w := range st.words {
@@ -515,17 +544,63 @@ func (ix *Index) expandWord(t text.Token, prefix bool, extra int) wordMatch {
 
 // rankEach ranks the docs one by one with every rule.
 func (st *queryState) rankEach(docs *roaring.Bitmap, limit int) []Hit {
-	hits := make([]Hit, 0, docs.GetCardinality())
-	it := docs.Iterator()
-	for it.HasNext() {
-		hits = append(hits, st.hit(it.Next()))
+	n := int(docs.GetCardinality())
+	if limit <= 0 || limit >= n {
+		hits := make([]Hit, 0, n)
+		docs.Iterate(func(doc uint32) bool {
+			hits = append(hits, st.hit(doc))
+			return true
+		})
+		slices.SortFunc(hits, func(a, b Hit) int { return compareHits(&a, &b) })
+		return hits
 	}
-	if limit > 0 && limit < len(hits) {
-		topK(hits, limit)
-		hits = hits[:limit]
-	}
+	// The limit best so far, in a heap with the worst of them on top:
+	// a doc that does not beat it is dropped at once, and memory is the
+	// page's, not the matches' (any word of a long query matches
+	// hundreds).
+	hits := make([]Hit, 0, limit)
+	docs.Iterate(func(doc uint32) bool {
+		h := st.hit(doc)
+		if len(hits) < limit {
+			hits = append(hits, h)
+			worstUp(hits, len(hits)-1)
+		} else if compareHits(&h, &hits[0]) < 0 {
+			hits[0] = h
+			worstDown(hits, 0)
+		}
+		return true
+	})
 	slices.SortFunc(hits, func(a, b Hit) int { return compareHits(&a, &b) })
 	return hits
+}
+
+// worstUp and worstDown keep hits a heap with the worst hit at the root.
+func worstUp(hits []Hit, i int) {
+	for i > 0 {
+		parent := (i - 1) / 2
+		if compareHits(&hits[parent], &hits[i]) >= 0 {
+			return
+		}
+		hits[parent], hits[i] = hits[i], hits[parent]
+		i = parent
+	}
+}
+
+func worstDown(hits []Hit, i int) {
+	for {
+		worst, l, r := i, 2*i+1, 2*i+2
+		if l < len(hits) && compareHits(&hits[l], &hits[worst]) > 0 {
+			worst = l
+		}
+		if r < len(hits) && compareHits(&hits[r], &hits[worst]) > 0 {
+			worst = r
+		}
+		if worst == i {
+			return
+		}
+		hits[worst], hits[i] = hits[i], hits[worst]
+		i = worst
+	}
 }
 
 // hit applies every rule to one doc.
@@ -739,34 +814,4 @@ func (h *scoreHeap) Pop() any {
 	x := old[len(old)-1]
 	*h = old[:len(old)-1]
 	return x
-}
-
-// topK moves the k best hits to the front (in no order): quickselect.
-func topK(hits []Hit, k int) {
-	lo, hi := 0, len(hits)-1
-	for lo < hi {
-		p := hits[(lo+hi)/2]
-		i, j := lo, hi
-		for i <= j {
-			for compareHits(&hits[i], &p) < 0 {
-				i++
-			}
-			for compareHits(&hits[j], &p) > 0 {
-				j--
-			}
-			if i <= j {
-				hits[i], hits[j] = hits[j], hits[i]
-				i++
-				j--
-			}
-		}
-		switch {
-		case k-1 <= j:
-			hi = j
-		case k-1 >= i:
-			lo = i
-		default:
-			return
-		}
-	}
 }
