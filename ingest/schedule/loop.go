@@ -49,6 +49,9 @@ type Loop struct {
 	kick    chan struct{}
 	started bool
 	done    chan struct{}
+	// starting counts stores handed out by Due whose Start call has not
+	// returned yet (tests wait for it to reach zero).
+	starting int
 }
 
 // NewLoop returns a Loop that is not running yet; start is called (from
@@ -91,9 +94,13 @@ func (l *Loop) run(ctx context.Context) {
 		now := l.clock.Now()
 		due := l.sched.Due(now)
 		wake, ok := l.sched.NextWake()
+		l.starting = len(due)
 		l.mu.Unlock()
 		for _, store := range due {
 			l.start(store)
+			l.mu.Lock()
+			l.starting--
+			l.mu.Unlock()
 		}
 		var fire <-chan time.Time
 		if ok {
