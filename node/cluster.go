@@ -220,7 +220,15 @@ type clusterNode struct {
 	tableOnce sync.Once // logs a shard-count mismatch once
 	// announceLeave makes shutdown announce a gossip leave (after Leave).
 	announceLeave atomic.Bool
+	// started is set once startCluster has set every field above: the
+	// HTTP listeners (public and peer) are up before it runs, and a
+	// request that arrives meanwhile must not read a half-made node
+	// (a forwarded write once found router nil and crashed the node).
+	started atomic.Bool
 }
+
+// errStarting answers what needs the cluster before startCluster is done.
+var errStarting = fmt.Errorf("%w: this node is still joining its cluster", query.ErrUnavailable)
 
 // startCluster runs once storage, the Raft port and the HTTP server are up.
 func (n *Node) startCluster(ctx context.Context) error {
@@ -284,6 +292,7 @@ func (n *Node) startCluster(ctx context.Context) error {
 	go func() { defer n.wg.Done(); c.ctl.Run(ctx) }()
 	go func() { defer n.wg.Done(); c.watchTable(ctx) }()
 	go func() { defer n.wg.Done(); c.watchMembers(ctx) }()
+	c.started.Store(true)
 	n.log.Info("cluster mode", "gossip", c.members.Addr(), "raft_tls", c.cfg.TLSDir != "", "gossip_encryption", len(c.cfg.GossipKeys) > 0, "http_advertise", c.httpAdv, "join", c.cfg.Join, "bootstrap", n.cfg.bootstraps())
 	return nil
 }
@@ -493,6 +502,9 @@ func (c *clusterNode) setPeers() {
 
 // route implements Node.Route in cluster mode.
 func (c *clusterNode) route(store string, write bool) (string, error) {
+	if !c.started.Load() {
+		return "", errStarting
+	}
 	n := c.n
 	if store == "" {
 		g := n.shards.Meta()
@@ -580,6 +592,9 @@ func (c *clusterNode) group(s int) *shard.Group {
 
 // ready reports whether the cluster part can serve.
 func (c *clusterNode) readyErr() error {
+	if !c.started.Load() {
+		return errStarting
+	}
 	n := c.n
 	if id, _ := n.shards.Meta().Leader(); id == "" {
 		return errors.New("the meta group has no leader yet")

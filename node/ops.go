@@ -282,6 +282,12 @@ func (r *rpc) call(ctx context.Context, raftAddr string, req ctlRequest, hops in
 
 func (r *rpc) serve(w http.ResponseWriter, hr *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
+	if !r.c.started.Load() {
+		// The control port is up before startCluster is done.
+		w.WriteHeader(http.StatusServiceUnavailable)
+		json.NewEncoder(w).Encode(ctlResponse{Error: errStarting.Error()})
+		return
+	}
 	op := strings.TrimPrefix(hr.URL.Path, "/ctl/")
 	q := hr.URL.Query()
 	s, err := strconv.Atoi(q.Get("shard"))

@@ -171,6 +171,9 @@ func (n *Node) ClusterCall(ctx context.Context, op string, args map[string]strin
 	if n.cl == nil {
 		return nil, &query.APIError{Status: 404, Type: query.ErrTypeNotFound, Message: "this node runs alone (start it with --join or --cluster)"}
 	}
+	if !n.cl.started.Load() {
+		return nil, errStarting
+	}
 	switch op {
 	case "status":
 		return n.cl.clusterStatus(ctx), nil
