@@ -28,10 +28,10 @@ type FeedSource struct {
 
 // Fetch reads the whole feed; since is ignored (a v1 feed is always
 // complete). Result.Created is the feed's "created".
-func (s *FeedSource) Fetch(ctx context.Context, since time.Time, sink ingest.FeedSink) (Result, error) {
+func (s *FeedSource) Fetch(ctx context.Context, since time.Time, sink ingest.FeedSink) (res Result, err error) {
 	f := &fetcher{doer: s.Doer, auth: s.Auth}
-	res := newResult()
-	defer f.fill(&res)
+	res = newResult()
+	defer f.fill(&res) // res is named: the deferred fill reaches the caller
 	resp, err := f.get(ctx, s.URL, "application/json")
 	if err != nil {
 		return res, err
