@@ -244,3 +244,5 @@ func TestNextLink(t *testing.T) {
 	f(`<https://a/p>; rel="prev"`, "")
 	f(`garbage; rel="next"`, "")
 }
+
+func newV2Server() *httptest.Server { return httptest.NewServer(&v2Shop{}) }
