@@ -21,11 +21,13 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
@@ -55,6 +57,13 @@ type ClientConfig struct {
 	MaxBodyBytes int64
 	// UserAgent is sent with every request that does not set its own.
 	UserAgent string
+	// DenyPrivateNetworks refuses to connect to loopback, private,
+	// link-local and unspecified addresses (checked on the resolved
+	// address, so a DNS name cannot get around it): set it where store
+	// owners who are not the operator configure sources, so that a feed
+	// URL cannot reach the node's own network (cloud metadata, admin
+	// ports). Off by default: a self-hosted shop often sits next door.
+	DenyPrivateNetworks bool
 }
 
 // DefaultClientConfig returns the settings the sync runner uses: 30 s to
@@ -121,13 +130,18 @@ func NewClient(cfg ClientConfig) *Client {
 		panic("source.NewClient: " + err.Error())
 	}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
-	transport.DialContext = (&net.Dialer{Timeout: cfg.Timeout, KeepAlive: 30 * time.Second}).DialContext
+	dialer := &net.Dialer{Timeout: cfg.Timeout, KeepAlive: 30 * time.Second}
+	if cfg.DenyPrivateNetworks {
+		dialer.Control = denyPrivate
+	}
+	transport.DialContext = dialer.DialContext
+	transport.Proxy = nil // a proxy would hide the address DenyPrivateNetworks checks
 	transport.TLSHandshakeTimeout = cfg.Timeout
 	transport.ResponseHeaderTimeout = cfg.Timeout
 	transport.MaxIdleConnsPerHost = 4
 	c := &Client{cfg: cfg}
 	c.retry = &retryablehttp.Client{
-		HTTPClient:   &http.Client{Transport: transport},
+		HTTPClient:   &http.Client{Transport: transport, CheckRedirect: checkRedirect},
 		RetryWaitMin: cfg.RetryWaitMin,
 		RetryWaitMax: cfg.RetryWaitMax,
 		RetryMax:     cfg.RetryMax,
@@ -198,6 +212,55 @@ func counterFrom(ctx context.Context) *Counter {
 	return cnt
 }
 
+// maxRedirects bounds a redirect chain, as net/http's default does.
+const maxRedirects = 10
+
+// redirectHeaders are the headers kept when a redirect leaves the
+// original host: net/http drops Authorization and Cookie itself, but not
+// a custom credential header such as X-Clerk-Authorization.
+var redirectHeaders = map[string]bool{"Accept": true, "Accept-Encoding": true, "User-Agent": true, "Referer": true}
+
+// checkRedirect follows at most maxRedirects http(s) redirects and sends
+// no credential to another host.
+func checkRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) >= maxRedirects {
+		return fmt.Errorf("stopped after %d redirects", maxRedirects)
+	}
+	if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
+		return fmt.Errorf("redirect to a %s URL refused", clip(req.URL.Scheme, 20))
+	}
+	if req.URL.Host != via[0].URL.Host {
+		for name := range req.Header {
+			if !redirectHeaders[name] {
+				req.Header.Del(name)
+			}
+		}
+	}
+	return nil
+}
+
+// ErrPrivateNetwork is wrapped by the error of a connection
+// DenyPrivateNetworks refused.
+var ErrPrivateNetwork = errors.New("address in a private network refused")
+
+// denyPrivate is a net.Dialer Control refusing non-public addresses.
+func denyPrivate(network, address string, _ syscall.RawConn) error {
+	host, _, err := net.SplitHostPort(address)
+	if err != nil {
+		return err
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return fmt.Errorf("%w: %s", ErrPrivateNetwork, clip(host, 64))
+	}
+	ip = ip.Unmap()
+	if ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
+		ip.IsUnspecified() || ip.IsMulticast() || ip.IsInterfaceLocalMulticast() {
+		return fmt.Errorf("%w: %s", ErrPrivateNetwork, ip)
+	}
+	return nil
+}
+
 // checkRetry retries connection errors (as retryablehttp decides: not bad
 // certificates, schemes or redirect loops), 408, 429 and 5xx but 501.
 func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
@@ -205,6 +268,9 @@ func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, erro
 		return false, ctx.Err()
 	}
 	if err != nil {
+		if errors.Is(err, ErrPrivateNetwork) {
+			return false, nil // the address will not change by waiting
+		}
 		return retryablehttp.DefaultRetryPolicy(ctx, resp, err)
 	}
 	switch code := resp.StatusCode; {

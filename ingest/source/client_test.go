@@ -318,3 +318,86 @@ func TestAuthNeverShowsSecrets(t *testing.T) {
 		t.Errorf("custom header: %q", got)
 	}
 }
+
+// A redirect to another host carries no credential, not even a custom
+// header (net/http drops only Authorization and Cookie); the same host
+// keeps it.
+func TestClientRedirectDropsCredentials(t *testing.T) {
+	var seen atomic.Value
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen.Store(r.Header.Get("X-Clerk-Authorization") + "|" + r.Header.Get("Authorization"))
+		io.WriteString(w, "[]")
+	}))
+	defer other.Close()
+	var sameHost atomic.Value
+	shop := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/away":
+			http.Redirect(w, r, other.URL+"/cdn/feed.json", http.StatusFound)
+		case "/moved":
+			http.Redirect(w, r, "/here", http.StatusMovedPermanently)
+		case "/here":
+			sameHost.Store(r.Header.Get("X-Clerk-Authorization"))
+			io.WriteString(w, "[]")
+		}
+	}))
+	defer shop.Close()
+	c := fastClient(t, nil)
+	for _, path := range []string{"/away", "/moved"} {
+		req, _ := http.NewRequest(http.MethodGet, shop.URL+path, nil)
+		Auth{Bearer: "tok", Header: "X-Clerk-Authorization"}.Apply(req)
+		req.SetBasicAuth("u", "p")
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	if got := seen.Load(); got != "|" {
+		t.Errorf("the other host received credentials %q", got)
+	}
+	if got := sameHost.Load(); got != "Bearer tok" {
+		t.Errorf("same-host redirect lost the token: %q", got)
+	}
+}
+
+// DenyPrivateNetworks refuses loopback at once, without retries.
+func TestClientDenyPrivateNetworks(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { calls.Add(1) }))
+	defer srv.Close()
+	c := fastClient(t, func(c *ClientConfig) { c.DenyPrivateNetworks = true })
+	_, err := get(t, c, srv.URL)
+	var fe *FetchError
+	if !errors.Is(err, ErrPrivateNetwork) || !errors.As(err, &fe) || fe.Attempts != 1 || calls.Load() != 0 {
+		t.Errorf("err = %v (%d calls), want ErrPrivateNetwork after one attempt", err, calls.Load())
+	}
+}
+
+// An attempt whose headers do not come within Timeout is abandoned and
+// retried.
+func TestClientTimeoutPerAttempt(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 {
+			select {
+			case <-r.Context().Done():
+			case <-time.After(5 * time.Second):
+			}
+			return
+		}
+		io.WriteString(w, "late but fine")
+	}))
+	defer srv.Close()
+	c := fastClient(t, func(c *ClientConfig) { c.Timeout = 100 * time.Millisecond })
+	start := time.Now()
+	resp, err := get(t, c, srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(b) != "late but fine" || calls.Load() != 2 || time.Since(start) > 3*time.Second {
+		t.Errorf("body %q after %d calls in %v", b, calls.Load(), time.Since(start))
+	}
+}
