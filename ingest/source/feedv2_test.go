@@ -246,3 +246,72 @@ func TestNextLink(t *testing.T) {
 }
 
 func newV2Server() *httptest.Server { return httptest.NewServer(&v2Shop{}) }
+
+// doerFunc wraps a Doer, as the runner might (a rate limiter).
+type doerFunc func(*http.Request) (*http.Response, error)
+
+func (f doerFunc) Do(r *http.Request) (*http.Response, error) { return f(r) }
+
+// A rate limit in the middle of the pagination is waited out
+// (Retry-After: 0) and the read goes on; the Result counts every attempt
+// once, even through a wrapped Client.
+func TestFeedV2RateLimitedPage(t *testing.T) {
+	var calls int
+	var mu sync.Mutex
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		calls++
+		n := calls
+		mu.Unlock()
+		page := r.URL.Query().Get("page")
+		switch {
+		case page == "2" && n == 2:
+			w.Header().Set("Retry-After", "0")
+			http.Error(w, "rate limited", http.StatusTooManyRequests)
+		case page == "1" || page == "2":
+			fmt.Fprintf(w, `[{"id":"p%s","price":1}]`, page)
+		default:
+			fmt.Fprint(w, `[]`)
+		}
+	}))
+	defer srv.Close()
+	cfg := DefaultFeedV2Config()
+	cfg.URLs[ingest.KindProducts] = srv.URL + "/products"
+	cfg.PageSize = 1
+	client := fastClient(t, nil)
+	src := &FeedV2Source{Config: cfg, Doer: doerFunc(client.Do)}
+	sink := newSink(t)
+	res, err := src.Fetch(context.Background(), time.Time{}, sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameIDs(t, "products", productIDs(sink.products), "p1", "p2")
+	if res.Requests != 4 || calls != 4 {
+		t.Errorf("result counts %d requests, server saw %d; want 4 (page 1, 429, page 2, empty page 3)", res.Requests, calls)
+	}
+}
+
+// A feed bigger than the client's limit fails with the limit named and
+// nothing complete.
+func TestFeedSourceTooLarge(t *testing.T) {
+	srv := authFeedServer(t, "t", v1Feed)
+	defer srv.Close()
+	c := fastClient(t, func(c *ClientConfig) { c.MaxBodyBytes = 100 })
+	res, err := (&FeedSource{URL: srv.URL, Auth: Auth{Bearer: "t"}, Doer: c}).Fetch(context.Background(), time.Time{}, newSink(t))
+	if !errors.Is(err, ingest.ErrBodyTooLarge) || !strings.Contains(err.Error(), "100 bytes") || res.Complete {
+		t.Errorf("err = %v, complete %v", err, res.Complete)
+	}
+}
+
+// A byte order mark before the JSON is skipped.
+func TestFeedSourceBOM(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "\ufeff"+`{"products":[{"id":1,"price":2}]}`)
+	}))
+	defer srv.Close()
+	sink := newSink(t)
+	res, err := (&FeedSource{URL: srv.URL, Doer: http.DefaultClient}).Fetch(context.Background(), time.Time{}, sink)
+	if err != nil || len(sink.products) != 1 || !res.Complete {
+		t.Errorf("BOM feed: %d products, %v", len(sink.products), err)
+	}
+}
