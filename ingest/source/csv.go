@@ -137,7 +137,7 @@ func (s *CSVSource) Fetch(ctx context.Context, since time.Time, sink ingest.Feed
 	f := &fetcher{doer: s.Doer, auth: s.Config.Auth}
 	res = newResult()
 	defer f.fill(&res) // res is named: the deferred fill reaches the caller
-	if err := s.Config.Validate(); err != nil {
+	if err = s.Config.Validate(); err != nil {
 		return res, err
 	}
 	resp, err := f.get(ctx, s.Config.URL, "text/csv, text/tab-separated-values, text/plain;q=0.5, */*;q=0.1")
@@ -145,7 +145,7 @@ func (s *CSVSource) Fetch(ctx context.Context, since time.Time, sink ingest.Feed
 		return res, err
 	}
 	defer resp.Body.Close()
-	if err := ReadCSV(resp.Body, s.Config, sink, &res); err != nil {
+	if err = ReadCSV(resp.Body, s.Config, sink, &res); err != nil {
 		return res, fmt.Errorf("csv %s: %w", RedactString(s.Config.URL), err)
 	}
 	res.Complete = true
@@ -162,7 +162,7 @@ func ReadCSV(r io.Reader, cfg CSVConfig, sink ingest.FeedSink, res *Result) erro
 	if cfg.CategorySeparator == "" {
 		cfg.CategorySeparator = "|"
 	}
-	guard := &rowGuard{r: skipBOM(r), max: int64(cfg.MaxRowBytes)}
+	guard := &sizeGuard{r: skipBOM(r), max: int64(cfg.MaxRowBytes), what: "row (an unclosed quote?)"}
 	cr := csv.NewReader(guard)
 	cr.Comma = cfg.Delimiter
 	cr.FieldsPerRecord = -1 // short rows leave fields empty
@@ -196,7 +196,7 @@ func ReadCSV(r io.Reader, cfg CSVConfig, sink ingest.FeedSink, res *Result) erro
 }
 
 // readRows turns each data row into one record.
-func readRows[T ingest.Record](cr *csv.Reader, guard *rowGuard, rr *csvRows, b *batcher[T], build func(row []string) (T, error)) error {
+func readRows[T ingest.Record](cr *csv.Reader, guard *sizeGuard, rr *csvRows, b *batcher[T], build func(row []string) (T, error)) error {
 	for rows := 0; ; rows++ {
 		row, line, err := nextRow(cr, guard)
 		if errors.Is(err, io.EOF) {
@@ -224,7 +224,7 @@ func readRows[T ingest.Record](cr *csv.Reader, guard *rowGuard, rr *csvRows, b *
 }
 
 // readOrders groups consecutive rows with the same order id.
-func readOrders(cr *csv.Reader, guard *rowGuard, rr *csvRows, b *batcher[ingest.Order]) error {
+func readOrders(cr *csv.Reader, guard *sizeGuard, rr *csvRows, b *batcher[ingest.Order]) error {
 	var open *ingest.Order
 	var openErr error // the first bad line of the open order
 	var openLine int
@@ -293,7 +293,7 @@ func readOrders(cr *csv.Reader, guard *rowGuard, rr *csvRows, b *batcher[ingest.
 }
 
 // nextRow reads a row and its line number.
-func nextRow(cr *csv.Reader, guard *rowGuard) ([]string, int, error) {
+func nextRow(cr *csv.Reader, guard *sizeGuard) ([]string, int, error) {
 	guard.mark()
 	row, err := cr.Read()
 	line := 0
@@ -314,7 +314,7 @@ func fatalRowErr(err error) error {
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, errRowTooLong):
+	case errors.Is(err, errRecordTooLong):
 		return fmt.Errorf("%w: %v", ingest.ErrInvalidFeed, err)
 	case errors.As(err, &pe): // a malformed row; the reader goes on after it
 		return nil

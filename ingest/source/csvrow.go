@@ -4,7 +4,6 @@ package source
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -310,32 +309,4 @@ func skipBOM(r io.Reader) io.Reader {
 		br.Discard(3)
 	}
 	return br
-}
-
-var errRowTooLong = errors.New("row too long")
-
-// rowGuard fails a read that goes more than max bytes past the start of
-// the current row: a quote left open must not pull the whole file into
-// one field. csv.Reader reads ahead, so the bound is loose by its buffer.
-type rowGuard struct {
-	r     io.Reader
-	n     int64
-	start int64
-	max   int64
-}
-
-const csvReadAhead = 64 << 10
-
-func (g *rowGuard) mark() { g.start = g.n }
-
-func (g *rowGuard) Read(p []byte) (int, error) {
-	if g.n-g.start > g.max+csvReadAhead {
-		return 0, fmt.Errorf("%w: more than %d bytes in one row (an unclosed quote?)", errRowTooLong, g.max)
-	}
-	if len(p) > csvReadAhead {
-		p = p[:csvReadAhead]
-	}
-	n, err := g.r.Read(p)
-	g.n += int64(n)
-	return n, err
 }

@@ -56,7 +56,9 @@ type FeedV2Config struct {
 	MaxPages int
 	// MaxRecords bounds the records read per resource.
 	MaxRecords int
-	// MaxLineBytes bounds one NDJSON line (one record).
+	// MaxLineBytes bounds one record: an NDJSON line (a longer one is a
+	// record error) or a record of a JSON page (a longer one stops the
+	// read: the stream cannot be resynchronised).
 	MaxLineBytes int
 }
 
@@ -131,7 +133,7 @@ func (s *FeedV2Source) Fetch(ctx context.Context, since time.Time, sink ingest.F
 	f := &fetcher{doer: s.Doer, auth: s.Config.Auth}
 	res = newResult()
 	defer f.fill(&res) // res is named: the deferred fill reaches the caller
-	if err := s.Config.Validate(); err != nil {
+	if err = s.Config.Validate(); err != nil {
 		return res, err
 	}
 	t := &tally{res: &res, cfg: s.Config.Feed}
@@ -141,7 +143,6 @@ func (s *FeedV2Source) Fetch(ctx context.Context, since time.Time, sink ingest.F
 		if !ok {
 			continue
 		}
-		var err error
 		switch kind {
 		case ingest.KindProducts:
 			err = readResource(ctx, s, f, u, since, newBatcher(t, sink.Products, s.Config.MaxRecords))
@@ -252,7 +253,7 @@ func readPage[T ingest.Record](ctx context.Context, f *fetcher, pageURL string, 
 		}
 		return jsonPage{records: n}, link, nil
 	}
-	page, err := readJSONPage(br, b)
+	page, err := readJSONPage(br, b, maxLine)
 	if err != nil {
 		return page, "", pageErr(pageURL, err)
 	}

@@ -315,3 +315,31 @@ func TestFeedSourceBOM(t *testing.T) {
 		t.Errorf("BOM feed: %d products, %v", len(sink.products), err)
 	}
 }
+
+// One record beyond MaxLineBytes stops a JSON page (the stream cannot be
+// resynchronised) and is only a record error in NDJSON.
+func TestFeedV2RecordBound(t *testing.T) {
+	big := `{"id":2,"name":"` + strings.Repeat("x", 300_000) + `","price":1}`
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/ndjson" {
+			w.Header().Set("Content-Type", "application/x-ndjson")
+			fmt.Fprint(w, `{"id":1,"price":1}`+"\n"+big+"\n"+`{"id":3,"price":1}`+"\n")
+			return
+		}
+		fmt.Fprint(w, `[{"id":1,"price":1},`+big+`]`)
+	}))
+	defer srv.Close()
+	cfg := DefaultFeedV2Config()
+	cfg.MaxLineBytes = 1000
+	cfg.URLs[ingest.KindProducts] = srv.URL + "/json"
+	_, err := (&FeedV2Source{Config: cfg, Doer: http.DefaultClient}).Fetch(context.Background(), time.Time{}, newSink(t))
+	if !errors.Is(err, ingest.ErrInvalidFeed) || !strings.Contains(err.Error(), "more than 1000 bytes in one record") {
+		t.Errorf("json: err = %v", err)
+	}
+	cfg.URLs[ingest.KindProducts] = srv.URL + "/ndjson"
+	sink := newSink(t)
+	res, err := (&FeedV2Source{Config: cfg, Doer: http.DefaultClient}).Fetch(context.Background(), time.Time{}, sink)
+	if err != nil || len(sink.products) != 2 || res.Rejected[ingest.KindProducts] != 1 || !errors.Is(res.Errors[0], ingest.ErrStringTooLong) {
+		t.Errorf("ndjson: %d products, rejected %v, errors %v, err %v", len(sink.products), res.Rejected, res.Errors, err)
+	}
+}

@@ -71,7 +71,7 @@ func FuzzReadJSONPage(f *testing.F) {
 		res := newResult()
 		sink := fuzzSink(t)
 		b := newBatcher(&tally{res: &res, cfg: ingest.DefaultFeedConfig()}, sink.Products, 0)
-		page, err := readJSONPage(bytes.NewReader(data), b)
+		page, err := readJSONPage(bytes.NewReader(data), b, 1<<20)
 		if err != nil {
 			return
 		}

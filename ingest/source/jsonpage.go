@@ -24,17 +24,19 @@ type jsonPage struct {
 // readJSONPage streams one JSON page into b: a list of records, or an
 // object with the list under the resource's name (orders also under
 // "sales", as in the v1 feed) and maybe a "next"/"next_page" link. Other
-// members are skipped token by token.
-func readJSONPage[T ingest.Record](r io.Reader, b *batcher[T]) (jsonPage, error) {
+// members are skipped token by token. One record may take at most
+// maxRecord bytes (loosely: see sizeGuard).
+func readJSONPage[T ingest.Record](r io.Reader, b *batcher[T], maxRecord int) (jsonPage, error) {
 	var page jsonPage
-	dec := json.NewDecoder(r)
+	guard := &sizeGuard{r: r, max: int64(maxRecord), what: "record"}
+	dec := json.NewDecoder(guard)
 	tok, err := dec.Token()
 	if err != nil {
 		return page, syntaxErr(err)
 	}
 	switch tok {
 	case json.Delim('['):
-		page.records, err = readRecordList(dec, b)
+		page.records, err = readRecordList(dec, guard, b)
 		if err != nil {
 			return page, err
 		}
@@ -57,7 +59,7 @@ func readJSONPage[T ingest.Record](r io.Reader, b *batcher[T]) (jsonPage, error)
 				if tok != json.Delim('[') {
 					return page, fmt.Errorf("%w: %q must be a list", ingest.ErrInvalidFeed, key)
 				}
-				n, err := readRecordList(dec, b)
+				n, err := readRecordList(dec, guard, b)
 				page.records += n
 				if err != nil {
 					return page, err
@@ -119,9 +121,10 @@ func (p *jsonPage) readNext(key string, raw json.RawMessage) error {
 
 // readRecordList reads the records of a list whose '[' was read, and the
 // closing ']'.
-func readRecordList[T ingest.Record](dec *json.Decoder, b *batcher[T]) (int, error) {
+func readRecordList[T ingest.Record](dec *json.Decoder, guard *sizeGuard, b *batcher[T]) (int, error) {
 	n := 0
 	for dec.More() {
+		guard.mark()
 		var raw json.RawMessage
 		if err := dec.Decode(&raw); err != nil {
 			return n, syntaxErr(err)
@@ -163,7 +166,7 @@ func syntaxErr(err error) error {
 		err = io.ErrUnexpectedEOF
 	}
 	var se *json.SyntaxError
-	if errors.As(err, &se) || errors.Is(err, io.ErrUnexpectedEOF) {
+	if errors.As(err, &se) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, errRecordTooLong) {
 		return fmt.Errorf("%w: %v", ingest.ErrInvalidFeed, err)
 	}
 	return err
