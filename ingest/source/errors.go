@@ -44,7 +44,7 @@ type StatusError struct {
 func (e *StatusError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s: HTTP %d", e.Method, e.URL, e.Status)
-	if text := statusText(e.Status); text != "" {
+	if text := http.StatusText(e.Status); text != "" {
 		b.WriteString(" " + text)
 	}
 	if e.Attempts > 1 {
@@ -117,5 +117,3 @@ func RedactString(raw string) string {
 	}
 	return Redact(u)
 }
-
-func statusText(code int) string { return http.StatusText(code) }

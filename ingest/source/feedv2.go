@@ -244,7 +244,7 @@ func readPage[T ingest.Record](ctx context.Context, f *fetcher, pageURL string, 
 		return jsonPage{}, "", err
 	}
 	defer resp.Body.Close()
-	link := nextLink(resp.Header)
+	link := NextLink(resp.Header)
 	br := bufio.NewReaderSize(resp.Body, 64<<10)
 	if isNDJSON(resp.Header.Get("Content-Type"), br, b.kind) {
 		n, err := readNDJSON(br, b, maxLine)
@@ -301,8 +301,10 @@ func isNDJSON(contentType string, br *bufio.Reader, kind ingest.Kind) bool {
 	return true
 }
 
-// nextLink returns the target of a Link header's rel="next" (RFC 8288).
-func nextLink(h http.Header) string {
+// NextLink returns the target of a Link header's rel="next" (RFC 8288),
+// "" when there is none: feed v2 pages and platform APIs (Shopify's
+// page_info cursors) paginate with it.
+func NextLink(h http.Header) string {
 	for _, v := range h.Values("Link") {
 		for _, part := range strings.Split(v, ",") {
 			part = strings.TrimSpace(part)

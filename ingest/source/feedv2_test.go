@@ -233,7 +233,7 @@ func TestFeedV2ConfigValidate(t *testing.T) {
 func TestNextLink(t *testing.T) {
 	f := func(header, want string) {
 		t.Helper()
-		if got := nextLink(http.Header{"Link": {header}}); got != want {
+		if got := NextLink(http.Header{"Link": {header}}); got != want {
 			t.Errorf("%q: next = %q, want %q", header, got, want)
 		}
 	}
