@@ -2,7 +2,19 @@ package ingest
 
 // Clerk JSON feed (v1, one file):
 //
-//	{"categories":[...],"products":[...],"customers":[...],"orders":[...],"pages":[...]}
+//	{"categories":[...],"products":[...],"customers":[...],"orders":[...],"pages":[...],
+//	 "created": 1500000000, "strict": false}
+//
+// Clerk's specification (docs.clerk.io/docs/data-feed) names the orders
+// list "sales" and puts "created" (unix time the feed was generated) and
+// "strict" at the top level; later feeds say "orders" and some generators
+// group the two settings in a "config" object. ReadFeed reads all of these:
+// "sales" is the orders list, and "created"/"strict" count wherever they
+// appear (FeedStats.Created, FeedStats.Strict).
+//
+// A feed that says "strict": true asks for all or nothing: the first
+// invalid record after the flag stops the import, and one skipped before
+// the flag was read (the flag may come last) fails the import at the end.
 //
 // ReadFeed streams it with json.Decoder tokens: one record is in memory at a
 // time besides the current batch, so feeds far larger than memory work.
@@ -18,6 +30,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 )
 
 // FeedSink receives validated records in batches of at most
@@ -89,6 +102,15 @@ type FeedStats struct {
 	Unknown []string
 	// Errors holds the first MaxReportedErrors problems.
 	Errors []FeedError
+	// Kinds lists, in file order, the kinds whose list the feed holds
+	// (an empty list counts, null does not): a mirror may delete only
+	// records of these kinds.
+	Kinds []Kind
+	// Created is the feed's "created" (unix seconds when the shop made
+	// the feed), 0 when absent.
+	Created int64
+	// Strict is true when the feed asked for strict mode.
+	Strict bool
 }
 
 // ErrInvalidFeed is wrapped by every error that stops ReadFeed because the
@@ -157,6 +179,12 @@ func (fr *feedReader) run() error {
 		}
 		key := keyTok.(string)
 		switch Kind(key) {
+		case "sales": // Clerk's original name for the orders list
+			err = readFeedList(fr, KindOrders, fr.sink.Orders)
+		case "config":
+			err = fr.readConfig()
+		case "created", "strict":
+			err = fr.readSetting(key)
 		case KindCategories:
 			err = readFeedList(fr, KindCategories, fr.sink.Categories)
 		case KindProducts:
@@ -181,7 +209,86 @@ func (fr *feedReader) run() error {
 	if _, err := fr.dec.Token(); err != io.EOF {
 		return fmt.Errorf("%w: unexpected data after the feed object at byte %d", ErrInvalidFeed, fr.dec.InputOffset())
 	}
+	if fr.stats.Strict {
+		rejected := 0
+		for _, n := range fr.stats.Rejected {
+			rejected += n
+		}
+		if rejected > 0 {
+			first := ""
+			if len(fr.stats.Errors) > 0 {
+				first = fmt.Sprintf(" (first: %v)", fr.stats.Errors[0])
+			}
+			return fmt.Errorf("%w: the feed is strict and %d records were invalid%s", ErrInvalidFeed, rejected, first)
+		}
+	}
 	return nil
+}
+
+// readConfig reads the "config" object (or null): "created" and "strict"
+// as at the top level, anything else skipped.
+func (fr *feedReader) readConfig() error {
+	tok, err := fr.dec.Token()
+	if err != nil {
+		return fr.syntax(err)
+	}
+	if tok == nil {
+		return nil
+	}
+	if tok != json.Delim('{') {
+		return fmt.Errorf("%w: \"config\" must be an object, got %s", ErrInvalidFeed, describeToken(tok))
+	}
+	for fr.dec.More() {
+		keyTok, err := fr.dec.Token()
+		if err != nil {
+			return fr.syntax(err)
+		}
+		switch key := keyTok.(string); key {
+		case "created", "strict":
+			err = fr.readSetting(key)
+		default:
+			err = fr.skipValue()
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if _, err := fr.dec.Token(); err != nil {
+		return fr.syntax(err)
+	}
+	return nil
+}
+
+// readSetting reads the value of "created" or "strict".
+func (fr *feedReader) readSetting(key string) error {
+	var raw json.RawMessage
+	if err := fr.dec.Decode(&raw); err != nil {
+		return fr.syntax(err)
+	}
+	if key == "created" {
+		created, err := decodeTime(key, raw)
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrInvalidFeed, err)
+		}
+		fr.stats.Created = created
+		return nil
+	}
+	strict, err := decodeBoolPtr(key, raw)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalidFeed, err)
+	}
+	if strict != nil && *strict {
+		fr.stats.Strict = true
+		fr.cfg.Strict = true
+	}
+	return nil
+}
+
+// sawKind records that the feed holds a list of kind.
+func (fr *feedReader) sawKind(kind Kind) {
+	if !slices.Contains(fr.stats.Kinds, kind) {
+		fr.stats.Kinds = append(fr.stats.Kinds, kind)
+	}
 }
 
 // skipValue consumes one JSON value token by token, so that a large
@@ -229,6 +336,7 @@ func readFeedList[T Record](fr *feedReader, kind Kind, deliver func([]T) error) 
 	if tok != json.Delim('[') {
 		return fmt.Errorf("%w: %q must be a list, got %s", ErrInvalidFeed, kind, describeToken(tok))
 	}
+	fr.sawKind(kind)
 	batch := make([]T, 0, fr.cfg.BatchSize)
 	positions := make([]int, 0, fr.cfg.BatchSize)
 	flush := func() error {

@@ -227,3 +227,64 @@ func TestReadFeedStreams(t *testing.T) {
 		t.Errorf("first batch delivered after reading %d of %d bytes; the reader does not stream", readAtFirst, cr.n)
 	}
 }
+
+// Clerk's original feed names the orders list "sales" and carries
+// "created" and "strict" (docs.clerk.io/docs/data-feed); some generators
+// put the two in a "config" object.
+func TestReadFeedLegacyKeysAndConfig(t *testing.T) {
+	feed := `{"config":{"created":1700000000,"generator":{"x":[1]}},
+		"products":[{"id":1,"price":2}],
+		"sales":[{"id":"s1","time":1500000000,"products":[{"id":1,"quantity":2,"price":2}]}],
+		"pages":null,"categories":[]}`
+	var rec feedRecorder
+	st, err := ReadFeed(strings.NewReader(feed), &rec, DefaultFeedConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.orders) != 1 || rec.orders[0].ID != "s1" || rec.orders[0].Products[0].Quantity != 2 {
+		t.Errorf("sales read as orders: %+v", rec.orders)
+	}
+	if st.Created != 1700000000 || st.Strict {
+		t.Errorf("created %d strict %v, want 1700000000 false", st.Created, st.Strict)
+	}
+	if want := []Kind{KindProducts, KindOrders, KindCategories}; !reflect.DeepEqual(st.Kinds, want) {
+		t.Errorf("kinds = %v, want %v (null pages is not a list)", st.Kinds, want)
+	}
+	if len(st.Unknown) != 0 {
+		t.Errorf("unknown = %v", st.Unknown)
+	}
+
+	// Top-level settings, as in Clerk's specification; created as a date.
+	st, err = ReadFeed(strings.NewReader(`{"created":"2024-01-02","strict":false}`), &feedRecorder{}, DefaultFeedConfig())
+	if err != nil || st.Created != 1704153600 || len(st.Kinds) != 0 {
+		t.Errorf("top-level created: %+v, %v", st, err)
+	}
+	for _, bad := range []string{`{"config":[]}`, `{"created":{}}`, `{"config":{"strict":"maybe"}}`} {
+		if _, err := ReadFeed(strings.NewReader(bad), &feedRecorder{}, DefaultFeedConfig()); !errors.Is(err, ErrInvalidFeed) {
+			t.Errorf("%s: err = %v, want ErrInvalidFeed", bad, err)
+		}
+	}
+}
+
+// A strict feed stops at the first invalid record after the flag, and
+// fails at the end when one was skipped before the flag was read.
+func TestReadFeedStrictFromDocument(t *testing.T) {
+	var rec feedRecorder
+	_, err := ReadFeed(strings.NewReader(`{"strict":true,"products":[{"id":1},{"id":2,"price":-1},{"id":3}]}`), &rec, DefaultFeedConfig())
+	if !errors.Is(err, ErrInvalidFeed) || !strings.Contains(err.Error(), "record 1") {
+		t.Errorf("strict first: err = %v, want ErrInvalidFeed naming record 1", err)
+	}
+	if len(rec.products) != 0 {
+		t.Errorf("strict feed delivered %v", rec.calls)
+	}
+	rec = feedRecorder{}
+	st, err := ReadFeed(strings.NewReader(`{"products":[{"id":1},{"id":2,"price":-1}],"config":{"strict":true}}`), &rec, DefaultFeedConfig())
+	if !errors.Is(err, ErrInvalidFeed) || !strings.Contains(err.Error(), "strict and 1 records") || !st.Strict {
+		t.Errorf("strict last: err = %v, stats %+v", err, st)
+	}
+	// strict false changes nothing.
+	st, err = ReadFeed(strings.NewReader(`{"config":{"strict":false},"products":[{"id":1},{"id":2,"price":-1}]}`), &feedRecorder{}, DefaultFeedConfig())
+	if err != nil || st.Rejected[KindProducts] != 1 || st.Records[KindProducts] != 1 {
+		t.Errorf("non-strict: %+v, %v", st, err)
+	}
+}

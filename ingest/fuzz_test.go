@@ -123,6 +123,8 @@ func FuzzReadFeed(f *testing.F) {
 	// The same id in two lists (or dropped records closing a batch early)
 	// is legal: each delivered batch is checked on its own.
 	f.Add([]byte(`{"products":[{"id":0,"price":-1},{"id":0}],"products":[{"id":0}]}`), uint8(1))
+	f.Add([]byte(`{"config":{"created":"2020-01-01","strict":true},"sales":[{"id":1,"time":1,"products":[{"id":2,"quantity":1,"price":1}]}]}`), uint8(2))
+	f.Add([]byte(`{"products":[{"id":1,"price":-1}],"strict":1,"created":17e8}`), uint8(0))
 	f.Fuzz(func(t *testing.T, data []byte, batch uint8) {
 		cfg := DefaultFeedConfig()
 		cfg.BatchSize = 1 + int(batch%8)

@@ -47,6 +47,9 @@ type Result struct {
 	Bytes int64
 	// Requests is the number of HTTP requests made, retries included.
 	Requests int
+	// Created is when the source says its data was made (a Clerk feed's
+	// "created"); zero when it does not say.
+	Created time.Time
 }
 
 // Doer sends one HTTP request. The sync runner passes a client that
