@@ -1,0 +1,521 @@
+// Package platform reads a store from an e-commerce platform's REST API
+// (Shopify Admin, WooCommerce REST v3, Magento 2 REST) and from the
+// platform's webhooks, in Sibyl's canonical records.
+//
+// Each platform has one file of mapping functions (shopify_map.go,
+// woo_map.go, magento_map.go) from the platform's documents to
+// ingest.Product, Category, Customer and Order; the pull connectors
+// (source.Source) and the webhook decoders both use them, so a record
+// reads the same whichever way it arrives.
+//
+// Everything read from the network is hostile: pages are bounded in bytes
+// (Config.MaxPageBytes), paging is bounded in count (Config.MaxPages), each
+// record is decoded on its own so that one bad record is a record error
+// (Result.Rejected, Result.Errors) and never fails the run, and every
+// record passes ingest.Validate before the sink sees it.
+//
+// Currency: a connector's Config names the store's currency. Product
+// prices carry no currency on any of the three platforms (they are in the
+// shop's currency); orders do. An order in another currency is converted
+// when Config.Rates has a rate for it (Magento: its own base-currency
+// amounts are used first), and otherwise rejected as a record error naming
+// both currencies. Nothing is converted silently.
+package platform
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sibylhq/sibyl/ingest"
+	"github.com/sibylhq/sibyl/ingest/source"
+)
+
+// Platform names, as they appear in errors and in the sync source "type".
+const (
+	Shopify     = "shopify"
+	WooCommerce = "woocommerce"
+	Magento2    = "magento2"
+)
+
+// StatusError is an HTTP answer that ends a Fetch: authentication refused
+// (401, 403), rate limited (429) after whatever retries the Doer made, or
+// any other status that is not 2xx. Its message names the platform, the
+// request path (never the query, which may hold credentials) and the
+// status.
+type StatusError struct {
+	Platform string
+	// Path is the request path without query.
+	Path       string
+	StatusCode int
+	// RetryAfter is the wait the server asked for on a 429 or 503, zero
+	// when it named none.
+	RetryAfter time.Duration
+}
+
+func (e *StatusError) Error() string {
+	msg := fmt.Sprintf("%s: GET %s: %d %s", e.Platform, e.Path, e.StatusCode, http.StatusText(e.StatusCode))
+	switch {
+	case e.StatusCode == http.StatusUnauthorized || e.StatusCode == http.StatusForbidden:
+		msg += " (check the credentials and their access scopes)"
+	case e.RetryAfter > 0:
+		msg += fmt.Sprintf(" (retry after %s)", e.RetryAfter)
+	}
+	return msg
+}
+
+// Unwrap lets callers test errors.Is(err, ErrUnauthorized) and
+// errors.Is(err, ErrRateLimited).
+func (e *StatusError) Unwrap() error {
+	switch e.StatusCode {
+	case http.StatusUnauthorized, http.StatusForbidden:
+		return ErrUnauthorized
+	case http.StatusTooManyRequests:
+		return ErrRateLimited
+	}
+	return nil
+}
+
+var (
+	// ErrUnauthorized is wrapped by a StatusError for 401 and 403.
+	ErrUnauthorized = errors.New("unauthorized")
+	// ErrRateLimited is wrapped by a StatusError for 429.
+	ErrRateLimited = errors.New("rate limited")
+	// ErrTooManyPages is returned when a listing has more pages than
+	// Config.MaxPages: the read is incomplete, so nothing may be deleted
+	// on its strength.
+	ErrTooManyPages = errors.New("too many pages")
+	// ErrPageTooLarge is returned when one response body exceeds
+	// Config.MaxPageBytes.
+	ErrPageTooLarge = errors.New("page too large")
+	// ErrBadPage is returned when a response is not the documented shape
+	// (not JSON, not a list where one is expected).
+	ErrBadPage = errors.New("malformed page")
+)
+
+// Common bounds shared by the three connectors' defaults.
+const (
+	// defaultMaxPages bounds one listing: 10,000 pages of 100-250
+	// records is 1-2.5 million records, more than any shop these
+	// connectors target, and stops a server whose "next" never ends.
+	defaultMaxPages = 10_000
+	// defaultMaxPageBytes bounds one response body: 250 Shopify products
+	// with 100 variants each and long descriptions stay well under it.
+	defaultMaxPageBytes = 32 << 20
+	// maxReportedErrors matches ingest.DefaultFeedConfig.
+	maxReportedErrors = 100
+)
+
+// commonConfig is the part of every connector's Config that the run uses.
+type commonConfig struct {
+	platform     string
+	currency     string
+	rates        map[string]float64
+	maxPages     int
+	maxPageBytes int64
+}
+
+// validateCommon checks the fields every connector has.
+func validateCommon(platform, baseURL, currency string, rates map[string]float64, pageSize, maxPageSize, maxPages int, maxPageBytes int64) error {
+	if baseURL == "" {
+		return fmt.Errorf("%s: base URL is required", platform)
+	}
+	if !strings.HasPrefix(baseURL, "https://") && !strings.HasPrefix(baseURL, "http://") {
+		return fmt.Errorf("%s: base URL must start with https:// or http://", platform)
+	}
+	if !validCurrency(currency) {
+		return fmt.Errorf("%s: currency must be a three-letter ISO 4217 code such as USD, got %s", platform, ingest.Quote(currency))
+	}
+	for cur, rate := range rates {
+		if !validCurrency(cur) || cur == currency {
+			return fmt.Errorf("%s: rate table key %s must be an ISO 4217 code other than the store's", platform, ingest.Quote(cur))
+		}
+		if math.IsNaN(rate) || math.IsInf(rate, 0) || rate <= 0 {
+			return fmt.Errorf("%s: rate for %s must be a finite number > 0, got %g", platform, cur, rate)
+		}
+	}
+	if pageSize < 1 || pageSize > maxPageSize {
+		return fmt.Errorf("%s: page size must be within 1..%d, got %d", platform, maxPageSize, pageSize)
+	}
+	if maxPages < 1 {
+		return fmt.Errorf("%s: max pages must be at least 1, got %d", platform, maxPages)
+	}
+	if maxPageBytes < 1<<10 {
+		return fmt.Errorf("%s: max page bytes must be at least 1 KiB, got %d", platform, maxPageBytes)
+	}
+	return nil
+}
+
+func validCurrency(c string) bool {
+	if len(c) != 3 {
+		return false
+	}
+	for i := 0; i < 3; i++ {
+		if c[i] < 'A' || c[i] > 'Z' {
+			return false
+		}
+	}
+	return true
+}
+
+// convert returns amount, given in currency cur, in the store's currency.
+// ok is false when cur is neither the store's nor in the rate table.
+func (c *commonConfig) convert(amount float64, cur string) (float64, bool) {
+	cur = strings.ToUpper(strings.TrimSpace(cur))
+	if cur == "" || cur == c.currency {
+		return amount, true
+	}
+	if rate, ok := c.rates[cur]; ok {
+		return amount * rate, true
+	}
+	return 0, false
+}
+
+// currencyError is the record error of an order in a currency the store
+// cannot take.
+func (c *commonConfig) currencyError(cur string) error {
+	return &mapError{field: "currency", kind: ingest.ErrInvalidValue,
+		reason: fmt.Sprintf("order in %s, the store's currency is %s and no rate for %s is configured",
+			ingest.Quote(cur), c.currency, ingest.Quote(cur))}
+}
+
+// run is the state of one Fetch: its counters, its sink and its HTTP.
+type run struct {
+	cfg    commonConfig
+	doer   source.Doer
+	sink   ingest.FeedSink
+	limits ingest.Limits
+	res    source.Result
+	// seen numbers the records of each kind across pages, for errors.
+	seen map[ingest.Kind]int
+	// auth sets the platform's credentials on a request.
+	auth func(*http.Request)
+}
+
+func newRun(cfg commonConfig, doer source.Doer, sink ingest.FeedSink, auth func(*http.Request)) *run {
+	lim := ingest.DefaultLimits()
+	// Each record must be checked, so that each bad one can be dropped
+	// alone (as ingest.ReadFeed does).
+	lim.MaxErrors = math.MaxInt
+	return &run{
+		cfg: cfg, doer: doer, sink: sink, limits: lim, auth: auth,
+		seen: map[ingest.Kind]int{},
+		res: source.Result{
+			Records:  map[ingest.Kind]int{},
+			Rejected: map[ingest.Kind]int{},
+		},
+	}
+}
+
+// get fetches one page and returns its body (bounded by MaxPageBytes) and
+// headers. Any status but 2xx is a *StatusError.
+func (r *run) get(ctx context.Context, rawURL string) ([]byte, http.Header, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+	if err != nil {
+		// The URL may hold a consumer secret (WooCommerce query auth):
+		// report only that it is unusable.
+		return nil, nil, fmt.Errorf("%s: cannot build a request: invalid URL", r.cfg.platform)
+	}
+	req.Header.Set("Accept", "application/json")
+	r.auth(req)
+	r.res.Requests++
+	resp, err := r.doer.Do(req)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: GET %s: %w", r.cfg.platform, req.URL.Path, scrubURLError(err))
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		// Drain a little so the connection can be reused; never the
+		// whole of a hostile body.
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		return nil, nil, &StatusError{
+			Platform:   r.cfg.platform,
+			Path:       req.URL.Path,
+			StatusCode: resp.StatusCode,
+			RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()),
+		}
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, r.cfg.maxPageBytes+1))
+	r.res.Bytes += int64(len(body))
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: GET %s: reading the body: %w", r.cfg.platform, req.URL.Path, scrubURLError(err))
+	}
+	if int64(len(body)) > r.cfg.maxPageBytes {
+		return nil, nil, fmt.Errorf("%s: GET %s: %w: more than %d bytes", r.cfg.platform, req.URL.Path, ErrPageTooLarge, r.cfg.maxPageBytes)
+	}
+	return body, resp.Header, nil
+}
+
+// scrubURLError drops the URL from a *url.Error-like error, whose text
+// would repeat a query that may hold credentials.
+func scrubURLError(err error) error {
+	var ue interface {
+		Unwrap() error
+		Timeout() bool
+	}
+	if errors.As(err, &ue) {
+		if inner := ue.Unwrap(); inner != nil {
+			return inner
+		}
+	}
+	return err
+}
+
+// parseRetryAfter reads Retry-After as seconds or an HTTP date (RFC 9110
+// section 10.2.3); anything else, or a wait over an hour, is ignored.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	var d time.Duration
+	if f, err := strconv.ParseFloat(v, 64); err == nil {
+		if math.IsNaN(f) || f < 0 || f > 3600 {
+			return 0
+		}
+		d = time.Duration(f * float64(time.Second))
+	} else if t, err := http.ParseTime(v); err == nil {
+		d = t.Sub(now)
+	}
+	if d < 0 || d > time.Hour {
+		return 0
+	}
+	return d
+}
+
+// nextPage checks the page budget before another request of a listing.
+func (r *run) nextPage(what string, page int) error {
+	if page >= r.cfg.maxPages {
+		return fmt.Errorf("%s: %s: %w: more than %d", r.cfg.platform, what, ErrTooManyPages, r.cfg.maxPages)
+	}
+	return nil
+}
+
+// splitList decodes a JSON list into its elements without decoding them,
+// so that a malformed record costs only itself.
+func splitList(platform, what string, b []byte) ([]json.RawMessage, error) {
+	var list []json.RawMessage
+	if err := json.Unmarshal(b, &list); err != nil {
+		return nil, fmt.Errorf("%s: %s: %w: want a JSON list: %v", platform, what, ErrBadPage, clipErr(err))
+	}
+	return list, nil
+}
+
+func clipErr(err error) string { return ingest.Clip(err.Error(), 200) }
+
+// errSkip marks a document that is deliberately not a record (a cancelled
+// order, a test order): neither delivered nor rejected.
+var errSkip = errors.New("skipped")
+
+// mapError is a mapping problem of one record: its field, ingest error
+// kind and reason.
+type mapError struct {
+	field  string
+	kind   error
+	reason string
+}
+
+func (e *mapError) Error() string {
+	if e.field == "" {
+		return fmt.Sprintf("%v: %s", e.kind, e.reason)
+	}
+	return fmt.Sprintf("field %s: %v: %s", ingest.Quote(e.field), e.kind, e.reason)
+}
+
+// recordError turns a mapping failure of the document raw into a record
+// error.
+func recordError(index int, raw []byte, err error) ingest.RecordError {
+	e := ingest.RecordError{Index: index, ID: peekID(raw), Kind: ingest.ErrWrongType, Reason: ingest.Clip(err.Error(), 300)}
+	var me *mapError
+	if errors.As(err, &me) {
+		e.Field, e.Kind, e.Reason = me.field, me.kind, me.reason
+	}
+	return e
+}
+
+// peekID reads a document's "id" for error messages, "" if it has none.
+func peekID(raw []byte) ingest.ID {
+	var doc struct {
+		ID ingest.ID `json:"id"`
+	}
+	if json.Unmarshal(raw, &doc) != nil {
+		return ""
+	}
+	return ingest.ID(ingest.Clip(string(doc.ID), 64))
+}
+
+func (r *run) reject(kind ingest.Kind, e ingest.RecordError) {
+	r.res.Rejected[kind]++
+	if len(r.res.Errors) < maxReportedErrors {
+		r.res.Errors = append(r.res.Errors, ingest.FeedError{Kind: kind, RecordError: e})
+	}
+}
+
+// deliverDocs maps each document of one page, validates the records and
+// delivers the good ones to the sink in one call.
+func deliverDocs[T ingest.Record](r *run, kind ingest.Kind, docs []json.RawMessage, mapDoc func([]byte) (T, error), deliver func([]T) error) error {
+	recs := make([]T, 0, len(docs))
+	positions := make([]int, 0, len(docs))
+	for _, raw := range docs {
+		pos := r.seen[kind]
+		r.seen[kind]++
+		rec, err := mapDoc(raw)
+		if errors.Is(err, errSkip) {
+			continue
+		}
+		if err != nil {
+			r.reject(kind, recordError(pos, raw, err))
+			continue
+		}
+		recs = append(recs, rec)
+		positions = append(positions, pos)
+	}
+	return deliverRecords(r, kind, recs, positions, deliver)
+}
+
+// deliverRecords validates mapped records (positions gives each one's
+// number in its kind's stream) and delivers the valid ones.
+func deliverRecords[T ingest.Record](r *run, kind ingest.Kind, recs []T, positions []int, deliver func([]T) error) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	errs := ingest.Validate(recs, r.limits)
+	if len(errs) > 0 {
+		bad := make(map[int]bool, len(errs))
+		for _, e := range errs {
+			if e.Index < 0 || e.Index >= len(recs) {
+				return fmt.Errorf("%s: %s: %v", r.cfg.platform, kind, e)
+			}
+			if !bad[e.Index] {
+				bad[e.Index] = true
+				e.Index = positions[e.Index]
+				r.reject(kind, e)
+			}
+		}
+		good := recs[:0]
+		for i, rec := range recs {
+			if !bad[i] {
+				good = append(good, rec)
+			}
+		}
+		recs = good
+	}
+	if len(recs) == 0 {
+		return nil
+	}
+	r.res.Records[kind] += len(recs)
+	if err := deliver(recs); err != nil {
+		return fmt.Errorf("%s: cannot deliver %d %s: %w", r.cfg.platform, len(recs), kind, err)
+	}
+	return nil
+}
+
+// amount is a money value that platforms send as a JSON string ("19.99",
+// Shopify and WooCommerce) or number (Magento, WooCommerce line items).
+// Set is false for null, "" and a missing field.
+type amount struct {
+	Value float64
+	Set   bool
+}
+
+// UnmarshalJSON accepts a string or number holding a finite decimal.
+func (a *amount) UnmarshalJSON(b []byte) error {
+	*a = amount{}
+	s := strings.TrimSpace(string(b))
+	if s == "null" {
+		return nil
+	}
+	if strings.HasPrefix(s, `"`) {
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		s = strings.TrimSpace(s)
+		if s == "" {
+			return nil
+		}
+	}
+	f, err := parseDecimal(s)
+	if err != nil {
+		return err
+	}
+	*a = amount{Value: f, Set: true}
+	return nil
+}
+
+// parseDecimal reads a plain decimal number; strconv.ParseFloat alone
+// would also take "NaN", "Inf", hex floats and underscores.
+func parseDecimal(s string) (float64, error) {
+	if len(s) == 0 || len(s) > 64 {
+		return 0, fmt.Errorf("not a decimal number: %s", ingest.Quote(s))
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c == '.' || c == '-' || c == '+' || c == 'e' || c == 'E') {
+			return 0, fmt.Errorf("not a decimal number: %s", ingest.Quote(s))
+		}
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsInf(f, 0) {
+		return 0, fmt.Errorf("not a decimal number: %s", ingest.Quote(s))
+	}
+	return f, nil
+}
+
+// unixTime parses a platform timestamp: RFC 3339 (Shopify), or a zone-less
+// "2006-01-02T15:04:05" (WooCommerce's *_gmt fields) or
+// "2006-01-02 15:04:05" (Magento), both UTC. "" is 0 (unknown).
+func unixTime(field, s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02 15:04:05"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.Unix(), nil
+		}
+	}
+	return 0, &mapError{field: field, kind: ingest.ErrInvalidValue, reason: "not a timestamp: " + ingest.Quote(s)}
+}
+
+// joinURL joins a store's base URL and a path part; "" when either is
+// missing, so that a product without a handle gets no URL rather than the
+// shop's home page.
+func joinURL(base, path string) string {
+	if base == "" || path == "" {
+		return ""
+	}
+	return strings.TrimRight(base, "/") + "/" + strings.TrimLeft(path, "/")
+}
+
+// clipText cuts s to the limit on a rune boundary: a long description is
+// shortened rather than costing the whole product.
+func clipText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && s[cut]&0xC0 == 0x80 {
+		cut--
+	}
+	return s[:cut]
+}
+
+// completeKinds lists the kinds of a complete read, in ingest.Kinds order.
+func completeKinds(kinds ...ingest.Kind) []ingest.Kind {
+	out := make([]ingest.Kind, 0, len(kinds))
+	for _, k := range ingest.Kinds {
+		for _, want := range kinds {
+			if k == want {
+				out = append(out, k)
+			}
+		}
+	}
+	return out
+}
