@@ -329,6 +329,9 @@ func (e *mapError) Error() string {
 	return fmt.Sprintf("field %s: %v: %s", ingest.Quote(e.field), e.kind, e.reason)
 }
 
+// Unwrap exposes the ingest error kind (ingest.ErrInvalidValue, ...).
+func (e *mapError) Unwrap() error { return e.kind }
+
 // recordError turns a mapping failure of the document raw into a record
 // error.
 func recordError(index int, raw []byte, err error) ingest.RecordError {
