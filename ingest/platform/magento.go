@@ -111,7 +111,7 @@ func NewMagento(cfg MagentoConfig, doer source.Doer) (*MagentoSource, error) {
 func (s *MagentoSource) Fetch(ctx context.Context, since time.Time, sink ingest.FeedSink) (source.Result, error) {
 	r := newRun(s.cfg.common(), s.doer, sink, func(req *http.Request) {
 		req.Header.Set("Authorization", "Bearer "+s.cfg.Token)
-	})
+	}, s.cfg.Token)
 	err := s.fetch(ctx, r, since)
 	if err == nil && since.IsZero() {
 		r.res.Complete = true

@@ -30,6 +30,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -197,15 +198,18 @@ type run struct {
 	seen map[ingest.Kind]int
 	// auth sets the platform's credentials on a request.
 	auth func(*http.Request)
+	// secrets are the credentials, removed from any error text that
+	// quotes them (a Doer's error may quote the whole URL).
+	secrets []string
 }
 
-func newRun(cfg commonConfig, doer source.Doer, sink ingest.FeedSink, auth func(*http.Request)) *run {
+func newRun(cfg commonConfig, doer source.Doer, sink ingest.FeedSink, auth func(*http.Request), secrets ...string) *run {
 	lim := ingest.DefaultLimits()
 	// Each record must be checked, so that each bad one can be dropped
 	// alone (as ingest.ReadFeed does).
 	lim.MaxErrors = math.MaxInt
 	return &run{
-		cfg: cfg, doer: doer, sink: sink, limits: lim, auth: auth,
+		cfg: cfg, doer: doer, sink: sink, limits: lim, auth: auth, secrets: secrets,
 		seen: map[ingest.Kind]int{},
 		res: source.Result{
 			Records:  map[ingest.Kind]int{},
@@ -228,7 +232,7 @@ func (r *run) get(ctx context.Context, rawURL string) ([]byte, http.Header, erro
 	r.res.Requests++
 	resp, err := r.doer.Do(req)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: GET %s: %w", r.cfg.platform, req.URL.Path, scrubURLError(err))
+		return nil, nil, r.redact(fmt.Errorf("%s: GET %s: %w", r.cfg.platform, req.URL.Path, scrubURLError(err)))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
@@ -245,13 +249,40 @@ func (r *run) get(ctx context.Context, rawURL string) ([]byte, http.Header, erro
 	body, err := io.ReadAll(io.LimitReader(resp.Body, r.cfg.maxPageBytes+1))
 	r.res.Bytes += int64(len(body))
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: GET %s: reading the body: %w", r.cfg.platform, req.URL.Path, scrubURLError(err))
+		return nil, nil, r.redact(fmt.Errorf("%s: GET %s: reading the body: %w", r.cfg.platform, req.URL.Path, scrubURLError(err)))
 	}
 	if int64(len(body)) > r.cfg.maxPageBytes {
 		return nil, nil, fmt.Errorf("%s: GET %s: %w: more than %d bytes", r.cfg.platform, req.URL.Path, ErrPageTooLarge, r.cfg.maxPageBytes)
 	}
 	return body, resp.Header, nil
 }
+
+// redact replaces the run's credentials in err's text, in their plain and
+// URL-escaped forms. The result still unwraps to err, so errors.Is
+// (context.Canceled, ...) keeps working.
+func (r *run) redact(err error) error {
+	msg := err.Error()
+	clean := msg
+	for _, s := range r.secrets {
+		if s == "" {
+			continue
+		}
+		clean = strings.ReplaceAll(clean, s, "[redacted]")
+		clean = strings.ReplaceAll(clean, url.QueryEscape(s), "[redacted]")
+	}
+	if clean == msg {
+		return err
+	}
+	return &redactedError{msg: clean, err: err}
+}
+
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
 
 // scrubURLError drops the URL from a *url.Error-like error, whose text
 // would repeat a query that may hold credentials.

@@ -145,7 +145,7 @@ func NewShopify(cfg ShopifyConfig, doer source.Doer) (*ShopifySource, error) {
 func (s *ShopifySource) Fetch(ctx context.Context, since time.Time, sink ingest.FeedSink) (source.Result, error) {
 	r := newRun(s.cfg.common(), s.doer, sink, func(req *http.Request) {
 		req.Header.Set("X-Shopify-Access-Token", s.cfg.AccessToken)
-	})
+	}, s.cfg.AccessToken)
 	err := s.fetch(ctx, r, since)
 	if err == nil && since.IsZero() {
 		r.res.Complete = true

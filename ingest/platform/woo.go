@@ -121,7 +121,7 @@ func (s *WooSource) Fetch(ctx context.Context, since time.Time, sink ingest.Feed
 		if !s.cfg.QueryAuth {
 			req.SetBasicAuth(s.cfg.ConsumerKey, s.cfg.ConsumerSecret)
 		}
-	})
+	}, s.cfg.ConsumerKey, s.cfg.ConsumerSecret)
 	err := s.fetch(ctx, r, since)
 	if err == nil && since.IsZero() {
 		r.res.Complete = true
