@@ -76,7 +76,8 @@ func (f *magentoFixture) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		strings.Join(all[start:end], ","), size, page, len(all))
 }
 
-func newMagentoFixture(t *testing.T) (*magentoFixture, *httptest.Server) {
+// magentoFixtureData returns the fixture's documents without a server.
+func magentoFixtureData() *magentoFixture {
 	f := &magentoFixture{
 		token:        "magento_fixture_token_value",
 		firstQueries: map[string]url.Values{}, requests: map[string]int{},
@@ -105,6 +106,11 @@ func newMagentoFixture(t *testing.T) (*magentoFixture, *httptest.Server) {
 			},
 		},
 	}
+	return f
+}
+
+func newMagentoFixture(t *testing.T) (*magentoFixture, *httptest.Server) {
+	f := magentoFixtureData()
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
 	return f, srv

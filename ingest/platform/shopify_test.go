@@ -27,7 +27,6 @@ import (
 //	https://shopify.dev/docs/api/admin-rest/usage/rate-limits
 //	https://shopify.dev/docs/api/admin-rest/2024-01/resources/product
 type shopifyFixture struct {
-	t     *testing.T
 	token string
 	// docs maps a path under /admin/api/2024-01/ (without .json) to its
 	// records, as JSON documents.
@@ -114,9 +113,10 @@ func (f *shopifyFixture) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(w, `{"%s":[%s]}`, key, strings.Join(all[offset:end], ","))
 }
 
-func newShopifyFixture(t *testing.T) (*shopifyFixture, *httptest.Server) {
+// shopifyFixtureData returns the fixture's documents without a server.
+func shopifyFixtureData() *shopifyFixture {
 	f := &shopifyFixture{
-		t: t, token: "shpat_fixture_secret_token",
+		token:        "shpat_fixture_secret_token",
 		firstQueries: map[string]url.Values{}, requests: map[string]int{},
 		docs: map[string][]string{
 			"custom_collections": {
@@ -150,6 +150,11 @@ func newShopifyFixture(t *testing.T) (*shopifyFixture, *httptest.Server) {
 			},
 		},
 	}
+	return f
+}
+
+func newShopifyFixture(t *testing.T) (*shopifyFixture, *httptest.Server) {
+	f := shopifyFixtureData()
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
 	return f, srv

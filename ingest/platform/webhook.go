@@ -161,7 +161,7 @@ func decodeOne(platform, topic string, body []byte, mapDoc func([]byte) (Change,
 		return Change{}, nil
 	}
 	if err != nil {
-		return Change{}, fmt.Errorf("%s webhook %s: %w: %s", platform, topic, ErrBadWebhook, ingest.Clip(err.Error(), 300))
+		return Change{}, fmt.Errorf("%s webhook %s: %w: %w", platform, topic, ErrBadWebhook, err)
 	}
 	lim := ingest.DefaultLimits()
 	var errs []ingest.RecordError

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -81,7 +83,8 @@ func (f *wooFixture) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(w, "[%s]", strings.Join(all[start:end], ","))
 }
 
-func newWooFixture(t *testing.T) (*wooFixture, *httptest.Server) {
+// wooFixtureData returns the fixture's documents without a server.
+func wooFixtureData() *wooFixture {
 	f := &wooFixture{
 		key: "ck_fixture_key", secret: "cs_fixture_secret_value",
 		firstQueries: map[string]url.Values{}, requests: map[string]int{},
@@ -109,7 +112,15 @@ func newWooFixture(t *testing.T) (*wooFixture, *httptest.Server) {
 			},
 		},
 	}
-	srv := httptest.NewTLSServer(f)
+	return f
+}
+
+func newWooFixture(t *testing.T) (*wooFixture, *httptest.Server) {
+	f := wooFixtureData()
+	srv := httptest.NewUnstartedServer(f)
+	// The transport test's refused handshakes are expected.
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	return f, srv
 }
