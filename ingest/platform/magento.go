@@ -180,7 +180,7 @@ const magentoTime = "2006-01-02 15:04:05"
 func (s *MagentoSource) search(ctx context.Context, r *run, path string, since time.Time, page func([]json.RawMessage) error) error {
 	read := 0
 	for n := 1; ; n++ {
-		if err := r.nextPage(path, n-1); err != nil {
+		if err := r.nextPage(ctx, path, n-1); err != nil {
 			return err
 		}
 		q := url.Values{}

@@ -321,8 +321,12 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	return d
 }
 
-// nextPage checks the page budget before another request of a listing.
-func (r *run) nextPage(what string, page int) error {
+// nextPage checks the page budget, and that the Fetch is still wanted,
+// before another request of a listing.
+func (r *run) nextPage(ctx context.Context, what string, page int) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%s: %s: %w", r.cfg.platform, what, err)
+	}
 	if page >= r.cfg.maxPages {
 		return fmt.Errorf("%s: %s: %w: more than %d", r.cfg.platform, what, ErrTooManyPages, r.cfg.maxPages)
 	}

@@ -280,7 +280,7 @@ func (s *ShopifySource) list(ctx context.Context, r *run, path string, query url
 	next.RawQuery = q.Encode()
 	what := strings.TrimSuffix(path, ".json")
 	for n := 0; next != nil; n++ {
-		if err := r.nextPage(what, n); err != nil {
+		if err := r.nextPage(ctx, what, n); err != nil {
 			return err
 		}
 		body, header, err := r.get(ctx, next.String())

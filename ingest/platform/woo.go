@@ -199,7 +199,7 @@ func (s *WooSource) fetch(ctx context.Context, r *run, since time.Time) error {
 // without that header, a short page.
 func (s *WooSource) list(ctx context.Context, r *run, path string, query url.Values, page func([]json.RawMessage) error) error {
 	for n := 1; ; n++ {
-		if err := r.nextPage(path, n-1); err != nil {
+		if err := r.nextPage(ctx, path, n-1); err != nil {
 			return err
 		}
 		q := url.Values{}
