@@ -27,13 +27,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
-	"net/url"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/sibylhq/sibyl/ingest"
 	"github.com/sibylhq/sibyl/ingest/source"
@@ -45,44 +41,6 @@ const (
 	WooCommerce = "woocommerce"
 	Magento2    = "magento2"
 )
-
-// StatusError is an HTTP answer that ends a Fetch: authentication refused
-// (401, 403), rate limited (429) after whatever retries the Doer made, or
-// any other status that is not 2xx. Its message names the platform, the
-// request path (never the query, which may hold credentials) and the
-// status.
-type StatusError struct {
-	Platform string
-	// Path is the request path without query.
-	Path       string
-	StatusCode int
-	// RetryAfter is the wait the server asked for on a 429 or 503, zero
-	// when it named none.
-	RetryAfter time.Duration
-}
-
-func (e *StatusError) Error() string {
-	msg := fmt.Sprintf("%s: GET %s: %d %s", e.Platform, e.Path, e.StatusCode, http.StatusText(e.StatusCode))
-	switch {
-	case e.StatusCode == http.StatusUnauthorized || e.StatusCode == http.StatusForbidden:
-		msg += " (check the credentials and their access scopes)"
-	case e.RetryAfter > 0:
-		msg += fmt.Sprintf(" (retry after %s)", e.RetryAfter)
-	}
-	return msg
-}
-
-// Unwrap lets callers test errors.Is(err, ErrUnauthorized) and
-// errors.Is(err, ErrRateLimited).
-func (e *StatusError) Unwrap() error {
-	switch e.StatusCode {
-	case http.StatusUnauthorized, http.StatusForbidden:
-		return ErrUnauthorized
-	case http.StatusTooManyRequests:
-		return ErrRateLimited
-	}
-	return nil
-}
 
 var (
 	// ErrUnauthorized is wrapped by a StatusError for 401 and 403.
@@ -218,109 +176,6 @@ func newRun(cfg commonConfig, doer source.Doer, sink ingest.FeedSink, auth func(
 	}
 }
 
-// get fetches one page and returns its body (bounded by MaxPageBytes) and
-// headers. Any status but 2xx is a *StatusError.
-func (r *run) get(ctx context.Context, rawURL string) ([]byte, http.Header, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
-	if err != nil {
-		// The URL may hold a consumer secret (WooCommerce query auth):
-		// report only that it is unusable.
-		return nil, nil, fmt.Errorf("%s: cannot build a request: invalid URL", r.cfg.platform)
-	}
-	req.Header.Set("Accept", "application/json")
-	r.auth(req)
-	r.res.Requests++
-	resp, err := r.doer.Do(req)
-	if err != nil {
-		return nil, nil, r.redact(fmt.Errorf("%s: GET %s: %w", r.cfg.platform, req.URL.Path, scrubURLError(err)))
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		// Drain a little so the connection can be reused; never the
-		// whole of a hostile body.
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		return nil, nil, &StatusError{
-			Platform:   r.cfg.platform,
-			Path:       req.URL.Path,
-			StatusCode: resp.StatusCode,
-			RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()),
-		}
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, r.cfg.maxPageBytes+1))
-	r.res.Bytes += int64(len(body))
-	if err != nil {
-		return nil, nil, r.redact(fmt.Errorf("%s: GET %s: reading the body: %w", r.cfg.platform, req.URL.Path, scrubURLError(err)))
-	}
-	if int64(len(body)) > r.cfg.maxPageBytes {
-		return nil, nil, fmt.Errorf("%s: GET %s: %w: more than %d bytes", r.cfg.platform, req.URL.Path, ErrPageTooLarge, r.cfg.maxPageBytes)
-	}
-	return body, resp.Header, nil
-}
-
-// redact replaces the run's credentials in err's text, in their plain and
-// URL-escaped forms. The result still unwraps to err, so errors.Is
-// (context.Canceled, ...) keeps working.
-func (r *run) redact(err error) error {
-	msg := err.Error()
-	clean := msg
-	for _, s := range r.secrets {
-		if s == "" {
-			continue
-		}
-		clean = strings.ReplaceAll(clean, s, "[redacted]")
-		clean = strings.ReplaceAll(clean, url.QueryEscape(s), "[redacted]")
-	}
-	if clean == msg {
-		return err
-	}
-	return &redactedError{msg: clean, err: err}
-}
-
-type redactedError struct {
-	msg string
-	err error
-}
-
-func (e *redactedError) Error() string { return e.msg }
-func (e *redactedError) Unwrap() error { return e.err }
-
-// scrubURLError drops the URL from a *url.Error-like error, whose text
-// would repeat a query that may hold credentials.
-func scrubURLError(err error) error {
-	var ue interface {
-		Unwrap() error
-		Timeout() bool
-	}
-	if errors.As(err, &ue) {
-		if inner := ue.Unwrap(); inner != nil {
-			return inner
-		}
-	}
-	return err
-}
-
-// parseRetryAfter reads Retry-After as seconds or an HTTP date (RFC 9110
-// section 10.2.3); anything else, or a wait over an hour, is ignored.
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	var d time.Duration
-	if f, err := strconv.ParseFloat(v, 64); err == nil {
-		if math.IsNaN(f) || f < 0 || f > 3600 {
-			return 0
-		}
-		d = time.Duration(f * float64(time.Second))
-	} else if t, err := http.ParseTime(v); err == nil {
-		d = t.Sub(now)
-	}
-	if d < 0 || d > time.Hour {
-		return 0
-	}
-	return d
-}
-
 // nextPage checks the page budget, and that the Fetch is still wanted,
 // before another request of a listing.
 func (r *run) nextPage(ctx context.Context, what string, page int) error {
@@ -453,96 +308,6 @@ func deliverRecords[T ingest.Record](r *run, kind ingest.Kind, recs []T, positio
 		return fmt.Errorf("%s: cannot deliver %d %s: %w", r.cfg.platform, len(recs), kind, err)
 	}
 	return nil
-}
-
-// amount is a money value that platforms send as a JSON string ("19.99",
-// Shopify and WooCommerce) or number (Magento, WooCommerce line items).
-// Set is false for null, "" and a missing field.
-type amount struct {
-	Value float64
-	Set   bool
-}
-
-// UnmarshalJSON accepts a string or number holding a finite decimal.
-func (a *amount) UnmarshalJSON(b []byte) error {
-	*a = amount{}
-	s := strings.TrimSpace(string(b))
-	if s == "null" {
-		return nil
-	}
-	if strings.HasPrefix(s, `"`) {
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-		s = strings.TrimSpace(s)
-		if s == "" {
-			return nil
-		}
-	}
-	f, err := parseDecimal(s)
-	if err != nil {
-		return err
-	}
-	*a = amount{Value: f, Set: true}
-	return nil
-}
-
-// parseDecimal reads a plain decimal number; strconv.ParseFloat alone
-// would also take "NaN", "Inf", hex floats and underscores.
-func parseDecimal(s string) (float64, error) {
-	if len(s) == 0 || len(s) > 64 {
-		return 0, fmt.Errorf("not a decimal number: %s", ingest.Quote(s))
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= '0' && c <= '9' || c == '.' || c == '-' || c == '+' || c == 'e' || c == 'E') {
-			return 0, fmt.Errorf("not a decimal number: %s", ingest.Quote(s))
-		}
-	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || math.IsInf(f, 0) {
-		return 0, fmt.Errorf("not a decimal number: %s", ingest.Quote(s))
-	}
-	return f, nil
-}
-
-// unixTime parses a platform timestamp: RFC 3339 (Shopify), or a zone-less
-// "2006-01-02T15:04:05" (WooCommerce's *_gmt fields) or
-// "2006-01-02 15:04:05" (Magento), both UTC. "" is 0 (unknown).
-func unixTime(field, s string) (int64, error) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return 0, nil
-	}
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02 15:04:05"} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t.Unix(), nil
-		}
-	}
-	return 0, &mapError{field: field, kind: ingest.ErrInvalidValue, reason: "not a timestamp: " + ingest.Quote(s)}
-}
-
-// joinURL joins a store's base URL and a path part; "" when either is
-// missing, so that a product without a handle gets no URL rather than the
-// shop's home page.
-func joinURL(base, path string) string {
-	if base == "" || path == "" {
-		return ""
-	}
-	return strings.TrimRight(base, "/") + "/" + strings.TrimLeft(path, "/")
-}
-
-// clipText cuts s to the limit on a rune boundary: a long description is
-// shortened rather than costing the whole product.
-func clipText(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	cut := n
-	for cut > 0 && s[cut]&0xC0 == 0x80 {
-		cut--
-	}
-	return s[:cut]
 }
 
 // completeKinds lists the kinds of a complete read, in ingest.Kinds order.

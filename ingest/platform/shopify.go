@@ -138,7 +138,9 @@ func NewShopify(cfg ShopifyConfig, doer source.Doer) (*ShopifySource, error) {
 }
 
 // Fetch reads collections (as categories), products, customers and orders
-// (status any, so closed orders too). A non-zero since reads only
+// (status any, so closed orders too; orders older than 60 days need the
+// app's read_all_orders scope, without it Shopify lists only the last 60
+// days). A non-zero since reads only
 // products, customers and orders updated at or after it
 // (updated_at_min); collections and their membership are read whole
 // either way, so that updated products keep their categories.

@@ -151,6 +151,23 @@ func DecodeWooWebhook(cfg WooConfig, topic string, body []byte) (Change, error) 
 	return Change{}, fmt.Errorf("%s: %w %s", WooCommerce, ErrUnsupportedTopic, ingest.Quote(topic))
 }
 
+// IsWooPing reports whether body is the ping WooCommerce posts when a
+// webhook is created or activated: a form body "webhook_id=<n>" instead
+// of a resource document, which the HTTP layer should acknowledge (2xx)
+// and otherwise ignore, or WooCommerce disables the webhook.
+func IsWooPing(body []byte) bool {
+	v, ok := strings.CutPrefix(string(body), "webhook_id=")
+	if !ok || len(v) == 0 || len(v) > 20 {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		if v[i] < '0' || v[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
 // decodeOne maps one document and validates the record it yields.
 func decodeOne(platform, topic string, body []byte, mapDoc func([]byte) (Change, error)) (Change, error) {
 	if len(body) > maxWebhookBytes {

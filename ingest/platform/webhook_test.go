@@ -73,6 +73,11 @@ func TestDecodeShopifyWebhook(t *testing.T) {
 	if err != nil || !slices.Equal(ch.DeleteProducts, []ingest.ID{"632910392"}) || len(ch.Products) != 0 {
 		t.Fatalf("delete: %+v %v", ch, err)
 	}
+	// Shopify ids outgrow float64's exact integers: kept as written.
+	ch, err = DecodeShopifyWebhook(cfg, "products/delete", []byte(`{"id":788032119674292922}`))
+	if err != nil || !slices.Equal(ch.DeleteProducts, []ingest.ID{"788032119674292922"}) {
+		t.Fatalf("large id: %+v %v", ch, err)
+	}
 	ch, err = DecodeShopifyWebhook(cfg, "customers/delete", []byte(`{"id":207119551}`))
 	if err != nil || !slices.Equal(ch.DeleteCustomers, []ingest.ID{"207119551"}) {
 		t.Fatalf("customer delete: %+v %v", ch, err)
@@ -161,4 +166,18 @@ func TestDecodeWooWebhook(t *testing.T) {
 	if !errors.Is(err, ErrUnsupportedTopic) {
 		t.Fatalf("unsupported: %v", err)
 	}
+}
+
+func TestIsWooPing(t *testing.T) {
+	f := func(body string, want bool) {
+		t.Helper()
+		if got := IsWooPing([]byte(body)); got != want {
+			t.Fatalf("IsWooPing(%q) = %v", body, got)
+		}
+	}
+	f("webhook_id=15", true)
+	f("webhook_id=", false)
+	f("webhook_id=1&x=2", false)
+	f(`{"id":15}`, false)
+	f("", false)
 }
