@@ -158,4 +158,3 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	}
 	return d
 }
-

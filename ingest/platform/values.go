@@ -102,4 +102,3 @@ func clipText(s string, n int) string {
 	}
 	return s[:cut]
 }
-
