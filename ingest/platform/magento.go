@@ -134,7 +134,6 @@ func (s *MagentoSource) fetch(ctx context.Context, r *run, since time.Time) erro
 	if err != nil {
 		return err
 	}
-	var cats []ingest.Category
 	bad := func(raw []byte, err error) {
 		pos := r.seen[ingest.KindCategories]
 		r.seen[ingest.KindCategories]++
@@ -143,17 +142,14 @@ func (s *MagentoSource) fetch(ctx context.Context, r *run, since time.Time) erro
 	if !json.Valid(body) {
 		return fmt.Errorf("%s: categories: %w: not JSON", Magento2, ErrBadPage)
 	}
-	cats = s.m.categoryTree(body, r.cfg.maxPages*s.cfg.PageSize, bad)
-	for i := 0; i < len(cats); i += 1000 {
-		j := min(i+1000, len(cats))
-		pos := make([]int, j-i)
-		for k := range pos {
-			pos[k] = r.seen[ingest.KindCategories]
-			r.seen[ingest.KindCategories]++
-		}
-		if err := deliverRecords(r, ingest.KindCategories, cats[i:j], pos, r.sink.Categories); err != nil {
-			return err
-		}
+	cats := s.m.categoryTree(body, r.cfg.maxPages*s.cfg.PageSize, bad)
+	pos := make([]int, len(cats))
+	for k := range pos {
+		pos[k] = r.seen[ingest.KindCategories]
+		r.seen[ingest.KindCategories]++
+	}
+	if err := deliverCategories(r, cats, pos); err != nil {
+		return err
 	}
 
 	err = s.search(ctx, r, "products", since, func(docs []json.RawMessage) error {

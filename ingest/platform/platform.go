@@ -310,6 +310,21 @@ func deliverRecords[T ingest.Record](r *run, kind ingest.Kind, recs []T, positio
 	return nil
 }
 
+// categoryBatch is the most categories per sink call; the category list
+// of a shop is read whole before delivery (membership, subcategories).
+const categoryBatch = 1000
+
+// deliverCategories validates and delivers a shop's categories in batches.
+func deliverCategories(r *run, cats []ingest.Category, positions []int) error {
+	for i := 0; i < len(cats); i += categoryBatch {
+		j := min(i+categoryBatch, len(cats))
+		if err := deliverRecords(r, ingest.KindCategories, cats[i:j], positions[i:j], r.sink.Categories); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // completeKinds lists the kinds of a complete read, in ingest.Kinds order.
 func completeKinds(kinds ...ingest.Kind) []ingest.Kind {
 	out := make([]ingest.Kind, 0, len(kinds))

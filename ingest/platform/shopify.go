@@ -227,11 +227,8 @@ func (s *ShopifySource) fetch(ctx context.Context, r *run, since time.Time) erro
 			return err
 		}
 	}
-	for i := 0; i < len(cats); i += 1000 {
-		j := min(i+1000, len(cats))
-		if err := deliverRecords(r, ingest.KindCategories, cats[i:j], catPos[i:j], r.sink.Categories); err != nil {
-			return err
-		}
+	if err := deliverCategories(r, cats, catPos); err != nil {
+		return err
 	}
 
 	err = s.list(ctx, r, "products.json", incremental, "products", func(docs []json.RawMessage) error {

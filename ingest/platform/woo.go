@@ -169,11 +169,8 @@ func (s *WooSource) fetch(ctx context.Context, r *run, since time.Time) error {
 			cats[j].Subcategories = append(cats[j].Subcategories, cats[i].ID)
 		}
 	}
-	for i := 0; i < len(cats); i += 1000 {
-		j := min(i+1000, len(cats))
-		if err := deliverRecords(r, ingest.KindCategories, cats[i:j], catPos[i:j], r.sink.Categories); err != nil {
-			return err
-		}
+	if err := deliverCategories(r, cats, catPos); err != nil {
+		return err
 	}
 
 	err = s.list(ctx, r, "products", incremental, func(docs []json.RawMessage) error {
