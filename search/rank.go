@@ -430,12 +430,52 @@ func (ix *Index) runLocked(qtext string, toks []text.Token, q *Query, seen wordM
 	if matched.IsEmpty() {
 		return res
 	}
-	if len(st.words) == 1 && q.Limit > 0 && matched.GetCardinality() > smallBucket {
+	switch {
+	case len(st.words) == 1 && q.Limit > 0 && matched.GetCardinality() > smallBucket:
 		res.Hits = st.rankOneWord(matched, q.Limit)
-	} else {
+	case res.AllWords && q.Limit > 0 && matched.GetCardinality() > smallBucket:
+		if lead := st.leaders(matched); lead.GetCardinality() >= uint64(q.Limit) {
+			res.Hits = st.rankEach(lead, q.Limit)
+			break
+		}
+		fallthrough
+	default:
 		res.Hits = st.rankEach(matched, q.Limit)
 	}
 	return res
+}
+
+// leaders are the docs of matched (every word matched) that the first
+// rules put ahead of all the others: each word without a typo, and each
+// in the best field. A doc outside has a typo (the typo rule puts it
+// after) or a word missing from the best field (the field rule does);
+// when the leaders fill the page, only they are ranked doc by doc. A
+// shopper's words are mostly in the names of what they want, while
+// descriptions match them by the thousand.
+func (st *queryState) leaders(matched *roaring.Bitmap) *roaring.Bitmap {
+	ix := st.ix
+	var best Field
+	for f := range numFields {
+		if ix.fieldRank[f] == 0 {
+			best = f
+		}
+	}
+	lead := matched.Clone()
+	for i := range st.words {
+		w := &st.words[i]
+		lead.And(w.byTypos[0])
+		inBest := roaring.New()
+		for k := range w.terms {
+			if len(w.terms[k]) > 0 {
+				inBest.Or(ix.fieldDocs(w, k, best))
+			}
+		}
+		lead.And(inBest)
+		if lead.IsEmpty() {
+			break
+		}
+	}
+	return lead
 }
 
 // limitTo applies Within and Exclude.
