@@ -1,0 +1,95 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/sibylhq/sibyl/ingest"
+	"github.com/sibylhq/sibyl/ingest/schedule"
+	"github.com/sibylhq/sibyl/ingest/source"
+)
+
+func syncRun(id string, started time.Time, state string) SyncRun {
+	r := SyncRun{ID: id, State: state, Started: started,
+		Counts: map[ingest.Kind]*RunCounts{ingest.KindProducts: {Created: 2}}, Errors: []RunError{}}
+	if state != RunRunning {
+		r.Finished = started.Add(time.Minute)
+	}
+	return r
+}
+
+// TestSyncConfigAndRunsSurviveLoad: the configuration (secrets included,
+// for the runner), a patch that keeps a secret sent back redacted, and
+// the runs (at most MaxSyncRuns, the oldest dropped) are the same after
+// a rebuild from the records.
+func TestSyncConfigAndRunsSurviveLoad(t *testing.T) {
+	h := newHarness(t)
+	t0 := time.Date(2026, 1, 2, 3, 0, 0, 0, time.UTC)
+	cfg := SyncConfig{Source: source.Config{Type: source.TypeFeed, URL: "https://shop.example/feed.json", Token: "s3cret"},
+		Schedule: schedule.Every(2 * time.Hour), Updated: t0}
+	h.mustApply("s1", Op(KindSync, ActionUpsert), cfg)
+	h.mustApply("s1", Op(KindSync, ActionPatch), map[string]any{
+		"source": map[string]any{"token": "REDACTED", "url": "https://shop.example/feed2.json"}, "schedule": "manual", "allow_mass_delete": true})
+	for i := range MaxSyncRuns + 3 {
+		h.mustApply("s1", Op(KindSyncRuns, ActionUpsert), syncRun(fmt.Sprintf("r%03d", i), t0.Add(time.Duration(i)*time.Hour), RunSucceeded))
+	}
+	last := syncRun("r100", t0.Add(1000*time.Hour), RunRunning)
+	h.mustApply("s1", Op(KindSyncRuns, ActionUpsert), last)
+	last.State, last.Finished, last.Message = RunFailed, last.Started.Add(time.Second), "feed answered 500"
+	h.mustApply("s1", Op(KindSyncRuns, ActionUpsert), last)
+
+	fresh := New(DefaultConfig())
+	if err := fresh.Load(h.kv); err != nil {
+		t.Fatal(err)
+	}
+	for name, st := range map[string]*Store{"before": h.e.Store("s1"), "after Load": fresh.Store("s1")} {
+		got, ok := st.SyncConfig()
+		if !ok || got.Source.Token != "s3cret" || got.Source.URL != "https://shop.example/feed2.json" ||
+			got.Schedule != schedule.Manual() || !got.AllowMassDelete || !got.Updated.Equal(t0) {
+			t.Errorf("%s: config %+v", name, got)
+		}
+		if red := got.Redacted(); red.Source.Token != "REDACTED" {
+			t.Errorf("%s: redacted token %q", name, red.Source.Token)
+		}
+		runs := st.SyncRuns()
+		if len(runs) != MaxSyncRuns || runs[0].ID != "r100" || runs[0].State != RunFailed || runs[1].ID != "r052" || runs[len(runs)-1].ID != "r004" {
+			t.Errorf("%s: %d runs, first %s %s, second %s, last %s", name, len(runs), runs[0].ID, runs[0].State, runs[1].ID, runs[len(runs)-1].ID)
+		}
+		if r, failures, ok := st.LastFinishedRun(); !ok || r.ID != "r100" || failures != 1 {
+			t.Errorf("%s: last finished %s, %d failures", name, r.ID, failures)
+		}
+	}
+	if got := fresh.SyncStores(); len(got) != 1 || got[0] != "s1" {
+		t.Errorf("SyncStores = %v", got)
+	}
+	h.mustApply("s1", Op(KindSync, ActionDelete), nil)
+	if _, ok := h.e.Store("s1").SyncConfig(); ok {
+		t.Error("the configuration survived its delete")
+	}
+}
+
+// TestSyncRejectsBadCommands: bad bodies are rejected and change nothing.
+func TestSyncRejectsBadCommands(t *testing.T) {
+	h := newHarness(t)
+	t0 := time.Date(2026, 1, 2, 3, 0, 0, 0, time.UTC)
+	bad := func(op string, body any) {
+		t.Helper()
+		res := h.apply("s2", op, body)
+		if err, ok := res.(error); !ok || !errors.Is(err, ErrRejected) {
+			t.Errorf("%s %v: got %v, want a rejection", op, body, res)
+		}
+	}
+	bad(Op(KindSync, ActionUpsert), map[string]any{"source": map[string]any{"type": "nope"}})
+	bad(Op(KindSync, ActionUpsert), map[string]any{"source": map[string]any{"type": "feed", "url": "https://x"}, "extra": 1})
+	bad(Op(KindSync, ActionPatch), map[string]any{"schedule": "manual"}) // nothing to patch
+	bad(Op(KindSyncRuns, ActionUpsert), SyncRun{ID: "a/b", State: RunRunning, Started: t0})
+	bad(Op(KindSyncRuns, ActionUpsert), SyncRun{ID: "r", State: "done", Started: t0})
+	bad(Op(KindSyncRuns, ActionUpsert), SyncRun{ID: "r", State: RunRunning})
+	bad(Op(KindSyncRuns, ActionUpsert), "not a run")
+	bad("sync_runs.delete", []string{"r"})
+	if st := h.e.Store("s2"); st != nil {
+		t.Errorf("rejected commands left a store behind")
+	}
+}
