@@ -270,3 +270,25 @@ func (e *Engine) SyncChanges() uint64 { return e.syncChanges.Load() }
 // EncodeSync encodes the body of a sync command (a SyncConfig, a
 // SyncPatch or a SyncRun): engine owns the format apply decodes.
 func EncodeSync(v any) ([]byte, error) { return json.Marshal(v) }
+
+// SyncState is what the schedule needs of the store's last finished
+// run (the zero State when it never synced).
+func (s *Store) SyncState() schedule.State {
+	run, failures, ok := s.LastFinishedRun()
+	if !ok {
+		return schedule.State{}
+	}
+	return schedule.State{LastStart: run.Started, LastFinish: run.Finished, LastDuration: run.Finished.Sub(run.Started),
+		Outcome: run.Outcome(), Failures: failures}
+}
+
+// RunningSync returns the id of the store's run recorded as running,
+// "" when none is.
+func (s *Store) RunningSync() string {
+	for _, r := range s.SyncRuns() {
+		if r.State == RunRunning {
+			return r.ID
+		}
+	}
+	return ""
+}
