@@ -121,7 +121,7 @@ func (r *syncRunner) run(ctx context.Context, store, id string) engine.SyncRun {
 	plan, err := mirror.Plan(existing, seen, res.Kinds, mc)
 	var refused *mirror.RefusedError
 	if errors.As(err, &refused) {
-		return finish(engine.RunRefused, refused.Error())
+		return finish(engine.RunRefused, "the records read were upserted, the deletes refused: "+refused.Error())
 	}
 	if err != nil {
 		return finish(engine.RunFailed, "mirror: "+err.Error())

@@ -1,0 +1,196 @@
+package node
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// feedFixture serves a Clerk JSON feed v1: one document with a
+// "products" list (docs.clerk.io/docs/data-feed, help.clerk.io "Data
+// Feeds"). The test changes what it holds between runs; failHalfway
+// sends half of the document and then breaks the connection.
+type feedFixture struct {
+	mu          sync.Mutex
+	ids         []int
+	failHalfway bool
+}
+
+func (f *feedFixture) set(ids []int, fail bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.ids, f.failHalfway = slices.Clone(ids), fail
+}
+
+func (f *feedFixture) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	ids, fail := slices.Clone(f.ids), f.failHalfway
+	f.mu.Unlock()
+	products := make([]map[string]any, len(ids))
+	for i, id := range ids {
+		products[i] = map[string]any{"id": fmt.Sprintf("p%d", id), "name": fmt.Sprintf("Gadget number%d", id),
+			"price": 10 + id, "url": fmt.Sprintf("https://shop.example/p%d", id), "categories": []int{1}}
+	}
+	body, _ := json.Marshal(map[string]any{"products": products})
+	w.Header().Set("Content-Type", "application/json")
+	if fail {
+		w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+		w.Write(body[:len(body)/2])
+		w.(http.Flusher).Flush()
+		panic(http.ErrAbortHandler) // the connection breaks mid-body
+	}
+	w.Write(body)
+}
+
+func seq(from, to int) []int {
+	var out []int
+	for i := from; i < to; i++ {
+		out = append(out, i)
+	}
+	return out
+}
+
+// TestSyncMirrorsFeed: a sync configured and started over HTTP mirrors a
+// Clerk feed into the store; a re-run changes nothing; a product removed
+// from the feed is deleted; a feed that lost 40% of its products is
+// refused and deletes nothing; a feed that breaks half-way fails and
+// deletes nothing. Each outcome is read from /v2/sync/runs.
+func TestSyncMirrorsFeed(t *testing.T) {
+	cfg := testNodeConfig(t.TempDir())
+	cfg.Sync.Client.RetryMax = 1
+	cfg.Sync.Client.RetryWaitMin, cfg.Sync.Client.RetryWaitMax = 10*time.Millisecond, 20*time.Millisecond
+	n := openReadyNode(t, cfg)
+	t.Cleanup(func() { n.Shutdown(t.Context()) })
+	c := newClient(t, n.HTTPAddr())
+	st := createStore(c, "synced")
+
+	fix := &feedFixture{}
+	fix.set(seq(0, 50), false)
+	srv := httptest.NewServer(fix)
+	defer srv.Close()
+
+	expect(t, c.Do("POST", "/v2/sync"+q(st, true), map[string]any{
+		"source": map[string]any{"type": "feed", "url": srv.URL + "/feed.json", "token": "feed-s3cret"}, "schedule": "manual"}), 200, "")
+
+	type counts struct{ Created, Updated, Deleted, Rejected int }
+	type run struct {
+		ID, State, Message string
+		Counts             map[string]counts
+		Bytes              int64
+		Started, Finished  time.Time
+	}
+	runOnce := func() run {
+		t.Helper()
+		a := c.Do("POST", "/v2/sync/start"+q(st, true), nil)
+		expect(t, a, 200, "")
+		id, _ := a.Body["run"].(string)
+		if id == "" {
+			t.Fatalf("start answered no run id: %s", a.Raw)
+		}
+		var got run
+		checkFor(t, 20*time.Second, func() error {
+			a := c.Do("GET", "/v2/sync/runs"+q(st, true), nil)
+			var body struct{ Runs []run }
+			if err := json.Unmarshal([]byte(a.Raw), &body); err != nil {
+				return err
+			}
+			if len(body.Runs) == 0 || body.Runs[0].ID != id || body.Runs[0].State == "running" {
+				return errf("run %s not finished: %.300s", id, a.Raw)
+			}
+			got = body.Runs[0]
+			return nil
+		})
+		if got.Finished.Before(got.Started) {
+			t.Errorf("run %s finished %v before it started %v", got.ID, got.Finished, got.Started)
+		}
+		return got
+	}
+	productIDs := func() []string {
+		t.Helper()
+		a := c.Do("GET", "/v2/products"+q(st, true, "limit", "1000"), nil)
+		expect(t, a, 200, "")
+		var ids []string
+		list, _ := a.Body["result"].([]any)
+		for _, rec := range list {
+			m, _ := rec.(map[string]any)
+			id, _ := m["id"].(string)
+			ids = append(ids, id)
+		}
+		slices.Sort(ids)
+		return ids
+	}
+	want := func(ids []int) []string {
+		out := make([]string, len(ids))
+		for i, id := range ids {
+			out[i] = fmt.Sprintf("p%d", id)
+		}
+		slices.Sort(out)
+		return out
+	}
+
+	r := runOnce()
+	if r.State != "succeeded" || r.Counts["products"] != (counts{Created: 50}) || r.Bytes == 0 {
+		t.Fatalf("first run: %+v", r)
+	}
+	if got := productIDs(); !slices.Equal(got, want(seq(0, 50))) {
+		t.Fatalf("after the first run the store holds %v", got)
+	}
+	if got := c.Do("GET", "/v2/search/search"+q(st, false, "query", "number7"), nil).IDs(); len(got) == 0 || got[0] != "p7" {
+		t.Errorf("search for number7 found %v, want p7 first", got)
+	}
+	if a := c.Do("GET", "/v2/sync"+q(st, true), nil); a.Status != 200 || json.Valid([]byte(a.Raw)) && (contains(a.Raw, "feed-s3cret")) {
+		t.Errorf("GET /v2/sync: %d %s", a.Status, a.Raw)
+	}
+
+	r = runOnce()
+	if r.State != "succeeded" || r.Counts["products"] != (counts{Updated: 50}) {
+		t.Fatalf("the re-run changed something: %+v", r)
+	}
+
+	fix.set(seq(0, 49), false) // p49 left the shop
+	r = runOnce()
+	if r.State != "succeeded" || r.Counts["products"] != (counts{Updated: 49, Deleted: 1}) {
+		t.Fatalf("run after a removal: %+v", r)
+	}
+	if got := productIDs(); !slices.Equal(got, want(seq(0, 49))) {
+		t.Fatalf("after the removal the store holds %d products, p49 kept: %v", len(got), slices.Contains(got, "p49"))
+	}
+
+	fix.set(seq(0, 29), false) // 20 of 49 (41%) gone: a broken feed
+	r = runOnce()
+	if r.State != "refused" || r.Counts["products"].Deleted != 0 || !contains(r.Message, "products") {
+		t.Fatalf("run over a feed that lost 41%%: %+v", r)
+	}
+	if got := productIDs(); len(got) != 49 {
+		t.Fatalf("a refused run deleted: the store holds %d products", len(got))
+	}
+
+	fix.set(seq(1, 49), true) // p0 gone, and the feed breaks half-way
+	r = runOnce()
+	if r.State != "failed" || r.Counts["products"].Deleted != 0 || r.Message == "" {
+		t.Fatalf("run over a broken feed: %+v", r)
+	}
+	if got := productIDs(); !slices.Equal(got, want(seq(0, 49))) {
+		t.Fatalf("a failed run deleted: the store holds %d products, p0 kept: %v", len(got), slices.Contains(got, "p0"))
+	}
+
+	status := c.Do("GET", "/v2/sync/status"+q(st, true), nil)
+	expect(t, status, 200, "")
+	last, _ := status.Body["last_run"].(map[string]any)
+	if status.Body["configured"] != true || status.Body["running"] != nil || last["id"] != r.ID || last["state"] != "failed" {
+		t.Fatalf("status: %s", status.Raw)
+	}
+	runs := c.Do("GET", "/v2/sync/runs"+q(st, true), nil)
+	if l, _ := runs.Body["runs"].([]any); len(l) != 5 || contains(runs.Raw, "feed-s3cret") {
+		t.Fatalf("runs: %d, or a secret shown: %.300s", len(l), runs.Raw)
+	}
+}
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
