@@ -193,4 +193,3 @@ func TestSyncMirrorsFeed(t *testing.T) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
-
