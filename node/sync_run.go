@@ -65,6 +65,13 @@ func (r *syncRunner) run(ctx context.Context, store, id string) engine.SyncRun {
 		if run.Finished.Before(run.Started) {
 			run.Finished = run.Started
 		}
+		if ctx.Err() != nil {
+			// The node is stopping or lost the shard's lead: the run
+			// stays "running" in the replicated record, and the next
+			// leader records it interrupted and starts the store again.
+			r.n.log.Info("sync interrupted", "store", store, "run", id)
+			return run
+		}
 		r.record(store, run)
 		r.n.log.Info("sync finished", "store", store, "run", id, "state", state, "took", run.Finished.Sub(run.Started).Round(time.Millisecond).String())
 		return run
