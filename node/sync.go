@@ -89,8 +89,17 @@ type scheduled struct {
 type activeRun struct {
 	id     string
 	group  string
-	cancel context.CancelFunc
+	cancel context.CancelCauseFunc
 }
+
+// Why a run is cancelled. A run cancelled because its node lost the lead
+// (or stops) leaves its record "running" for the next leader, which
+// records it interrupted and starts it again; a run whose configuration
+// was removed records its own end.
+var (
+	errLostLead    = errors.New("this node no longer leads the store's shard")
+	errSyncRemoved = errors.New("the store's sync configuration was removed")
+)
 
 // startSync starts the runner's Loop and watcher, both tracked by the
 // node's WaitGroup and stopped with ctx.
@@ -213,7 +222,7 @@ func (r *syncRunner) adopt(gid string, e *engine.Engine, first bool) {
 	r.mu.Unlock()
 	for _, id := range removed {
 		r.loop.Remove(id)
-		r.cancel(id)
+		r.cancel(id, errSyncRemoved)
 	}
 	for _, id := range restart {
 		r.loop.Trigger(id)
@@ -235,16 +244,16 @@ func (r *syncRunner) drop(gid string) {
 	r.mu.Unlock()
 	for _, id := range removed {
 		r.loop.Remove(id)
-		r.cancel(id)
+		r.cancel(id, errLostLead)
 	}
 }
 
-func (r *syncRunner) cancel(store string) {
+func (r *syncRunner) cancel(store string, cause error) {
 	r.mu.Lock()
 	a := r.running[store]
 	r.mu.Unlock()
 	if a != nil {
-		a.cancel()
+		a.cancel(cause)
 	}
 }
 
@@ -317,13 +326,13 @@ func (r *syncRunner) start(store string) {
 		r.loop.Finished(store, schedule.State{})
 		return
 	}
-	ctx, cancel := context.WithCancel(r.ctx)
+	ctx, cancel := context.WithCancelCause(r.ctx)
 	r.running[store] = &activeRun{id: id, group: s.group, cancel: cancel}
 	r.mu.Unlock()
 	r.n.wg.Add(1)
 	go func() {
 		defer r.n.wg.Done()
-		defer cancel()
+		defer cancel(nil)
 		run := r.run(ctx, store, id)
 		r.mu.Lock()
 		delete(r.running, store)

@@ -65,7 +65,7 @@ func (r *syncRunner) run(ctx context.Context, store, id string) engine.SyncRun {
 		if run.Finished.Before(run.Started) {
 			run.Finished = run.Started
 		}
-		if ctx.Err() != nil {
+		if ctx.Err() != nil && !errors.Is(context.Cause(ctx), errSyncRemoved) {
 			// The node is stopping or lost the shard's lead: the run
 			// stays "running" in the replicated record, and the next
 			// leader records it interrupted and starts the store again.
@@ -109,7 +109,7 @@ func (r *syncRunner) run(ctx context.Context, store, id string) engine.SyncRun {
 	if err != nil {
 		msg := "the read failed; nothing was deleted: " + err.Error()
 		if ctx.Err() != nil {
-			msg = "cancelled (the node stopped or lost the shard's lead); nothing was deleted: " + err.Error()
+			msg = "cancelled (" + context.Cause(ctx).Error() + "); nothing was deleted"
 		}
 		return finish(engine.RunFailed, msg)
 	}
