@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -193,3 +194,75 @@ func TestSyncMirrorsFeed(t *testing.T) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// TestSyncInterruptedByRestart: a node stopped in the middle of a sync
+// leaves the run "running" and deletes nothing; started again on the same
+// data, it records the run interrupted and runs the sync again at once.
+func TestSyncInterruptedByRestart(t *testing.T) {
+	dir := t.TempDir()
+	n := openReadyNode(t, testNodeConfig(dir))
+	c := newClient(t, n.HTTPAddr())
+	st := createStore(c, "restarted")
+	expect(t, c.Do("POST", "/v2/products"+q(st, true), `[{"id":"old","name":"Old thing","price":1}]`), 200, "")
+
+	var requests atomic.Int32
+	stalled := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		products := []map[string]any{}
+		for i := range 20 {
+			products = append(products, map[string]any{"id": fmt.Sprintf("p%d", i), "name": fmt.Sprintf("Thing %d", i), "price": i + 1})
+		}
+		body, _ := json.Marshal(map[string]any{"products": products})
+		if requests.Add(1) == 1 {
+			w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+			w.Write(body[:len(body)/2])
+			w.(http.Flusher).Flush()
+			close(stalled)
+			<-r.Context().Done()
+			panic(http.ErrAbortHandler)
+		}
+		w.Write(body)
+	}))
+	defer srv.Close()
+	expect(t, c.Do("POST", "/v2/sync"+q(st, true), map[string]any{
+		"source": map[string]any{"type": "feed", "url": srv.URL}, "schedule": "manual"}), 200, "")
+	a := c.Do("POST", "/v2/sync/start"+q(st, true), nil)
+	expect(t, a, 200, "")
+	first, _ := a.Body["run"].(string)
+	select {
+	case <-stalled:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the sync never fetched the feed")
+	}
+	checkFor(t, 10*time.Second, func() error {
+		if s := c.Do("GET", "/v2/sync/status"+q(st, true), nil); s.Body["running"] != first {
+			return errf("status does not show %s running: %s", first, s.Raw)
+		}
+		return nil
+	})
+	if err := n.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+
+	n2 := testNode(t, dir)
+	c2 := newClient(t, n2.HTTPAddr())
+	var runs []map[string]any
+	checkFor(t, 20*time.Second, func() error {
+		a := c2.Do("GET", "/v2/sync/runs"+q(st, true), nil)
+		runs = nil
+		list, _ := a.Body["runs"].([]any)
+		for _, r := range list {
+			runs = append(runs, r.(map[string]any))
+		}
+		if len(runs) != 2 || runs[0]["state"] != "succeeded" {
+			return errf("no second, successful run yet: %s", a.Raw)
+		}
+		return nil
+	})
+	if runs[1]["id"] != first || runs[1]["state"] != "failed" || !strings.Contains(fmt.Sprint(runs[1]["message"]), "interrupted") {
+		t.Fatalf("the interrupted run: %v", runs[1])
+	}
+	if got := fmt.Sprint(runs[0]["counts"]); got != "map[products:map[created:20 deleted:1 rejected:0 updated:0]]" {
+		t.Fatalf("the resumed run's counts: %s", got)
+	}
+}
