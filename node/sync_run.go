@@ -92,7 +92,11 @@ func (r *syncRunner) run(ctx context.Context, store, id string) engine.SyncRun {
 	if err != nil {
 		return finish(engine.RunFailed, "source: "+err.Error())
 	}
-	sink := &proposeSink{ctx: ctx, n: r.n, store: store, lim: r.n.cfg.HTTP.Limits, run: &run, existing: make(map[ingest.Kind][]ingest.ID)}
+	lim := r.n.cfg.HTTP.Limits
+	if lim.MaxRecords < 1 {
+		lim.MaxRecords = ingest.DefaultLimits().MaxRecords
+	}
+	sink := &proposeSink{ctx: ctx, n: r.n, store: store, lim: lim, run: &run, existing: make(map[ingest.Kind][]ingest.ID)}
 	for _, k := range ingest.Kinds {
 		sink.existing[k] = st.RecordIDs(k)
 	}

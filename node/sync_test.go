@@ -21,6 +21,8 @@ type feedFixture struct {
 	mu          sync.Mutex
 	ids         []int
 	failHalfway bool
+	// bad adds a product whose price is not a number.
+	bad bool
 }
 
 func (f *feedFixture) set(ids []int, fail bool) {
@@ -31,12 +33,15 @@ func (f *feedFixture) set(ids []int, fail bool) {
 
 func (f *feedFixture) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
-	ids, fail := slices.Clone(f.ids), f.failHalfway
+	ids, fail, bad := slices.Clone(f.ids), f.failHalfway, f.bad
 	f.mu.Unlock()
 	products := make([]map[string]any, len(ids))
 	for i, id := range ids {
 		products[i] = map[string]any{"id": fmt.Sprintf("p%d", id), "name": fmt.Sprintf("Gadget number%d", id),
 			"price": 10 + id, "url": fmt.Sprintf("https://shop.example/p%d", id), "categories": []int{1}}
+	}
+	if bad {
+		products = append(products, map[string]any{"id": "bad", "name": "Broken", "price": "free"})
 	}
 	body, _ := json.Marshal(map[string]any{"products": products})
 	w.Header().Set("Content-Type", "application/json")
@@ -71,7 +76,7 @@ func TestSyncMirrorsFeed(t *testing.T) {
 	c := newClient(t, n.HTTPAddr())
 	st := createStore(c, "synced")
 
-	fix := &feedFixture{}
+	fix := &feedFixture{bad: true}
 	fix.set(seq(0, 50), false)
 	srv := httptest.NewServer(fix)
 	defer srv.Close()
@@ -83,6 +88,7 @@ func TestSyncMirrorsFeed(t *testing.T) {
 	type run struct {
 		ID, State, Message string
 		Counts             map[string]counts
+		Errors             []struct{ Kind, ID, Field, Message string }
 		Bytes              int64
 		Started, Finished  time.Time
 	}
@@ -136,9 +142,13 @@ func TestSyncMirrorsFeed(t *testing.T) {
 	}
 
 	r := runOnce()
-	if r.State != "succeeded" || r.Counts["products"] != (counts{Created: 50}) || r.Bytes == 0 {
+	if r.State != "succeeded" || r.Counts["products"] != (counts{Created: 50, Rejected: 1}) || r.Bytes == 0 ||
+		len(r.Errors) != 1 || r.Errors[0].ID != "bad" || r.Errors[0].Kind != "products" || r.Errors[0].Message == "" {
 		t.Fatalf("first run: %+v", r)
 	}
+	fix.mu.Lock()
+	fix.bad = false
+	fix.mu.Unlock()
 	if got := productIDs(); !slices.Equal(got, want(seq(0, 50))) {
 		t.Fatalf("after the first run the store holds %v", got)
 	}
