@@ -276,3 +276,63 @@ func TestSyncInterruptedByRestart(t *testing.T) {
 		t.Fatalf("the resumed run's counts: %s", got)
 	}
 }
+
+// TestSyncConcurrencyLimit: with --sync-concurrency 1, a second store's
+// sync waits while the first one's feed is being read, then runs.
+func TestSyncConcurrencyLimit(t *testing.T) {
+	cfg := testNodeConfig(t.TempDir())
+	cfg.Sync.MaxConcurrent = 1
+	n := openReadyNode(t, cfg)
+	t.Cleanup(func() { n.Shutdown(t.Context()) })
+	c := newClient(t, n.HTTPAddr())
+
+	var inFlight, most atomic.Int32
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		now := inFlight.Add(1)
+		defer inFlight.Add(-1)
+		for {
+			m := most.Load()
+			if now <= m || most.CompareAndSwap(m, now) {
+				break
+			}
+		}
+		<-release
+		fmt.Fprintf(w, `{"products":[{"id":"p1","name":"One","price":1}]}`)
+	}))
+	defer srv.Close()
+
+	stores := []testStore{createStore(c, "first"), createStore(c, "second")}
+	runs := make([]string, len(stores))
+	for i, st := range stores {
+		expect(t, c.Do("POST", "/v2/sync"+q(st, true), map[string]any{
+			"source": map[string]any{"type": "feed", "url": srv.URL}, "schedule": "manual"}), 200, "")
+		a := c.Do("POST", "/v2/sync/start"+q(st, true), nil)
+		expect(t, a, 200, "")
+		runs[i], _ = a.Body["run"].(string)
+	}
+	checkFor(t, 10*time.Second, func() error {
+		if inFlight.Load() != 1 {
+			return errf("%d feed requests in flight, want 1", inFlight.Load())
+		}
+		return nil
+	})
+	time.Sleep(300 * time.Millisecond) // a second sync, if it wrongly started, would be reading by now
+	if most.Load() != 1 {
+		t.Fatalf("%d syncs read at once with a limit of 1", most.Load())
+	}
+	close(release)
+	for i, st := range stores {
+		checkFor(t, 20*time.Second, func() error {
+			a := c.Do("GET", "/v2/sync/runs"+q(st, true), nil)
+			list, _ := a.Body["runs"].([]any)
+			if len(list) != 1 || list[0].(map[string]any)["id"] != runs[i] || list[0].(map[string]any)["state"] != "succeeded" {
+				return errf("store %d: %s", i, a.Raw)
+			}
+			return nil
+		})
+	}
+	if most.Load() != 1 {
+		t.Fatalf("%d syncs read at once with a limit of 1", most.Load())
+	}
+}
