@@ -336,3 +336,49 @@ func TestSyncConcurrencyLimit(t *testing.T) {
 		t.Fatalf("%d syncs read at once with a limit of 1", most.Load())
 	}
 }
+
+// TestSyncRemovedWhileRunning: deleting the configuration cancels the
+// run in progress, which records its end and deletes nothing.
+func TestSyncRemovedWhileRunning(t *testing.T) {
+	n := testNode(t, "")
+	c := newClient(t, n.HTTPAddr())
+	st := createStore(c, "removed")
+	expect(t, c.Do("POST", "/v2/products"+q(st, true), `[{"id":"old","name":"Old thing","price":1}]`), 200, "")
+	stalled := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "1000")
+		w.Write([]byte(`{"products":[{"id":"p1","name":"One","price":1},`))
+		w.(http.Flusher).Flush()
+		close(stalled)
+		<-r.Context().Done()
+		panic(http.ErrAbortHandler)
+	}))
+	defer srv.Close()
+	expect(t, c.Do("POST", "/v2/sync"+q(st, true), map[string]any{"source": map[string]any{"type": "feed", "url": srv.URL}, "schedule": "manual"}), 200, "")
+	a := c.Do("POST", "/v2/sync/start"+q(st, true), nil)
+	expect(t, a, 200, "")
+	select {
+	case <-stalled:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the sync never fetched the feed")
+	}
+	expect(t, c.Do("DELETE", "/v2/sync"+q(st, true), nil), 200, "")
+	checkFor(t, 20*time.Second, func() error {
+		r := c.Do("GET", "/v2/sync/runs"+q(st, true), nil)
+		list, _ := r.Body["runs"].([]any)
+		if len(list) != 1 {
+			return errf("runs: %s", r.Raw)
+		}
+		run := list[0].(map[string]any)
+		if run["id"] != a.Body["run"] || run["state"] != "failed" || !strings.Contains(fmt.Sprint(run["message"]), "removed") {
+			return errf("run: %v", run)
+		}
+		return nil
+	})
+	if s := c.Do("GET", "/v2/sync/status"+q(st, true), nil); s.Body["configured"] != false || s.Body["running"] != nil {
+		t.Fatalf("status after the delete: %s", s.Raw)
+	}
+	if got := c.Do("GET", "/v2/products"+q(st, true), nil).Body["total"]; got != float64(1) {
+		t.Fatalf("products after the cancelled run: total %v, want the old one only", got)
+	}
+}
