@@ -217,6 +217,7 @@ func (r *syncRunner) adopt(gid string, e *engine.Engine, first bool) {
 		if s.group == gid && !want[id] {
 			removed = append(removed, id)
 			delete(r.stores, id)
+			delete(r.pending, id)
 		}
 	}
 	r.mu.Unlock()
@@ -239,6 +240,7 @@ func (r *syncRunner) drop(gid string) {
 		if s.group == gid {
 			removed = append(removed, id)
 			delete(r.stores, id)
+			delete(r.pending, id)
 		}
 	}
 	r.mu.Unlock()
@@ -294,18 +296,21 @@ func (n *Node) StartSync(ctx context.Context, store string) (string, error) {
 	r.adopt(gid, e, !wasLed)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if a := r.running[store]; a != nil {
-		return a.id, nil
-	}
 	if id := r.pending[store]; id != "" {
-		return id, nil
+		return id, nil // asked twice before it started: one run
 	}
 	id := newRunID()
 	r.pending[store] = id
-	if !r.loop.Trigger(store) {
-		delete(r.pending, store)
-		return "", fmt.Errorf("%w: the store could not be started now", query.ErrUnavailable)
+	if r.running[store] != nil {
+		// A run is in progress, perhaps just ending: "start now" means
+		// a read of the shop after this request, so the pending run
+		// starts when the current one ends (start's goroutine).
+		return id, nil
 	}
+	// Trigger fails only while the Loop still counts the store running
+	// (its goroutine between the end of the run and Finished), which
+	// then triggers the pending run itself.
+	r.loop.Trigger(store)
 	return id, nil
 }
 
@@ -345,6 +350,12 @@ func (r *syncRunner) start(store string) {
 			}
 		}
 		r.loop.Finished(store, st)
+		r.mu.Lock()
+		again := r.pending[store] != ""
+		r.mu.Unlock()
+		if again {
+			r.loop.Trigger(store)
+		}
 	}()
 }
 

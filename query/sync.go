@@ -35,9 +35,8 @@ var _ syncStore = (*engine.Store)(nil)
 // route table marks /v2/sync/start a shard write, so StartSync is called
 // on the node leading the store's shard.
 type SyncRunner interface {
-	// StartSync starts the store's sync as soon as a slot is free and
-	// returns the id the run will have (the running run's id when one
-	// is running already).
+	// StartSync starts the store's sync as soon as a slot is free (after
+	// the run in progress, if any) and returns the id the run will have.
 	StartSync(ctx context.Context, store string) (runID string, err error)
 }
 
