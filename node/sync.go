@@ -134,7 +134,7 @@ func (n *Node) startSync(ctx context.Context) error {
 	return nil
 }
 
-// engines returns the node's data engines by group id.
+// dataEngines returns the node's data engines by group id.
 func (n *Node) dataEngines() map[string]*engine.Engine {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -156,7 +156,7 @@ func (r *syncRunner) watch() {
 		r.mu.Unlock()
 		switch {
 		case leads && (!wasLed || seen != e.SyncChanges()):
-			r.adopt(gid, e, !wasLed)
+			r.adopt(gid, e)
 		case !leads && wasLed:
 			r.drop(gid)
 		}
@@ -175,10 +175,10 @@ func (r *syncRunner) watch() {
 }
 
 // adopt (re)reads the sync configurations of a group this node leads and
-// puts its stores in the Loop. On first taking the lead, a run another
-// node left "running" (it stopped or lost the lead mid-sync, applying no
-// deletes) is recorded as failed and the store started again at once.
-func (r *syncRunner) adopt(gid string, e *engine.Engine, first bool) {
+// puts its stores in the Loop. A run another node left "running" (it
+// stopped or lost the lead mid-sync, applying no deletes) is recorded as
+// failed and the store started again at once.
+func (r *syncRunner) adopt(gid string, e *engine.Engine) {
 	version := e.SyncChanges()
 	ids := e.SyncStores()
 	want := make(map[string]bool, len(ids))
@@ -195,19 +195,33 @@ func (r *syncRunner) adopt(gid string, e *engine.Engine, first bool) {
 		want[id] = true
 		r.mu.Lock()
 		cur, known := r.stores[id]
-		_, running := r.running[id]
+		mine := ""
+		if a := r.running[id]; a != nil {
+			mine = a.id
+		}
 		r.stores[id] = scheduled{group: gid, schedule: cfg.Schedule}
 		r.mu.Unlock()
 		if !known || cur.schedule != cfg.Schedule {
 			r.loop.Upsert(id, cfg.Schedule, st.SyncState())
 		}
-		if stale := st.RunningSync(); first && stale != "" && !running {
-			if run, ok := findRun(st.SyncRuns(), stale); ok {
-				run.State, run.Finished = engine.RunFailed, time.Now().UTC()
-				run.Message = "interrupted: the node running it stopped or lost the shard's lead; nothing was deleted"
-				r.record(id, run)
-				restart = append(restart, id)
+		// A run recorded running that this node, the leader, is not
+		// running was left by another node (or by this one before a
+		// restart). It may become visible after the lead is taken (the
+		// log is applied behind the election), so every adopt looks.
+		interrupted := false
+		for _, run := range st.SyncRuns() {
+			if run.State != engine.RunRunning || run.ID == mine {
+				continue
 			}
+			run.State, run.Finished = engine.RunFailed, time.Now().UTC()
+			if run.Finished.Before(run.Started) {
+				run.Finished = run.Started // another node's clock ran ahead
+			}
+			run.Message = "interrupted: the node running it stopped or lost the shard's lead; nothing was deleted"
+			interrupted = r.record(id, run) || interrupted
+		}
+		if interrupted && mine == "" {
+			restart = append(restart, id)
 		}
 	}
 	r.mu.Lock()
@@ -290,10 +304,7 @@ func (n *Node) StartSync(ctx context.Context, store string) (string, error) {
 	if _, ok := st.SyncConfig(); !ok {
 		return "", query.ErrNoSyncConfig
 	}
-	r.mu.Lock()
-	_, wasLed := r.led[gid]
-	r.mu.Unlock()
-	r.adopt(gid, e, !wasLed)
+	r.adopt(gid, e)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if id := r.pending[store]; id != "" {
