@@ -171,7 +171,7 @@ type Node struct {
 	stop context.CancelFunc // stops the background loops
 	wg   sync.WaitGroup
 	// sync runs the Data Sync of the stores this node leads (sync.go).
-	sync *syncRunner
+	sync atomic.Pointer[syncRunner]
 }
 
 // Open starts storage, the Raft groups and the HTTP server.

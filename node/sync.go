@@ -115,7 +115,7 @@ func (n *Node) startSync(ctx context.Context) error {
 	if err := loop.Run(ctx); err != nil {
 		return err
 	}
-	n.sync = r
+	n.sync.Store(r)
 	n.wg.Add(2)
 	go func() { defer n.wg.Done(); <-loop.Done() }()
 	go func() {
@@ -287,7 +287,7 @@ func findRun(runs []engine.SyncRun, id string) (engine.SyncRun, bool) {
 // configuration may have been applied a moment ago) and starts as soon
 // as a slot is free.
 func (n *Node) StartSync(ctx context.Context, store string) (string, error) {
-	r := n.sync
+	r := n.sync.Load()
 	if r == nil {
 		return "", fmt.Errorf("%w: the sync runner is not running", query.ErrUnavailable)
 	}
