@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"testing"
@@ -9,6 +11,7 @@ import (
 	"github.com/sibylhq/sibyl/ingest"
 	"github.com/sibylhq/sibyl/ingest/schedule"
 	"github.com/sibylhq/sibyl/ingest/source"
+	"github.com/sibylhq/sibyl/shard/statemachine"
 )
 
 func syncRun(id string, started time.Time, state string) SyncRun {
@@ -92,4 +95,41 @@ func TestSyncRejectsBadCommands(t *testing.T) {
 	if st := h.e.Store("s2"); st != nil {
 		t.Errorf("rejected commands left a store behind")
 	}
+}
+
+// FuzzSyncApply: no sync command body panics a replica, a rejected one
+// writes nothing, and what an accepted one leaves in memory is what a
+// Load of its keys rebuilds.
+func FuzzSyncApply(f *testing.F) {
+	f.Add("sync.upsert", []byte(`{"source":{"type":"feed","url":"https://x/f.json","token":"t"},"schedule":{"every":"2h"},"allow_mass_delete":false,"updated":"2026-01-02T03:04:05Z"}`))
+	f.Add("sync.patch", []byte(`{"source":{"token":"REDACTED","url":"https://y"},"schedule":"manual","updated":"2026-01-02T03:04:05Z"}`))
+	f.Add("sync.delete", []byte(nil))
+	f.Add("sync_runs.upsert", []byte(`{"id":"r1","state":"succeeded","started":"2026-01-02T03:04:05Z","finished":"2026-01-02T03:05:05Z","counts":{"products":{"created":1,"updated":0,"deleted":0,"rejected":0}},"bytes":10,"errors":[]}`))
+	f.Fuzz(func(t *testing.T, op string, body []byte) {
+		h := newHarness(t)
+		h.mustApply("s", Op(KindSync, ActionUpsert), SyncConfig{Source: source.Config{Type: source.TypeFeed, URL: "https://x/f.json"}})
+		h.mustApply("s", Op(KindSyncRuns, ActionUpsert), syncRun("r0", time.Unix(1e9, 0).UTC(), RunRunning))
+		before := fmt.Sprint(h.kv)
+		res := h.e.Apply(h.kv, &statemachine.Command{ID: "x", Store: "s", Op: op, Time: 2, Body: body})
+		if err, ok := res.(error); ok {
+			if !errors.Is(err, ErrRejected) {
+				t.Fatalf("a rejection that is not ErrRejected: %v", err)
+			}
+			if fmt.Sprint(h.kv) != before {
+				t.Fatalf("rejected %s wrote to the state: %v", op, err)
+			}
+		}
+		fresh := New(DefaultConfig())
+		if err := fresh.Load(h.kv); err != nil {
+			t.Fatalf("state written by %s does not load: %v", op, err)
+		}
+		a, b := h.e.Store("s"), fresh.Store("s")
+		ca, oka := a.SyncConfig()
+		cb, okb := b.SyncConfig()
+		ja, _ := json.Marshal([]any{oka, ca, a.SyncRuns()})
+		jb, _ := json.Marshal([]any{okb, cb, b.SyncRuns()})
+		if !bytes.Equal(ja, jb) {
+			t.Fatalf("memory and the stored state differ after %s:\n%s\n%s", op, ja, jb)
+		}
+	})
 }
