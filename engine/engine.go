@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sibylhq/sibyl/compute"
@@ -59,6 +60,8 @@ type Engine struct {
 	mu     sync.RWMutex
 	stores map[string]*Store
 	cfg    Config
+	// syncChanges counts applied sync commands and loads (sync.go).
+	syncChanges atomic.Uint64
 }
 
 // Config tunes the statistics and models.
@@ -154,6 +157,9 @@ func (e *Engine) Apply(w statemachine.Writer, cmd *statemachine.Command) any {
 	}
 	if kind, action, ok := splitMerchOp(cmd.Op); ok {
 		return e.applyMerch(w, cmd, kind, action)
+	}
+	if kind, action, ok := splitSyncOp(cmd.Op); ok {
+		return e.applySync(w, cmd, kind, action)
 	}
 	kind, action, ok := splitOp(cmd.Op)
 	if !ok && cmd.Op != OpEvents {
@@ -256,6 +262,13 @@ func (e *Engine) Load(r statemachine.Reader) error {
 			}
 			return nil
 		}
+		if kind == KindSync || kind == KindSyncRuns {
+			_, _, id, _ := parseKey(key)
+			if err := s.sync.load(kind, id, value); err != nil {
+				return fmt.Errorf("store %s: %w", store, err)
+			}
+			return nil
+		}
 		return s.load(kind, value)
 	})
 	if err != nil {
@@ -267,6 +280,7 @@ func (e *Engine) Load(r statemachine.Reader) error {
 	e.mu.Lock()
 	e.stores = fresh
 	e.mu.Unlock()
+	e.syncChanges.Add(1)
 	return nil
 }
 

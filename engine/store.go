@@ -52,6 +52,9 @@ type Store struct {
 	// merch (merch.go) holds the store's merchandising records; its lock
 	// is a leaf, taken after catalog.mu when both are.
 	merch merchPart
+	// sync (sync.go) holds the store's Data Sync configuration and
+	// runs; its lock is a leaf.
+	sync syncPart
 
 	// attached holds other layers' values kept for the store's
 	// lifetime (changes.go).

@@ -71,6 +71,8 @@ type Config struct {
 	FreeSpace   kv.FreeSpaceFunc
 	// Cluster is the multi-node mode (off unless enabled or joining).
 	Cluster ClusterConfig
+	// Sync tunes the Data Sync runner (node/sync.go).
+	Sync SyncConfig
 }
 
 // DefaultConfig is `sibyl serve` with no flags: a single-node cluster with
@@ -93,6 +95,7 @@ func DefaultConfig() Config {
 		Cluster:            DefaultClusterConfig(),
 		MinFreeDisk:        kv.DefaultFloor(),
 		RepairState:        true,
+		Sync:               DefaultSyncConfig(),
 	}
 }
 
@@ -133,6 +136,9 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("model check interval must be positive and model quiet time not negative"))
 	}
 	errs = append(errs, c.validateCluster()...)
+	if err := c.Sync.Validate(); err != nil {
+		errs = append(errs, err)
+	}
 	if err := c.Engine.Validate(); err != nil {
 		errs = append(errs, err)
 	}
@@ -164,6 +170,8 @@ type Node struct {
 
 	stop context.CancelFunc // stops the background loops
 	wg   sync.WaitGroup
+	// sync runs the Data Sync of the stores this node leads (sync.go).
+	sync atomic.Pointer[syncRunner]
 }
 
 // Open starts storage, the Raft groups and the HTTP server.
@@ -241,6 +249,9 @@ func Open(cfg Config, log *slog.Logger) (*Node, error) {
 	}
 	n.wg.Add(1)
 	go n.modelLoop(loopCtx)
+	if err := n.startSync(loopCtx); err != nil {
+		n.log.Error("the data sync runner did not start", "err", err)
+	}
 	n.log.Info("sibyl node started", "version", version.Get().String(), "http", n.http.Addr(), "https", n.http.HTTPSAddr(), "raft", n.shards.RaftAddr(), "data_dir", cfg.DataDir, "shards", n.shards.ShardCount())
 	return n, nil
 }

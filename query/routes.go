@@ -114,6 +114,8 @@ var endpoints = []Endpoint{
 	// Search merchandising (private key), replicated like data writes
 	// (query/merch_routes.go).
 	synonymsEndpoint, redirectsEndpoint, customizedSearchEndpoint, merchandisingEndpoint, searchSettingsEndpoint,
+	// Data Sync (private key), replicated like merchandising (query/sync_routes.go).
+	syncEndpoint, syncStartEndpoint, syncStatusEndpoint, syncRunsEndpoint,
 	{Path: "/v2/search/popular", Access: AccessPublic, Tag: tagSearch, Summary: "the most made searches of the last two days (that found products)",
 		Ops: getPost("search-popular", "", NoWrite, stringsResult, pSearchListLimit, pCallback), bind: handler((*Server).handlePopularSearches)},
 	{Path: "/v2/search/suggestions", Access: AccessPublic, Tag: tagSearch, Summary: "completions of the typed text: searches shoppers clicked from, then the catalog's phrases",

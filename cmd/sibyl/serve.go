@@ -77,6 +77,9 @@ func init() {
 			"each transfer pauses writes to that shard for about an election")
 	f.IntVar(&cfg.Cluster.Control.Reconcile.LeaderSlack, "leader-slack", cfg.Cluster.Control.Reconcile.LeaderSlack,
 		"cluster mode: how many shards above its fair share (shards / healthy nodes, rounded up) a node may lead before leaderships are moved off it")
+	f.IntVar(&cfg.Sync.MaxConcurrent, "sync-concurrency", cfg.Sync.MaxConcurrent,
+		"most Data Syncs this node runs at once (of the stores whose shard it leads); more syncs wait their turn. "+
+			"A sync mostly waits on the shop, but each holds connections and a share of the node's CPU and Raft bandwidth")
 	f.Var(floorFlag{&cfg.MinFreeDisk}, "min-free-disk", "free-space floor of the data dir's disk: under it writes answer 507 insufficient_storage (reads still work) "+
 		"until space is freed; a size (2GiB), a share of the disk (5%), both (the smaller applies) or 0 (off)")
 	f.BoolVar(&cfg.RepairState, "repair-state", cfg.RepairState, "when the state database fails its integrity check at start, move it aside (state.damaged-<time>) "+
