@@ -52,6 +52,9 @@ type Store struct {
 	// merch (merch.go) holds the store's merchandising records; its lock
 	// is a leaf, taken after catalog.mu when both are.
 	merch merchPart
+	// health (health.go) counts what the data health checks read; its
+	// lock is a leaf.
+	health storeHealth
 
 	// attached holds other layers' values kept for the store's
 	// lifetime (changes.go).
@@ -395,7 +398,7 @@ func (s *Store) index(kind ingest.Kind, rec any) int {
 	switch r := rec.(type) {
 	case *ingest.Product:
 		c.products[r.ID] = r
-		c.items.add(r.ID)
+		s.health.productAdded(r, c.items.add(r.ID))
 		c.changes.productChanged(r.ID)
 	case *ingest.Category:
 		c.categories[r.ID] = r
@@ -423,6 +426,7 @@ func (s *Store) index(kind ingest.Kind, rec any) int {
 			}
 		}
 		sl.unknownProductLines += int64(unknown)
+		s.health.order(h, 1, c.isProduct)
 		s.models.changes.Add(1)
 		if !sl.stats.stale {
 			sl.stats.addOrder(h)
@@ -436,6 +440,10 @@ func (s *Store) remove(kind ingest.Kind, id ingest.ID) {
 	c := &s.catalog
 	switch kind {
 	case ingest.KindProducts:
+		if p := c.products[id]; p != nil {
+			i, _ := c.items.lookup(id)
+			s.health.productRemoved(p, i)
+		}
 		delete(c.products, id)
 	case ingest.KindCategories:
 		delete(c.categories, id)
@@ -453,6 +461,7 @@ func (s *Store) remove(kind ingest.Kind, id ingest.ID) {
 			return
 		}
 		delete(sl.orders, id)
+		s.health.order(o, -1, c.isProduct)
 		if buyer := buyerKey(o); buyer != "" {
 			list := sl.buyerOrders[buyer]
 			for i, oid := range list {
