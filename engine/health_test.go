@@ -83,7 +83,9 @@ func TestHealthCounters(t *testing.T) {
 // slot; an event older than its slot's day is not counted per day.
 func TestHealthEventRingKeepsRecentDays(t *testing.T) {
 	h := newHarness(t)
-	ev := func(d int64) Event { return Event{Kind: EventProduct, Visitor: "v", Products: []ingest.ID{"p"}, Time: d * msPerDay} }
+	ev := func(d int64) Event {
+		return Event{Kind: EventProduct, Visitor: "v", Products: []ingest.ID{"p"}, Time: d * msPerDay}
+	}
 	h.mustApply("s1", OpEvents, []Event{ev(5), ev(5 + HealthDays), ev(5)})
 	got := h.e.Store("s1").Health(0).EventDays
 	if want := []EventDay{{Day: 5 + HealthDays, Views: 1}}; !reflect.DeepEqual(got, want) {
