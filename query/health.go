@@ -255,7 +255,7 @@ func dataHealth(h engine.Health, m engine.ModelInfo, sync *SyncSummary, now time
 		add("products_never_sold", stateRed, pct(1), "no orders: "+neverSoldAdvice)
 	default:
 		add("products_never_sold", shareState(sh, neverSoldYellow, neverSoldRed), pct(sh),
-			fmt.Sprintf("%d of %d products appear in no order; if most do, %s", h.NeverSold, products, neverSoldAdvice))
+			fmt.Sprintf("%d of %d products appear in no order: if most do, %s", h.NeverSold, products, neverSoldAdvice))
 	}
 
 	// Prices of zero or below.
