@@ -1,12 +1,13 @@
 package engine
 
 import (
-	"encoding/json"
+	"encoding/binary"
 	"slices"
 	"sync"
 
 	"github.com/sibylhq/sibyl/compute"
 	"github.com/sibylhq/sibyl/ingest"
+	"github.com/sibylhq/sibyl/internal/wire"
 	"github.com/sibylhq/sibyl/shard/statemachine"
 )
 
@@ -73,28 +74,28 @@ type storeHealth struct {
 	dirty  bool
 }
 
-// eventHealth is the tracking half, persisted as JSON.
+// eventHealth is the tracking half, persisted (encode).
 type eventHealth struct {
 	// Days is a ring of per-day counts indexed by day % HealthDays.
-	Days [HealthDays]EventDay `json:"days"`
+	Days [HealthDays]EventDay
 	// LastSale and LastClick are the newest event times (unix ms).
-	LastSale  int64 `json:"last_sale,omitempty"`
-	LastClick int64 `json:"last_click,omitempty"`
-	LastEvent int64 `json:"last_event,omitempty"`
+	LastSale  int64
+	LastClick int64
+	LastEvent int64
 	// Sales counts log/sale events with a visitor; Influenced those of
 	// them with a product the visitor had clicked from a recommendation
 	// or a search earlier in the session.
-	Sales      int64 `json:"sales,omitempty"`
-	Influenced int64 `json:"influenced,omitempty"`
+	Sales      int64
+	Influenced int64
 }
 
 // EventDay is one day's tracking events by kind.
 type EventDay struct {
-	Day    int64 `json:"day"` // unix day (ms / 86,400,000)
-	Views  int64 `json:"views,omitempty"`
-	Clicks int64 `json:"clicks,omitempty"`
-	Sales  int64 `json:"sales,omitempty"`
-	Other  int64 `json:"other,omitempty"`
+	Day    int64 // unix day (ms / 86,400,000)
+	Views  int64
+	Clicks int64
+	Sales  int64
+	Other  int64
 }
 
 // Total is every event of the day.
@@ -254,30 +255,81 @@ func saleInfluenced(sess *session, e *Event) bool {
 	return false
 }
 
-// writeEvents persists the tracking counters when they changed.
+// writeEvents persists the tracking counters when they changed. Every
+// tracking command writes them, so they are encoded compactly (JSON of
+// the ring cost 4 µs a command, twice the rest of applying a view).
 func (h *storeHealth) writeEvents(w statemachine.Writer, store string) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if !h.dirty {
 		return nil
 	}
-	b, err := json.Marshal(&h.events)
-	if err != nil {
-		return err
-	}
-	if err := w.Set(recordKey(store, metaKind, healthEventsKey), b); err != nil {
+	if err := w.Set(recordKey(store, metaKind, healthEventsKey), h.events.encode()); err != nil {
 		return err
 	}
 	h.dirty = false
 	return nil
 }
 
+// healthCodecVersion leads the encoding of eventHealth: the version,
+// the last sale, click and event times, the tracked and influenced
+// sales, then the days with events, each as day, views, clicks, sales
+// and other (all varints).
+const healthCodecVersion = 1
+
+func (ev *eventHealth) encode() []byte {
+	b := make([]byte, 0, 48+24*4)
+	b = append(b, healthCodecVersion)
+	for _, v := range []int64{ev.LastSale, ev.LastClick, ev.LastEvent, ev.Sales, ev.Influenced} {
+		b = binary.AppendVarint(b, v)
+	}
+	n := 0
+	for _, d := range ev.Days {
+		if d.Total() > 0 {
+			n++
+		}
+	}
+	b = binary.AppendUvarint(b, uint64(n))
+	for _, d := range ev.Days {
+		if d.Total() > 0 {
+			for _, v := range []int64{d.Day, d.Views, d.Clicks, d.Sales, d.Other} {
+				b = binary.AppendVarint(b, v)
+			}
+		}
+	}
+	return b
+}
+
+func decodeEventHealth(b []byte) (eventHealth, bool) {
+	var ev eventHealth
+	d := wire.NewDecoder(b)
+	if d.Byte() != healthCodecVersion {
+		return ev, false
+	}
+	ev.LastSale, ev.LastClick, ev.LastEvent, ev.Sales, ev.Influenced = d.Varint(), d.Varint(), d.Varint(), d.Varint(), d.Varint()
+	n := d.Uvarint()
+	if n > HealthDays {
+		return ev, false
+	}
+	for i := uint64(0); i < n && d.Err() == nil; i++ {
+		day := EventDay{Day: d.Varint(), Views: d.Varint(), Clicks: d.Varint(), Sales: d.Varint(), Other: d.Varint()}
+		slot := &ev.Days[floorMod(day.Day, HealthDays)]
+		// encode writes only days with events, each in its own slot,
+		// and counts only grow from 0: anything else is corrupt.
+		if day.Views < 0 || day.Clicks < 0 || day.Sales < 0 || day.Other < 0 || day.Total() <= 0 || slot.Total() > 0 {
+			return ev, false
+		}
+		*slot = day
+	}
+	return ev, d.Err() == nil && d.Len() == 0
+}
+
 // loadEvents reads the counters writeEvents wrote. A value that does not
 // decode is dropped (the counters start over): health counts are advice,
 // and must not stop a shard from loading.
 func (h *storeHealth) loadEvents(value []byte) {
-	var ev eventHealth
-	if json.Unmarshal(value, &ev) != nil {
+	ev, ok := decodeEventHealth(value)
+	if !ok {
 		return
 	}
 	h.mu.Lock()

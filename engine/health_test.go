@@ -92,3 +92,37 @@ func TestHealthEventRingKeepsRecentDays(t *testing.T) {
 		t.Fatalf("event days %v, want %v", got, want)
 	}
 }
+
+func TestEventHealthCodecRoundTrip(t *testing.T) {
+	var ev eventHealth
+	ev.LastSale, ev.LastClick, ev.LastEvent, ev.Sales, ev.Influenced = 5, -6, 7, 8, 9
+	ev.Days[3] = EventDay{Day: 3, Views: 1, Other: 1 << 40}
+	ev.Days[floorMod(-1, HealthDays)] = EventDay{Day: -1, Clicks: 2, Sales: 3}
+	got, ok := decodeEventHealth(ev.encode())
+	if !ok || got != ev {
+		t.Fatalf("decoded %+v (%v), want %+v", got, ok, ev)
+	}
+	for _, bad := range [][]byte{nil, {0}, {healthCodecVersion}, append(ev.encode(), 0), ev.encode()[:10]} {
+		if _, ok := decodeEventHealth(bad); ok {
+			t.Errorf("decoded corrupt value %v", bad)
+		}
+	}
+}
+
+// FuzzDecodeEventHealth: a stored value never panics the loader, and
+// what decodes encodes back to an equal value.
+func FuzzDecodeEventHealth(f *testing.F) {
+	var ev eventHealth
+	ev.Days[1] = EventDay{Day: 1, Views: 3}
+	f.Add(ev.encode())
+	f.Add([]byte{healthCodecVersion, 0, 0, 0, 0, 0, 200})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ev, ok := decodeEventHealth(b)
+		if !ok {
+			return
+		}
+		if again, ok := decodeEventHealth(ev.encode()); !ok || again != ev {
+			t.Fatalf("re-encoding changed %+v into %+v", ev, again)
+		}
+	})
+}
