@@ -126,3 +126,26 @@ func FuzzDecodeEventHealth(f *testing.F) {
 		}
 	})
 }
+
+// TestHealthInfluencedSales: a sale counts as influenced when one of its
+// products was clicked earlier in the visit, with labels or without; a
+// view alone, or a click in another visit, does not count.
+func TestHealthInfluencedSales(t *testing.T) {
+	h := newHarness(t)
+	h.mustApply("s1", "products.upsert", products("a", "b"))
+	ids := func(s ...ingest.ID) []ingest.ID { return s }
+	h.mustApply("s1", OpEvents, []Event{
+		{Kind: EventClick, Visitor: "v1", Products: ids("a"), Time: 1},            // unlabelled click
+		{Kind: EventSale, Visitor: "v1", Sale: "s1", Products: ids("a"), Time: 2}, // influenced
+		{Kind: EventSale, Visitor: "v1", Sale: "s2", Products: ids("b"), Time: 3}, // b never clicked
+		{Kind: EventProduct, Visitor: "v2", Products: ids("a"), Time: 4},          // a view only
+		{Kind: EventSale, Visitor: "v2", Sale: "s3", Products: ids("a"), Time: 5}, // not influenced
+		{Kind: EventClick, Visitor: "v3", Products: ids("b"), Labels: []string{"x"}, Time: 6},
+		{Kind: EventSale, Visitor: "v3", Sale: "s4", Products: ids("a", "b"), Time: 7}, // influenced
+		{Kind: EventSale, Sale: "s5", Products: ids("b"), Time: 8},                     // no visitor: not a tracked sale
+	})
+	got := h.e.Store("s1").Health(0)
+	if got.TrackedSales != 4 || got.Influenced != 2 || got.LastSale != 8 || got.LastClick != 6 {
+		t.Fatalf("tracked %d, influenced %d, last sale %d, last click %d; want 4, 2, 8, 6", got.TrackedSales, got.Influenced, got.LastSale, got.LastClick)
+	}
+}
