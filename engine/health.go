@@ -111,8 +111,19 @@ const healthEventsKey = "health_events"
 // holds the catalog write-locked (or owns a store being loaded).
 func (h *storeHealth) productAdded(p *ingest.Product, idx int32) { h.product(p, idx, 1) }
 
-// productRemoved uncounts a product about to leave the catalog.
-func (h *storeHealth) productRemoved(p *ingest.Product, idx int32) { h.product(p, idx, -1) }
+// productRemoved uncounts product id, about to leave the catalog c (if
+// it is there). The caller holds the catalog write-locked.
+func (h *storeHealth) productRemoved(c *catalog, id ingest.ID) {
+	p := c.products[id]
+	if p == nil {
+		return
+	}
+	idx, ok := c.items.lookup(id)
+	if !ok {
+		idx = -1 // unreachable: every product has an index
+	}
+	h.product(p, idx, -1)
+}
 
 func (h *storeHealth) product(p *ingest.Product, idx int32, sign int) {
 	h.mu.Lock()

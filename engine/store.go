@@ -440,10 +440,7 @@ func (s *Store) remove(kind ingest.Kind, id ingest.ID) {
 	c := &s.catalog
 	switch kind {
 	case ingest.KindProducts:
-		if p := c.products[id]; p != nil {
-			i, _ := c.items.lookup(id)
-			s.health.productRemoved(p, i)
-		}
+		s.health.productRemoved(c, id)
 		delete(c.products, id)
 	case ingest.KindCategories:
 		delete(c.categories, id)
