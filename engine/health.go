@@ -379,6 +379,9 @@ type Health struct {
 	// ModelTrainedAt is the wall clock (unix s) of the last training on
 	// this node; 0: never.
 	ModelTrainedAt int64
+	// DataVersion is the store's data version (Version): a model built
+	// at ModelInfo.Version is DataVersion - Version writes behind.
+	DataVersion uint64
 }
 
 // Health returns the store's data health counters, with the per-day
@@ -416,6 +419,7 @@ func (s *Store) Health(sinceDay int64) Health {
 	slices.SortFunc(out.OrderDays, func(a, b DayCount) int { return int(a.Day - b.Day) })
 	slices.SortFunc(out.EventDays, func(a, b EventDay) int { return int(a.Day - b.Day) })
 	out.ModelTrainedAt = s.models.trainedAt.Load()
+	out.DataVersion = s.Version()
 	return out
 }
 

@@ -274,7 +274,11 @@ func dataHealth(h engine.Health, m engine.ModelInfo, sync *SyncSummary, now time
 		add("model", stateYellow, "not trained", fmt.Sprintf("no model trained on this node yet (%d orders waiting): %s", m.ChangesSince, modelAdvice))
 	default:
 		age := now.Sub(time.Unix(h.ModelTrainedAt, 0))
-		value := fmt.Sprintf("%s old, %d writes behind", roundAge(age), m.ChangesSince)
+		behind := uint64(0)
+		if h.DataVersion > m.Version {
+			behind = h.DataVersion - m.Version
+		}
+		value := fmt.Sprintf("%s old, %d writes (%d orders) behind", roundAge(age), behind, m.ChangesSince)
 		state := stateGreen
 		switch {
 		case age > modelAgeRed:

@@ -21,8 +21,8 @@ func cleanHealth() (engine.Health, engine.ModelInfo) {
 		Products: 100, Orders: 500, OrderLines: 900, NeverSold: 10,
 		LastSale: hour, LastClick: hour, LastEvent: hour,
 		TrackedSales: 200, Influenced: 30,
-		ModelTrainedAt: healthNow.Add(-3 * time.Hour).Unix(),
-	}, engine.ModelInfo{Trained: true, ChangesSince: 12}
+		ModelTrainedAt: healthNow.Add(-3 * time.Hour).Unix(), DataVersion: 40,
+	}, engine.ModelInfo{Trained: true, Version: 38, ChangesSince: 12}
 }
 
 func checkState(t *testing.T, checks []HealthCheck, name string) HealthCheck {
@@ -100,7 +100,7 @@ func TestDataHealthStates(t *testing.T) {
 	f("products_never_sold", stateRed, "95.0%", func(h *engine.Health, _ *engine.ModelInfo, _ **SyncSummary) { h.NeverSold = 95 })
 	f("prices", stateYellow, "1.0%", func(h *engine.Health, _ *engine.ModelInfo, _ **SyncSummary) { h.BadPrices = 1 })
 	f("prices", stateRed, "10.0%", func(h *engine.Health, _ *engine.ModelInfo, _ **SyncSummary) { h.BadPrices = 10 })
-	f("model", stateYellow, "3h old, 20000 writes behind", func(_ *engine.Health, m *engine.ModelInfo, _ **SyncSummary) { m.ChangesSince = 20000 })
+	f("model", stateYellow, "3h old, 2 writes (20000 orders) behind", func(_ *engine.Health, m *engine.ModelInfo, _ **SyncSummary) { m.ChangesSince = 20000 })
 	f("model", stateRed, "8d old", func(h *engine.Health, _ *engine.ModelInfo, _ **SyncSummary) {
 		h.ModelTrainedAt = healthNow.Add(-8 * 24 * time.Hour).Unix()
 	})
