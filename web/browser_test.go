@@ -143,7 +143,10 @@ func TestBrowserDashboard(t *testing.T) {
 	// The orders chart's last bar is today's: drawn with a height.
 	read("today's bar", eval(`(() => { const r = document.querySelectorAll('svg.chart')[0].querySelectorAll('rect.bar'); return r[r.length-1].getBBox().height })()`, &todayBar))
 	read("red row colour", eval(`getComputedStyle(document.querySelector('tr.check.red td')).backgroundColor`, &redRowColour))
-	read("syncs", func() (err error) { syncNote, err = chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#syncs-none"))); return })
+	read("syncs", func() (err error) {
+		syncNote, err = chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#syncs-none")))
+		return
+	})
 	t.Logf("page of %s: red %v, green %v, %d bars, charts %v px high, today's order bar %.1f, red row %s", store, red, green, bars, svgHeights, todayBar, redRowColour)
 	if store != st.ID || !strings.Contains(title, st.ID) {
 		t.Errorf("page of %q titled %q, want store %s", store, title, st.ID)
