@@ -30,6 +30,15 @@ test: build
 test-hostile: build
 	SIBYL_BIN=$(CURDIR)/$(BIN) $(GO) test $(TESTFLAGS) -tags hostile -count=1 -timeout 30m -run Hostile $(PKGS)
 
+# The data health page in a real browser: chromedp drives Chromium
+# against a real node (web/browser_test.go, build tag browser). Skips,
+# saying so, only when no Chromium binary is found (apt-get install -y
+# chromium, or SIBYL_CHROMIUM=/path/to/chrome).
+.PHONY: test-browser
+test-browser:
+	$(GO) vet -tags browser ./web/
+	$(GO) test $(TESTFLAGS) -tags browser -count=1 -timeout 5m -run Browser ./web/
+
 # Every fuzz target (request parsers, record and command decoders) for
 # FUZZTIME each (default 30s); CI runs it.
 fuzz:

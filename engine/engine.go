@@ -248,6 +248,8 @@ func (e *Engine) Load(r statemachine.Reader) error {
 				}
 			case searchOtherKey:
 				s.sessions.loadSearch(kind, name, value)
+			case healthEventsKey:
+				s.health.loadEvents(value)
 			case labelsKey, labelsOtherKey:
 				if err := s.sessions.loadLabels(name, value); err != nil {
 					return fmt.Errorf("store %s: bad label stats: %w", store, err)

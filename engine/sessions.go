@@ -158,6 +158,7 @@ func (s *Store) applyEvents(w statemachine.Writer, body []byte) (Result, error) 
 	touched := make(map[string]bool)
 	for i := range evs {
 		s.sessions.countSearch(&evs[i])
+		s.health.event(&evs[i], saleInfluenced(s.sessions.byVisitor[evs[i].Visitor], &evs[i]))
 		if v := evs[i].Visitor; v != "" {
 			s.track(&evs[i])
 			touched[v] = true
@@ -187,6 +188,9 @@ func (s *Store) applyEvents(w statemachine.Writer, body []byte) (Result, error) 
 		return Result{}, err
 	}
 	if err := s.sessions.writeSearches(w, s.ID); err != nil {
+		return Result{}, err
+	}
+	if err := s.health.writeEvents(w, s.ID); err != nil {
 		return Result{}, err
 	}
 	return Result{Applied: len(evs)}, nil

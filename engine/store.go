@@ -55,6 +55,9 @@ type Store struct {
 	// sync (sync.go) holds the store's Data Sync configuration and
 	// runs; its lock is a leaf.
 	sync syncPart
+	// health (health.go) counts what the data health checks read; its
+	// lock is a leaf.
+	health storeHealth
 
 	// attached holds other layers' values kept for the store's
 	// lifetime (changes.go).
@@ -398,7 +401,7 @@ func (s *Store) index(kind ingest.Kind, rec any) int {
 	switch r := rec.(type) {
 	case *ingest.Product:
 		c.products[r.ID] = r
-		c.items.add(r.ID)
+		s.health.productAdded(r, c.items.add(r.ID))
 		c.changes.productChanged(r.ID)
 	case *ingest.Category:
 		c.categories[r.ID] = r
@@ -426,6 +429,7 @@ func (s *Store) index(kind ingest.Kind, rec any) int {
 			}
 		}
 		sl.unknownProductLines += int64(unknown)
+		s.health.order(h, 1, c.isProduct)
 		s.models.changes.Add(1)
 		if !sl.stats.stale {
 			sl.stats.addOrder(h)
@@ -439,6 +443,7 @@ func (s *Store) remove(kind ingest.Kind, id ingest.ID) {
 	c := &s.catalog
 	switch kind {
 	case ingest.KindProducts:
+		s.health.productRemoved(c, id)
 		delete(c.products, id)
 	case ingest.KindCategories:
 		delete(c.categories, id)
@@ -456,6 +461,7 @@ func (s *Store) remove(kind ingest.Kind, id ingest.ID) {
 			return
 		}
 		delete(sl.orders, id)
+		s.health.order(o, -1, c.isProduct)
 		if buyer := buyerKey(o); buyer != "" {
 			list := sl.buyerOrders[buyer]
 			for i, oid := range list {

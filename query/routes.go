@@ -164,6 +164,7 @@ var endpoints = []Endpoint{
 		Ops: getPost("stats-searches", "", NoWrite, searchStatsResult,
 			param("limit", "integer", "queries per page (default 100, at most 1000)"), pOffset),
 		bind: handler((*Server).handleSearchStats)},
+	healthDataEndpoint, dashboardEndpoint, // data health (private key; query/health_routes.go)
 
 	// Tracking (public key; returns need the private key): events go
 	// through Raft and change visitor/* answers on the next request.
