@@ -197,7 +197,9 @@ func TestLargeBucketRanksAsEach(t *testing.T) {
 	score := func(d uint32) float64 { return float64(d % 97) }
 	for _, q := range []Query{{Text: "lamp"}, {Text: "lamps"}, {Text: "la", Prefix: true}, {Text: "lampz"}, {Text: "lanterns"},
 		// several words: ranked doc by doc, the best kept in a heap
-		{Text: "lamp table"}, {Text: "camp lab", Any: true}, {Text: "lantern lamb ta", Prefix: true}} {
+		{Text: "lamp table"}, {Text: "camp lab", Any: true}, {Text: "lantern lamb ta", Prefix: true},
+		// words long enough for typos, every word or any
+		{Text: "lamps table"}, {Text: "lampz tabel", Any: true}, {Text: "lanterns lamps camp", Any: true}} {
 		q.Score = score
 		all := ix.Search(q)
 		if len(all) <= smallBucket {

@@ -433,8 +433,8 @@ func (ix *Index) runLocked(qtext string, toks []text.Token, q *Query, seen wordM
 	switch {
 	case len(st.words) == 1 && q.Limit > 0 && matched.GetCardinality() > smallBucket:
 		res.Hits = st.rankOneWord(matched, q.Limit)
-	case res.AllWords && q.Limit > 0 && matched.GetCardinality() > smallBucket:
-		if lead := st.leaders(matched); lead.GetCardinality() >= uint64(q.Limit) {
+	case q.Limit > 0 && matched.GetCardinality() > smallBucket:
+		if lead := st.leaders(matched, res.AllWords); lead != nil && lead.GetCardinality() >= uint64(q.Limit) {
 			res.Hits = st.rankEach(lead, q.Limit)
 			break
 		}
@@ -445,14 +445,19 @@ func (ix *Index) runLocked(qtext string, toks []text.Token, q *Query, seen wordM
 	return res
 }
 
-// leaders are the docs of matched (every word matched) that the first
-// rules put ahead of all the others: each word without a typo, and each
-// in the best field. A doc outside has a typo (the typo rule puts it
-// after) or a word missing from the best field (the field rule does);
-// when the leaders fill the page, only they are ranked doc by doc. A
-// shopper's words are mostly in the names of what they want, while
-// descriptions match them by the thousand.
-func (st *queryState) leaders(matched *roaring.Bitmap) *roaring.Bitmap {
+// maxLeaderWords bounds the words leaders counts matches of (any word:
+// a bitmap per count and word).
+const maxLeaderWords = 6
+
+// leaders are the docs of matched that the first rules put ahead of all
+// the others: the most words matched (all of them when allWords), each
+// without a typo and in the best field. A doc outside matched fewer
+// words, or has a typo (the typo rule puts it after), or a word not in
+// the best field (the field rule does); when the leaders fill the page,
+// only they are ranked doc by doc. A shopper's words are mostly in the
+// names of what they want, while descriptions match them by the
+// thousand. nil: not worked out (too many words).
+func (st *queryState) leaders(matched *roaring.Bitmap, allWords bool) *roaring.Bitmap {
 	ix := st.ix
 	var best Field
 	for f := range numFields {
@@ -460,17 +465,42 @@ func (st *queryState) leaders(matched *roaring.Bitmap) *roaring.Bitmap {
 			best = f
 		}
 	}
-	lead := matched.Clone()
+	lead := matched
+	if !allWords {
+		// atLeast[k]: the docs that matched k words or more.
+		n := len(st.words)
+		if n > maxLeaderWords {
+			return nil
+		}
+		atLeast := make([]*roaring.Bitmap, n+1)
+		atLeast[0] = matched
+		for k := 1; k <= n; k++ {
+			atLeast[k] = roaring.New()
+		}
+		for i := range st.words {
+			for k := i + 1; k >= 1; k-- {
+				atLeast[k].Or(roaring.And(atLeast[k-1], st.words[i].all))
+			}
+		}
+		for k := n; k >= 1; k-- {
+			if !atLeast[k].IsEmpty() {
+				lead = atLeast[k]
+				break
+			}
+		}
+	}
+	lead = lead.Clone()
 	for i := range st.words {
 		w := &st.words[i]
-		lead.And(w.byTypos[0])
 		inBest := roaring.New()
 		for k := range w.terms {
 			if len(w.terms[k]) > 0 {
 				inBest.Or(ix.fieldDocs(w, k, best))
 			}
 		}
-		lead.And(inBest)
+		// A doc that matched the word otherwise than untyped in the
+		// best field is not a leader.
+		lead.AndNot(roaring.AndNot(w.all, roaring.And(w.byTypos[0], inBest)))
 		if lead.IsEmpty() {
 			break
 		}
