@@ -168,7 +168,7 @@ type searchBench struct {
 	ctx   fasthttp.RequestCtx
 }
 
-func newSearchBench(b *testing.B) *searchBench {
+func newSearchBench(b testing.TB) *searchBench {
 	cfg := DefaultConfig()
 	// The search's own cost: no answer cache.
 	cfg.SearchCacheEntries = 0
@@ -189,7 +189,7 @@ func newSearchBench(b *testing.B) *searchBench {
 }
 
 // do serves one request and returns the answer's body (copied).
-func (h *searchBench) do(b *testing.B, method, uri string, body []byte) []byte {
+func (h *searchBench) do(b testing.TB, method, uri string, body []byte) []byte {
 	h.ctx.Request.Reset()
 	h.ctx.Response.Reset()
 	h.ctx.Request.Header.SetMethod(method)
@@ -206,14 +206,14 @@ func (h *searchBench) do(b *testing.B, method, uri string, body []byte) []byte {
 }
 
 // load writes the catalog's categories, then its products in batches.
-func (h *searchBench) load(b *testing.B, cat *storegen.Catalog) {
+func (h *searchBench) load(b testing.TB, cat *storegen.Catalog) {
 	h.write(b, "categories", cat.Categories)
 	for i := 0; i < len(cat.Products); i += 1000 {
 		h.write(b, "products", cat.Products[i:min(i+1000, len(cat.Products))])
 	}
 }
 
-func (h *searchBench) write(b *testing.B, kind string, records any) {
+func (h *searchBench) write(b testing.TB, kind string, records any) {
 	body, err := engine.EncodeUpsert(ingest.Kind(kind), records)
 	if err != nil {
 		b.Fatal(err)
@@ -221,7 +221,7 @@ func (h *searchBench) write(b *testing.B, kind string, records any) {
 	h.do(b, "POST", "/v2/"+kind+"?key="+url.QueryEscape(h.store.pub)+"&private_key="+url.QueryEscape(h.store.priv), body)
 }
 
-func (h *searchBench) get(b *testing.B, path string, kv ...string) []byte {
+func (h *searchBench) get(b testing.TB, path string, kv ...string) []byte {
 	v := url.Values{"key": {h.store.pub}}
 	for i := 0; i+1 < len(kv); i += 2 {
 		v.Set(kv[i], kv[i+1])
@@ -230,7 +230,7 @@ func (h *searchBench) get(b *testing.B, path string, kv ...string) []byte {
 }
 
 // search answers search/search's product ids for query.
-func (h *searchBench) search(b *testing.B, query string) []string {
+func (h *searchBench) search(b testing.TB, query string) []string {
 	var a struct {
 		Result []string `json:"result"`
 	}

@@ -208,8 +208,8 @@ func TestLargeBucketRanksAsEach(t *testing.T) {
 		for _, limit := range []int{1, 7, 25} {
 			q.Limit = limit
 			top := ix.Search(q)
-			if !slices.Equal(docsOf(top), docsOf(all[:limit])) {
-				t.Fatalf("%q: limit %d gave %v, all gave %v", q.Text, limit, docsOf(top), docsOf(all[:limit]))
+			if !slices.Equal(top, all[:limit]) {
+				t.Fatalf("%q: limit %d gave %+v, all gave %+v", q.Text, limit, top, all[:limit])
 			}
 		}
 	}

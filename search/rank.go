@@ -2,7 +2,6 @@ package search
 
 import (
 	"cmp"
-	"container/heap"
 	"slices"
 	"strings"
 	"sync"
@@ -434,8 +433,8 @@ func (ix *Index) runLocked(qtext string, toks []text.Token, q *Query, seen wordM
 	case len(st.words) == 1 && q.Limit > 0 && matched.GetCardinality() > smallBucket:
 		res.Hits = st.rankOneWord(matched, q.Limit)
 	case q.Limit > 0 && matched.GetCardinality() > smallBucket:
-		if lead := st.leaders(matched, res.AllWords); lead != nil && lead.GetCardinality() >= uint64(q.Limit) {
-			res.Hits = st.rankEach(lead, q.Limit)
+		if lead, words := st.leaders(matched, res.AllWords); lead != nil && lead.GetCardinality() >= uint64(q.Limit) {
+			res.Hits = st.rankLeaders(lead, words, q.Limit)
 			break
 		}
 		fallthrough
@@ -457,7 +456,7 @@ const maxLeaderWords = 6
 // only they are ranked doc by doc. A shopper's words are mostly in the
 // names of what they want, while descriptions match them by the
 // thousand. nil: not worked out (too many words).
-func (st *queryState) leaders(matched *roaring.Bitmap, allWords bool) *roaring.Bitmap {
+func (st *queryState) leaders(matched *roaring.Bitmap, allWords bool) (*roaring.Bitmap, int) {
 	ix := st.ix
 	var best Field
 	for f := range numFields {
@@ -465,12 +464,12 @@ func (st *queryState) leaders(matched *roaring.Bitmap, allWords bool) *roaring.B
 			best = f
 		}
 	}
-	lead := matched
+	lead, words := matched, len(st.words)
 	if !allWords {
 		// atLeast[k]: the docs that matched k words or more.
 		n := len(st.words)
 		if n > maxLeaderWords {
-			return nil
+			return nil, 0
 		}
 		atLeast := make([]*roaring.Bitmap, n+1)
 		atLeast[0] = matched
@@ -484,7 +483,7 @@ func (st *queryState) leaders(matched *roaring.Bitmap, allWords bool) *roaring.B
 		}
 		for k := n; k >= 1; k-- {
 			if !atLeast[k].IsEmpty() {
-				lead = atLeast[k]
+				lead, words = atLeast[k], k
 				break
 			}
 		}
@@ -505,7 +504,54 @@ func (st *queryState) leaders(matched *roaring.Bitmap, allWords bool) *roaring.B
 			break
 		}
 	}
-	return lead
+	return lead, words
+}
+
+// rankLeaders ranks the limit best of leaders (see leaders), each of
+// which matched words words, untyped, in the best field: the rules from
+// exactness on tell them apart, and those need the name and the exact
+// terms' docs, not a walk of every term of the doc.
+func (st *queryState) rankLeaders(lead *roaring.Bitmap, words, limit int) []Hit {
+	ix := st.ix
+	var best Field
+	for f := range numFields {
+		if ix.fieldRank[f] == 0 {
+			best = f
+		}
+	}
+	var exact []*roaring.Bitmap
+	for i := range st.words {
+		if w := &st.words[i]; w.hasExact {
+			exact = append(exact, ix.any[w.exact])
+		}
+	}
+	hits := make([]Hit, 0, limit)
+	lead.Iterate(func(doc uint32) bool {
+		e := &ix.docs[doc]
+		h := Hit{Doc: doc, Words: words, Field: best}
+		for _, b := range exact {
+			if b.Contains(doc) {
+				h.Exact++
+			}
+		}
+		if len(st.words) > 1 {
+			h.Proximity = st.proximity(e.name)
+		}
+		h.Rest = st.rest(e.name)
+		if st.score != nil {
+			h.Score = st.score(doc)
+		}
+		if len(hits) < limit {
+			hits = append(hits, h)
+			worstUp(hits, len(hits)-1)
+		} else if compareHits(&h, &hits[0]) < 0 {
+			hits[0] = h
+			worstDown(hits, 0)
+		}
+		return true
+	})
+	slices.SortFunc(hits, func(a, b Hit) int { return compareHits(&a, &b) })
+	return hits
 }
 
 // limitTo applies Within and Exclude.
@@ -830,22 +876,27 @@ func (st *queryState) rankOneWord(matched *roaring.Bitmap, limit int) []Hit {
 // rest found equal, by the rest and the score: a heap, not a sort of the
 // bucket.
 func (st *queryState) topByScore(b *roaring.Bitmap, k int) []Hit {
-	h := make(scoreHeap, 0, k+1)
-	it := b.Iterator()
-	for it.HasNext() {
-		d := it.Next()
-		x := scored{doc: d, rest: st.rest(st.ix.docs[d].name)}
+	h := make([]scored, 0, k)
+	b.Iterate(func(d uint32) bool {
+		x := scored{doc: d}
 		if st.score != nil {
 			x.score = st.score(d)
 		}
-		if len(h) == k && !h.better(x, h[0]) {
-			continue
+		// The name's rest only lowers the value: a doc whose score
+		// alone does not beat the worst kept is out without it.
+		if len(h) == k && x.score < h[0].value() {
+			return true
 		}
-		heap.Push(&h, x)
-		if len(h) > k {
-			heap.Pop(&h)
+		x.rest = st.rest(st.ix.docs[d].name)
+		if len(h) < k {
+			h = append(h, x)
+			scoredUp(h, len(h)-1)
+		} else if better(x, h[0]) {
+			h[0] = x
+			scoredDown(h, 0)
 		}
-	}
+		return true
+	})
 	out := make([]Hit, len(h))
 	for i, x := range h {
 		out[i] = st.hit(x.doc)
@@ -860,14 +911,12 @@ type scored struct {
 	score float64
 }
 
-// scoreHeap is a min-heap: the worst kept doc on top.
-type scoreHeap []scored
+func (x scored) value() float64 { return x.score - restPenalty*float64(x.rest) }
 
 // better orders as compareHits does for docs equal up to exactness.
-func (scoreHeap) better(a, b scored) bool {
-	sa, sb := a.score-restPenalty*float64(a.rest), b.score-restPenalty*float64(b.rest)
-	if sa != sb {
-		return sa > sb
+func better(a, b scored) bool {
+	if va, vb := a.value(), b.value(); va != vb {
+		return va > vb
 	}
 	if a.rest != b.rest {
 		return a.rest < b.rest
@@ -875,13 +924,31 @@ func (scoreHeap) better(a, b scored) bool {
 	return a.doc < b.doc
 }
 
-func (h scoreHeap) Len() int           { return len(h) }
-func (h scoreHeap) Less(i, j int) bool { return h.better(h[j], h[i]) }
-func (h scoreHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *scoreHeap) Push(x any)        { *h = append(*h, x.(scored)) }
-func (h *scoreHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
+// scoredUp and scoredDown keep h a heap with the worst doc at the root.
+func scoredUp(h []scored, i int) {
+	for i > 0 {
+		parent := (i - 1) / 2
+		if !better(h[parent], h[i]) {
+			return
+		}
+		h[parent], h[i] = h[i], h[parent]
+		i = parent
+	}
+}
+
+func scoredDown(h []scored, i int) {
+	for {
+		worst, l, r := i, 2*i+1, 2*i+2
+		if l < len(h) && better(h[worst], h[l]) {
+			worst = l
+		}
+		if r < len(h) && better(h[worst], h[r]) {
+			worst = r
+		}
+		if worst == i {
+			return
+		}
+		h[worst], h[i] = h[i], h[worst]
+		i = worst
+	}
 }
