@@ -5,7 +5,7 @@ DATA    ?= ./data/demo
 PKGS    := ./...
 
 .PHONY: cluster-certs cluster-up cluster-down test-cluster
-.PHONY: build test test-race test-hostile test-chaos fuzz demo bench bench-node bench-api bench-tracking bench-scale bench-search bench-cluster bench-rebalance bench-full eval lint fmt clean
+.PHONY: build test test-race test-hostile test-chaos fuzz demo bench bench-node bench-api bench-tracking bench-scale bench-search bench-sync bench-cluster bench-rebalance bench-full eval lint fmt clean
 
 # -buildvcs=auto: stamp the commit into the binary (sibyl version, /health)
 # even where GOFLAGS turns it off.
@@ -94,6 +94,19 @@ bench-scale:
 # BenchmarkSearchQueries50k; report in bench/results/search-<date>/.
 bench-search: build
 	bash bench/search.sh bin/sibyl
+
+# Data Sync (docs/benchmarks.md "Data Sync"): the demo Online Retail file
+# as a Clerk JSON feed synced into a fresh node (3 runs, each a new node),
+# and the idle CPU of a node with 1,000 hourly syncs scheduled; about a
+# minute and a half. Output in bench/results/sync-<date>/summary.txt.
+SYNC_OUT ?= bench/results/sync-$(shell date -u +%Y-%m-%d)
+bench-sync:
+	mkdir -p $(SYNC_OUT)
+	{ echo "run $$(date -u +%Y-%m-%dT%H:%M:%SZ), commit $$(git rev-parse --short HEAD)$$(git diff --quiet HEAD || echo ' (with uncommitted changes)')"; \
+	  echo "machine: $$(nproc) CPUs, load $$(cut -d' ' -f1 /proc/loadavg)"; \
+	  $(GO) test ./node -run '^$$' -bench 'SyncOnlineRetail' -benchtime 1x -count 3 -v -timeout 10m && \
+	  $(GO) test ./node -run '^$$' -bench 'SyncIdle1000' -benchtime 1x -v -timeout 10m; } 2>&1 | tee $(SYNC_OUT)/summary.txt
+	! grep -q '^FAIL' $(SYNC_OUT)/summary.txt
 
 # Throughput against node count: a local 3-node cluster, popular on 1..3
 # of its nodes (bench/results/cluster, with the plot).
