@@ -877,26 +877,37 @@ func (st *queryState) rankOneWord(matched *roaring.Bitmap, limit int) []Hit {
 // bucket.
 func (st *queryState) topByScore(b *roaring.Bitmap, k int) []Hit {
 	h := make([]scored, 0, k)
-	b.Iterate(func(d uint32) bool {
-		x := scored{doc: d}
-		if st.score != nil {
-			x.score = st.score(d)
+	// A bucket holds thousands of docs: they come in batches, and the
+	// rest is counted inline (this loop is most of a one-letter prefix's
+	// time).
+	matched, docs := st.matched, st.ix.docs
+	var buf [256]uint32
+	it := b.ManyIterator()
+	for n := it.NextMany(buf[:]); n > 0; n = it.NextMany(buf[:]) {
+		for _, d := range buf[:n] {
+			x := scored{doc: d}
+			if st.score != nil {
+				x.score = st.score(d)
+			}
+			// The name's rest only lowers the value: a doc whose score
+			// alone does not beat the worst kept is out without it.
+			if len(h) == k && x.score < h[0].value() {
+				continue
+			}
+			for _, t := range docs[d].name {
+				if int(t>>6) >= len(matched) || matched[t>>6]&(1<<(t&63)) == 0 {
+					x.rest++
+				}
+			}
+			if len(h) < k {
+				h = append(h, x)
+				scoredUp(h, len(h)-1)
+			} else if better(x, h[0]) {
+				h[0] = x
+				scoredDown(h, 0)
+			}
 		}
-		// The name's rest only lowers the value: a doc whose score
-		// alone does not beat the worst kept is out without it.
-		if len(h) == k && x.score < h[0].value() {
-			return true
-		}
-		x.rest = st.rest(st.ix.docs[d].name)
-		if len(h) < k {
-			h = append(h, x)
-			scoredUp(h, len(h)-1)
-		} else if better(x, h[0]) {
-			h[0] = x
-			scoredDown(h, 0)
-		}
-		return true
-	})
+	}
 	out := make([]Hit, len(h))
 	for i, x := range h {
 		out[i] = st.hit(x.doc)
