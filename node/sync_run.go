@@ -21,32 +21,46 @@ import (
 // delete what the shop no longer has (mirror.Plan, with its safety
 // valve). A failed read deletes nothing; a refused plan deletes nothing.
 
-// platformCurrency is the store currency the platform connectors are
-// given: source.Config has no currency member yet (orders in another
-// currency are then rejected as record errors, never converted
-// silently).
-const platformCurrency = "USD"
+// defaultPlatformCurrency is the store currency the platform connectors
+// are given when the source names none (ingest/platform needs one:
+// orders in another currency without a rate are rejected as record
+// errors, never converted silently).
+const defaultPlatformCurrency = "USD"
+
+func platformCurrency(c source.Config) string {
+	if c.Currency != "" {
+		return c.Currency
+	}
+	return defaultPlatformCurrency
+}
 
 // buildSource returns the Source of a configuration.
 func buildSource(c source.Config, doer source.Doer) (source.Source, error) {
 	switch c.Type {
 	case source.TypeShopify:
 		pc := platform.DefaultShopifyConfig()
-		pc.BaseURL, pc.AccessToken, pc.Currency = c.URL, c.Token, platformCurrency
+		pc.BaseURL, pc.AccessToken, pc.Currency, pc.Rates, pc.StoreURL = c.URL, c.Token, platformCurrency(c), c.Rates, c.StoreURL
+		if c.APIVersion != "" {
+			pc.APIVersion = c.APIVersion
+		}
 		if c.PageSize > 0 {
 			pc.PageSize = c.PageSize
 		}
 		return platform.NewShopify(pc, doer)
 	case source.TypeWooCommerce:
 		pc := platform.DefaultWooConfig()
-		pc.BaseURL, pc.ConsumerKey, pc.ConsumerSecret, pc.Currency = c.URL, c.ConsumerKey, c.ConsumerSecret, platformCurrency
+		pc.BaseURL, pc.ConsumerKey, pc.ConsumerSecret = c.URL, c.ConsumerKey, c.ConsumerSecret
+		pc.Currency, pc.Rates, pc.StoreURL, pc.AllowHTTP = platformCurrency(c), c.Rates, c.StoreURL, c.AllowHTTP
 		if c.PageSize > 0 {
 			pc.PageSize = c.PageSize
 		}
 		return platform.NewWooCommerce(pc, doer)
 	case source.TypeMagento2:
 		pc := platform.DefaultMagentoConfig()
-		pc.BaseURL, pc.Token, pc.Currency = c.URL, c.Token, platformCurrency
+		pc.BaseURL, pc.Token, pc.Currency, pc.Rates = c.URL, c.Token, platformCurrency(c), c.Rates
+		if c.StoreURL != "" {
+			pc.StoreURL = c.StoreURL
+		}
 		if c.PageSize > 0 {
 			pc.PageSize = c.PageSize
 		}
