@@ -164,6 +164,10 @@ func (r *syncRunner) run(ctx context.Context, store, id string) engine.SyncRun {
 			ids = ids[n:]
 		}
 	}
+	// The catalog size after a complete sync: data health compares it
+	// with the previous one's.
+	products := len(st.RecordIDs(ingest.KindProducts))
+	run.Products = &products
 	return finish(engine.RunSucceeded, "")
 }
 
