@@ -21,18 +21,10 @@ import (
 // delete what the shop no longer has (mirror.Plan, with its safety
 // valve). A failed read deletes nothing; a refused plan deletes nothing.
 
-// defaultPlatformCurrency is the store currency the platform connectors
-// are given when the source names none (ingest/platform needs one:
-// orders in another currency without a rate are rejected as record
-// errors, never converted silently).
-const defaultPlatformCurrency = "USD"
-
-func platformCurrency(c source.Config) string {
-	if c.Currency != "" {
-		return c.Currency
-	}
-	return defaultPlatformCurrency
-}
+// platformCurrency is the store currency the connectors are given
+// (ingest/platform needs one: orders in another currency without a rate
+// are rejected as record errors, never converted silently).
+func platformCurrency(c source.Config) string { return c.PlatformCurrency() }
 
 // buildSource returns the Source of a configuration.
 func buildSource(c source.Config, doer source.Doer) (source.Source, error) {
