@@ -46,3 +46,24 @@ func TestSignedAccessIsOnlyWebhooks(t *testing.T) {
 		}
 	}
 }
+
+// Webhooks carry no key but still spend their client's IP bucket (and
+// not the store's): over the burst they are answered 429 before any
+// store lookup.
+func TestWebhookRateLimitedPerIP(t *testing.T) {
+	base, _ := startEdge(t, func(c *Config) {
+		c.Rate.IPRate, c.Rate.IPBurst = 0.001, 2
+		c.Rate.StoreRate, c.Rate.StoreBurst = 0.001, 1
+	})
+	hook := base + "/v2/webhooks/shopify/st_0123abcd"
+	for i := range 2 {
+		// The fake backend holds no store: 404 within the burst, proving
+		// the store's bucket (burst 1) was not spent.
+		if a := call(t, "POST", hook, `{"id":1}`, "X-Shopify-Topic", "products/delete"); a.status != 404 || a.Type != ErrTypeNotFound {
+			t.Fatalf("webhook %d within the IP burst: %d %s", i, a.status, a.body)
+		}
+	}
+	if a := call(t, "POST", hook, `{"id":1}`, "X-Shopify-Topic", "products/delete"); a.status != 429 || a.Type != ErrTypeRateLimited {
+		t.Fatalf("webhook over the IP burst: %d %s", a.status, a.body)
+	}
+}
