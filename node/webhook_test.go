@@ -38,7 +38,7 @@ func TestWebhooks(t *testing.T) {
 	const secret = "whsec_test_0123"
 	expect(t, c.Do("POST", "/v2/sync"+q(shop, true), map[string]any{"schedule": "manual", "source": map[string]any{
 		"type": "shopify", "url": "https://s.myshopify.com", "token": "shpat_1", "webhook_secret": secret,
-		"store_url": "https://shop.example", "currency": "EUR"}}), 200, "")
+		"store_url": "https://shop.example", "currency": "EUR", "rates": map[string]float64{"USD": 0.5}}}), 200, "")
 	if a := c.Do("GET", "/v2/sync"+q(shop, true), nil); strings.Contains(a.Raw, secret) || !strings.Contains(a.Raw, `"webhook_secret":"REDACTED"`) {
 		t.Fatalf("GET /v2/sync shows the webhook secret or not its placeholder: %s", a.Raw)
 	}
@@ -123,6 +123,26 @@ func TestWebhooks(t *testing.T) {
 	}
 	// A key does not stand in for the signature.
 	expect(t, c.Do("POST", path+q(shop, true), changed, "X-Shopify-Topic", "products/update"), 401, "invalid_key")
+
+	// Orders (shopify.dev/docs/api/admin-rest/2024-01/resources/order):
+	// one in USD is converted with the configured rate; one in a currency
+	// without a rate is refused and writes nothing.
+	order := func(id int, currency string) string {
+		return fmt.Sprintf(`{"id":%d,"email":"ann@example.com","created_at":"2024-03-01T10:00:00Z","currency":%q,`+
+			`"customer":{"id":207},"line_items":[{"product_id":102,"quantity":2,"price":"10.00"}]}`, id, currency)
+	}
+	body = order(900, "USD")
+	expect(t, send(path, "orders/create", body, signWebhook(body, secret)), 200, "")
+	if a := c.Do("GET", "/v2/orders"+q(shop, true, "orders", "900"), nil); !strings.Contains(a.Raw, `"price":5`) || !strings.Contains(a.Raw, `"102"`) {
+		t.Fatalf("order in USD at 0.5: %s", a.Raw)
+	}
+	body = order(901, "SEK")
+	if a := send(path, "orders/create", body, signWebhook(body, secret)); a.Status != 400 || !strings.Contains(a.Raw, "SEK") {
+		t.Fatalf("order in SEK without a rate: %d %s", a.Status, a.Raw)
+	}
+	if a := c.Do("GET", "/v2/orders"+q(shop, true, "orders", "901"), nil); a.Body["count"] != 0.0 {
+		t.Fatalf("a refused order was written: %s", a.Raw)
+	}
 
 	// Delete.
 	body = `{"id":101}`
