@@ -113,6 +113,10 @@ type SyncRun struct {
 	Message  string                     `json:"message,omitempty"`
 	// Node is the node that ran it.
 	Node string `json:"node,omitempty"`
+	// Products is the store's product count after a complete sync
+	// (mirrored: what the source no longer has deleted); absent for a
+	// run that did not complete, and in records of older versions.
+	Products *int `json:"products,omitempty"`
 }
 
 // Validate reports a run record apply must refuse.
@@ -149,6 +153,9 @@ func (r *SyncRun) Validate() error {
 	}
 	if r.Bytes < 0 {
 		return fmt.Errorf("negative byte count")
+	}
+	if r.Products != nil && *r.Products < 0 {
+		return fmt.Errorf("negative product count")
 	}
 	return nil
 }

@@ -156,7 +156,7 @@ func (patch SyncPatch) ApplyTo(cfg SyncConfig) (SyncConfig, error) {
 			return cfg, err
 		}
 		for k, v := range patch.Source {
-			if slices.Contains(secretFields, k) && string(v) == `"`+redactedSecret+`"` {
+			if slices.Contains(source.SecretFields, k) && string(v) == `"`+source.RedactedPlaceholder+`"` {
 				continue // GET showed the placeholder; the secret stays
 			}
 			if string(v) == "null" {
@@ -189,12 +189,6 @@ func (patch SyncPatch) ApplyTo(cfg SyncConfig) (SyncConfig, error) {
 	}
 	return cfg, nil
 }
-
-// secretFields are the source members Redacted hides; redactedSecret is
-// its placeholder.
-var secretFields = []string{"token", "password", "consumer_secret"}
-
-const redactedSecret = "REDACTED"
 
 // load reads one sync record back from Badger.
 func (p *syncPart) load(kind ingest.Kind, key ingest.ID, value []byte) error {

@@ -133,3 +133,21 @@ func FuzzSyncApply(f *testing.F) {
 		}
 	})
 }
+
+// A PATCH that sends the webhook secret back as GET showed it keeps it;
+// a new value replaces it.
+func TestSyncPatchKeepsWebhookSecret(t *testing.T) {
+	cfg := SyncConfig{Source: source.Config{Type: source.TypeShopify, URL: "https://s.myshopify.com", Token: "shpat_1", WebhookSecret: "whsec_1"}}
+	next, err := SyncPatch{Source: map[string]json.RawMessage{"webhook_secret": json.RawMessage(`"REDACTED"`), "token": json.RawMessage(`"REDACTED"`),
+		"currency": json.RawMessage(`"EUR"`)}}.ApplyTo(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if next.Source.WebhookSecret != "whsec_1" || next.Source.Token != "shpat_1" || next.Source.Currency != "EUR" {
+		t.Errorf("patched = %+v", next.Source)
+	}
+	next, err = SyncPatch{Source: map[string]json.RawMessage{"webhook_secret": json.RawMessage(`"whsec_2"`)}}.ApplyTo(cfg)
+	if err != nil || next.Source.WebhookSecret != "whsec_2" {
+		t.Errorf("patched = %+v, %v", next.Source, err)
+	}
+}

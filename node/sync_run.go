@@ -21,32 +21,38 @@ import (
 // delete what the shop no longer has (mirror.Plan, with its safety
 // valve). A failed read deletes nothing; a refused plan deletes nothing.
 
-// platformCurrency is the store currency the platform connectors are
-// given: source.Config has no currency member yet (orders in another
-// currency are then rejected as record errors, never converted
-// silently).
-const platformCurrency = "USD"
+// platformCurrency is the store currency the connectors are given
+// (ingest/platform needs one: orders in another currency without a rate
+// are rejected as record errors, never converted silently).
+func platformCurrency(c source.Config) string { return c.PlatformCurrency() }
 
 // buildSource returns the Source of a configuration.
 func buildSource(c source.Config, doer source.Doer) (source.Source, error) {
 	switch c.Type {
 	case source.TypeShopify:
 		pc := platform.DefaultShopifyConfig()
-		pc.BaseURL, pc.AccessToken, pc.Currency = c.URL, c.Token, platformCurrency
+		pc.BaseURL, pc.AccessToken, pc.Currency, pc.Rates, pc.StoreURL = c.URL, c.Token, platformCurrency(c), c.Rates, c.StoreURL
+		if c.APIVersion != "" {
+			pc.APIVersion = c.APIVersion
+		}
 		if c.PageSize > 0 {
 			pc.PageSize = c.PageSize
 		}
 		return platform.NewShopify(pc, doer)
 	case source.TypeWooCommerce:
 		pc := platform.DefaultWooConfig()
-		pc.BaseURL, pc.ConsumerKey, pc.ConsumerSecret, pc.Currency = c.URL, c.ConsumerKey, c.ConsumerSecret, platformCurrency
+		pc.BaseURL, pc.ConsumerKey, pc.ConsumerSecret = c.URL, c.ConsumerKey, c.ConsumerSecret
+		pc.Currency, pc.Rates, pc.StoreURL, pc.AllowHTTP = platformCurrency(c), c.Rates, c.StoreURL, c.AllowHTTP
 		if c.PageSize > 0 {
 			pc.PageSize = c.PageSize
 		}
 		return platform.NewWooCommerce(pc, doer)
 	case source.TypeMagento2:
 		pc := platform.DefaultMagentoConfig()
-		pc.BaseURL, pc.Token, pc.Currency = c.URL, c.Token, platformCurrency
+		pc.BaseURL, pc.Token, pc.Currency, pc.Rates = c.URL, c.Token, platformCurrency(c), c.Rates
+		if c.StoreURL != "" {
+			pc.StoreURL = c.StoreURL
+		}
 		if c.PageSize > 0 {
 			pc.PageSize = c.PageSize
 		}
@@ -150,6 +156,10 @@ func (r *syncRunner) run(ctx context.Context, store, id string) engine.SyncRun {
 			ids = ids[n:]
 		}
 	}
+	// The catalog size after a complete sync: data health compares it
+	// with the previous one's.
+	products := len(st.RecordIDs(ingest.KindProducts))
+	run.Products = &products
 	return finish(engine.RunSucceeded, "")
 }
 

@@ -26,6 +26,11 @@ const (
 	// the Raft port's mutual TLS (node's control calls); never on the
 	// HTTP port, not in the OpenAPI document.
 	AccessCluster
+	// AccessSigned: no key; the store is the path's {store} and the
+	// handler authenticates the request by a signature over its body
+	// (platform webhooks, which cannot send a key). Only POST endpoints
+	// under /v2/webhooks/ may have it (Endpoint.check).
+	AccessSigned
 )
 
 func (a Access) String() string {
@@ -40,6 +45,8 @@ func (a Access) String() string {
 		return "admin"
 	case AccessCluster:
 		return "cluster-internal"
+	case AccessSigned:
+		return "signature"
 	}
 	return fmt.Sprintf("Access(%d)", int(a))
 }
@@ -191,6 +198,9 @@ func pathParamKey(name string) string { return pathParamPrefix + name }
 
 const pathParamPrefix = "sibyl.path."
 
+// signedPathPrefix is where AccessSigned endpoints live.
+const signedPathPrefix = "/v2/webhooks/"
+
 // router is the lookup built from the table: a map of exact paths, then
 // the few templated ones.
 type router struct {
@@ -267,6 +277,18 @@ func (e *Endpoint) check() error {
 	}
 	if (e.bind == nil) != (e.Access == AccessCluster) {
 		return fmt.Errorf("endpoint %s: a handler is needed exactly when it is not cluster-internal", e.Path)
+	}
+	if e.Access == AccessSigned {
+		// The handler, not a key, authenticates these: keep them few and
+		// recognisable.
+		if !strings.HasPrefix(e.Path, signedPathPrefix) || !strings.HasSuffix(e.Path, "/{store}") {
+			return fmt.Errorf("endpoint %s: signed endpoints are %s.../{store}", e.Path, signedPathPrefix)
+		}
+		for _, op := range e.Ops {
+			if op.Method != "POST" || op.Writes != ShardWrite {
+				return fmt.Errorf("endpoint %s: a signed endpoint has only POST shard writes", e.Path)
+			}
+		}
 	}
 	var pathParam string
 	if _, after, ok := strings.Cut(e.Path, "{"); ok {

@@ -116,6 +116,7 @@ var endpoints = []Endpoint{
 	synonymsEndpoint, redirectsEndpoint, customizedSearchEndpoint, merchandisingEndpoint, searchSettingsEndpoint,
 	// Data Sync (private key), replicated like merchandising (query/sync_routes.go).
 	syncEndpoint, syncStartEndpoint, syncStatusEndpoint, syncRunsEndpoint,
+	shopifyWebhookEndpoint, wooWebhookEndpoint, // platform webhooks, signed (query/webhook_routes.go)
 	{Path: "/v2/search/popular", Access: AccessPublic, Tag: tagSearch, Summary: "the most made searches of the last two days (that found products)",
 		Ops: getPost("search-popular", "", NoWrite, stringsResult, pSearchListLimit, pCallback), bind: handler((*Server).handlePopularSearches)},
 	{Path: "/v2/search/suggestions", Access: AccessPublic, Tag: tagSearch, Summary: "completions of the typed text: searches shoppers clicked from, then the catalog's phrases",

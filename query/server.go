@@ -165,7 +165,10 @@ type request struct {
 	p     *params
 	store string
 	kind  meta.KeyKind
-	s     *Server
+	// signed: no key was checked (AccessSigned); the handler must verify
+	// the body's signature.
+	signed bool
+	s      *Server
 }
 
 // New builds a server; Start listens.
@@ -333,9 +336,16 @@ func (s *Server) handleRequest(ctx *fasthttp.RequestCtx) {
 }
 
 func (s *Server) serve(ctx *fasthttp.RequestCtx, rt route, op *Op) error {
-	p, perr := parseParams(ctx)
-	if perr != nil {
-		return perr
+	var p *params
+	if rt.access == AccessSigned {
+		// The body is the platform's document, read raw by the handler
+		// once its signature verifies: nothing parses it before.
+		p = &params{args: ctx.QueryArgs()}
+	} else {
+		var perr *APIError
+		if p, perr = parseParams(ctx); perr != nil {
+			return perr
+		}
 	}
 	r := &request{ctx: ctx, p: p, s: s}
 	if err := s.authorize(r, rt.access); err != nil {
@@ -362,6 +372,16 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, rt route, op *Op) error {
 // Clerk's `private_key`) parameters or as `Authorization: Bearer <key>`.
 func (s *Server) authorize(r *request, need Access) error {
 	if need == AccessNone {
+		return nil
+	}
+	if need == AccessSigned {
+		// No key: the store is the path's, and the handler checks the
+		// body's signature with that store's secret before anything.
+		store, _ := r.ctx.UserValue(pathParamKey("store")).(string)
+		if !validStorePathID(store) {
+			return errNotFound("no store %s", quote(clip(store)))
+		}
+		r.store, r.signed = store, true
 		return nil
 	}
 	if need == AccessCluster {
@@ -438,6 +458,14 @@ func secretEqual(given, want string) bool {
 // public-key request. A forwarded request was counted by the node that
 // received it from the client (whose address this node cannot see).
 func (s *Server) rateLimit(r *request) error {
+	if r.signed && len(r.ctx.Request.Header.Peek(ForwardedHeader)) == 0 {
+		// A signed request carries no key: its client's bucket only (a
+		// zero override leaves the store's public traffic alone).
+		if err := s.edge.allow(s.edge.clientIP(r.ctx), r.store, meta.RateLimit{}, true); err != nil {
+			return err
+		}
+		return nil
+	}
 	if r.kind != meta.PublicKey || len(r.ctx.Request.Header.Peek(ForwardedHeader)) > 0 {
 		return nil
 	}

@@ -9,7 +9,7 @@ import (
 // them) and their shapes.
 
 var (
-	syncSourceRec = jsObject("where the store's data is read; secrets (token, password, consumer_secret) are never shown back",
+	syncSourceRec = jsObject("where the store's data is read; secrets (token, password, consumer_secret, webhook_secret) are never shown back",
 		field{"type", &Schema{Type: "string", Enum: source.Types}},
 		field{"url", jsString("the feed or file (feed, csv), or the shop's base URL (platforms)")},
 		field{"urls", jsMap(jsString(""), "feed_v2: one URL per resource (products, categories, customers, orders, pages)")},
@@ -19,7 +19,13 @@ var (
 		field{"strict", jsBool("stop at the first invalid record")}, field{"page_size", jsInt("")},
 		field{"kind", jsString("csv: what each row is")}, field{"delimiter", jsString("csv: , ; | or tab")},
 		field{"mapping", jsMap(jsString(""), "csv: canonical field to column header")},
-		field{"category_separator", jsString("csv")}, field{"decimal_comma", jsBool("csv")}, field{"time_layout", jsString("csv")})
+		field{"category_separator", jsString("csv")}, field{"decimal_comma", jsBool("csv")}, field{"time_layout", jsString("csv")},
+		field{"currency", jsString("platforms: the store's ISO 4217 code")},
+		field{"rates", jsMap(jsNum(""), "platforms: currency -> rate into the store's currency, for orders in other currencies")},
+		field{"store_url", jsString("platforms: the storefront's origin for record URLs")},
+		field{"api_version", jsString("shopify: Admin API version such as 2024-01")},
+		field{"allow_http", jsBool("woocommerce: allow an http:// shop (the key pair travels in clear text)")},
+		field{"webhook_secret", jsString("shopify, woocommerce: verifies POST /v2/webhooks/<type>/<store>")})
 	syncScheduleRec = jsOneOf("when the store syncs on its own",
 		&Schema{Type: "string", Enum: []string{"when_needed", "manual"}},
 		jsObject("a fixed interval, 5m to 168h", field{"every", jsString("a Go duration such as 2h")}),

@@ -8,9 +8,11 @@ package source
 //	{"type": "csv", "url": "https://.../products.csv", "kind": "products",
 //	 "delimiter": ";", "mapping": {"id": "SKU", "name": "Title"}, "category_separator": ">",
 //	 "decimal_comma": true, "user": "export", "password": "..."}
-//	{"type": "shopify" | "woocommerce" | "magento2", "url": "https://shop...", ...}
+//	{"type": "shopify" | "woocommerce" | "magento2", "url": "https://shop...", ...,
+//	 "currency": "EUR", "rates": {"USD": 0.92}, "store_url": "https://shop.example",
+//	 "api_version": "2024-01", "allow_http": false, "webhook_secret": "..."}
 //
-// Secrets (token, password, consumer_secret) are stored with the
+// Secrets (token, password, consumer_secret, webhook_secret) are stored with the
 // configuration (Raft replicates it like any write) but never appear in
 // errors, String or Redacted, which is what the API shows.
 
@@ -19,6 +21,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"math"
 	"slices"
 	"strings"
 
@@ -84,7 +88,49 @@ type Config struct {
 	CategorySeparator string            `json:"category_separator,omitempty"`
 	DecimalComma      bool              `json:"decimal_comma,omitempty"`
 	TimeLayout        string            `json:"time_layout,omitempty"`
+
+	// Currency is the store's ISO 4217 code for the platforms; orders in
+	// another currency are converted with Rates (that currency -> rate
+	// into Currency) or rejected. Empty: the connector's default.
+	Currency string             `json:"currency,omitempty"`
+	Rates    map[string]float64 `json:"rates,omitempty"`
+	// StoreURL is the storefront's origin for record URLs (shopify:
+	// products and collections; woocommerce: categories; magento2:
+	// products).
+	StoreURL string `json:"store_url,omitempty"`
+	// APIVersion is Shopify's Admin API version (2024-01, "unstable").
+	APIVersion string `json:"api_version,omitempty"`
+	// AllowHTTP lets woocommerce reach an http:// shop, which sends the
+	// key pair in clear text.
+	AllowHTTP bool `json:"allow_http,omitempty"`
+	// WebhookSecret verifies the platform's webhooks (shopify: the app's
+	// client secret; woocommerce: the webhook's secret) at
+	// POST /v2/webhooks/<type>/<store>.
+	WebhookSecret string `json:"webhook_secret,omitempty"`
 }
+
+// SecretFields are the JSON members of Config that Redacted hides; a
+// PATCH that sends one back as RedactedPlaceholder keeps its value.
+var SecretFields = []string{"token", "password", "consumer_secret", "webhook_secret"}
+
+// RedactedPlaceholder is what Redacted shows for a secret.
+const RedactedPlaceholder = redacted
+
+// DefaultPlatformCurrency is the store currency the platform connectors
+// are given when the source names none (they need one).
+const DefaultPlatformCurrency = "USD"
+
+// PlatformCurrency is the store's currency for the platform connectors:
+// Currency, else DefaultPlatformCurrency.
+func (c Config) PlatformCurrency() string {
+	if c.Currency != "" {
+		return c.Currency
+	}
+	return DefaultPlatformCurrency
+}
+
+// maxRates bounds Config.Rates: there are fewer ISO 4217 codes.
+const maxRates = 200
 
 // Bounds on a Config's strings: a configuration is small.
 const (
@@ -123,7 +169,7 @@ func (c Config) Validate() error {
 	if !slices.Contains(Types, c.Type) {
 		return fmt.Errorf("unknown source type %s; want one of %s", ingest.Quote(clip(c.Type, 40)), strings.Join(Types, ", "))
 	}
-	for name, v := range map[string]string{"token": c.Token, "password": c.Password, "consumer_secret": c.ConsumerSecret} {
+	for name, v := range map[string]string{"token": c.Token, "password": c.Password, "consumer_secret": c.ConsumerSecret, "webhook_secret": c.WebhookSecret} {
 		if len(v) > maxSecretBytes {
 			return fmt.Errorf("%s is %d bytes, at most %d", name, len(v), maxSecretBytes)
 		}
@@ -155,6 +201,9 @@ func (c Config) Validate() error {
 	if c.Type != TypeCSV && (c.Kind != "" || c.Delimiter != "" || len(c.Mapping) > 0 || c.CategorySeparator != "" || c.DecimalComma || c.TimeLayout != "") {
 		return fmt.Errorf("kind, delimiter, mapping, category_separator, decimal_comma and time_layout are for csv")
 	}
+	if err := c.validatePlatform(); err != nil {
+		return err
+	}
 	switch c.Type {
 	case TypeFeed:
 		return checkURL(c.URL)
@@ -174,6 +223,81 @@ func (c Config) Validate() error {
 	}
 	// Platforms: the shop's URL; ingest/platform checks the rest.
 	return checkURL(c.URL)
+}
+
+// validatePlatform checks the members only platforms take.
+func (c Config) validatePlatform() error {
+	platform := slices.Contains(platformTypes, c.Type)
+	if !platform && (c.Currency != "" || len(c.Rates) > 0 || c.StoreURL != "") {
+		return fmt.Errorf("currency, rates and store_url are for %s", strings.Join(platformTypes, ", "))
+	}
+	if c.APIVersion != "" && c.Type != TypeShopify {
+		return fmt.Errorf("api_version is for shopify")
+	}
+	if c.AllowHTTP && c.Type != TypeWooCommerce {
+		return fmt.Errorf("allow_http is for woocommerce")
+	}
+	if c.WebhookSecret != "" && c.Type != TypeShopify && c.Type != TypeWooCommerce {
+		return fmt.Errorf("webhook_secret is for shopify and woocommerce")
+	}
+	if c.Currency != "" && !validCurrency(c.Currency) {
+		return fmt.Errorf("currency must be a three-letter ISO 4217 code such as EUR, got %s", ingest.Quote(clip(c.Currency, 20)))
+	}
+	if len(c.Rates) > 0 && c.Currency == "" {
+		return fmt.Errorf("rates convert into the store's currency: set currency too")
+	}
+	if len(c.Rates) > maxRates {
+		return fmt.Errorf("rates has %d currencies, at most %d", len(c.Rates), maxRates)
+	}
+	for cur, rate := range c.Rates {
+		if !validCurrency(cur) || cur == c.Currency {
+			return fmt.Errorf("rates key %s must be an ISO 4217 code other than the store's currency", ingest.Quote(clip(cur, 20)))
+		}
+		if math.IsNaN(rate) || math.IsInf(rate, 0) || rate <= 0 || rate > 1e9 {
+			return fmt.Errorf("rate for %s must be a number above 0 and at most 1e9", cur)
+		}
+	}
+	if c.StoreURL != "" {
+		if err := checkURL(c.StoreURL); err != nil {
+			return fmt.Errorf("store_url: %v", err)
+		}
+	}
+	if c.APIVersion != "" && !validAPIVersion(c.APIVersion) {
+		return fmt.Errorf("api_version must look like 2024-01 (or be \"unstable\"), got %s", ingest.Quote(clip(c.APIVersion, 20)))
+	}
+	if c.Type == TypeWooCommerce && !c.AllowHTTP && strings.HasPrefix(strings.ToLower(c.URL), "http://") {
+		return fmt.Errorf("woocommerce over http:// sends the key pair in clear text: use https:// or set allow_http")
+	}
+	return nil
+}
+
+// validCurrency reports an ISO 4217 code's shape: three capital letters.
+func validCurrency(s string) bool {
+	if len(s) != 3 {
+		return false
+	}
+	for i := 0; i < 3; i++ {
+		if s[i] < 'A' || s[i] > 'Z' {
+			return false
+		}
+	}
+	return true
+}
+
+// validAPIVersion reports a Shopify API version: YYYY-MM or "unstable".
+func validAPIVersion(v string) bool {
+	if v == "unstable" {
+		return true
+	}
+	if len(v) != 7 || v[4] != '-' {
+		return false
+	}
+	for i, c := range []byte(v) {
+		if i != 4 && (c < '0' || c > '9') {
+			return false
+		}
+	}
+	return v[5:] >= "01" && v[5:] <= "12"
 }
 
 func validHeaderName(s string) bool {
@@ -289,6 +413,13 @@ func (c Config) Redacted() Config {
 	}
 	r := c
 	r.Token, r.Password, r.ConsumerSecret = hide(c.Token), hide(c.Password), hide(c.ConsumerSecret)
+	r.WebhookSecret = hide(c.WebhookSecret)
+	if c.StoreURL != "" {
+		r.StoreURL = RedactString(c.StoreURL)
+	}
+	if c.Rates != nil {
+		r.Rates = maps.Clone(c.Rates)
+	}
 	if c.URL != "" {
 		r.URL = RedactString(c.URL)
 	}
