@@ -89,8 +89,13 @@ func validateCommon(platform, baseURL, currency string, rates map[string]float64
 	if !strings.HasPrefix(baseURL, "https://") && !strings.HasPrefix(baseURL, "http://") {
 		return fmt.Errorf("%s: base URL must start with https:// or http://", platform)
 	}
-	if !validCurrency(currency) {
+	// No currency: the shop's amounts are taken as they come, in
+	// whatever currency the platform sends (a shop that sells in one).
+	if currency != "" && !validCurrency(currency) {
 		return fmt.Errorf("%s: currency must be a three-letter ISO 4217 code such as USD, got %s", platform, ingest.Quote(currency))
+	}
+	if currency == "" && len(rates) > 0 {
+		return fmt.Errorf("%s: a rate table needs the store's currency", platform)
 	}
 	for cur, rate := range rates {
 		if !validCurrency(cur) || cur == currency {
@@ -128,7 +133,7 @@ func validCurrency(c string) bool {
 // ok is false when cur is neither the store's nor in the rate table.
 func (c *commonConfig) convert(amount float64, cur string) (float64, bool) {
 	cur = strings.ToUpper(strings.TrimSpace(cur))
-	if cur == "" || cur == c.currency {
+	if cur == "" || c.currency == "" || cur == c.currency {
 		return amount, true
 	}
 	if rate, ok := c.rates[cur]; ok {

@@ -174,3 +174,28 @@ func TestMagentoConfigValidate(t *testing.T) {
 	f(func(c *MagentoConfig) { c.Rates = map[string]float64{"usd": 1} }, "rate table key")
 	f(func(c *MagentoConfig) { c.Rates = map[string]float64{"USD": math.Inf(1)} }, "rate for USD")
 }
+
+// A store without a currency takes amounts as the platform sends them; a
+// store with one converts by its rates or refuses the order.
+func TestCurrencyConversion(t *testing.T) {
+	none := commonConfig{platform: "test"}
+	if v, ok := none.convert(18, "EUR"); !ok || v != 18 {
+		t.Errorf("no store currency: EUR 18 gave %v %v, want 18 as sent", v, ok)
+	}
+	usd := commonConfig{platform: "test", currency: "USD", rates: map[string]float64{"EUR": 1.1}}
+	for _, tc := range []struct {
+		cur  string
+		want float64
+		ok   bool
+	}{{"USD", 18, true}, {"", 18, true}, {"eur", 19.8, true}, {"GBP", 0, false}} {
+		if v, ok := usd.convert(18, tc.cur); ok != tc.ok || math.Abs(v-tc.want) > 1e-9 {
+			t.Errorf("USD store, %q 18: %v %v, want %v %v", tc.cur, v, ok, tc.want, tc.ok)
+		}
+	}
+	if err := validateCommon("test", "https://x.example", "", map[string]float64{"EUR": 1.1}, 10, 100, 1, 1<<20); err == nil {
+		t.Error("a rate table without a store currency was accepted")
+	}
+	if err := validateCommon("test", "https://x.example", "", nil, 10, 100, 1, 1<<20); err != nil {
+		t.Errorf("no currency refused: %v", err)
+	}
+}

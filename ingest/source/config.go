@@ -116,18 +116,10 @@ var SecretFields = []string{"token", "password", "consumer_secret", "webhook_sec
 // RedactedPlaceholder is what Redacted shows for a secret.
 const RedactedPlaceholder = redacted
 
-// DefaultPlatformCurrency is the store currency the platform connectors
-// are given when the source names none (they need one).
-const DefaultPlatformCurrency = "USD"
-
 // PlatformCurrency is the store's currency for the platform connectors:
-// Currency, else DefaultPlatformCurrency.
-func (c Config) PlatformCurrency() string {
-	if c.Currency != "" {
-		return c.Currency
-	}
-	return DefaultPlatformCurrency
-}
+// Currency; "" takes the shop's amounts in whatever currency the
+// platform sends, unconverted.
+func (c Config) PlatformCurrency() string { return c.Currency }
 
 // maxRates bounds Config.Rates: there are fewer ISO 4217 codes.
 const maxRates = 200
