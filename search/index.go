@@ -1,6 +1,7 @@
 package search
 
 import (
+	"runtime"
 	"slices"
 	"sync"
 
@@ -175,32 +176,27 @@ type analyzedDoc struct {
 // for the posting updates only.
 func (ix *Index) Apply(changes []Change) {
 	prepared := make([]analyzedDoc, len(changes))
-	var toks []text.Token
-	for i, c := range changes {
-		a := analyzedDoc{doc: c.Doc, del: c.Fields == nil}
-		if c.Fields != nil {
-			seen := make(map[termField]struct{}, 32)
-			add := func(term string, f Field) {
-				if _, ok := seen[termField{term, f}]; ok || term == "" {
-					return
-				}
-				seen[termField{term, f}] = struct{}{}
-				a.terms = append(a.terms, term)
-				a.field = append(a.field, f)
-			}
-			for f := range numFields {
-				toks = ix.an.Tokens(c.Fields.Fields[f], toks[:0])
-				for _, t := range toks {
-					add(t.Text, f)
-					add(t.Stem, f)
-					if f == FieldName {
-						a.name = append(a.name, t.Text)
-					}
-				}
-			}
-		}
-		prepared[i] = a
+	// Cutting the text into terms is most of a build and needs no lock:
+	// a large batch (the first build of a store, an import) is cut on
+	// every CPU, in chunks, before the index is locked.
+	workers := 1
+	if len(changes) >= parallelAnalyzeAt {
+		workers = min(runtime.GOMAXPROCS(0), len(changes)/(parallelAnalyzeAt/2))
 	}
+	var wg sync.WaitGroup
+	per := (len(changes) + workers - 1) / workers
+	for w := range workers {
+		lo, hi := w*per, min((w+1)*per, len(changes))
+		if lo >= hi {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ix.analyze(changes[lo:hi], prepared[lo:hi])
+		}()
+	}
+	wg.Wait()
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	for i := range prepared {
@@ -214,6 +210,43 @@ func (ix *Index) Apply(changes []Change) {
 		ix.rebuildDictLocked()
 	case len(ix.pending) > 0:
 		ix.recent, ix.recentIDs = ix.dictOf(ix.pending)
+	}
+}
+
+// parallelAnalyzeAt is the batch size from which Apply cuts text on
+// several CPUs (smaller batches are not worth the goroutines).
+const parallelAnalyzeAt = 2048
+
+// analyze cuts each change's fields into its distinct terms per field
+// and its name's words, into out.
+func (ix *Index) analyze(changes []Change, out []analyzedDoc) {
+	var toks []text.Token
+	seen := make(map[termField]struct{}, 64)
+	stems := make(text.Stems)
+	for i, c := range changes {
+		a := analyzedDoc{doc: c.Doc, del: c.Fields == nil}
+		if c.Fields != nil {
+			clear(seen)
+			add := func(term string, f Field) {
+				if _, ok := seen[termField{term, f}]; ok || term == "" {
+					return
+				}
+				seen[termField{term, f}] = struct{}{}
+				a.terms = append(a.terms, term)
+				a.field = append(a.field, f)
+			}
+			for f := range numFields {
+				toks = ix.an.TokensMemo(c.Fields.Fields[f], toks[:0], stems)
+				for _, t := range toks {
+					add(t.Text, f)
+					add(t.Stem, f)
+					if f == FieldName {
+						a.name = append(a.name, t.Text)
+					}
+				}
+			}
+		}
+		out[i] = a
 	}
 }
 

@@ -152,7 +152,19 @@ func sortedLanguages() []string {
 func (a *Analyzer) Language() string { return a.language }
 
 // Tokens appends the tokens of s to dst and returns it.
-func (a *Analyzer) Tokens(s string, dst []Token) []Token {
+func (a *Analyzer) Tokens(s string, dst []Token) []Token { return a.TokensMemo(s, dst, nil) }
+
+// Stems remembers words' stems between TokensMemo calls: a catalog says
+// the same few thousand words over and over, and stemming is most of
+// cutting it. Not safe for concurrent use; one per goroutine.
+type Stems map[string]string
+
+// maxStems bounds a Stems: past it, it starts over.
+const maxStems = 1 << 16
+
+// TokensMemo is Tokens, with the stems looked up in memo first and
+// remembered there (nil: none).
+func (a *Analyzer) TokensMemo(s string, dst []Token, memo Stems) []Token {
 	folded := Fold(s)
 	pos := 0
 	start := -1
@@ -162,15 +174,30 @@ func (a *Analyzer) Tokens(s string, dst []Token) []Token {
 		case word && start < 0:
 			start = i
 		case !word && start >= 0:
-			dst = append(dst, a.token(folded[start:i], pos))
+			dst = append(dst, a.tokenMemo(folded[start:i], pos, memo))
 			pos++
 			start = -1
 		}
 	}
 	if start >= 0 {
-		dst = append(dst, a.token(folded[start:], pos))
+		dst = append(dst, a.tokenMemo(folded[start:], pos, memo))
 	}
 	return dst
+}
+
+func (a *Analyzer) tokenMemo(word string, pos int, memo Stems) Token {
+	if memo == nil {
+		return a.token(word, pos)
+	}
+	if stem, ok := memo[word]; ok {
+		return Token{Text: word, Pos: pos, Stem: stem}
+	}
+	t := a.token(word, pos)
+	if len(memo) >= maxStems {
+		clear(memo)
+	}
+	memo[word] = t.Stem
+	return t
 }
 
 func (a *Analyzer) token(word string, pos int) Token {

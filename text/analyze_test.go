@@ -2,6 +2,7 @@ package text
 
 import (
 	"reflect"
+	"slices"
 	"testing"
 )
 
@@ -57,6 +58,29 @@ func TestMaxTypos(t *testing.T) {
 	for n, want := range map[int]int{1: 0, 4: 0, 5: 1, 8: 1, 9: 2, 20: 2} {
 		if got := MaxTypos(n); got != want {
 			t.Errorf("MaxTypos(%d) = %d, want %d", n, got, want)
+		}
+	}
+}
+
+// Tokens with a memo of stems cut exactly as without one, the second time
+// (stems from the memo) too.
+func TestTokensMemoAsTokens(t *testing.T) {
+	for _, lang := range []string{"english", "danish", ""} {
+		an, err := NewAnalyzer(lang)
+		if err != nil {
+			t.Fatal(err)
+		}
+		memo := Stems{}
+		for _, s := range []string{"Running shoes for runners", "Løbesko til løbere, 12v", "running SHOES", "café crème 3 tier", ""} {
+			want := an.Tokens(s, nil)
+			for pass := range 2 {
+				if got := an.TokensMemo(s, nil, memo); !slices.Equal(got, want) {
+					t.Errorf("%s %q pass %d: %+v, want %+v", lang, s, pass, got, want)
+				}
+			}
+		}
+		if len(memo) == 0 && lang != "" {
+			t.Errorf("%s: the memo kept nothing", lang)
 		}
 	}
 }
