@@ -34,10 +34,22 @@ test-hostile: build
 # against a real node (web/browser_test.go, build tag browser). Skips,
 # saying so, only when no Chromium binary is found (apt-get install -y
 # chromium, or SIBYL_CHROMIUM=/path/to/chrome).
-.PHONY: test-browser
+.PHONY: test-browser browser-deps
 test-browser:
 	$(GO) vet -tags browser ./web/
 	$(GO) test $(TESTFLAGS) -tags browser -count=1 -timeout 5m -run Browser ./web/
+
+# Chromium for test-browser, from the distribution's packages, when no
+# Chromium is on the PATH (Debian/Ubuntu, as root; .ci/run calls it so
+# that a fresh CI machine runs the browser test instead of skipping it).
+browser-deps:
+	@if command -v chromium >/dev/null || command -v chromium-browser >/dev/null || command -v google-chrome >/dev/null || [ -n "$$SIBYL_CHROMIUM" ]; then \
+	  echo "browser-deps: a Chromium is already there"; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null && command -v chromium; \
+	else \
+	  echo "browser-deps: no Chromium, and no apt-get as root to install it: apt-get install -y chromium" >&2; \
+	fi
 
 # Every fuzz target (request parsers, record and command decoders) for
 # FUZZTIME each (default 30s); CI runs it.
