@@ -179,24 +179,26 @@ func (ix *Index) Apply(changes []Change) {
 	// Cutting the text into terms is most of a build and needs no lock:
 	// a large batch (the first build of a store, an import) is cut on
 	// every CPU, in chunks, before the index is locked.
-	workers := 1
-	if len(changes) >= parallelAnalyzeAt {
-		workers = min(runtime.GOMAXPROCS(0), len(changes)/(parallelAnalyzeAt/2))
-	}
-	var wg sync.WaitGroup
-	per := (len(changes) + workers - 1) / workers
-	for w := range workers {
-		lo, hi := w*per, min((w+1)*per, len(changes))
-		if lo >= hi {
-			break
+	if len(changes) < parallelAnalyzeAt {
+		// The usual change: a few products written, cut here.
+		ix.analyze(changes, prepared)
+	} else {
+		workers := min(runtime.GOMAXPROCS(0), len(changes)/(parallelAnalyzeAt/2))
+		per := (len(changes) + workers - 1) / workers
+		var wg sync.WaitGroup
+		for w := range workers {
+			lo, hi := w*per, min((w+1)*per, len(changes))
+			if lo >= hi {
+				break
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ix.analyze(changes[lo:hi], prepared[lo:hi])
+			}()
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ix.analyze(changes[lo:hi], prepared[lo:hi])
-		}()
+		wg.Wait()
 	}
-	wg.Wait()
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	for i := range prepared {

@@ -458,12 +458,7 @@ const maxLeaderWords = 6
 // thousand. nil: not worked out (too many words).
 func (st *queryState) leaders(matched *roaring.Bitmap, allWords bool) (*roaring.Bitmap, int) {
 	ix := st.ix
-	var best Field
-	for f := range numFields {
-		if ix.fieldRank[f] == 0 {
-			best = f
-		}
-	}
+	best := ix.bestField()
 	lead, words := matched, len(st.words)
 	if !allWords {
 		// atLeast[k]: the docs that matched k words or more.
@@ -513,12 +508,7 @@ func (st *queryState) leaders(matched *roaring.Bitmap, allWords bool) (*roaring.
 // terms' docs, not a walk of every term of the doc.
 func (st *queryState) rankLeaders(lead *roaring.Bitmap, words, limit int) []Hit {
 	ix := st.ix
-	var best Field
-	for f := range numFields {
-		if ix.fieldRank[f] == 0 {
-			best = f
-		}
-	}
+	best := ix.bestField()
 	var exact []*roaring.Bitmap
 	for i := range st.words {
 		if w := &st.words[i]; w.hasExact {
@@ -775,6 +765,16 @@ func (st *queryState) hit(doc uint32) Hit {
 		h.Score = st.score(doc)
 	}
 	return h
+}
+
+// bestField is the field the field rule ranks first.
+func (ix *Index) bestField() Field {
+	for f := range numFields {
+		if ix.fieldRank[f] == 0 {
+			return f
+		}
+	}
+	return FieldName
 }
 
 func (ix *Index) fieldRankOf(f Field) uint8 {
